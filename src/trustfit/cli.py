@@ -1,23 +1,161 @@
-"""The ``trustfit`` command: one entry point, subcommands."""
+"""The ``trustfit`` command: one entry point, subcommands.
+
+    trustfit fit DATA.csv --model "a*exp(-b*t) + c" --x t --y signal --p0 a=1,b=0.1,c=0
+    trustfit demo [--out DIR]
+    trustfit bench nist [options]      (and ``trustfit bench batch`` where installed)
+
+Bad input (a missing file or column, a non-numeric cell, a bad expression, an unknown
+parameter) prints one line on stderr and exits with status 2; ``--debug`` shows the
+traceback instead. ``trustfit fit`` exits 0 when the fit converged and 1 when it stopped
+without converging (the report says why).
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import sys
+
+EXIT_NOT_CONVERGED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+#: ``trustfit bench NAME`` runs ``main(argv, prog=...)`` of these modules when installed.
+BENCHMARKS = {"nist": "trustfit.bench_nist", "batch": "trustfit.bench_batch"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``trustfit fit: error: ... (see --help)``."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+FIT_EPILOG = """\
+examples:
+  trustfit fit decay.csv --model "a*exp(-b*time) + c" --x time --y signal --p0 a=1,b=0.1,c=0
+  trustfit fit decay.csv --model "a*exp(-b*time) + c" --x time --y signal --sigma err \\
+      --p0 a=1,b=0.1,c=0 --bounds b=0:10 --json fit.json --plot fit.png --animate fit.gif
+
+The expression may use + - * / ** ^, numbers, pi, e and the functions exp log ln log10 sqrt
+sin cos tan asin acos atan sinh cosh tanh abs erf erfc; every other name is a parameter,
+except the independent variable (--x, or --var). Exit status: 0 converged, 1 not converged,
+2 bad input.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trustfit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="the textbook example: every method and SciPy side by side")
+    parser = Parser(prog="trustfit", description=__doc__.split("\n")[0],
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    fit = sub.add_parser("fit", help="fit an expression to two columns of a CSV file",
+                         description="Fit an expression model to columns of a CSV file and "
+                                     "print the report.", epilog=FIT_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit.add_argument("data", metavar="DATA.csv",
+                     help="CSV file with a header line of column names ('#' lines skipped)")
+    fit.add_argument("--model", required=True, metavar="EXPR",
+                     help='the model, e.g. "a*exp(-b*time) + c"')
+    fit.add_argument("--x", required=True, metavar="COL", help="column of the independent "
+                     "variable")
+    fit.add_argument("--y", required=True, metavar="COL", help="column of the measurements")
+    fit.add_argument("--sigma", metavar="COL", default=None,
+                     help="column of the measurement errors (weights 1/sigma^2)")
+    fit.add_argument("--absolute-sigma", action="store_true",
+                     help="take --sigma as absolute errors; by default the covariance is "
+                          "scaled by the residual variance, as SciPy's curve_fit does")
+    fit.add_argument("--var", metavar="NAME", default=None,
+                     help="the name of the --x variable in the expression (default: the "
+                          "column name)")
+    fit.add_argument("--p0", required=True, metavar="a=1,b=0.1,...",
+                     help="starting value of every parameter")
+    fit.add_argument("--bounds", metavar="b=0:10,...", default=None,
+                     help="bounds lower:upper of some parameters; either side may be empty")
+    fit.add_argument("--method", default=None, metavar="M",
+                     help="lm (default), hybrid, dogleg, gn (SciPy's trf, dogbox accepted)")
+    fit.add_argument("--max-nfev", type=int, default=None, metavar="N",
+                     help="residual evaluation budget")
+    fit.add_argument("--json", metavar="OUT.json", default=None,
+                     help="write parameters, cost, stop reason, history and diagnosis")
+    fit.add_argument("--plot", metavar="OUT.png", default=None,
+                     help="write the fit plot (data, fit, 95%% band, residuals)")
+    fit.add_argument("--convergence", metavar="OUT.png", default=None,
+                     help="write the convergence plot (cost, gradient, damping per iteration)")
+    fit.add_argument("--animate", metavar="OUT.gif", default=None,
+                     help="write an animation of the fit, one frame per iteration "
+                          "(.gif; .mp4 when ffmpeg is installed)")
+    fit.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help=argparse.SUPPRESS)
+
+    demo = sub.add_parser("demo", help="the textbook example: every method and SciPy side by "
+                                       "side, and its pictures with --out")
+    demo.add_argument("--out", metavar="DIR", default=None,
+                      help="write per start a fit plot, a convergence plot and an animation "
+                           "into DIR (created if missing)")
+    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                      help=argparse.SUPPRESS)
+
+    bench = sub.add_parser("bench", help="benchmarks: nist (the NIST StRD problems), batch",
+                           add_help=True)
+    bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark")
+    bench.add_argument("options", nargs=argparse.REMAINDER,
+                       help="options of the benchmark (see trustfit bench NAME --help)")
     return parser
+
+
+def _bench(name: str, options: list[str]) -> int:
+    module_name = BENCHMARKS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            from ._table import InputError
+            raise InputError(f"the {name} benchmark ({module_name}) is not part of this "
+                             f"installation of trustfit") from None
+        raise
+    prog = f"trustfit bench {name}"
+    if "prog" in inspect.signature(module.main).parameters:
+        return module.main(options, prog=prog)
+    return module.main(options)
+
+
+def _run(args) -> int:
+    if args.command == "fit":
+        from . import _fit_command
+        return _fit_command.main(args)
+    if args.command == "demo":
+        from .demo import main as demo_main
+        return demo_main(out=args.out)
+    if args.command == "bench":
+        return _bench(args.benchmark, args.options)
+    raise AssertionError(args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from .demo import main as demo_main
-        return demo_main()
-    return 2
+    from ._table import InputError
+
+    try:
+        return _run(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"trustfit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"trustfit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # anything else is a bug or an environment problem
+        if args.debug:
+            raise
+        print(f"trustfit {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """``trustfit demo``: the textbook example from its three starts, every trustfit method and
-every SciPy method side by side, in the same run."""
+every SciPy method side by side, in the same run; with ``--out DIR`` also, per start, the
+fit plot, the convergence plot and an animation of the article's method (``'hybrid'`` with
+the article's settings), and the data as a CSV file for ``trustfit fit``."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.optimize
@@ -41,10 +44,66 @@ def run_table(out=print) -> list[dict]:
     return rows
 
 
-def main() -> int:
+def _model_jacobian(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return examples.jacobian(x, t)
+
+
+def write_pictures(out: Path, show=print) -> list[Path]:
+    """Per start: ``start{k}_fit.png``, ``start{k}_convergence.png``,
+    ``start{k}_animation.gif`` for the article's method and settings; and ``textbook.csv``.
+    A progress bar runs on stderr when it is a terminal."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    from ._progress import Progress
+    from ._table import write_columns
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    csv_path = out / "textbook.csv"
+    write_columns(csv_path, {"t": examples.T, "y": examples.Y})
+    written.append(csv_path)
+    with Progress(3 * len(examples.STARTS), "demo pictures") as bar:
+        for k, x0 in enumerate(examples.STARTS, start=1):
+            r = least_squares(examples.residuals, x0, jac=examples.jacobian,
+                              **examples.ARTICLE_SETTINGS)
+            where = f"start {k} = {x0.tolist()}"
+            fig = plots.plot_fit(r, examples.model, examples.T, examples.Y,
+                                 jac_fn=_model_jacobian, xlabel="t", ylabel="y",
+                                 title=f"{where}: cost {r.cost:.6g}, "
+                                       f"{r.stop_reason.name.lower()} after {r.nit} iterations")
+            path = out / f"start{k}_fit.png"
+            fig.savefig(path, dpi=100)
+            plt.close(fig)
+            written.append(path)
+            bar.advance(note=path.name)
+            fig = plots.plot_convergence(
+                r, title=f"hybrid from {where}: {r.nit} iterations, final cost {r.cost:.6g}")
+            path = out / f"start{k}_convergence.png"
+            fig.savefig(path, dpi=100)
+            plt.close(fig)
+            written.append(path)
+            bar.advance(note=path.name)
+            path = out / f"start{k}_animation.gif"
+            plots.animate_fit(r, examples.model, examples.T, examples.Y, path,
+                              xlabel="t", ylabel="y")
+            written.append(path)
+            bar.advance(note=path.name)
+    return written
+
+
+def main(out: str | Path | None = None) -> int:
     print("trustfit demo: y = x3*exp(x1*t) + x4*exp(x2*t), t = 0, 2, ..., 20 "
           "(Madsen, Nielsen & Tingleff 2004)")
     print("trustfit with the article's settings (gtol = xtol = 1e-5, at most 1000 iterations); "
           "SciPy with its defaults and the same analytic Jacobian.")
     run_table()
+    if out is not None:
+        out = Path(out)
+        print(f"\npictures of the article's method ('hybrid') from each start, in {out}/:")
+        for path in write_pictures(out):
+            print(f"  wrote {path}")
+        print(f"\nthe same fit from the command line (start 1):\n  trustfit fit "
+              f"{out / 'textbook.csv'} --model \"{examples.EXPRESSION}\" --x t --y y "
+              f"--p0 x1=-1,x2=1,x3=-10,x4=10 --method hybrid")
     return 0

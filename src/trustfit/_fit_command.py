@@ -1,0 +1,350 @@
+"""``trustfit fit``: a CSV file and an expression in, a report, JSON and pictures out.
+
+The command is a layer over the library: it reads the columns (:mod:`trustfit._table`),
+builds the expression model (:mod:`trustfit.models`), solves with
+:func:`trustfit.least_squares`, takes uncertainties from :mod:`trustfit.statistics` and
+draws with :mod:`trustfit.plots`. Bad input raises :class:`InputError` with one line that
+says what and where; the entry point prints it without a traceback.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._table import InputError, read_columns
+
+CONFIDENCE = 0.95
+
+
+# --- option parsing -------------------------------------------------------------------------
+def _pairs(option: str, text: str) -> list[tuple[str, str]]:
+    """``"a=1, b=2"`` -> ``[("a", "1"), ("b", "2")]`` with errors naming the option."""
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value:
+            raise InputError(f"{option}: {item!r} is not of the form name=value")
+        if any(n == name for n, _ in out):
+            raise InputError(f"{option}: {name!r} is given twice")
+        out.append((name, value))
+    if not out:
+        raise InputError(f"{option}: no values given (write e.g. {option} a=1,b=0.1)")
+    return out
+
+
+def _number(option: str, name: str, text: str, allow_inf: bool = False) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{option}: {name}={text!r} is not a number") from None
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
+        raise InputError(f"{option}: {name}={text!r} must be a finite number")
+    return v
+
+
+def parse_p0(text: str) -> dict[str, float]:
+    return {n: _number("--p0", n, v) for n, v in _pairs("--p0", text)}
+
+
+def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
+    """``"b=0:10, c=:5"``: lower and upper, either side may be empty (no bound) or inf."""
+    out = {}
+    for name, value in _pairs("--bounds", text):
+        lo, colon, hi = value.partition(":")
+        if not colon:
+            raise InputError(f"--bounds: {name}={value!r} must be lower:upper, e.g. "
+                             f"{name}=0:10 (either side may be left empty)")
+        lower = _number("--bounds", name, lo, allow_inf=True) if lo.strip() else -math.inf
+        upper = _number("--bounds", name, hi, allow_inf=True) if hi.strip() else math.inf
+        if not lower < upper:
+            raise InputError(f"--bounds: {name}={value!r}: the lower bound must be below the "
+                             f"upper bound")
+        out[name] = (lower, upper)
+    return out
+
+
+def _check_names(option: str, given, params: list[str]) -> None:
+    for name in given:
+        if name not in params:
+            raise InputError(f"{option}: the model has no parameter {name!r} (its parameters "
+                             f"are {', '.join(params)})")
+
+
+# --- the fit --------------------------------------------------------------------------------
+@dataclass
+class FitOutcome:
+    model: Any
+    result: Any
+    names: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    sigma: np.ndarray | None
+    stderr: np.ndarray | None
+    intervals: np.ndarray | None   # (n, 2), or None without degrees of freedom
+    quantile_note: str
+    diagnosis: Any = None
+
+
+def build_model(expr: str, var: str):
+    try:
+        from .models import Model
+    except ImportError as exc:
+        raise InputError(f"--model: expression models are not available ({exc}); install "
+                         f"them with pip install 'trustfit[models]'") from None
+    if not var.isidentifier():
+        raise InputError(f"--x column {var!r} is not a name an expression can use; pass "
+                         f"--var NAME and write NAME for it in --model")
+    try:
+        return Model(expr, independent=var)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise InputError(f"--model: {exc}") from None
+
+
+def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
+    """Standard errors and ``level`` intervals from :func:`statistics.covariance`
+    (Student-t with ``m - rank`` degrees of freedom; normal with absolute sigma)."""
+    from scipy import stats
+
+    from .statistics import covariance
+
+    cov = covariance(result, absolute_sigma=absolute_sigma)
+    dof = np.shape(result.fun)[0] - cov.rank
+    if absolute_sigma:
+        q, note = stats.norm.ppf(0.5 + level / 2), "normal quantile, sigma taken as absolute"
+    elif dof > 0:
+        q, note = stats.t.ppf(0.5 + level / 2, dof), f"Student t, {dof} degrees of freedom"
+    else:
+        return None, None, "no degrees of freedom left: no standard errors"
+    se = cov.stderr.copy()
+    if cov.rank_deficient:  # undetermined directions: no honest error bar on what they touch
+        touched = np.any(np.abs(cov.null_space) > 1e-8, axis=1)
+        se[touched] = np.nan
+        note += "; rank deficient: parameters in the null space have no stderr"
+    x = np.asarray(result.x, dtype=float)
+    return se, np.column_stack([x - q * se, x + q * se]), note
+
+
+def run_fit(args) -> FitOutcome:
+    var = args.var or args.x
+    columns = [args.x, args.y] + ([args.sigma] if args.sigma else [])
+    if len(set(columns)) != len(columns):
+        raise InputError(f"--x, --y and --sigma must name different columns, got "
+                         f"{', '.join(columns)}")
+    model = build_model(args.model, var)
+    names = list(model.param_names)
+    p0 = parse_p0(args.p0)
+    bounds = parse_bounds(args.bounds) if args.bounds else {}
+    _check_names("--p0", p0, names)
+    _check_names("--bounds", bounds, names)
+    missing = [n for n in names if n not in p0]
+    if missing:
+        raise InputError(f"--p0: no starting value for {', '.join(missing)} (the model's "
+                         f"parameters are {', '.join(names)})")
+    data = read_columns(args.data, columns)
+    x, y = data[args.x], data[args.y]
+    sigma = data[args.sigma] if args.sigma else None
+    if sigma is not None and not np.all(sigma > 0):
+        i = int(np.flatnonzero(~(sigma > 0))[0])
+        raise InputError(f"{args.data}: column {args.sigma!r} (--sigma) must be positive; "
+                         f"data row {i + 1} has {sigma[i]!r}")
+    if x.size < len(names):
+        raise InputError(f"{args.data}: {x.size} data rows for {len(names)} parameters; "
+                         f"a fit needs at least as many points as parameters")
+    spec = {n: ({"value": p0[n], "min": bounds[n][0], "max": bounds[n][1]} if n in bounds
+                else p0[n]) for n in names}
+    try:
+        params = model.make_params(**spec)
+        problem = model.fit_problem(x, y, params, sigma=sigma)
+    except ValueError as exc:
+        raise InputError(f"--p0/--bounds: {exc}") from None
+
+    from ._least_squares import least_squares
+
+    try:
+        result = least_squares(problem.fun, problem.x0,
+                               jac=problem.jac if problem.jac is not None else "2-point",
+                               bounds=problem.bounds, method=args.method,
+                               max_nfev=args.max_nfev)
+    except ValueError as exc:  # e.g. the model is not finite at --p0
+        raise InputError(f"cannot start the fit: {exc}") from None
+    se, intervals, note = uncertainties(result, args.absolute_sigma)
+    out = FitOutcome(model, result, names, x, y, sigma, se, intervals, note)
+    out.diagnosis = _diagnose(result)
+    return out
+
+
+def _diagnose(result):
+    """``trustfit.diagnose(result)`` when the diagnostics layer is installed, else None."""
+    try:
+        from . import diagnose
+    except ImportError:
+        return None
+    return diagnose(result)
+
+
+# --- output -----------------------------------------------------------------------------------
+def _g(v) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.6g}"
+
+
+def report(out: FitOutcome, args) -> str:
+    r = out.result
+    lines = [
+        f"model:   {args.model}   ({args.y} against {args.x}, {out.x.size} points"
+        + (f", sigma from {args.sigma!r})" if out.sigma is not None else ")"),
+        f"method:  {r.method}, {'converged' if r.success else 'NOT converged'} after "
+        f"{r.nit} iterations, {r.nfev} evaluations",
+        f"stop:    {r.stop_reason.name}: {r.message}",
+        f"cost:    {r.cost:.7g}   (1/2 the sum of squared "
+        + ("weighted residuals)" if out.sigma is not None else "residuals)"),
+        "",
+        f"{'parameter':<12} {'value':>14} {'stderr':>12}   {100 * CONFIDENCE:g}% interval",
+    ]
+    for i, name in enumerate(out.names):
+        se = out.stderr[i] if out.stderr is not None else None
+        iv = (f"[{_g(out.intervals[i, 0])}, {_g(out.intervals[i, 1])}]"
+              if out.intervals is not None and np.isfinite(out.intervals[i]).all() else "n/a")
+        lines.append(f"{name:<12} {r.x[i]:>14.7g} {_g(se):>12}   {iv}")
+    lines.append(f"(intervals: {out.quantile_note})")
+    if out.diagnosis is not None:
+        lines += ["", str(out.diagnosis)]
+    return "\n".join(lines)
+
+
+def _clean(v):
+    """JSON-safe: arrays to lists, NaN and inf to null, Enums to their names."""
+    if isinstance(v, dict):
+        return {str(k): _clean(w) for k, w in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(w) for w in v]
+    if isinstance(v, np.ndarray):
+        return _clean(v.tolist())
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    if hasattr(v, "name") and hasattr(v, "value") and type(v).__module__ != "builtins":
+        return v.name
+    return v
+
+
+def _diagnosis_json(d):
+    if d is None:
+        return None
+    for attr in ("to_dict", "as_dict"):
+        if callable(getattr(d, attr, None)):
+            return _clean(getattr(d, attr)())
+    import dataclasses
+    if dataclasses.is_dataclass(d):
+        return _clean(dataclasses.asdict(d))
+    return str(d)
+
+
+def to_json(out: FitOutcome, args) -> dict:
+    r = out.result
+    params = {}
+    for i, name in enumerate(out.names):
+        params[name] = dict(
+            value=r.x[i],
+            stderr=None if out.stderr is None else out.stderr[i],
+            interval=None if out.intervals is None else out.intervals[i],
+            initial=r.x0[i] if r.x0 is not None else None)
+    history = [dict(iteration=h.iteration, x=dict(zip(out.names, h.x)), cost=h.cost,
+                    grad_norm=h.grad_norm, step_norm=h.step_norm, step_kind=h.step_kind,
+                    accepted=h.accepted, mu=h.mu, radius=h.radius, rho=h.rho, nfev=h.nfev,
+                    note=h.note) for h in r.history]
+    return _clean(dict(
+        data=str(args.data), model=args.model, x=args.x, y=args.y, sigma=args.sigma,
+        absolute_sigma=args.absolute_sigma, points=int(out.x.size),
+        parameters=params, confidence=CONFIDENCE, interval_note=out.quantile_note,
+        cost=r.cost, success=r.success, stop_reason=r.stop_reason.name, message=r.message,
+        method=r.method, nit=r.nit, nfev=r.nfev, njev=r.njev, optimality=r.optimality,
+        history=history, diagnosis=_diagnosis_json(out.diagnosis)))
+
+
+def check_outputs(args) -> None:
+    """Fail before the fit, not after it, on an output that cannot be written."""
+    for option in ("json", "plot", "convergence", "animate"):
+        target = getattr(args, option)
+        if target is None:
+            continue
+        parent = Path(target).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise InputError(f"--{option}: cannot write {target}: the folder {parent} does "
+                             f"not exist")
+    if args.animate is not None:
+        from .plots.animate import _check_format
+        try:
+            _check_format(Path(args.animate))
+        except ValueError as exc:
+            raise InputError(f"--animate: {exc}") from None
+    pictures = [o for o in ("plot", "convergence", "animate") if getattr(args, o) is not None]
+    if pictures:
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError:
+            raise InputError(f"--{pictures[0]} needs matplotlib: pip install 'trustfit[plot]'") \
+                from None
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        for option in ("plot", "convergence"):
+            target = getattr(args, option)
+            suffix = Path(target).suffix.lower().lstrip(".") if target else None
+            if target is not None and suffix not in kinds:
+                raise InputError(f"--{option}: cannot tell the image format of {target!r} "
+                                 f"from its name; end it in .png, .pdf or .svg")
+
+
+def write_outputs(out: FitOutcome, args) -> list[str]:
+    written = []
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(out, args), indent=1) + "\n")
+        written.append(args.json)
+    if args.plot or args.convergence or args.animate:
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        model = out.model
+
+        def model_fn(p, x):
+            return model.eval(p, x)
+
+        jac_fn = (lambda p, x: model.jacobian(p, x)) if model.has_jacobian else None
+        if args.plot:
+            fig = plots.plot_fit(out.result, model_fn, out.x, out.y, out.sigma,
+                                 jac_fn=jac_fn, absolute_sigma=args.absolute_sigma,
+                                 xlabel=args.x, ylabel=args.y)
+            fig.savefig(args.plot, dpi=100)
+            plt.close(fig)
+            written.append(args.plot)
+        if args.convergence:
+            fig = plots.plot_convergence(out.result)
+            fig.savefig(args.convergence, dpi=100)
+            plt.close(fig)
+            written.append(args.convergence)
+        if args.animate:
+            plots.animate_fit(out.result, model_fn, out.x, out.y, args.animate,
+                              sigma=out.sigma, param_names=out.names, xlabel=args.x,
+                              ylabel=args.y)
+            written.append(args.animate)
+    return written
+
+
+def main(args) -> int:
+    check_outputs(args)
+    out = run_fit(args)
+    print(report(out, args))
+    for path in write_outputs(out, args):
+        print(f"wrote {path}")
+    return 0 if out.result.success else 1
