@@ -58,12 +58,39 @@ def test_summary_counts_false_success():
     assert bench_nist._cell(rows[0]) == " 3.5!"
 
 
-def test_trustfit_configs_refused_when_unavailable():
-    solver, reason = bench_nist.trustfit_solver()
-    if solver is not None:
-        pytest.skip("trustfit.least_squares is available")
-    with pytest.raises(ValueError, match="configs: trustfit configurations"):
+def test_trustfit_configs_refused_when_unavailable(monkeypatch):
+    monkeypatch.setattr(bench_nist, "trustfit_solver", lambda: (None, "not here"))
+    with pytest.raises(ValueError, match="configs: trustfit configurations given but not here"):
         bench_nist.run_benchmark(bench_nist.parse_configs(["tf-lm"]), ["Misra1a"])
+
+
+def test_main_skips_trustfit_with_a_note(monkeypatch, capsys):
+    monkeypatch.setattr(bench_nist, "trustfit_solver", lambda: (None, "not here"))
+    assert bench_nist.main(["--methods", "tf-lm,sp-trf", "--jac", "fd",
+                            "--problems", "DanWood"]) == 0
+    out = capsys.readouterr().out
+    assert "note: trustfit rows skipped: not here" in out
+    assert "sp-trf/fd" in out and "tf-lm" not in out.split("note:")[1]
+
+
+def test_trustfit_rows_when_available():
+    solver, reason = bench_nist.trustfit_solver()
+    if solver is None:
+        pytest.skip(reason)
+    rows = bench_nist.run_benchmark(bench_nist.parse_configs(["tf-default"], "analytic"),
+                                    ["DanWood"], starts=(2,))
+    (r,) = rows
+    assert r["error"] is None and r["method"] == "default" and r["stop_reason"]
+    assert r["jevals"] > 0 and 0.0 <= r["lre"] <= 11.0
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="max_nfev: must be a positive integer"):
+        bench_nist.run_benchmark([], ["DanWood"], max_nfev=0)
+    with pytest.raises(ValueError, match="x_scale: must be None or 'jac'"):
+        bench_nist.run_benchmark([], ["DanWood"], x_scale=2.0)
+    with pytest.raises(ValueError, match="starts: NIST gives starts 1 and 2"):
+        bench_nist.run_benchmark([], ["DanWood"], starts=(3,))
 
 
 def test_main_writes_json(tmp_path, capsys):

@@ -175,14 +175,16 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
     return row
 
 
-def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None) -> list[dict]:
+def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None) -> list[dict]:
     """Run every configuration on every (problem, start) case, in this process.
 
     ``configs``: :class:`Config` objects (see :func:`parse_configs`);
     ``problems``: names or :class:`~trustfit.reference.nist.NistProblem` objects;
     ``starts``: which NIST starting vectors (1 = far, 2 = near);
     ``max_nfev``: passed to every solver (None: each solver's default budget;
-    SciPy >= 1.16 uses 100 * n for every method).
+    SciPy >= 1.16 uses 100 * n for every method);
+    ``x_scale``: None (each solver's default: SciPy 1.16+ 'lm' scales by the
+    Jacobian, 'trf'/'dogbox' by 1) or "jac" for every solver.
     Returns one dict per (problem, start, config), ordered by case, then config.
     Raises ValueError for a trustfit configuration when trustfit's solver is
     not importable (filter with :func:`trustfit_solver` first).
@@ -197,7 +199,11 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None) -> list[dict]
         raise ValueError(f"configs: trustfit configurations given but {reason}")
     if max_nfev is not None and (not isinstance(max_nfev, int) or max_nfev <= 0):
         raise ValueError(f"max_nfev: must be a positive integer or None, got {max_nfev!r}")
+    if x_scale not in (None, "jac"):
+        raise ValueError(f"x_scale: must be None or 'jac', got {x_scale!r}")
     options = {} if max_nfev is None else {"max_nfev": max_nfev}
+    if x_scale is not None:
+        options["x_scale"] = x_scale
     return [_solve(c, p, s, tf_solver, options)
             for p in problems for s in starts for c in configs]
 
@@ -298,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-nfev", type=int, default=None, metavar="N",
                     help="residual-evaluation budget for every solver "
                          "(default: each solver's own; SciPy: 100 * n)")
+    ap.add_argument("--x-scale", choices=("jac",), default=None,
+                    help="pass x_scale='jac' to every solver (default: each solver's own)")
     ap.add_argument("--json", metavar="OUT", default=None,
                     help="also write rows and summary as JSON to OUT")
     return ap
@@ -327,8 +335,14 @@ def main(argv=None) -> int:
         print("nothing to run")
         return 1
 
+    opts = {k: v for k, v in (("max_nfev", args.max_nfev), ("x_scale", args.x_scale))
+            if v is not None}
+    print(f"NIST StRD: {len(problems)} problems x 2 starts; Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, SciPy {scipy.__version__}; solver options: "
+          + (", ".join(f"{k}={v!r}" for k, v in opts.items()) or "each solver's defaults"),
+          end="\n\n")
     try:
-        rows = run_benchmark(configs, problems, max_nfev=args.max_nfev)
+        rows = run_benchmark(configs, problems, max_nfev=args.max_nfev, x_scale=args.x_scale)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     summary = summarize(rows)
@@ -340,7 +354,7 @@ def main(argv=None) -> int:
     print(format_summary(summary))
     if args.json:
         env = dict(python=platform.python_version(), numpy=np.__version__,
-                   scipy=scipy.__version__, argv=sys.argv[1:] if argv is None else list(argv))
+                   scipy=scipy.__version__, options=opts, argv=sys.argv[1:] if argv is None else list(argv))
         with open(args.json, "w") as fh:
             json.dump(dict(env=env, notes=notes, configs=[asdict(c) for c in configs],
                            summary=summary, rows=rows), fh, indent=1)
