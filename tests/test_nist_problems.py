@@ -79,7 +79,8 @@ def test_spot_values_from_the_files():
     assert float(pi_text) == np.pi
     nel = nist.load("Nelson")
     np.testing.assert_array_equal(nel.x[0], [1.0, 180.0])
-    assert nel.y[0] == 15.0
+    assert nel.y[0] == 15.0 and nel.response[0] == np.log(15.0)
+    assert not nel.response.flags.writeable
     assert nist.load("ENSO").model_text.count("\n") == 2  # three formula lines
 
 
@@ -107,10 +108,15 @@ def test_bad_input_messages():
         nist.lre([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="certified: must be finite"):
         nist.lre(1.0, np.nan)
-    bad = (resources.files("trustfit") / "data" / "nist" / "Misra1a.dat").read_text("ascii")
+    good = (resources.files("trustfit") / "data" / "nist" / "Misra1a.dat").read_text("ascii")
     with pytest.raises(ValueError, match="Misra1a.dat: 13 data rows"):
-        nist.parse(bad.replace("Data              (lines 61 to 74)",
-                               "Data              (lines 61 to 73)"), "Misra1a")
+        nist.parse(good.replace("Data              (lines 61 to 74)",
+                                "Data              (lines 61 to 73)"), "Misra1a")
+    with pytest.raises(ValueError, match="Misra1a.dat: data line 61 has 3 columns"):
+        nist.parse(good.replace("10.07E0      77.6E0", "10.07E0 1 77.6E0"), "Misra1a")
+    with pytest.raises(ValueError, match="Misra1a.dat: line 42 is not the row of b2"):
+        nist.parse(good.replace("b2 =", "b3 ="), "Misra1a")
+    assert nist.parse(good, "Misra1a").certified[1] == 5.5015643181e-04
 
 
 # --- models and Jacobians ----------------------------------------------------

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import numpy as np
@@ -88,10 +88,14 @@ class NistProblem:
     def n_params(self) -> int:
         return self.certified.shape[0]
 
-    @property
+    @cached_property
     def response(self) -> np.ndarray:
-        """The fitted response: ``log(y)`` for Nelson, else ``y``."""
-        return np.log(self.y) if self.name in _LOG_RESPONSE else self.y
+        """The fitted response (read-only): ``log(y)`` for Nelson, else ``y``."""
+        if self.name not in _LOG_RESPONSE:
+            return self.y
+        out = np.log(self.y)
+        out.setflags(write=False)
+        return out
 
     def model(self, b, x=None) -> np.ndarray:
         """Model values f(x; b), shape (m,).  ``b`` may be complex; ``x`` defaults
@@ -147,6 +151,9 @@ def parse(text: str, name: str) -> NistProblem:
                               src).groups())
     c0, c1 = map(int, _search(r"Certified Values\s*" + _RANGE, text, "certified range",
                               src).groups())
+    if c0 != s0:
+        raise ValueError(f"{src}: certified values start on line {c0}, the parameter rows "
+                         f"on line {s0}; they must share the rows")
     d0, d1 = map(int, _search(r"Data\s*" + _RANGE, text, "data range", src).groups())
     n_params = int(_search(r"(\d+)\s+Parameters", text, "parameter count", src).group(1))
     n_obs_hdr = int(_search(r"(\d+)\s+Observations", text, "observation count", src).group(1))
@@ -189,9 +196,12 @@ def parse(text: str, name: str) -> NistProblem:
     if len(heading) < 3 or heading[:2] != ["Data:", "y"]:
         raise ValueError(f"{src}: line {d0 - 1} is not the data heading: {lines[d0 - 2]!r}")
     n_cols = len(heading) - 1
-    data = np.array([[float(v) for v in ln.split()] for ln in lines[d0 - 1:d1]])
-    if data.ndim != 2 or data.shape[1] != n_cols:
-        raise ValueError(f"{src}: data lines {d0}..{d1} do not all have {n_cols} columns")
+    fields = [ln.split() for ln in lines[d0 - 1:d1]]
+    for i, f in enumerate(fields):
+        if len(f) != n_cols:
+            raise ValueError(f"{src}: data line {d0 + i} has {len(f)} columns, the heading "
+                             f"names {n_cols}: {lines[d0 - 1 + i]!r}")
+    data = np.array(fields, dtype=float).reshape(len(fields), n_cols)
     if not (data.shape[0] == n_obs == n_obs_hdr):
         raise ValueError(f"{src}: {data.shape[0]} data rows, header says {n_obs_hdr}, "
                          f"certified block says {n_obs}")
