@@ -354,7 +354,8 @@ def main(argv=None) -> int:
     print(format_summary(summary))
     if args.json:
         env = dict(python=platform.python_version(), numpy=np.__version__,
-                   scipy=scipy.__version__, options=opts, argv=sys.argv[1:] if argv is None else list(argv))
+                   scipy=scipy.__version__, options=opts,
+                   argv=sys.argv[1:] if argv is None else list(argv))
         with open(args.json, "w") as fh:
             json.dump(dict(env=env, notes=notes, configs=[asdict(c) for c in configs],
                            summary=summary, rows=rows), fh, indent=1)
