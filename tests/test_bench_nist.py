@@ -89,6 +89,8 @@ def test_bad_options():
         bench_nist.run_benchmark([], ["DanWood"], max_nfev=0)
     with pytest.raises(ValueError, match="x_scale: must be None or 'jac'"):
         bench_nist.run_benchmark([], ["DanWood"], x_scale=2.0)
+    with pytest.raises(ValueError, match="x_scale: must be None or 'jac'"):
+        bench_nist.run_benchmark([], ["DanWood"], x_scale=np.ones(2))
     with pytest.raises(ValueError, match="starts: NIST gives starts 1 and 2"):
         bench_nist.run_benchmark([], ["DanWood"], starts=(3,))
 
