@@ -287,9 +287,9 @@ LEGEND = ("Cells: LRE, then '!' = solver reported success with LRE < 4 (false su
 
 
 # --- command line ------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "bench/nist.py") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="bench/nist.py",
+        prog=prog,
         description="Solve the 54 NIST StRD nonlinear regression cases (27 problems x "
                     "2 starts) with trustfit and SciPy and score them by LRE.")
     ap.add_argument("--methods", default=",".join(ALL_METHODS),
@@ -311,8 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv=None, prog: str = "bench/nist.py") -> int:
+    """Command line entry: ``argv`` without the program name (None: sys.argv);
+    ``prog`` names the command in help and errors (e.g. "trustfit bench nist")."""
+    args = build_parser(prog).parse_args(argv)
     if args.problems and args.quick:
         raise SystemExit("error: --problems and --quick exclude each other")
     try:
