@@ -1,0 +1,1 @@
+"""trustfit: nonlinear least squares and curve fitting."""
