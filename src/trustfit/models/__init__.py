@@ -11,36 +11,42 @@ They are built on first use, so importing this package (or ``trustfit``)
 does not import sympy.
 """
 
+import importlib
+
 from .expression import FitProblem, Model
 from .parameters import Parameter, Parameters
 
 __all__ = ["FitProblem", "Model", "Parameter", "Parameters", "available", "get"]
 
 
+def _library():
+    # import_module, not "from . import library": the latter looks the name up on
+    # this package first, which would re-enter __getattr__ below.
+    return importlib.import_module(__name__ + ".library")
+
+
 def get(name: str) -> Model:
     """The built-in model called ``name`` (e.g. ``"gaussian"``)."""
-    from . import library
-
+    library = _library()
     return library.get(name)
 
 
 def available() -> list[str]:
     """Names of the built-in models."""
-    from . import library
-
+    library = _library()
     return list(library.NAMES)
 
 
 def __getattr__(name: str):
     # PEP 562: trustfit.models.gaussian etc. are built lazily, on first access.
-    from . import library
-
+    library = _library()
+    if name == "library":
+        return library
     if name in library.NAMES:
         return library.get(name)
     raise AttributeError(f"module 'trustfit.models' has no attribute {name!r}")
 
 
 def __dir__():
-    from . import library
-
+    library = _library()
     return sorted(list(globals()) + list(library.NAMES))
