@@ -1,0 +1,141 @@
+"""``trustfit.least_squares``: SciPy's signature, trustfit's solvers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _validate as check
+from ._loop import LoopOptions, run
+from .differentiation import METHODS as FD_METHODS
+from .globalize import ArmijoBacktracking, TrustRegionTest
+from .problem import Problem
+from .result import FitResult
+from .steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
+from .steps.damped import DAMPING_RULES
+
+METHODS = ("gn", "lm", "hybrid", "dogleg")
+#: The default method: chosen by measurement on the NIST StRD problems (bench/nist.py).
+DEFAULT_METHOD = "lm"
+#: SciPy's names mapped to trustfit's own bounded solvers. 'dogbox' is a dogleg with a box;
+#: 'trf' (SciPy's default) maps to trustfit's default.
+ALIASES = {"trf": DEFAULT_METHOD, "dogbox": "dogleg"}
+
+
+def _build(method: str, tau: float, damping: str, xtol: float | None):
+    """A method is a step strategy plus a globalization."""
+    if method == "gn":
+        return GaussNewton(), ArmijoBacktracking()
+    if method == "lm":
+        return LevenbergMarquardt(tau, damping), TrustRegionTest()
+    if method == "hybrid":
+        return Hybrid(tau, damping, xtol), TrustRegionTest()
+    return Dogleg(), TrustRegionTest()
+
+
+def _unsupported(name: str, value: Any, allowed: Any, why: str) -> None:
+    if value is not allowed and value != allowed:
+        raise ValueError(f"{name}={value!r} is not supported: {why}")
+
+
+def least_squares(
+    fun: Callable[..., Any],
+    x0: Any,
+    jac: Callable[..., Any] | str = "2-point",
+    bounds: Any = (-np.inf, np.inf),
+    method: str | None = None,
+    ftol: float | None = 1e-8,
+    xtol: float | None = 1e-8,
+    gtol: float | None = 1e-8,
+    x_scale: Any = None,
+    loss: str = "linear",
+    f_scale: float = 1.0,
+    diff_step: Any = None,
+    tr_solver: str | None = None,
+    tr_options: dict | None = None,
+    jac_sparsity: Any = None,
+    max_nfev: int | None = None,
+    verbose: int = 0,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    callback: Callable | None = None,
+    workers: Any = None,
+    *,
+    max_iter: int | None = None,
+    tau: float = 1e-3,
+    damping: str = "nielsen",
+) -> FitResult:
+    """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
+
+    Arguments have SciPy's names and meanings (``scipy.optimize.least_squares``), so
+    ``from trustfit import least_squares`` is a one-line switch.
+
+    Parameters
+    ----------
+    fun : callable ``fun(x, *args, **kwargs) -> (m,)`` residuals.
+    x0 : (n,) starting point, inside the bounds.
+    jac : callable ``jac(x, *args, **kwargs) -> (m, n)``, or ``'2-point'``, ``'3-point'``,
+        ``'cs'`` (complex step). Finite-difference steps are relative to ``|x|``.
+    bounds : ``(lb, ub)`` scalars or arrays, or ``scipy.optimize.Bounds``.
+    method : ``'lm'`` (Levenberg-Marquardt), ``'hybrid'`` (Madsen's LM / quasi-Newton),
+        ``'dogleg'`` (Powell), ``'gn'`` (Gauss-Newton with Armijo line search); SciPy's
+        ``'trf'`` and ``'dogbox'`` map to the default and to ``'dogleg'``. ``None``: the
+        default, ``'lm'``.
+    ftol, xtol, gtol : relative cost reduction, relative step, gradient infinity norm.
+        ``None`` switches a test off.
+    x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1.
+    max_nfev : residual evaluations budget (finite-difference evaluations not counted);
+        ``None``: ``100 n (n + 1)``.
+    verbose : 0 silent, 1 final message, 2 one line per iteration.
+    callback : ``callback(intermediate_result)`` or ``callback(x)``; return True or raise
+        ``StopIteration`` to stop.
+    max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
+    tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
+    damping : ``'nielsen'`` (default) or ``'marquardt'``.
+
+    Returns
+    -------
+    :class:`trustfit.FitResult` with SciPy's fields plus ``nit``, ``method``, ``stop_reason``
+    and ``history``. ``success`` is True only when a convergence test fired.
+    """
+    x0 = check.starting_point(x0)
+    n = x0.size
+    if method is None:
+        method = DEFAULT_METHOD
+    method = check.choice("method", method, METHODS + tuple(ALIASES))
+    method = ALIASES.get(method, method)
+    if not callable(jac):
+        check.choice("jac", jac, FD_METHODS)
+    lb, ub = check.box(bounds, x0)
+    ftol = check.tolerance("ftol", ftol)
+    xtol = check.tolerance("xtol", xtol)
+    gtol = check.tolerance("gtol", gtol)
+    max_nfev = check.positive_int_or_none("max_nfev", max_nfev)
+    max_iter = check.positive_int_or_none("max_iter", max_iter)
+    scale = check.x_scale(1.0 if x_scale is None else x_scale, n)
+    step = check.diff_step(diff_step, n)
+    tau = check.positive_float("tau", tau)
+    damping = check.choice("damping", damping, DAMPING_RULES)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable or None, got {callback!r}.")
+    if not isinstance(args, tuple):
+        raise ValueError(f"args must be a tuple, got {type(args).__name__}.")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise ValueError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
+    _unsupported("loss", loss, "linear", "trustfit fits plain least squares (loss='linear').")
+    _unsupported("tr_solver", tr_solver, None, "trustfit always uses a dense SVD.")
+    _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
+    _unsupported("jac_sparsity", jac_sparsity, None, "trustfit works with dense Jacobians.")
+    _unsupported("workers", workers, None, "finite differences run in this process.")
+    del f_scale  # only meaningful with a robust loss
+
+    if max_nfev is None:
+        max_nfev = 100 * n * (n + 1)
+    problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
+    strategy, globalization = _build(method, tau, damping, xtol)
+    options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
+                          x_scale=scale, verbose=verbose, callback=callback)
+    return run(problem, x0, strategy, globalization, method, options)

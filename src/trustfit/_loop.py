@@ -1,0 +1,172 @@
+"""The one driver loop: evaluate -> propose -> accept/reject -> stop?
+
+Every method runs through :func:`run`; a method is a step strategy (what step to propose, with
+its model, damping or radius) plus a globalization (how to accept it). The loop itself knows no
+method's rules. Stopping tests are pure functions from :mod:`trustfit.stopping`, tried in this
+order each iteration: gradient, budgets, step size (on the proposed step, as in Madsen, Nielsen
+& Tingleff 2004), then cost reduction after an accepted step.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from . import stopping
+from .globalize import Outcome, Trial
+from .problem import Problem
+from .result import FitResult, IterationRecord, StopReason
+from .scaling import Scaling
+from .steps.base import Iterate, StepStrategy
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    ftol: float | None
+    xtol: float | None
+    gtol: float | None
+    max_nfev: int | None
+    max_iter: int | None
+    x_scale: str | np.ndarray
+    verbose: int = 0
+    callback: Callable | None = None
+
+
+def _callback_wants_result(callback: Callable) -> bool:
+    """SciPy's convention: a parameter named ``intermediate_result`` gets an OptimizeResult,
+    anything else gets ``x``."""
+    try:
+        return "intermediate_result" in inspect.signature(callback).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _active_mask(x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    mask = np.zeros(x.size, dtype=int)
+    mask[x <= lb] = -1
+    mask[x >= ub] = 1
+    return mask
+
+
+def _print_header() -> None:
+    print(f"{'iter':>5} {'cost':>14} {'|g|inf':>10} {'step':>10} {'kind':>6} {'ok':>3}  x")
+
+
+def _print_record(rec: IterationRecord) -> None:
+    x = np.array2string(rec.x, precision=5, separator=", ", max_line_width=200)
+    print(f"{rec.iteration:5d} {rec.cost:14.7e} {rec.grad_norm:10.3e} {rec.step_norm:10.3e} "
+          f"{rec.step_kind:>6} {'y' if rec.accepted else 'n':>3}  {x}")
+
+
+def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
+        options: LoopOptions) -> FitResult:
+    f0 = problem.residuals(x0)
+    if not np.all(np.isfinite(f0)):
+        bad = np.flatnonzero(~np.isfinite(f0))
+        raise ValueError(
+            f"fun returned non-finite residuals at x0 (at indices {bad[:10].tolist()}); "
+            "the starting point must give finite residuals.")
+    J0 = problem.jacobian(x0, f0)
+    if not np.all(np.isfinite(J0)):
+        cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
+        raise ValueError(
+            f"the Jacobian at x0 has non-finite entries in columns {cols.tolist()}; "
+            "the starting point must give a finite Jacobian.")
+
+    scaling = Scaling(options.x_scale, x0.size)
+
+    def make_iterate(x, f, J) -> Iterate:
+        return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub)
+
+    it = make_iterate(x0, f0, J0)
+    strategy.start(it)
+    history: list[IterationRecord] = []
+    wants_result = options.callback is not None and _callback_wants_result(options.callback)
+    if options.verbose >= 2:
+        _print_header()
+
+    nit = 0
+    reason: StopReason | None = None
+    value = math.nan
+    while True:
+        reason, value = stopping.gradient_test(it.grad_norm, options.gtol)
+        if reason is None:
+            reason, value = stopping.budget_test(problem.nfev, options.max_nfev, nit,
+                                                 options.max_iter)
+        if reason is not None:
+            break
+        mu, radius = strategy.mu, strategy.radius
+        step = strategy.propose(it)
+        if not np.all(np.isfinite(step.h)):
+            reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
+            break
+        reason, value = stopping.step_test(step.norm, float(np.linalg.norm(it.x)), options.xtol)
+        if reason is not None:
+            break
+
+        nit += 1
+        outcome: Outcome = globalization.try_step(problem, it, step)
+        trial: Trial = outcome.trial
+        if outcome.accepted:
+            J_new = trial.jacobian()
+            if not np.all(np.isfinite(J_new)):
+                outcome.accepted = False
+                outcome.note = "non-finite Jacobian at the trial point"
+        elif strategy.needs_trial_jacobian and trial.finite:
+            trial.jacobian()
+        strategy.update(it, step, outcome)
+
+        cost_reason = None
+        if outcome.accepted:
+            actual = it.cost - trial.cost
+            cost_reason, cost_value = stopping.cost_test(actual, it.cost, outcome.rho
+                                                         if math.isfinite(outcome.rho) else 1.0,
+                                                         options.ftol)
+            it = make_iterate(trial.x, trial.f, trial.J)
+
+        record = IterationRecord(
+            iteration=nit, x=it.x.copy(), cost=it.cost, grad_norm=it.grad_norm,
+            step_norm=float(np.linalg.norm(outcome.step)), step_kind=step.kind,
+            accepted=outcome.accepted, mu=mu, radius=radius, rho=outcome.rho,
+            nfev=problem.nfev, note=outcome.note)
+        history.append(record)
+        if options.verbose >= 2:
+            _print_record(record)
+
+        if options.callback is not None:
+            arg = (OptimizeResult(x=it.x.copy(), cost=it.cost, fun=it.f.copy(), nit=nit,
+                                  grad=it.g.copy(), optimality=it.grad_norm, step_kind=step.kind)
+                   if wants_result else it.x.copy())
+            try:
+                stop = options.callback(arg)
+            except StopIteration:
+                stop = True
+            if stop is True:
+                reason, value = StopReason.CALLBACK, float(nit)
+                break
+        if cost_reason is not None:
+            reason, value = cost_reason, cost_value
+            break
+        if outcome.line_search_failed:
+            reason, value = StopReason.LINE_SEARCH_FAILED, record.step_norm
+            break
+        exhausted = strategy.exhausted()
+        if exhausted is not None:
+            reason, value = StopReason.NO_PROGRESS, exhausted
+            break
+
+    result = FitResult(
+        x=it.x.copy(), cost=it.cost, fun=it.f.copy(), jac=it.J.copy(), grad=it.g.copy(),
+        optimality=it.grad_norm, active_mask=_active_mask(it.x, problem.lb, problem.ub),
+        nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
+        stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),
+        bounds=(problem.lb.copy(), problem.ub.copy()))
+    if options.verbose >= 1:
+        print(result.message)
+        print(f"Function evaluations {result.nfev}, final cost {result.cost:.4e}, "
+              f"first-order optimality {result.optimality:.2e}.")
+    return result

@@ -1,0 +1,133 @@
+"""Validation at the boundary: every bad input becomes a ValueError naming the argument, the
+value and the rule it breaks (Ceres ``Solver::Options::IsValid``), before any work is done."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def tolerance(name: str, value: Any) -> float | None:
+    """A stopping tolerance: None (test off) or a finite number >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number >= 0 or None, got {_show(value)}.")
+    value = float(value)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(
+            f"{name} must be a finite number >= 0 (or None to switch the test off), got {value}.")
+    return value
+
+
+def positive_int_or_none(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1 or None, got {_show(value)}.")
+    return int(value)
+
+
+def positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {_show(value)}.")
+    return float(value)
+
+
+def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {_show(value)}.")
+    return value
+
+
+def starting_point(x0: Any) -> np.ndarray:
+    try:
+        x = np.atleast_1d(np.asarray(x0))
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"x0 must be a 1-D array of numbers, got {_show(x0)} ({exc}).") from None
+    if x.ndim != 1:
+        raise ValueError(f"x0 must be a 1-D array of numbers, got shape {x.shape}.")
+    if np.iscomplexobj(x):
+        raise ValueError("x0 must be real; got complex values.")
+    try:
+        x = x.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError(f"x0 must be a 1-D array of numbers, got {_show(x0)}.") from None
+    if x.size == 0:
+        raise ValueError("x0 is empty: there must be at least one parameter.")
+    if not np.all(np.isfinite(x)):
+        bad = np.flatnonzero(~np.isfinite(x)).tolist()
+        raise ValueError(f"x0 must be finite; x0{bad} = {x[bad].tolist()}.")
+    return x
+
+
+def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(lb, ub)`` broadcast to ``x0``'s shape; also accepts ``scipy.optimize.Bounds``."""
+    n = x0.size
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        bounds = (bounds.lb, bounds.ub)
+    try:
+        lb_in, ub_in = bounds
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"bounds must be a pair (lb, ub) of scalars or arrays of length {n}, "
+            f"got {_show(bounds)}.") from None
+    try:
+        lb = np.broadcast_to(np.asarray(lb_in, dtype=float), (n,)).copy()
+        ub = np.broadcast_to(np.asarray(ub_in, dtype=float), (n,)).copy()
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"bounds must be a pair (lb, ub) of scalars or arrays of length {n} (the length of "
+            f"x0), got lb={_show(lb_in)}, ub={_show(ub_in)}.") from None
+    if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
+        raise ValueError("bounds must not contain NaN; use -inf / inf for no bound.")
+    bad = np.flatnonzero(lb >= ub)
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            f"each lower bound must be less than its upper bound, but lb[{j}] = {lb[j]} >= "
+            f"ub[{j}] = {ub[j]}.")
+    outside = np.flatnonzero((x0 < lb) | (x0 > ub))
+    if outside.size:
+        j = int(outside[0])
+        raise ValueError(
+            f"x0 must lie within the bounds, but x0[{j}] = {x0[j]} is outside "
+            f"[{lb[j]}, {ub[j]}].")
+    return lb, ub
+
+
+def x_scale(value: Any, n: int) -> str | np.ndarray:
+    if isinstance(value, str):
+        if value != "jac":
+            raise ValueError(f"x_scale must be 'jac' or positive numbers, got {value!r}.")
+        return value
+    try:
+        scale = np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"x_scale must be 'jac', a positive number or {n} positive numbers, "
+            f"got {_show(value)}.") from None
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        raise ValueError(f"x_scale must be positive and finite, got {scale.tolist()}.")
+    return scale
+
+
+def diff_step(value: Any, n: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        step = np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+    except (TypeError, ValueError):
+        raise ValueError(f"diff_step must be a positive number or {n} positive numbers, "
+                         f"got {_show(value)}.") from None
+    if not np.all(np.isfinite(step) & (step > 0)):
+        raise ValueError(f"diff_step must be positive and finite, got {step.tolist()}.")
+    return step

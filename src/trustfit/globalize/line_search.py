@@ -1,0 +1,44 @@
+"""Armijo backtracking line search (Madsen, Nielsen & Tingleff 2004, sec. 2.3; Nocedal &
+Wright 2006, Alg. 3.1).
+
+Along the projected path ``x(alpha) = P(x + alpha h)`` try ``alpha = 1, 1/2, 1/4, ...`` and
+accept the first with sufficient decrease ``F(x(alpha)) <= F(x) + c g.(x(alpha) - x)``,
+``c = 1e-4``. Non-finite residuals count as no decrease. When ``h`` is not a descent direction
+or the trial step has shrunk below rounding level without decrease, the search fails and the
+driver stops with ``LINE_SEARCH_FAILED``, keeping the best point (the current one).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..problem import Problem
+from ..steps.base import Iterate, Step
+from .common import Outcome, Trial
+
+EPS = np.finfo(float).eps
+
+
+class ArmijoBacktracking:
+    def __init__(self, c: float = 1e-4, shrink: float = 0.5, max_halvings: int = 60):
+        self.c, self.shrink, self.max_halvings = c, shrink, max_halvings
+
+    def try_step(self, problem: Problem, it: Iterate, step: Step) -> Outcome:
+        alpha = 1.0
+        trial = None
+        s = np.zeros_like(it.x)
+        if float(it.g @ step.h) < 0.0:
+            x_norm = float(np.linalg.norm(it.x))
+            for _ in range(self.max_halvings):
+                s = np.clip(it.x + alpha * step.h, it.lb, it.ub) - it.x
+                s_norm = float(np.linalg.norm(s))
+                if s_norm == 0.0 or s_norm <= EPS * x_norm:
+                    break
+                trial = Trial(problem, it.x + s)
+                slope = float(it.g @ s)
+                if trial.finite and trial.cost <= it.cost + self.c * slope:
+                    return Outcome(trial, True, s, note=f"alpha={alpha:.3g}")
+                alpha *= self.shrink
+        if trial is None:  # no descent direction: nothing was evaluated, stay put
+            trial = Trial(problem, it.x, it.f, it.J)
+        return Outcome(trial, False, s, line_search_failed=True,
+                       note="no step length decreased the cost")

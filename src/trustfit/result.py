@@ -1,0 +1,142 @@
+"""The one result type every solver returns, its stop reasons and its per-iteration history.
+
+Layers (diagnostics, statistics, reports, plots, batch) read a :class:`FitResult`; nothing in
+them runs inside the solver loop. The fields are SciPy's ``OptimizeResult`` fields for
+``least_squares`` (so code written for SciPy keeps working), plus ``nit``, ``method``,
+``stop_reason``, ``stop_value`` and ``history``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+
+class StopReason(Enum):
+    """Why a run ended, with what it means and whether the answer can be used.
+
+    ``converged`` reasons are the only ones that set ``success``; ``usable`` says whether the
+    returned point is still the best point found and worth looking at (a budget stop is usable
+    but not converged). ``status`` is SciPy's integer code, kept for compatibility only: its
+    meaning is fixed here, not per method.
+    """
+
+    #            status  converged usable  message template ({value} is the measured value)
+    GRADIENT = (1, True, True,
+                "Converged: the gradient norm {value:.3g} fell below gtol.")
+    COST = (2, True, True,
+            "Converged: the relative reduction of the cost {value:.3g} fell below ftol.")
+    STEP = (3, True, True,
+            "Converged: the step {value:.3g} fell below xtol relative to the size of x.")
+    MAX_NFEV = (0, False, True,
+                "Not converged: the evaluation budget max_nfev={value:.0f} was used up.")
+    MAX_ITER = (0, False, True,
+                "Not converged: the iteration budget max_iter={value:.0f} was used up.")
+    CALLBACK = (-2, False, True,
+                "Stopped by the callback at iteration {value:.0f}.")
+    LINE_SEARCH_FAILED = (-3, False, True,
+                          "Not converged: no step length along the search direction decreased "
+                          "the cost (last step tried {value:.3g}); the best point is returned.")
+    NO_PROGRESS = (-4, False, True,
+                   "Not converged: the damping or trust region reached its limit ({value:.3g}) "
+                   "without an acceptable step; the best point is returned.")
+
+    def __init__(self, status: int, converged: bool, usable: bool, template: str):
+        self.status = status
+        self.converged = converged
+        self.usable = usable
+        self.template = template
+
+    def message(self, value: float = float("nan")) -> str:
+        """The plain-words message, with the measured value that fired this reason."""
+        return self.template.format(value=value)
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One iteration of the driver loop: the trial step and what became of it.
+
+    ``x`` and ``cost`` are the iterate *after* the iteration (unchanged when the step was
+    rejected); ``grad_norm`` is the infinity norm of the (free part of the) gradient there.
+    ``mu`` is the LM damping and ``radius`` the trust-region radius in force when the step was
+    proposed (``nan`` where the method has none).
+    """
+
+    iteration: int
+    x: np.ndarray
+    cost: float
+    grad_norm: float
+    step_norm: float
+    step_kind: str  # "GN", "LM", "QN", "dogleg"
+    accepted: bool
+    mu: float = float("nan")
+    radius: float = float("nan")
+    rho: float = float("nan")
+    nfev: int = 0
+    note: str = ""
+
+
+@dataclass
+class FitResult:
+    """Outcome of a least-squares fit.
+
+    SciPy fields: ``x, cost, fun, jac, grad, optimality, active_mask, nfev, njev, status,
+    message, success``. trustfit fields: ``nit`` (iterations, rejected steps included),
+    ``method``, ``stop_reason`` (:class:`StopReason`), ``stop_value`` (the number that fired
+    it), ``history`` (list of :class:`IterationRecord`), ``nfev_fd`` (residual evaluations
+    spent on finite differences, not counted in ``nfev``) and ``events`` (things the driver or a
+    layer above it did, such as a rescue restart, in words).
+    Supports ``result["x"]`` and ``result.keys()`` like SciPy's ``OptimizeResult``.
+    """
+
+    x: np.ndarray
+    cost: float
+    fun: np.ndarray
+    jac: np.ndarray
+    grad: np.ndarray
+    optimality: float
+    active_mask: np.ndarray
+    nfev: int
+    njev: int
+    nit: int
+    method: str
+    stop_reason: StopReason
+    stop_value: float
+    history: list[IterationRecord] = field(default_factory=list)
+    nfev_fd: int = 0
+    x0: np.ndarray | None = None
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return self.stop_reason.status
+
+    @property
+    def success(self) -> bool:
+        return bool(self.stop_reason.converged and np.isfinite(self.cost))
+
+    @property
+    def message(self) -> str:
+        return self.stop_reason.message(self.stop_value)
+
+    # --- dict-like access, as SciPy's OptimizeResult -----------------------------------------
+    _EXTRA = ("status", "success", "message")
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)] + list(self._EXTRA)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __repr__(self) -> str:
+        return (f"FitResult(method={self.method!r}, success={self.success}, "
+                f"stop_reason={self.stop_reason.name}, cost={self.cost:.6g}, nit={self.nit}, "
+                f"nfev={self.nfev}, x={np.array2string(self.x, precision=6)})")
