@@ -440,3 +440,28 @@ def test_library_fit_problem_defaults_to_the_guess():
     assert prob.names == m.param_names
     assert prob.bounds[0][2] == 0.0  # sigma >= 0 by default
     np.testing.assert_allclose(prob.x0, list(m.guess(x, m.eval(true, x)).values()))
+
+
+# -- through the solver core ------------------------------------------------------------------
+def test_textbook_fit_through_least_squares(textbook):
+    from trustfit import least_squares
+
+    res = least_squares(textbook.residuals, [-1.0, 1.0, -10.0, 10.0],
+                        jac=textbook.residual_jacobian, args=(T, Y))
+    assert res.success
+    assert res.cost == pytest.approx(0.0255953, rel=1e-5)
+    assert res.cost == pytest.approx(0.5 * np.sum(textbook.residuals(res.x, T, Y) ** 2),
+                                     rel=1e-12)
+
+
+def test_library_fit_problem_through_least_squares():
+    from trustfit import least_squares
+
+    x, true = LIBRARY_CASES["voigt"]
+    m = models.voigt
+    y = m.eval(true, x)
+    prob = m.fit_problem(x, y)  # starts from the guess, with 0 <= eta <= 1
+    res = least_squares(prob.fun, prob.x0, jac=prob.jac, bounds=prob.bounds)
+    fitted = prob.params_at(res.x).valuesdict()
+    for k, v in true.items():
+        assert fitted[k] == pytest.approx(v, rel=1e-6, abs=1e-8), k
