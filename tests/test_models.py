@@ -465,3 +465,37 @@ def test_library_fit_problem_through_least_squares():
     fitted = prob.params_at(res.x).valuesdict()
     for k, v in true.items():
         assert fitted[k] == pytest.approx(v, rel=1e-6, abs=1e-8), k
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("a*t + 1e400", "too large for a float"),
+    ("a*t + 1" + "0" * 400, "too large for a float"),
+    ("a*t + (-8)**(1/3)", "not a real number"),
+    ("a*t/0", "division by zero"),
+    ("a*t + 0**-1", "divides by zero"),
+])
+def test_bad_constants_are_refused(text, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        Model(text)
+
+
+def test_parameter_names_cannot_shadow_the_compiled_code():
+    # 'sign' is what d|u|/du prints as; 'x0' is what common-subexpression
+    # elimination names its temporaries; 'numpy' is the module namespace
+    m = Model("abs(sign*t) + x0*exp(numpy*t)*exp(numpy*t)")
+    assert m.param_names == ["numpy", "sign", "x0"]
+    p, t = [0.5, 5.0, 3.0], np.array([-1.0, 2.0])
+    np.testing.assert_allclose(m.eval(p, t), np.abs(5 * t) + 3 * np.exp(t))
+    np.testing.assert_allclose(m.jacobian(p, t),
+                               np.column_stack([3 * 2 * t * np.exp(t), t * np.sign(5 * t),
+                                                np.exp(t)]))
+
+
+def test_a_long_sum_builds_quickly():
+    import time
+
+    start = time.perf_counter()
+    m = Model(" + ".join(f"a{i}*exp(-b{i}*t)" for i in range(30)))
+    m.jacobian(np.ones(60), np.arange(5.0))
+    assert m.param_names[:3] == ["a0", "a1", "a2"] and m.param_names[-1] == "b29"
+    assert time.perf_counter() - start < 5.0

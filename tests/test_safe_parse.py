@@ -139,3 +139,11 @@ def test_empty_and_overlong_are_refused():
 def test_check_name_refuses_reserved_and_invalid(name):
     with pytest.raises(ValueError, match="not"):
         check_name(name, "parameter")
+
+
+def test_deep_nesting_is_refused_but_long_sums_are_not():
+    with pytest.raises(ValueError, match="nested more than 50 levels"):
+        validate("sin(" * 60 + "t" + ")" * 60)
+    with pytest.raises(ValueError, match="nested more than 50 levels"):
+        validate("a" + "**a" * 60)  # powers nest to the right
+    validate("+".join(["a*t"] * 1200))  # a left-deep chain, walked without recursion

@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import ast
 import keyword
+import math
 from collections.abc import Sequence
 
 __all__ = [
     "CONSTANTS",
     "ExpressionError",
     "FUNCTIONS",
+    "MAX_DEPTH",
     "MAX_LENGTH",
     "check_name",
     "free_names",
@@ -52,8 +54,13 @@ __all__ = [
     "validate",
 ]
 
-#: Longest expression accepted; bounds parse time and recursion depth.
+#: Longest expression accepted; bounds parse time.
 MAX_LENGTH = 5000
+
+#: Deepest nesting accepted (calls, powers, parenthesised operands).  Long sums
+#: and products do not count: ``a + b + c + ...`` is walked iteratively.  The cap
+#: keeps sympy's recursive algorithms far from Python's recursion limit.
+MAX_DEPTH = 50
 
 #: Whitelisted function names -> sympy attribute (or a tag handled in ``_call``).
 FUNCTIONS: dict[str, str] = {
@@ -259,19 +266,33 @@ def _check_dunders(tree: ast.AST, src: _Source) -> None:
                             "containing '__' (dunder names) are reserved", node)
 
 
-def _check(node: ast.AST, src: _Source) -> None:
+def _left_spine(node: ast.AST) -> tuple[ast.AST, list[ast.BinOp]]:
+    """Unroll a left-deep operator chain ``((a + b) - c) * d`` without recursion:
+    returns the leftmost operand and the BinOp nodes from the innermost out."""
+    chain = []
+    while isinstance(node, ast.BinOp):
+        chain.append(node)
+        node = node.left
+    return node, chain[::-1]
+
+
+def _check(node: ast.AST, src: _Source, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise src.error(f"the expression is nested more than {MAX_DEPTH} levels deep", node)
     if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINOPS:
-            sym = _OP_SYMBOL.get(type(node.op), type(node.op).__name__)
-            raise src.error(f"operator '{sym}' is not allowed (allowed: + - * / ** ^)", node,
-                            src.operator_col0(node))
-        _check(node.left, src)
-        _check(node.right, src)
+        first, chain = _left_spine(node)
+        _check(first, src, depth + 1)
+        for op_node in chain:
+            if type(op_node.op) not in _BINOPS:
+                sym = _OP_SYMBOL.get(type(op_node.op), type(op_node.op).__name__)
+                raise src.error(f"operator '{sym}' is not allowed (allowed: + - * / ** ^)",
+                                op_node, src.operator_col0(op_node))
+            _check(op_node.right, src, depth + 1)
     elif isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARYOPS:
             sym = _OP_SYMBOL.get(type(node.op), type(node.op).__name__)
             raise src.error(f"operator '{sym}' is not allowed (allowed: + - * / ** ^)", node)
-        _check(node.operand, src)
+        _check(node.operand, src, depth + 1)
     elif isinstance(node, ast.Constant):
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -283,7 +304,7 @@ def _check(node: ast.AST, src: _Source) -> None:
             raise src.error(f"'{node.id}' is a function: call it, as in {node.id}(t)", node)
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            _check(node.func, src)  # name the inner problem (attribute access, ...) if any
+            _check(node.func, src, depth + 1)  # name the inner problem (attribute access, ...) if any
             raise src.error("only calls of the allowed functions by name are allowed "
                             f"({', '.join(sorted(FUNCTIONS))})", node)
         name = node.func.id
@@ -296,7 +317,7 @@ def _check(node: ast.AST, src: _Source) -> None:
         if len(node.args) != 1:
             raise src.error(f"function '{name}' takes exactly 1 argument, "
                             f"got {len(node.args)}", node)
-        _check(node.args[0], src)
+        _check(node.args[0], src, depth + 1)
     else:
         word = _NODE_WORDS.get(type(node), type(node).__name__)
         raise src.error(f"{word}: not allowed in a model expression", node)
@@ -337,9 +358,26 @@ def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):
             raise src.error(problem, node)
         raise ValueError(problem)
 
+    def binop(node, left, right):
+        op = type(node.op)
+        if op is ast.Add:
+            return left + right
+        if op is ast.Sub:
+            return left - right
+        if op is ast.Mult:
+            return left * right
+        if op is ast.Div:
+            if right.is_zero:
+                fail("division by zero", node)
+            return left / right
+        return _power(left, right, node, fail)
+
     def conv(node):
         if isinstance(node, ast.Constant):
             v = node.value
+            if not math.isfinite(v if isinstance(v, float) else _int_as_float(v)):
+                fail(f"the number {str(v)[:20]}... is too large for a float"
+                     if isinstance(v, int) else "a number is too large for a float", node)
             return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
@@ -349,19 +387,20 @@ def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):
             operand = conv(node.operand)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.BinOp):
-            left, right = conv(node.left), conv(node.right)
-            op = type(node.op)
-            if op is ast.Add:
-                return left + right
-            if op is ast.Sub:
-                return left - right
-            if op is ast.Mult:
-                return left * right
-            if op is ast.Div:
-                if right.is_zero:
-                    fail("division by zero", node)
-                return left / right
-            return _power(left, right, node, fail)
+            first, chain = _left_spine(node)
+            value, terms = conv(first), None
+            for op_node in chain:
+                right = conv(op_node.right)
+                if isinstance(op_node.op, (ast.Add, ast.Sub)):
+                    # gather a run of terms and add once: a + b + c + ... pairwise
+                    # would re-flatten the growing sum at every step (quadratic)
+                    terms = terms or [value]
+                    terms.append(right if isinstance(op_node.op, ast.Add) else -right)
+                else:
+                    if terms:
+                        value, terms = sympy.Add(*terms), None
+                    value = binop(op_node, value, right)
+            return sympy.Add(*terms) if terms else value
         if isinstance(node, ast.Call):
             name = FUNCTIONS[node.func.id]
             arg = conv(node.args[0])
@@ -376,6 +415,13 @@ def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):
         raise ExpressionError(text, "the expression is nested too deeply") from None
 
 
+def _int_as_float(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
+
+
 def _power(base, exponent, node, fail):
     import sympy
 
@@ -383,11 +429,11 @@ def _power(base, exponent, node, fail):
         try:
             value = float(base) ** float(exponent)
         except OverflowError:
-            fail(f"the constant {base}**{exponent} overflows", node)
+            fail(f"the constant ({base})**({exponent}) overflows", node)
         except ZeroDivisionError:
-            fail(f"the constant {base}**{exponent} divides by zero", node)
+            fail(f"the constant ({base})**({exponent}) divides by zero", node)
         if isinstance(value, complex):
-            fail(f"the constant {base}**{exponent} is not a real number", node)
+            fail(f"the constant ({base})**({exponent}) is not a real number", node)
         if base.is_Integer and exponent.is_Integer and abs(value) < 2.0**63:
             return sympy.Pow(base, exponent)  # small enough to keep exact
         return sympy.Float(value)

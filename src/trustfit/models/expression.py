@@ -155,8 +155,12 @@ class Model:
         self.independent_symbols = [sympy.Symbol(v, real=True) for v in indep]
         self.param_symbols = [sympy.Symbol(p, real=True) for p in pnames]
         symbols = dict(zip(indep + pnames, self.independent_symbols + self.param_symbols))
-        self.expr = to_sympy(tree, symbols, expr)
-        self.jacobian_exprs = [sympy.diff(self.expr, s) for s in self.param_symbols]
+        try:
+            self.expr = to_sympy(tree, symbols, expr)
+            self.jacobian_exprs = [sympy.diff(self.expr, s) for s in self.param_symbols]
+        except RecursionError:  # MAX_DEPTH should prevent it; never let it escape raw
+            raise ValueError(f"model expression {expr!r} is too deeply nested for sympy"
+                             ) from None
         self._f = self._j = None  # compiled lazily: building a model stays cheap
 
     def _order_from(self, params, pnames, expr):
@@ -183,11 +187,18 @@ class Model:
 
     def _compile(self):
         sympy = _import_sympy()
-        args = self.param_symbols + self.independent_symbols
-        # dummify=True: argument names never clash with namespace names.
-        self._f = sympy.lambdify(args, self.expr, modules=_MODULES, dummify=True)
-        self._j = sympy.lambdify(args, self.jacobian_exprs, modules=_MODULES, dummify=True,
-                                 cse=True)
+        # Rename every symbol to a generated name (_a0, _a1, ...) before printing:
+        # a user's name may equal a function the printed code calls (a parameter
+        # called 'sign' would shadow numpy's sign in d|u|/dp = sign(u)).  One
+        # xreplace is linear in the expression size; lambdify's own dummify=True
+        # does the same job quadratically (20 s for a 300-parameter model).
+        public = self.param_symbols + self.independent_symbols
+        safe = [sympy.Symbol(f"_a{i}", real=True) for i in range(len(public))]
+        rename = dict(zip(public, safe))
+        value = self.expr.xreplace(rename)
+        jac = [d.xreplace(rename) for d in self.jacobian_exprs]
+        self._f = sympy.lambdify(safe, value, modules=_MODULES)
+        self._j = sympy.lambdify(safe, jac, modules=_MODULES, cse=True)
 
     # -- argument handling ---------------------------------------------------------
     @property
