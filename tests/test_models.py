@@ -192,7 +192,8 @@ def test_param_order_can_be_chosen_and_is_checked():
 
 
 def test_independent_variable_must_appear():
-    with pytest.raises(ValueError, match=r"independent variable 't' does not appear.*\['a', 'b', 'x'\]"):
+    with pytest.raises(ValueError,
+                       match=r"independent variable 't' does not appear.*\['a', 'b', 'x'\]"):
         Model("a*exp(-b*x)")
     with pytest.raises(ValueError, match="no parameters"):
         Model("2*t")

@@ -304,7 +304,7 @@ def _check(node: ast.AST, src: _Source, depth: int = 0) -> None:
             raise src.error(f"'{node.id}' is a function: call it, as in {node.id}(t)", node)
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            _check(node.func, src, depth + 1)  # name the inner problem (attribute access, ...) if any
+            _check(node.func, src, depth + 1)  # name the inner problem first
             raise src.error("only calls of the allowed functions by name are allowed "
                             f"({', '.join(sorted(FUNCTIONS))})", node)
         name = node.func.id

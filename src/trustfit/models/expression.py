@@ -154,7 +154,8 @@ class Model:
         self.param_names = pnames
         self.independent_symbols = [sympy.Symbol(v, real=True) for v in indep]
         self.param_symbols = [sympy.Symbol(p, real=True) for p in pnames]
-        symbols = dict(zip(indep + pnames, self.independent_symbols + self.param_symbols))
+        symbols = dict(zip(indep + pnames, self.independent_symbols + self.param_symbols,
+                           strict=True))
         try:
             self.expr = to_sympy(tree, symbols, expr)
             self.jacobian_exprs = [sympy.diff(self.expr, s) for s in self.param_symbols]
@@ -194,7 +195,7 @@ class Model:
         # does the same job quadratically (20 s for a 300-parameter model).
         public = self.param_symbols + self.independent_symbols
         safe = [sympy.Symbol(f"_a{i}", real=True) for i in range(len(public))]
-        rename = dict(zip(public, safe))
+        rename = dict(zip(public, safe, strict=True))
         value = self.expr.xreplace(rename)
         jac = [d.xreplace(rename) for d in self.jacobian_exprs]
         self._f = sympy.lambdify(safe, value, modules=_MODULES)

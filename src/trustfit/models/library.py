@@ -114,7 +114,7 @@ def _fit_amplitudes(t, y, rates):
     t0 = t[0]
     cols = [np.exp(-k * (t - t0)) for k in rates] + [np.ones_like(t)]
     coef = _lstsq(cols, y)
-    amps = [c * math.exp(min(k * t0, 700.0)) for c, k in zip(coef, rates)]
+    amps = [c * math.exp(min(k * t0, 700.0)) for c, k in zip(coef[:-1], rates, strict=True)]
     return amps, float(coef[-1])
 
 

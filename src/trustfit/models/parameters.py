@@ -222,6 +222,6 @@ class Parameters(Mapping):
         """
         full = self.full(x_varying)
         new = self.copy()
-        for p, v in zip(new._items.values(), full):
+        for p, v in zip(new._items.values(), full, strict=True):
             p.value = float(v)
         return new
