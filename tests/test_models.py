@@ -500,3 +500,24 @@ def test_a_long_sum_builds_quickly():
     m.jacobian(np.ones(60), np.arange(5.0))
     assert m.param_names[:3] == ["a0", "a1", "a2"] and m.param_names[-1] == "b29"
     assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize("name", list(LIBRARY_CASES))
+@pytest.mark.parametrize("data", ["constant", "zeros", "repeated_x", "noise", "step"])
+def test_library_guess_survives_degenerate_data(name, data):
+    rng = np.random.default_rng(7)
+    x = np.linspace(0.0, 10.0, 20)
+    y = {"constant": np.full(20, 2.0), "zeros": np.zeros(20),
+         "noise": rng.standard_normal(20), "step": (x > 5).astype(float)}.get(data)
+    if data == "repeated_x":
+        x, y = np.repeat([1.0, 2.0], 10), np.arange(20.0)
+    m = models.get(name)
+    g = m.guess(x, y)  # no warning (they are errors here), no exception
+    m.make_params(**g).check()  # finite, and inside the model's bounds
+
+
+def test_guess_does_not_depend_on_sample_order():
+    x, true = LIBRARY_CASES["gaussian"]
+    m = models.gaussian
+    perm = np.random.default_rng(2).permutation(len(x))
+    assert m.guess(x[perm], m.eval(true, x)[perm]) == m.guess(x, m.eval(true, x))

@@ -326,19 +326,12 @@ def _check(node: ast.AST, src: _Source, depth: int = 0) -> None:
 def free_names(tree: ast.Expression) -> list[str]:
     """Names in a validated tree that are neither functions nor constants,
     in order of first appearance."""
-    seen: dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            continue
+    first: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(tree):  # breadth-first, so keep the earliest source position
         if isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in CONSTANTS:
-            seen.setdefault(node.id)
-    # ast.walk is breadth-first; re-order by source position for "first appearance".
-    pos = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in seen:
             key = (node.lineno, node.col_offset)
-            pos[node.id] = min(pos.get(node.id, key), key)
-    return sorted(seen, key=lambda n: pos[n])
+            first[node.id] = min(first.get(node.id, key), key)
+    return sorted(first, key=first.__getitem__)
 
 
 def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):

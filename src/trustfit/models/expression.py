@@ -373,8 +373,14 @@ class Model:
             raise ValueError(f"guess: need at least {self.nparams} finite (x, y) points for "
                              f"{self.nparams} parameters, got {int(ok.sum())}")
         order = np.argsort(xa[ok], kind="stable")
-        g = self._guess(xa[ok][order], ya[ok][order])
-        return {n: float(g[n]) for n in self.param_names}
+        with np.errstate(all="ignore"):
+            g = self._guess(xa[ok][order], ya[ok][order])
+        out = {n: float(g[n]) for n in self.param_names}
+        bad = [n for n, v in out.items() if not np.isfinite(v)]
+        if bad:  # a guess must never hand the solver a NaN; say so instead
+            raise ValueError(f"guess: could not estimate {bad} from these data; give initial "
+                             f"values with make_params(...)")
+        return out
 
     def fit_problem(self, x: Any, y: Any, params: Parameters | Mapping[str, Any] | None = None,
                     sigma: Any = None) -> FitProblem:

@@ -86,6 +86,14 @@ def _lstsq(columns, y):
     return coef / norms
 
 
+def _line(x, y, w=None):
+    """Slope and intercept of a (weighted) straight-line fit, without warnings
+    (np.polyfit warns on degenerate x; a guess must stay quiet)."""
+    w = np.ones_like(x) if w is None else w
+    slope, intercept = _lstsq([w * x, w], w * y)
+    return float(slope), float(intercept)
+
+
 def _finite(*vals):
     return all(np.isfinite(v) for v in vals)
 
@@ -226,7 +234,7 @@ def _guess_voigt(x, y):
     # the height there (relative to the peak) tells the mix.  Offset from a
     # first pass with eta = 0.5, so Lorentzian tails do not bias it much.
     a, c = _height_offset(x, y, _pseudo_voigt_shape(x, center, fwhm, 0.5), sign)
-    r = float(np.mean((np.interp([center - fwhm, center + fwhm], x, y) - c) / a))
+    r = float(np.mean(np.interp([center - fwhm, center + fwhm], x, y) - c) / a) if a else 0.5
     eta = float(np.clip((r - 1 / 16) / (1 / 5 - 1 / 16), 0.0, 1.0)) if _finite(r) else 0.5
     # Then the best of a few mixes near it, amplitude and offset linear for each.
     best = None
@@ -278,7 +286,7 @@ def _guess_power_law(x, y):
     ok &= sgn * y > 0
     if ok.sum() >= 2 and np.ptp(np.log(x[ok])) > 0:
         # log|y| has error ~ noise/|y|: weight by |y| so small values do not dominate
-        slope, intercept = np.polyfit(np.log(x[ok]), np.log(sgn * y[ok]), 1, w=sgn * y[ok])
+        slope, intercept = _line(np.log(x[ok]), np.log(sgn * y[ok]), w=sgn * y[ok])
         if _finite(slope, intercept):
             return {"amplitude": sgn * math.exp(float(np.clip(intercept, -700, 700))),
                     "exponent": float(slope)}
@@ -290,7 +298,7 @@ def _guess_michaelis_menten(s, v):
     ok = (s > 0) & (v != 0)
     if ok.sum() >= 2:
         # Hanes-Woolf: S/v = km/vmax + S/vmax, a straight line in S.
-        slope, intercept = np.polyfit(s[ok], s[ok] / v[ok], 1)
+        slope, intercept = _line(s[ok], s[ok] / v[ok])
         if _finite(slope, intercept) and slope != 0:
             vmax, km = 1.0 / slope, intercept / slope
             if km > 0 and vmax * np.sign(np.median(v[ok])) > 0:
