@@ -64,6 +64,14 @@ def _print_record(rec: IterationRecord) -> None:
 
 def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
         options: LoopOptions) -> FitResult:
+    """Run the loop. Floating-point warnings are off inside it: an overflow at a wild trial
+    point is a rejected step, detected by explicit finiteness checks, never a RuntimeWarning."""
+    with np.errstate(all="ignore"):
+        return _run(problem, x0, strategy, globalization, method, options)
+
+
+def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
+         options: LoopOptions) -> FitResult:
     f0 = problem.residuals(x0)
     if not np.all(np.isfinite(f0)):
         bad = np.flatnonzero(~np.isfinite(f0))

@@ -59,8 +59,12 @@ class Problem:
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """Residual vector at ``x`` as float64; may contain inf/nan (the caller decides)."""
-        out = self._call(x)
         self.nfev += 1
+        return self._checked_call(x)
+
+    def _checked_call(self, x: np.ndarray, allow_complex: bool = False) -> np.ndarray:
+        """The user's function with its output shape checked against the first call."""
+        out = self._call(x)
         if out.ndim != 1:
             raise ValueError(
                 f"fun must return a 1-D array of residuals, but it returned shape {out.shape}.")
@@ -72,6 +76,8 @@ class Problem:
             raise ValueError(
                 f"fun returned {out.size} residuals at one point and {self.m} at another; "
                 "the number of residuals must not change.")
+        if allow_complex:
+            return out
         if np.iscomplexobj(out):
             raise ValueError("fun returned complex residuals; residuals must be real numbers.")
         with np.errstate(all="ignore"):
@@ -92,8 +98,11 @@ class Problem:
                     f"jac must return an array of shape (m, n) = ({self.m}, {self.n}), "
                     f"but it returned shape {J.shape}.")
             return J
+        def fun(point: np.ndarray) -> np.ndarray:
+            return self._checked_call(point, allow_complex=self._jac == "cs")
+
         with np.errstate(all="ignore"):
             J, evaluations = finite_difference_jacobian(
-                self._call, x, f, self._jac, self.lb, self.ub, self.diff_step)
+                fun, x, f, self._jac, self.lb, self.ub, self.diff_step)
         self.nfev_fd += evaluations
         return J

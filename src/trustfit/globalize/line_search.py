@@ -15,7 +15,6 @@ from ..problem import Problem
 from ..steps.base import Iterate, Step
 from .common import Outcome, Trial
 
-EPS = np.finfo(float).eps
 
 
 class ArmijoBacktracking:
@@ -27,15 +26,15 @@ class ArmijoBacktracking:
         trial = None
         s = np.zeros_like(it.x)
         if float(it.g @ step.h) < 0.0:
-            x_norm = float(np.linalg.norm(it.x))
             for _ in range(self.max_halvings):
-                s = np.clip(it.x + alpha * step.h, it.lb, it.ub) - it.x
-                s_norm = float(np.linalg.norm(s))
-                if s_norm == 0.0 or s_norm <= EPS * x_norm:
+                x_new = np.clip(it.x + alpha * step.h, it.lb, it.ub)
+                if np.array_equal(x_new, it.x):  # the step is below rounding level
                     break
-                trial = Trial(problem, it.x + s)
+                s = x_new - it.x
+                trial = Trial(problem, x_new)
                 slope = float(it.g @ s)
-                if trial.finite and trial.cost <= it.cost + self.c * slope:
+                # Strict decrease too: at rounding level "F <= F + c*slope" holds with equality.
+                if trial.finite and trial.cost < it.cost and trial.cost <= it.cost + self.c * slope:
                     return Outcome(trial, True, s, note=f"alpha={alpha:.3g}")
                 alpha *= self.shrink
         if trial is None:  # no descent direction: nothing was evaluated, stay put

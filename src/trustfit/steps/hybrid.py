@@ -50,7 +50,8 @@ def bfgs_update(B: np.ndarray, h: np.ndarray, y: np.ndarray) -> np.ndarray:
     hv = float(h @ v)
     if not hv > 0.0:
         return B
-    return B + np.outer(y, y) / hy - np.outer(v, v) / hv
+    B_new = B + np.outer(y, y) / hy - np.outer(v, v) / hv
+    return B_new if np.all(np.isfinite(B_new)) else B
 
 
 class Hybrid(StepStrategy):
