@@ -521,3 +521,13 @@ def test_guess_does_not_depend_on_sample_order():
     m = models.gaussian
     perm = np.random.default_rng(2).permutation(len(x))
     assert m.guess(x[perm], m.eval(true, x)[perm]) == m.guess(x, m.eval(true, x))
+
+
+def test_defaults_and_a_custom_guess():
+    m = Model("a*exp(-k*t)", params={"k": Parameter("k", 0.5, min=0.0), "a": 2.0},
+              guess=lambda t, y: {"a": y[0], "k": 1.0})
+    assert m.param_names == ["k", "a"]
+    ps = m.make_params()
+    assert ps.valuesdict() == {"k": 0.5, "a": 2.0} and ps["k"].min == 0.0
+    assert m.make_params(k=0.7)["k"].min == 0.0  # a number keeps the default bounds
+    assert m.guess([1.0, 0.0], [3.0, 4.0]) == {"k": 1.0, "a": 4.0}  # sorted by t first
