@@ -28,6 +28,12 @@ The language
   and ``e``;
 * every other name is a parameter, except the independent variable name(s).
 
+Limits, so that a hostile string cannot make sympy work forever: at most
+:data:`MAX_LENGTH` characters, nesting at most :data:`MAX_DEPTH` levels (long
+sums and products do not count), and powers of two numbers are folded in
+floating point first (``9**9**9`` is refused as an overflow, not computed
+exactly); numbers that overflow a float are refused.
+
 ``gamma`` is deliberately *not* a function here: it is a common parameter name
 (Lorentzian half-width, damping), so it stays free for that use.
 
