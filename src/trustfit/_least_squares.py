@@ -23,12 +23,12 @@ DEFAULT_METHOD = "lm"
 ALIASES = {"trf": DEFAULT_METHOD, "dogbox": "dogleg"}
 
 
-def _build(method: str, tau: float, damping: str, xtol: float | None):
+def _build(method: str, tau: float, damping: str, xtol: float | None, accel: bool = False):
     """A method is a step strategy plus a globalization."""
     if method == "gn":
         return GaussNewton(), ArmijoBacktracking()
     if method == "lm":
-        return LevenbergMarquardt(tau, damping), TrustRegionTest()
+        return LevenbergMarquardt(tau, damping, accel), TrustRegionTest()
     if method == "hybrid":
         return Hybrid(tau, damping, xtol), TrustRegionTest()
     return Dogleg(), TrustRegionTest()
@@ -65,6 +65,7 @@ def least_squares(
     max_iter: int | None = None,
     tau: float = 1e-3,
     damping: str = "nielsen",
+    accel: bool = False,
 ) -> FitResult:
     """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
 
@@ -135,7 +136,7 @@ def least_squares(
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
     problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
-    strategy, globalization = _build(method, tau, damping, xtol)
+    strategy, globalization = _build(method, tau, damping, xtol, accel)
     options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
                           x_scale=scale, verbose=verbose, callback=callback)
     return run(problem, x0, strategy, globalization, method, options)

@@ -108,11 +108,14 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         if reason is not None:
             break
         mu, radius = strategy.mu, strategy.radius
-        step = strategy.propose(it)
+        step = strategy.propose(it, problem)
         if not np.all(np.isfinite(step.h)):
             reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
             break
-        reason, value = stopping.step_test(step.norm, float(np.linalg.norm(it.x)), options.xtol)
+        # In scaled variables (D = 1 unless x_scale says otherwise): a 2 % change of a
+        # parameter of size 1e-4 must not look small beside one of size 500.
+        reason, value = stopping.step_test(float(np.linalg.norm(it.D * step.h)),
+                                           float(np.linalg.norm(it.D * it.x)), options.xtol)
         if reason is not None:
             break
 
