@@ -106,7 +106,12 @@ def build_model(expr: str, var: str):
     try:
         return Model(expr, independent=var)
     except (ValueError, SyntaxError, TypeError) as exc:
-        raise InputError(f"--model: {exc}") from None
+        # The parser's messages end with the expression and a caret under the column on
+        # lines of their own; the first line already names the column.
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = msg.replace("pass independent=... with the variable's name",
+                          "choose the column with --x, or its name in the expression with --var")
+        raise InputError(f"--model: {msg}") from None
 
 
 def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
@@ -149,13 +154,9 @@ def run_fit(args) -> FitOutcome:
     if missing:
         raise InputError(f"--p0: no starting value for {', '.join(missing)} (the model's "
                          f"parameters are {', '.join(names)})")
-    data = read_columns(args.data, columns)
+    data = read_columns(args.data, columns, positive=[args.sigma] if args.sigma else [])
     x, y = data[args.x], data[args.y]
     sigma = data[args.sigma] if args.sigma else None
-    if sigma is not None and not np.all(sigma > 0):
-        i = int(np.flatnonzero(~(sigma > 0))[0])
-        raise InputError(f"{args.data}: column {args.sigma!r} (--sigma) must be positive; "
-                         f"data row {i + 1} has {sigma[i]!r}")
     if x.size < len(names):
         raise InputError(f"{args.data}: {x.size} data rows for {len(names)} parameters; "
                          f"a fit needs at least as many points as parameters")

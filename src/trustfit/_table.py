@@ -47,12 +47,13 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def read_columns(path, names: list[str]) -> dict[str, np.ndarray]:
+def read_columns(path, names: list[str], positive=()) -> dict[str, np.ndarray]:
     """The named columns of the CSV file at ``path`` as float arrays.
 
     Raises :class:`InputError` for a missing or unreadable file, an empty file, a column
     that is not in the header (the message lists those that are), a row too short to have
-    the column, or a cell that is empty, not a number, or not finite.
+    the column, or a cell that is empty, not a number, or not finite, or not positive in a
+    column listed in ``positive`` (such as measurement errors).
     """
     path = Path(path)
     lines = _lines(path)
@@ -91,6 +92,9 @@ def read_columns(path, names: list[str]) -> dict[str, np.ndarray]:
             if not math.isfinite(v):
                 raise InputError(f"{path}, line {number}, column {name!r}: {cell!r} is not "
                                  f"a finite number")
+            if name in positive and not v > 0:
+                raise InputError(f"{path}, line {number}, column {name!r}: {cell!r} is not "
+                                 f"positive (measurement errors must be)")
             values[name].append(v)
     if names and not values[names[0]]:
         raise InputError(f"{path}: no data rows after the header (line {header_line})")
