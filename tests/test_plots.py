@@ -193,3 +193,22 @@ def test_animation_refuses_what_it_cannot_write(tmp_path, decay, monkeypatch):
     with pytest.raises(ValueError, match="2 parameters"):
         plots.animate_fit(article(2), ex.model, ex.T, ex.Y, tmp_path / "b.gif", contour=True)
     assert not list(tmp_path.iterdir())
+
+
+def test_mp4_pipes_every_frame_to_ffmpeg(tmp_path, decay, monkeypatch):
+    # No ffmpeg here: a stand-in records its arguments and the raw frames it is sent.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "ffmpeg"
+    fake.write_text('#!/bin/sh\nfor a; do last="$a"; done\necho "$@" > "$last.args"\n'
+                    'cat > "$last"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
+    r, model, t, y = decay
+    out = tmp_path / "a.mp4"
+    n = plots.animate_fit(r, model, t, y, out, contour=False, dpi=50)
+    args = (tmp_path / "a.mp4.args").read_text().split()
+    w, h = map(int, args[args.index("-s") + 1].split("x"))
+    assert args[args.index("-pix_fmt") + 1] == "rgba" and "-r" in args
+    assert out.stat().st_size == n * w * h * 4
+    assert (w, h) == (350, 220)  # 7 x 4.4 inches at 50 dpi

@@ -57,6 +57,7 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
     from . import plots
     from ._progress import Progress
     from ._table import write_columns
+    from .plots._common import outcome
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -71,15 +72,14 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
             where = f"start {k} = {x0.tolist()}"
             fig = plots.plot_fit(r, examples.model, examples.T, examples.Y,
                                  jac_fn=_model_jacobian, xlabel="t", ylabel="y",
-                                 title=f"{where}: cost {r.cost:.6g}, "
-                                       f"{r.stop_reason.name.lower()} after {r.nit} iterations")
+                                 title=f"{where}: cost {r.cost:.6g}, {outcome(r)}")
             path = out / f"start{k}_fit.png"
             fig.savefig(path, dpi=100)
             plt.close(fig)
             written.append(path)
             bar.advance(note=path.name)
             fig = plots.plot_convergence(
-                r, title=f"hybrid from {where}: {r.nit} iterations, final cost {r.cost:.6g}")
+                r, title=f"hybrid from {where}: final cost {r.cost:.6g}, {outcome(r)}")
             path = out / f"start{k}_convergence.png"
             fig.savefig(path, dpi=100)
             plt.close(fig)

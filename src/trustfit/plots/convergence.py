@@ -35,6 +35,21 @@ def _positive(values) -> np.ndarray:
     return np.where(np.isfinite(a), np.maximum(a, TINY), np.nan)
 
 
+def _label_short_log_axis(ax, values: np.ndarray) -> None:
+    """On a log axis spanning less than a decade matplotlib labels few or no ticks (the
+    stall of the textbook's third start: cost 9.7 down to 7.2); label every 1..9 tick with
+    plain numbers there."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    v = values[np.isfinite(values) & (values > TINY)]
+    if v.size == 0 or v.max() / v.min() >= 10.0:
+        return
+    plain = FuncFormatter(lambda t, _: f"{t:.3g}")
+    ax.yaxis.set_major_locator(LogLocator(subs=np.arange(1, 10)))
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_convergence(result: FitResult, axes=None, title: str | None = None):
     """Cost, ``||g||_inf`` and ``mu`` / ``Delta`` per iteration, phases shaded. Returns the
     Figure. ``axes``: three Axes to draw into (``None``: a new figure)."""
@@ -82,6 +97,10 @@ def plot_convergence(result: FitResult, axes=None, title: str | None = None):
         if ax is not ax_damp or drew:
             ax.set_yscale("log")
         ax.grid(True, which="major", color="0.85", lw=0.6)
+    for ax, values in ((ax_cost, cost), (ax_grad, grad)):
+        _label_short_log_axis(ax, values)
+    if drew:
+        _label_short_log_axis(ax_damp, np.concatenate([mu, radius]))
     ax_damp.set_xlabel("iteration")
     if len(it):
         ax_damp.set_xlim(0.5, it[-1] + 0.5)
