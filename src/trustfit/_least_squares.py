@@ -18,6 +18,9 @@ from .steps.damped import DAMPING_RULES
 METHODS = ("gn", "lm", "hybrid", "dogleg")
 #: The default method: chosen by measurement on the NIST StRD problems (bench/nist.py).
 DEFAULT_METHOD = "lm"
+#: Relative predicted reduction below which a disagreeing trial step is rounding noise
+#: (:func:`trustfit.stopping.rounding_test`).
+ROUNDING_LEVEL = 1e-10
 #: SciPy's names mapped to trustfit's own bounded solvers. 'dogbox' is a dogleg with a box;
 #: 'trf' (SciPy's default) maps to trustfit's default.
 ALIASES = {"trf": DEFAULT_METHOD, "dogbox": "dogleg"}
@@ -45,9 +48,9 @@ def least_squares(
     jac: Callable[..., Any] | str = "2-point",
     bounds: Any = (-np.inf, np.inf),
     method: str | None = None,
-    ftol: float | None = 1e-8,
-    xtol: float | None = 1e-8,
-    gtol: float | None = 1e-8,
+    ftol: float | None = 1e-15,
+    xtol: float | None = 1e-15,
+    gtol: float | None = 1e-15,
     x_scale: Any = None,
     loss: str = "linear",
     f_scale: float = 1.0,
@@ -66,6 +69,8 @@ def least_squares(
     tau: float = 1e-3,
     damping: str = "nielsen",
     accel: bool = False,
+    rounding_stop: bool = True,
+    polish: bool = True,
 ) -> FitResult:
     """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
 
@@ -84,7 +89,10 @@ def least_squares(
         ``'trf'`` and ``'dogbox'`` map to the default and to ``'dogleg'``. ``None``: the
         default, ``'lm'``.
     ftol, xtol, gtol : relative cost reduction, relative step, gradient infinity norm.
-        ``None`` switches a test off.
+        ``None`` switches a test off. The defaults (1e-15, SciPy's are 1e-8) let the fit run
+        to rounding level, where the rounding test (below) ends it: SciPy's defaults stop
+        early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
+        BoxBOD, MGH17, Bennett5).
     x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1.
     max_nfev : residual evaluations budget (finite-difference evaluations not counted);
         ``None``: ``100 n (n + 1)``.
@@ -94,6 +102,11 @@ def least_squares(
     max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
     tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
     damping : ``'nielsen'`` (default) or ``'marquardt'``.
+    accel : geodesic acceleration for ``'lm'`` (Transtrum & Sethna 2012).
+    rounding_stop : stop, converged, when a trial step whose model promised less than
+        1e-10 of the cost disagrees with the actual change: the cost is at rounding level.
+    polish : after convergence, Gauss-Newton steps accepted while they shrink, with central
+        differences when the Jacobian is by forward differences (:mod:`trustfit.polish`).
 
     Returns
     -------
@@ -138,5 +151,7 @@ def least_squares(
     problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
     strategy, globalization = _build(method, tau, damping, xtol, accel)
     options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
-                          x_scale=scale, verbose=verbose, callback=callback)
+                          x_scale=scale, verbose=verbose, callback=callback,
+                          rounding=ROUNDING_LEVEL if rounding_stop else 0.0,
+                          polish=bool(polish))
     return run(problem, x0, strategy, globalization, method, options)

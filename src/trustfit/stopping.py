@@ -7,7 +7,7 @@ Tingleff (2004), eqs. (3.15):
 
 * gradient:  ``||g||_inf <= gtol``             (g = J^T r, restricted to free variables)
 * step:      ``||h||_2 <= xtol * (||x||_2 + xtol)``
-* cost:      ``F(x) - F(x+h) <= ftol * F(x)`` with the model agreeing (rho > 1/4), as SciPy
+* cost:      actual and predicted reductions ``<= ftol * F(x)`` (MINPACK), any trial step
 * budgets:   evaluations and iterations.
 
 A tolerance of ``None`` switches its test off.
@@ -36,15 +36,39 @@ def step_test(step_norm: float, x_norm: float, xtol: float | None) -> Outcome:
     return None, step_norm
 
 
-def cost_test(actual_reduction: float, cost: float, rho: float, ftol: float | None) -> Outcome:
-    """Relative cost reduction on an accepted step whose model was trustworthy."""
-    if ftol is None or cost <= 0.0 or not math.isfinite(actual_reduction):
+def cost_test(actual_reduction: float, predicted_reduction: float, cost: float,
+              ftol: float | None) -> Outcome:
+    """Relative reduction test of MINPACK's ``lmder`` (Moré, Garbow & Hillstrom 1980):
+    both the actual and the predicted reductions of the cost are at most ``ftol * F``, and
+    they agree to a factor 2. It applies to every trial step, accepted or not: a step whose own
+    model promises less than ``ftol * F`` cannot improve the fit by more than that, and at
+    rounding level the gain ratio is noise, so waiting for an accepted step would only spin."""
+    if (ftol is None or cost <= 0.0 or not math.isfinite(actual_reduction)
+            or not math.isfinite(predicted_reduction)):
         # cost == 0 means an exact fit: the gradient test fires instead.
         return None, math.nan
-    relative = actual_reduction / cost
-    if relative <= ftol and rho > 0.25:
+    relative = max(abs(actual_reduction), predicted_reduction) / cost
+    ratio = actual_reduction / predicted_reduction if predicted_reduction > 0.0 else 1.0
+    if relative <= ftol and ratio <= 2.0:
         return StopReason.COST, relative
     return None, relative
+
+
+def rounding_test(actual_reduction: float, predicted_reduction: float, cost: float,
+                  threshold: float) -> Outcome:
+    """The cost has reached its rounding level: a step whose model promised a relative
+    reduction below ``threshold`` disagreed with the actual change (``rho < 0`` or ``rho > 2``).
+
+    For such small steps the linear model is exact to second order, so a disagreement can
+    only come from rounding errors in the residuals: no step can reduce the cost any further
+    in floating point. Without this test a trust-region method keeps rejecting noise until the
+    damping has shrunk the step below ``xtol``, one wasted evaluation each time."""
+    if not threshold or cost <= 0.0 or not (0.0 < predicted_reduction <= threshold * cost):
+        return None, math.nan
+    rho = actual_reduction / predicted_reduction if math.isfinite(actual_reduction) else -math.inf
+    if rho < 0.0 or rho > 2.0:
+        return StopReason.COST, predicted_reduction / cost
+    return None, math.nan
 
 
 def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None) -> Outcome:
