@@ -75,8 +75,10 @@ def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
 def _check_names(option: str, given, params: list[str]) -> None:
     for name in given:
         if name not in params:
+            why = (f"; in an expression {name} is the constant {name}, so call the parameter "
+                   f"something else" if name in ("e", "pi") else "")
             raise InputError(f"{option}: the model has no parameter {name!r} (its parameters "
-                             f"are {', '.join(params)})")
+                             f"are {', '.join(params)}){why}")
 
 
 # --- the fit --------------------------------------------------------------------------------
