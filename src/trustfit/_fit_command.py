@@ -117,27 +117,45 @@ def build_model(expr: str, var: str):
 
 
 def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
-    """Standard errors and ``level`` intervals from :func:`statistics.covariance`
-    (Student-t with ``m - rank`` degrees of freedom; normal with absolute sigma)."""
+    """Standard errors and ``level`` intervals from :mod:`trustfit.statistics`.
+
+    ``statistics.confidence_intervals`` is used where the statistics layer has it (Student t
+    with ``m - n`` degrees of freedom, normal with absolute sigma); an older statistics
+    module without it gets the same intervals computed here from ``covariance``.
+    """
     from scipy import stats
 
-    from .statistics import covariance
+    from . import statistics
 
-    cov = covariance(result, absolute_sigma=absolute_sigma)
-    dof = np.shape(result.fun)[0] - cov.rank
+    cov = statistics.covariance(result, absolute_sigma=absolute_sigma)
+    m, n = np.shape(result.jac)
+    dof = m - n
     if absolute_sigma:
-        q, note = stats.norm.ppf(0.5 + level / 2), "normal quantile, sigma taken as absolute"
+        note = "normal quantile, sigma taken as absolute"
     elif dof > 0:
-        q, note = stats.t.ppf(0.5 + level / 2, dof), f"Student t, {dof} degrees of freedom"
+        note = f"Student t, {dof} degrees of freedom"
     else:
         return None, None, "no degrees of freedom left: no standard errors"
-    se = cov.stderr.copy()
-    if cov.rank_deficient:  # undetermined directions: no honest error bar on what they touch
-        touched = np.any(np.abs(cov.null_space) > 1e-8, axis=1)
-        se[touched] = np.nan
-        note += "; rank deficient: parameters in the null space have no stderr"
-    x = np.asarray(result.x, dtype=float)
-    return se, np.column_stack([x - q * se, x + q * se]), note
+    if cov.rank_deficient:
+        note += "; rank-deficient Jacobian: errors from the pseudo-inverse"
+    se = cov.stderr
+    if hasattr(statistics, "confidence_intervals"):
+        intervals = statistics.confidence_intervals(result, level, absolute_sigma, cov=cov)
+    else:
+        q = stats.norm.ppf(0.5 + level / 2) if absolute_sigma else stats.t.ppf(0.5 + level / 2,
+                                                                               dof)
+        x = np.asarray(result.x, dtype=float)
+        intervals = np.column_stack([x - q * se, x + q * se])
+    return se, intervals, note
+
+
+def _attach(result, names, y, sigma, absolute_sigma) -> None:
+    """Give the result what the report and diagnosis layers read (parameter names, data,
+    sigma), where this version of :class:`FitResult` has those fields."""
+    for field, value in (("param_names", tuple(names)), ("ydata", y), ("sigma", sigma),
+                         ("absolute_sigma", bool(absolute_sigma))):
+        if hasattr(result, field):
+            setattr(result, field, value)
 
 
 def run_fit(args) -> FitOutcome:
@@ -179,19 +197,23 @@ def run_fit(args) -> FitOutcome:
                                max_nfev=args.max_nfev)
     except ValueError as exc:  # e.g. the model is not finite at --p0
         raise InputError(f"cannot start the fit: {exc}") from None
+    _attach(result, names, y, sigma, args.absolute_sigma)
     se, intervals, note = uncertainties(result, args.absolute_sigma)
     out = FitOutcome(model, result, names, x, y, sigma, se, intervals, note)
-    out.diagnosis = _diagnose(result)
+    out.diagnosis = _diagnose(result, names)
     return out
 
 
-def _diagnose(result):
+def _diagnose(result, names):
     """``trustfit.diagnose(result)`` when the diagnostics layer is installed, else None."""
     try:
         from . import diagnose
     except ImportError:
         return None
-    return diagnose(result)
+    try:
+        return diagnose(result, param_names=names)
+    except TypeError:  # a diagnose without param_names
+        return diagnose(result)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -200,6 +222,18 @@ def _g(v) -> str:
 
 
 def report(out: FitOutcome, args) -> str:
+    """The library's report (``result.report()``) under a line naming model and data; a
+    plain table of its own where the result has no report."""
+    r = out.result
+    data = (f"model:   {args.model}   ({args.y} against {args.x} in {args.data}, "
+            f"{out.x.size} points" + (f", sigma from {args.sigma!r})" if out.sigma is not None
+                                      else ")"))
+    if callable(getattr(r, "report", None)):
+        return f"{data}\n{r.report()}"
+    return _plain_report(out, args)
+
+
+def _plain_report(out: FitOutcome, args) -> str:
     r = out.result
     lines = [
         f"model:   {args.model}   ({args.y} against {args.x}, {out.x.size} points"
@@ -245,6 +279,11 @@ def _clean(v):
 def _diagnosis_json(d):
     if d is None:
         return None
+    findings = getattr(d, "findings", None)
+    if findings is not None:
+        import dataclasses
+        return [_clean(dataclasses.asdict(f) if dataclasses.is_dataclass(f) else str(f))
+                for f in findings]
     for attr in ("to_dict", "as_dict"):
         if callable(getattr(d, attr, None)):
             return _clean(getattr(d, attr)())
