@@ -328,7 +328,7 @@ def test_bench_that_is_not_installed(capsys, monkeypatch):
     assert code == 2
     assert one_line(err) == ("trustfit bench: error: the batch benchmark "
                              "(trustfit._no_such_benchmark) is not part of this installation "
-                             "of trustfit")
+                             "of trustfit; in a source checkout run python bench/batch.py")
 
 
 class _Stream(io.StringIO):

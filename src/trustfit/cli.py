@@ -22,6 +22,8 @@ EXIT_INTERNAL = 3
 
 #: ``trustfit bench NAME`` runs ``main(argv, prog=...)`` of these modules when installed.
 BENCHMARKS = {"nist": "trustfit.bench_nist", "batch": "trustfit.bench_batch"}
+#: Where a benchmark lives when it is not installed as a module.
+BENCH_HINTS = {"batch": "; in a source checkout run python bench/batch.py"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,7 +47,9 @@ except the independent variable (--x, or --var). Exit status: 0 converged, 1 not
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="trustfit", description=__doc__.split("\n")[0],
+    parser = Parser(prog="trustfit",
+                    description="trustfit: nonlinear least squares and curve fitting that gets "
+                                "the right answer, and says why when it can't.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of one line")
@@ -114,7 +118,7 @@ def _bench(name: str, options: list[str]) -> int:
         if exc.name is not None and module_name.startswith(exc.name):
             from ._table import InputError
             raise InputError(f"the {name} benchmark ({module_name}) is not part of this "
-                             f"installation of trustfit") from None
+                             f"installation of trustfit{BENCH_HINTS.get(name, '')}") from None
         raise
     prog = f"trustfit bench {name}"
     if "prog" in inspect.signature(module.main).parameters:
