@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -271,7 +272,7 @@ def _clean(v):
         return int(v)
     if isinstance(v, (float, np.floating)):
         return float(v) if math.isfinite(v) else None
-    if hasattr(v, "name") and hasattr(v, "value") and type(v).__module__ != "builtins":
+    if isinstance(v, Enum):
         return v.name
     return v
 
