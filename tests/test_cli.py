@@ -14,13 +14,12 @@ import sys
 import numpy as np
 import pytest
 import scipy.optimize
+from _images import assert_picture, n_frames
 
 import trustfit
 from trustfit import cli
 from trustfit import examples as ex
 from trustfit._progress import Progress
-
-from _images import assert_picture, n_frames
 
 pytest.importorskip("sympy")
 

@@ -7,18 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("matplotlib").use("Agg")  # no screen in tests
 pytest.importorskip("PIL")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from _images import assert_picture, n_frames, pixels  # noqa: E402
 
 import trustfit  # noqa: E402
 from trustfit import examples as ex  # noqa: E402
 from trustfit import plots  # noqa: E402
 from trustfit.plots.animate import select_frames  # noqa: E402
 from trustfit.plots.convergence import phases  # noqa: E402
-
-from _images import assert_picture, n_frames, pixels  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

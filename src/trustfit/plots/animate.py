@@ -109,7 +109,8 @@ def _cost_grid(model_fn, x, y, s, path_points, best, n=60):
 
 def animate_fit(result: FitResult, model_fn: ModelFn, x, y, path, sigma=None,
                 fps: float = 8, hold: float = 1.5, max_frames: int | None = None,
-                contour: bool | None = None, param_names=None, xlabel: str = "x", ylabel: str = "y", dpi: int = 80) -> int:
+                contour: bool | None = None, param_names=None, xlabel: str = "x",
+                ylabel: str = "y", dpi: int = 80) -> int:
     """Write the animation to ``path`` (``.gif``, or ``.mp4`` with ffmpeg) and return the
     number of frames written.
 
