@@ -197,12 +197,22 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             # the residuals passed along are those of the polished point.
             _notify(options.callback, wants_result, it, record)
 
+    events: list[str] = []
+    if reason.converged:
+        # Over the free variables: at an active bound the residual may keep a share along it.
+        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost,
+                                                0.5 * float(f0 @ f0))
+        if uncertified is not None:
+            events.append(f"{reason.name.lower()} test fired at iteration {nit} "
+                          f"({reason.message(value)}), but the point is not certified.")
+            reason, value = uncertified, measure
+
     result = FitResult(
         x=it.x.copy(), cost=it.cost, fun=it.f.copy(), jac=it.J.copy(), grad=it.g.copy(),
         optimality=it.grad_norm, active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
         stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),
-        bounds=(problem.lb.copy(), problem.ub.copy()))
+        bounds=(problem.lb.copy(), problem.ub.copy()), events=events)
     if options.verbose >= 1:
         print(result.message)
         print(f"Function evaluations {result.nfev}, final cost {result.cost:.4e}, "

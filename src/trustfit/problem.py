@@ -87,12 +87,12 @@ class Problem:
     @property
     def refinable(self) -> bool:
         """True when the Jacobian comes from forward differences, whose O(sqrt(eps)) error
-        limits the final digits; the polish then switches to central differences."""
+        limits the final digits; the polish then switches to fourth-order central ones."""
         return isinstance(self._jac, str) and self._jac == "2-point"
 
     def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
         """Jacobian (m, n) at ``x`` where ``f`` are the residuals at ``x``; ``refined`` asks
-        for central instead of forward differences (see :attr:`refinable`)."""
+        for fourth-order central instead of forward differences (see :attr:`refinable`)."""
         self.njev += 1
         if callable(self._jac):
             with np.errstate(all="ignore"):
@@ -108,7 +108,7 @@ class Problem:
         def fun(point: np.ndarray) -> np.ndarray:
             return self._checked_call(point, allow_complex=self._jac == "cs")
 
-        scheme = "3-point" if refined and self.refinable else self._jac
+        scheme = "5-point" if refined and self.refinable else self._jac
         step = None if scheme != self._jac else self.diff_step
         with np.errstate(all="ignore"):
             J, evaluations = finite_difference_jacobian(
