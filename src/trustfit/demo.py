@@ -69,7 +69,7 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
             x0 = examples.STARTS[k - 1]
             r = least_squares(examples.residuals, x0, jac=examples.jacobian,
                               **examples.ARTICLE_SETTINGS)
-            where = f"start {k} = {x0.tolist()}"
+            where = "start {} = [{}]".format(k, ", ".join(f"{v:g}" for v in x0))
             fig = plots.plot_fit(r, examples.model, examples.T, examples.Y,
                                  jac_fn=_model_jacobian, xlabel="t", ylabel="y",
                                  title=f"{where}: cost {r.cost:.6g}, {outcome(r)}")

@@ -103,3 +103,10 @@ def outcome(result: FitResult) -> str:
     """``converged (step test) after 80 iterations`` or ``not converged (max_nfev) after ...``."""
     state = "converged" if result.success else "not converged"
     return f"{state} ({result.stop_reason.name.lower()}) after {result.nit} iterations"
+
+
+def wrap_title(title: str, width: int = 75) -> str:
+    """A title on as many lines as it needs to stay inside a 7-inch figure."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in title.splitlines())

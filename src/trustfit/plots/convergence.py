@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..result import FitResult
-from ._common import KIND_COLORS, KIND_LABELS, fmt, outcome, pyplot
+from ._common import KIND_COLORS, KIND_LABELS, fmt, outcome, pyplot, wrap_title
 
 TINY = 1e-300  # a zero cost or gradient is drawn at the floor of the log axis, not dropped
 
@@ -116,7 +116,7 @@ def plot_convergence(result: FitResult, axes=None, title: str | None = None):
         ax_damp.legend(loc="best", fontsize="small", framealpha=0.85)
     if title is None:
         title = f"{result.method}: final cost {fmt(result.cost)}, {outcome(result)}"
-    ax_cost.set_title(title, fontsize="medium")
+    ax_cost.set_title(wrap_title(title), fontsize="medium")
     if not hist:
         ax_cost.text(0.5, 0.5, "no iterations (the start met a stopping test)",
                      transform=ax_cost.transAxes, ha="center", va="center", color="0.4")

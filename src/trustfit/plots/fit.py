@@ -23,7 +23,7 @@ import numpy as np
 
 from ..result import FitResult
 from ..statistics import covariance
-from ._common import ModelFn, as_1d, fmt, model_values, outcome, pyplot, sigma_array
+from ._common import ModelFn, as_1d, fmt, model_values, outcome, pyplot, sigma_array, wrap_title
 
 EPS = np.finfo(float).eps
 #: Above this condition number of the Jacobian at the solution (1/sqrt(eps)) the covariance
@@ -157,7 +157,7 @@ def plot_fit(result: FitResult, model_fn: ModelFn, x, y, sigma=None, ax=None,
     ax_fit.legend(handles, labels, loc="best", fontsize="small", frameon=False)
     if title is None:
         title = f"{result.method}: cost {fmt(result.cost)}, {outcome(result)}"
-    ax_fit.set_title(title, fontsize="medium")
+    ax_fit.set_title(wrap_title(title), fontsize="medium")
 
     if ax_res is not None:
         r = y - model_values(model_fn, p, x)
