@@ -1,6 +1,7 @@
 """``trustfit.least_squares``: SciPy's signature, trustfit's solvers."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,9 @@ def least_squares(
     max_iter: int | None = None,
     tau: float = 1e-3,
     damping: str = "nielsen",
+    rescue: bool = True,
+    starts: int | None = None,
+    seed: int = 0,
 ) -> FitResult:
     """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
 
@@ -93,6 +97,14 @@ def least_squares(
     max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
     tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
     damping : ``'nielsen'`` (default) or ``'marquardt'``.
+    rescue : when the run stalls where :func:`trustfit.diagnose` finds exchangeable
+        parameters, a parameter the residuals do not depend on, or no convergence, restart a
+        few times from deterministic perturbed points and keep the best
+        (:mod:`trustfit.rescue`); what was done is in ``events`` and the history notes.
+        ``False``: one run, as SciPy.
+    starts : ``N`` runs from a seeded quasi-random design (:func:`trustfit.multistart`);
+        the best is returned, the distinct minima are in ``result.minima``. ``None``: one start.
+    seed : seed of the rescue perturbations and of the multi-start design.
 
     Returns
     -------
@@ -117,6 +129,11 @@ def least_squares(
     step = check.diff_step(diff_step, n)
     tau = check.positive_float("tau", tau)
     damping = check.choice("damping", damping, DAMPING_RULES)
+    if not isinstance(rescue, bool):
+        raise ValueError(f"rescue must be True or False, got {rescue!r}.")
+    starts = check.positive_int_or_none("starts", starts)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a whole number, got {seed!r}.")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
     if callback is not None and not callable(callback):
@@ -134,8 +151,32 @@ def least_squares(
 
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
-    problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
-    strategy, globalization = _build(method, tau, damping, xtol)
     options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
                           x_scale=scale, verbose=verbose, callback=callback)
-    return run(problem, x0, strategy, globalization, method, options)
+
+    def run_once(start: np.ndarray, nfev_left: int | None = None,
+                 iter_left: int | None = None) -> FitResult:
+        """One run of the driver loop, with fresh counters and a fresh step strategy; the
+        budgets given replace max_nfev / max_iter (the rescue layer's share of them)."""
+        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
+        strategy, globalization = _build(method, tau, damping, xtol)
+        opts = options
+        if nfev_left is not None:
+            opts = dataclasses.replace(opts, max_nfev=nfev_left)
+        if iter_left is not None:
+            opts = dataclasses.replace(opts, max_iter=iter_left)
+        result = run(problem, start, strategy, globalization, method, opts)
+        result.jac_method = jac if isinstance(jac, str) else "callable"
+        return result
+
+    if starts is not None:
+        from .multistart import multistart_runs
+
+        return multistart_runs(run_once, x0, lb, ub, starts, seed=seed, rescue=rescue)
+    result = run_once(x0)
+    if rescue:
+        from .rescue import rescue as rescue_layer
+
+        result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
+                              max_iter=max_iter)
+    return result

@@ -1,0 +1,389 @@
+"""Why a fit failed, or what to watch for, in words: findings computed from a :class:`FitResult`.
+
+Every check is a pure function of the result (its Jacobian, residuals, stop reason, history,
+bounds): nothing here re-runs the fit or evaluates the model. Each returns a list of
+:class:`Finding` (empty when all is well) with the measured ``value`` and the ``threshold``
+that decided it. The cutoffs, all stated here and in each function:
+
+=========================  =====================================================================
+code                       fires when
+=========================  =====================================================================
+``rank_deficient``         the Jacobian's numerical rank (singular values above
+                           ``RANK_RCOND = eps * max(m, n)`` times the largest) is below ``n``;
+                           names the undetermined combination from the SVD's null space
+``ill_conditioned``        full rank, but the condition number of the column-scaled Jacobian
+                           (columns of unit norm) exceeds ``COND_LIMIT = 1e8`` (about half of
+                           the 16 digits are lost in the solution and its covariance)
+``exchangeable_parameters`` two Jacobian columns are equal up to sign: parallel within
+                           ``1 - |cos| <= EXCHANGE_COS = 1e-4`` and norms within a factor
+                           ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
+                           linearised model unchanged (a symmetric point such as the textbook's
+                           ``x1 = x2, x3 = x4``)
+``parameter_not_moved``    a Jacobian column is zero: its norm is at most
+                           ``ZERO_COLUMN = 1e-8`` times the largest column norm
+``bad_start``              at least half (and at least 3) of the trial steps gave non-finite
+                           residuals (overflow), or the run never accepted a step and did not
+                           converge
+``line_search_failed``     the stop reason is ``LINE_SEARCH_FAILED``
+``no_progress``            the stop reason is ``NO_PROGRESS`` (damping or radius at its limit)
+``budget_exhausted``       the stop reason is ``MAX_NFEV`` or ``MAX_ITER``
+``at_bound``               a parameter ends on a bound (``active_mask != 0``)
+``large_residual``         not ``'hybrid'``, at least ``SLOW_MIN_STEPS = 6`` accepted steps, and
+                           over the last ``SLOW_MIN_STEPS`` accepted steps the step length shrank
+                           by a factor of at least ``SLOW_RATE = 0.5`` per step on average
+                           (linear convergence, the mark of a large-residual problem)
+=========================  =====================================================================
+
+A rank-deficient Jacobian with its combination named; a pseudo-inverse covariance is then
+returned by :mod:`trustfit.statistics`, flagged, never a silent ``inf``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .result import FitResult, StopReason
+
+EPS = float(np.finfo(float).eps)
+COND_LIMIT = 1e8
+EXCHANGE_COS = 1e-4
+EXCHANGE_NORM = 1.1
+ZERO_COLUMN = 1e-8
+SLOW_MIN_STEPS = 6
+SLOW_RATE = 0.5
+#: Null-space components smaller than this (of a unit vector) are not named.
+NULL_COMPONENT = 0.1
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the diagnosis found: ``code`` (stable, for programs), ``severity``
+    (``'error'``: the answer is wrong or undetermined; ``'warning'``: use with care;
+    ``'info'``), a one-sentence ``message``, the ``parameters`` involved (names where the
+    model has names, else indices), ``advice``, and the measured ``value`` against its
+    ``threshold``."""
+
+    code: str
+    severity: str
+    message: str
+    parameters: tuple = ()
+    advice: str = ""
+    value: float = float("nan")
+    threshold: float = float("nan")
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.code}: {self.message} {self.advice}".rstrip()
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The findings of :func:`diagnose`, most severe first; iterable and indexable."""
+
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __getitem__(self, i):
+        return self.findings[i]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.findings)
+
+    def get(self, code: str) -> Finding | None:
+        return next((f for f in self.findings if f.code == code), None)
+
+    def __str__(self) -> str:
+        return "\n".join(str(f) for f in self.findings) or "No findings."
+
+
+# --- naming -----------------------------------------------------------------------------------
+def _names(result: FitResult, param_names: Sequence[str] | None) -> list[str] | None:
+    names = param_names if param_names is not None else getattr(result, "param_names", None)
+    if names is None:
+        return None
+    names = [str(s) for s in names]
+    if len(names) != result.x.size:
+        raise ValueError(f"param_names has {len(names)} names for {result.x.size} parameters.")
+    return names
+
+
+def _label(names: list[str] | None, j: int) -> str:
+    return names[j] if names is not None else f"x[{j}]"
+
+
+def _ids(names: list[str] | None, idx: Sequence[int]) -> tuple:
+    return tuple(names[j] for j in idx) if names is not None else tuple(int(j) for j in idx)
+
+
+def _join(words: Sequence[str]) -> str:
+    words = list(words)
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _column_norms(J: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(J, axis=0)
+
+
+# --- one function per code --------------------------------------------------------------------
+def _combination(v: np.ndarray, x: np.ndarray, names: list[str] | None) -> str:
+    """The parameter combination that a null vector ``v`` leaves undetermined, in words: the
+    data fix only the combination that does not change along ``v``."""
+    idx = [j for j in np.argsort(-np.abs(v)) if abs(v[j]) >= NULL_COMPONENT]
+    idx.sort()
+    if len(idx) == 2:
+        i, j = idx
+        a, b = _label(names, i), _label(names, j)
+        tol = 1e-3
+        if x[i] != 0 and x[j] != 0:
+            li, lj = v[i] / x[i], v[j] / x[j]   # the null direction in log coordinates
+            if abs(li + lj) <= tol * (abs(li) + abs(lj)):
+                return f"{a}·{b}"
+            if abs(li - lj) <= tol * (abs(li) + abs(lj)):
+                return f"{a}/{b}"
+        if abs(v[i] + v[j]) <= tol * (abs(v[i]) + abs(v[j])):
+            return f"{a} + {b}"
+        if abs(v[i] - v[j]) <= tol * (abs(v[i]) + abs(v[j])):
+            return f"{a} - {b}"
+    if len(idx) == 1:
+        return f"nothing about {_label(names, idx[0])}"
+    # General case: moving along v changes nothing; name the direction.
+    terms = " ".join(f"{'+' if v[j] >= 0 else '-'} {abs(v[j]):.3g}·d{_label(names, j)}"
+                     for j in idx).lstrip("+ ")
+    return f"the parameters up to the direction ({terms})"
+
+
+def check_rank(result: FitResult, names=None) -> list[Finding]:
+    """``rank_deficient``: numerical rank of J below n (cut-off ``eps * max(m, n) * s_max``)."""
+    from .statistics import covariance
+
+    if not np.all(np.isfinite(result.jac)):
+        return []
+    cov = covariance(result)
+    n = result.x.size
+    if not cov.rank_deficient:
+        return []
+    combos, involved = [], set()
+    for k in range(cov.null_space.shape[1]):
+        v = cov.null_space[:, k]
+        v = v * np.sign(v[np.argmax(np.abs(v))])
+        combos.append(_combination(v, result.x, names))
+        involved.update(j for j in range(n) if abs(v[j]) >= NULL_COMPONENT)
+    params = _ids(names, sorted(involved))
+    ratio = cov.singular_values[-1] / cov.singular_values[0] if cov.singular_values[0] else 0.0
+    if all(c.startswith("nothing about") for c in combos):
+        what = "the data determine " + _join(combos)
+    else:
+        what = "only " + _join(combos) + (" is" if len(combos) == 1 else " are") + " determined"
+    return [Finding(
+        "rank_deficient", "error",
+        f"The Jacobian has rank {cov.rank} < {n} at the solution: {what}.",
+        params,
+        "Fix or remove one parameter of each combination, or reparametrise the model; the "
+        "covariance is the pseudo-inverse and is flagged.",
+        value=float(ratio), threshold=float(cov.rcond))]
+
+
+def check_conditioning(result: FitResult, names=None) -> list[Finding]:
+    """``ill_conditioned``: full rank but cond(J D^-1) > ``COND_LIMIT`` (D = column norms)."""
+    J = np.asarray(result.jac, dtype=float)
+    norms = _column_norms(J)
+    if np.any(norms == 0) or not np.all(np.isfinite(J)):
+        return []
+    _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
+    if s[-1] <= EPS * max(J.shape) * s[0]:
+        return []  # rank deficient: reported by check_rank
+    cond = float(s[0] / s[-1])
+    if cond <= COND_LIMIT:
+        return []
+    v = Vt[-1]
+    idx = [j for j in range(v.size) if abs(v[j]) >= NULL_COMPONENT]
+    return [Finding(
+        "ill_conditioned", "warning",
+        f"The column-scaled Jacobian has condition number {cond:.3g} (threshold "
+        f"{COND_LIMIT:.0e}): about {np.log10(cond):.0f} of 16 digits are lost, mostly in "
+        f"{_join([_label(names, j) for j in idx])}.",
+        _ids(names, idx),
+        "Rescale or reparametrise the model (centre x, use differences or logs of "
+        "parameters); read the standard errors of these parameters with care.",
+        value=cond, threshold=COND_LIMIT)]
+
+
+def exchangeable_pairs(J: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` whose columns are equal up to sign (see the module table)."""
+    J = np.asarray(J, dtype=float)
+    norms = _column_norms(J)
+    n = J.shape[1]
+    pairs = []
+    with np.errstate(all="ignore"):
+        unit = J / np.where(norms > 0, norms, 1.0)
+        cos = unit.T @ unit
+    for i in range(n):
+        for j in range(i + 1, n):
+            if norms[i] == 0 or norms[j] == 0 or not np.isfinite(cos[i, j]):
+                continue
+            if (1.0 - abs(cos[i, j]) <= EXCHANGE_COS
+                    and max(norms[i], norms[j]) <= EXCHANGE_NORM * min(norms[i], norms[j])):
+                pairs.append((i, j))
+    return pairs
+
+
+def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
+    """``exchangeable_parameters``: columns equal up to sign (``1 - |cos| <= 1e-4``, norms
+    within a factor 1.1)."""
+    pairs = exchangeable_pairs(result.jac)
+    if not pairs:
+        return []
+    involved = sorted({k for p in pairs for k in p})
+    text = _join([f"{_label(names, i)} and {_label(names, j)}" for i, j in pairs])
+    return [Finding(
+        "exchangeable_parameters", "warning",
+        f"The Jacobian columns of {text} are equal up to sign, so the fit cannot tell "
+        f"{'these pairs' if len(pairs) > 1 else 'the two'} apart: a symmetric point where "
+        "Gauss-Newton-type methods stall.",
+        _ids(names, involved),
+        "Start from a point where they differ (rescue=True does this), or if the model is "
+        "symmetric in them, order them with bounds or fix one.",
+        value=float(len(pairs)), threshold=EXCHANGE_COS)]
+
+
+def check_not_moved(result: FitResult, names=None) -> list[Finding]:
+    """``parameter_not_moved``: a Jacobian column of norm <= 1e-8 times the largest."""
+    J = np.asarray(result.jac, dtype=float)
+    norms = _column_norms(J)
+    top = float(norms.max(initial=0.0))
+    zero = [j for j in range(norms.size) if norms[j] <= ZERO_COLUMN * top or top == 0.0]
+    if not zero:
+        return []
+    labels = [_label(names, j) for j in zero]
+    still = []
+    if result.x0 is not None:
+        still = [_label(names, j) for j in zero if result.x[j] == result.x0[j]]
+    tail = f"; {_join(still)} never moved from the start" if still else ""
+    plural = len(zero) > 1
+    return [Finding(
+        "parameter_not_moved", "warning",
+        f"The residuals do not depend on {_join(labels)} at the solution (Jacobian "
+        f"column{'s' if plural else ''} zero), so the fit cannot move "
+        f"{'them' if plural else 'it'}{tail}.",
+        _ids(names, zero),
+        "Check that the model uses this parameter, and start where it matters (e.g. a "
+        "non-zero amplitude); rescue=True restarts from perturbed points.",
+        value=float(max(norms[j] for j in zero) / top) if top else 0.0,
+        threshold=ZERO_COLUMN)]
+
+
+def check_bad_start(result: FitResult, names=None) -> list[Finding]:
+    """``bad_start``: >= half (and >= 3) of the trials overflowed, or no step was ever
+    accepted and the run did not converge."""
+    trials = len(result.history)
+    bad = sum("non-finite" in h.note for h in result.history)
+    accepted = sum(h.accepted for h in result.history)
+    if bad >= 3 and bad >= trials / 2:
+        return [Finding(
+            "bad_start", "error",
+            f"{bad} of {trials} trial steps gave non-finite residuals (overflow): the start "
+            "is in a region where the model blows up.",
+            (), "Start closer to plausible values, or add bounds that keep the model finite.",
+            value=float(bad), threshold=max(3.0, trials / 2))]
+    if trials and accepted == 0 and not result.stop_reason.converged:
+        return [Finding(
+            "bad_start", "error",
+            f"No step from the start was accepted in {trials} trials: the fit never left x0.",
+            (), "Check the model and Jacobian at x0, or start elsewhere.",
+            value=0.0, threshold=1.0)]
+    return []
+
+
+def check_stop_reason(result: FitResult, names=None) -> list[Finding]:
+    """``line_search_failed``, ``no_progress`` and ``budget_exhausted`` from the stop reason."""
+    reason = result.stop_reason
+    if reason is StopReason.LINE_SEARCH_FAILED:
+        return [Finding(
+            "line_search_failed", "error",
+            "The line search found no step length that decreased the cost, so the fit stopped "
+            "before converging.",
+            (), "Use a trust-region method (method='lm' or 'hybrid'), or check the Jacobian "
+            "(a wrong analytic jac gives a non-descent direction).",
+            value=result.stop_value)]
+    if reason is StopReason.NO_PROGRESS:
+        return [Finding(
+            "no_progress", "error",
+            "The damping or trust region reached its limit without an acceptable step, so the "
+            "fit stopped before converging.",
+            (), "Check the Jacobian (jac='3-point' or 'cs' are more accurate than '2-point'), "
+            "or loosen the tolerances.", value=result.stop_value)]
+    if reason in (StopReason.MAX_NFEV, StopReason.MAX_ITER):
+        which = "max_nfev" if reason is StopReason.MAX_NFEV else "max_iter"
+        return [Finding(
+            "budget_exhausted", "error",
+            f"The budget {which}={result.stop_value:.0f} was used up before any convergence "
+            "test fired.",
+            (), f"Raise {which}, start closer, or try method='hybrid' if the last steps were "
+            "small and steady.", value=result.stop_value, threshold=result.stop_value)]
+    return []
+
+
+def check_bounds(result: FitResult, names=None) -> list[Finding]:
+    """``at_bound``: parameters with ``active_mask != 0``."""
+    active = np.flatnonzero(np.asarray(result.active_mask) != 0)
+    if active.size == 0:
+        return []
+    parts = []
+    for j in active:
+        side = "lower" if result.active_mask[j] < 0 else "upper"
+        parts.append(f"{_label(names, j)} at its {side} bound {_fmt(result.x[j])}")
+    return [Finding(
+        "at_bound", "warning",
+        f"The fit ends with {_join(parts)}: the bound, not the data, decides "
+        f"{'these values' if active.size > 1 else 'this value'}.",
+        _ids(names, active),
+        "Widen the bound if it is not physical; standard errors of parameters at a bound are "
+        "not meaningful.", value=float(active.size))]
+
+
+def check_large_residual(result: FitResult, names=None) -> list[Finding]:
+    """``large_residual``: linear convergence at the end (see the module table)."""
+    if result.method == "hybrid":
+        return []
+    steps = [h.step_norm for h in result.history if h.accepted and h.step_norm > 0]
+    if len(steps) < SLOW_MIN_STEPS:
+        return []
+    last = np.asarray(steps[-SLOW_MIN_STEPS:])
+    rate = float(np.exp(np.mean(np.log(last[1:] / last[:-1]))))
+    if not (SLOW_RATE <= rate < 1.0):
+        return []
+    return [Finding(
+        "large_residual", "info",
+        f"The last {SLOW_MIN_STEPS} steps shrank only by a factor {rate:.2f} per iteration "
+        "(linear convergence), the mark of residuals that stay large at the solution.",
+        (), "Use method='hybrid' (Madsen's LM / quasi-Newton), which converges faster on "
+        "large-residual problems.", value=rate, threshold=SLOW_RATE)]
+
+
+CHECKS = (check_bad_start, check_stop_reason, check_rank, check_conditioning,
+          check_exchangeable, check_not_moved, check_bounds, check_large_residual)
+
+
+def diagnose(result: FitResult, param_names: Sequence[str] | None = None) -> Diagnosis:
+    """All findings for ``result``, errors first. Pure: reads the result, never re-runs the
+    fit. ``param_names`` (or ``result.param_names``) names the parameters in messages and in
+    ``Finding.parameters``; without names parameters are indices (``x[0]`` in messages)."""
+    names = _names(result, param_names)
+    with np.errstate(all="ignore"):
+        found = [f for check in CHECKS for f in check(result, names)]
+    order = {s: k for k, s in enumerate(SEVERITIES)}
+    return Diagnosis(tuple(sorted(found, key=lambda f: order[f.severity])))

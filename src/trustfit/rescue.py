@@ -1,0 +1,168 @@
+"""Escape from stalls: restart from deterministic perturbed points when the diagnosis says the
+run is stuck, keep the best, and say what was done.
+
+A layer over "run the loop once": the driver loop is not touched. After a run,
+:func:`rescue` looks at the result and restarts when one of these fires (see
+:mod:`trustfit.diagnostics` for each cutoff):
+
+* ``exchangeable_parameters``: Jacobian columns equal up to sign, a symmetric point where
+  every Gauss-Newton-type method stalls (the textbook example from ``[0, 0, 0, 0]``);
+* ``parameter_not_moved``: a zero Jacobian column, a parameter the fit cannot move;
+* no convergence: the stop reason is not a convergence test (budget used up, line search
+  failed, no progress). A callback stop is the caller's choice: it is never rescued and
+  ends a rescue in progress.
+
+It does not fire on an exact fit, where the residual norm is at most ``EXACT_FIT = 1e-6``
+times the norm of the linearised model's terms, ``|| |J| |x| ||`` (units of the residuals):
+the cost is never negative, so nothing a restart finds could matter. This is what keeps a
+converged fit of a genuinely rank-deficient model such as ``b0*b1*exp(-t)`` from being
+restarted: it is reported by the diagnosis, not rescued.
+
+The budgets ``max_nfev`` and ``max_iter`` bound all runs together: a restart gets what the
+runs before it left, and there is no restart once less than ``10 (n + 1)`` evaluations or
+fewer than ``n + 1`` iterations are left (so a run that used up a budget is not restarted).
+
+Restart ``k`` (at most ``MAX_RESTARTS = 4``) starts from the caller's ``x0`` with
+
+* every parameter jittered by ``U(-1, 1) * a_k * f_k * s_i``, ``s_i = |x0_i|`` (1 where
+  ``x0_i = 0``, the convention of the finite-difference steps), ``f = (0.3, 1, 0.1, 3)``,
+  ``a_1 = 0.1`` then ``0.5``;
+* each exchangeable pair ``(i, j)`` pushed apart in opposite directions by
+  ``f_k * max(s_i, s_j) * U(0.5, 1.5)``, breaking the symmetry;
+* the point clipped into the bounds.
+
+The numbers come from one ``numpy.random.default_rng(seed)``: the same call gives the same
+restarts. Restarting stops early when a restart converges with none of the triggers. The best
+run (lowest cost; a restart must lower it by more than a relative ``1e-8``) is returned, with
+the history of every run concatenated in order (the first record of a restart carries the note
+``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and ``nfev_fd`` summed over all
+runs, and one sentence per restart in ``events``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from .diagnostics import check_not_moved, exchangeable_pairs
+from .result import FitResult, StopReason
+
+MAX_RESTARTS = 4
+FRACTIONS = (0.3, 1.0, 0.1, 3.0)
+EXACT_FIT = 1e-6
+IMPROVEMENT = 1e-8
+
+
+def triggers(result: FitResult) -> list[str]:
+    """The rescue triggers that fire for ``result`` (codes of :mod:`trustfit.diagnostics`,
+    plus ``'not_converged'``)."""
+    found = []
+    with np.errstate(all="ignore"):
+        finite = bool(np.all(np.isfinite(result.jac)))
+        if finite and exchangeable_pairs(result.jac):
+            found.append("exchangeable_parameters")
+        if finite and check_not_moved(result):
+            found.append("parameter_not_moved")
+    reason = result.stop_reason
+    if not reason.converged and reason is not StopReason.CALLBACK:
+        found.append("not_converged")
+    return found
+
+
+def _fmt(x: np.ndarray) -> str:
+    return np.array2string(np.asarray(x), precision=4, separator=", ", max_line_width=10**6)
+
+
+def restart_point(x0: np.ndarray, pairs: list[tuple[int, int]], k: int,
+                  rng: np.random.Generator, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """Start of restart ``k`` (1-based); see the module docstring."""
+    frac = FRACTIONS[(k - 1) % len(FRACTIONS)]
+    amp = 0.1 if k == 1 else 0.5
+    s = np.where(x0 != 0.0, np.abs(x0), 1.0)
+    x = x0 + amp * frac * s * rng.uniform(-1.0, 1.0, x0.size)
+    for i, j in pairs:
+        d = frac * max(s[i], s[j]) * rng.uniform(0.5, 1.5)
+        x[i] -= d
+        x[j] += d
+    return np.clip(x, lb, ub)
+
+
+def exact_fit(result: FitResult) -> bool:
+    """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms."""
+    with np.errstate(all="ignore"):
+        terms = float(np.linalg.norm(np.abs(result.jac) @ np.abs(result.x)))
+        return bool(np.isfinite(terms) and
+                    float(np.linalg.norm(result.fun)) <= EXACT_FIT * terms)
+
+
+def rescue(run_once: Callable[..., FitResult], result: FitResult,
+           seed: int = 0, max_restarts: int = MAX_RESTARTS,
+           max_nfev: int | None = None, max_iter: int | None = None) -> FitResult:
+    """Restart ``run_once(start, max_nfev, max_iter)`` from perturbed points while ``result``
+    is stalled (see the module docstring); returns ``result`` itself when nothing fires."""
+    if result.stop_reason is StopReason.CALLBACK:
+        return result  # the caller asked to stop
+    fired = triggers(result)
+    if not fired or (exact_fit(result) and "not_converged" not in fired):
+        return result
+    x0 = np.asarray(result.x0, dtype=float)
+    lb, ub = (result.bounds if result.bounds is not None
+              else (np.full(x0.size, -np.inf), np.full(x0.size, np.inf)))
+    rng = np.random.default_rng(seed)
+    runs = [result]
+    events = list(result.events)
+    best = result
+    current = result
+    for k in range(1, max_restarts + 1):
+        left = None if max_nfev is None else max_nfev - sum(r.nfev for r in runs)
+        left_it = None if max_iter is None else max_iter - sum(r.nit for r in runs)
+        if left is not None and left < 10 * (x0.size + 1):
+            events.append(f"rescue stopped: {left} of max_nfev={max_nfev} evaluations left.")
+            break
+        if left_it is not None and left_it < x0.size + 1:
+            events.append(f"rescue stopped: {left_it} of max_iter={max_iter} iterations left.")
+            break
+        with np.errstate(all="ignore"):
+            pairs = exchangeable_pairs(current.jac) if np.all(np.isfinite(current.jac)) else []
+        start = restart_point(x0, pairs, k, rng, lb, ub)
+        what = "jittered x0"
+        if pairs:
+            what += ", pushed apart " + ", ".join(f"x[{i}]/x[{j}]" for i, j in pairs)
+        r = run_once(start, left, left_it)
+        runs.append(r)
+        improved = r.cost < best.cost * (1.0 - IMPROVEMENT)
+        events.append(
+            f"rescue restart {k}: the previous run stopped ({current.stop_reason.name}, cost "
+            f"{current.cost:.6g}) with {', '.join(fired)}; restarted from {_fmt(start)} "
+            f"({what}) and reached cost {r.cost:.6g} ({r.stop_reason.name})"
+            f"{', the best so far' if improved else ''}.")
+        if improved:
+            best = r
+        current = r
+        if r.stop_reason is StopReason.CALLBACK:
+            break
+        fired = triggers(r)
+        if not fired and r.stop_reason.converged:
+            break
+    kept = next(k for k, r in enumerate(runs) if r is best)
+    events.append("rescue kept " + ("the original run" if kept == 0 else f"restart {kept}") +
+                  f" (cost {best.cost:.6g}) after {len(runs) - 1} restart"
+                  f"{'s' if len(runs) > 2 else ''}.")
+    return _combine(runs, best, events, x0)
+
+
+def _combine(runs: list[FitResult], best: FitResult, events: list[str],
+             x0: np.ndarray) -> FitResult:
+    history, offset = [], 0
+    for k, r in enumerate(runs):
+        for i, h in enumerate(r.history):
+            note = h.note
+            if k > 0 and i == 0:
+                note = f"rescue restart {k} from {_fmt(r.x0)}" + (f"; {note}" if note else "")
+            history.append(dataclasses.replace(h, iteration=h.iteration + offset, note=note))
+        offset += r.nit
+    return dataclasses.replace(
+        best, history=history, nit=sum(r.nit for r in runs), nfev=sum(r.nfev for r in runs),
+        njev=sum(r.njev for r in runs), nfev_fd=sum(r.nfev_fd for r in runs),
+        x0=x0.copy(), events=events)
