@@ -69,6 +69,7 @@ def least_squares(
     rescue: bool = True,
     starts: int | None = None,
     seed: int = 0,
+    _multistart: dict | None = None,
 ) -> FitResult:
     """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
 
@@ -172,7 +173,8 @@ def least_squares(
     if starts is not None:
         from .multistart import multistart_runs
 
-        return multistart_runs(run_once, x0, lb, ub, starts, seed=seed, rescue=rescue)
+        return multistart_runs(run_once, x0, lb, ub, starts, seed=seed, rescue=rescue,
+                               **(_multistart or {}))
     result = run_once(x0)
     if rescue:
         from .rescue import rescue as rescue_layer

@@ -21,6 +21,11 @@ code                       fires when
                            ``x1 = x2, x3 = x4``)
 ``parameter_not_moved``    a Jacobian column is zero: its norm is at most
                            ``ZERO_COLUMN = 1e-8`` times the largest column norm
+``not_stationary``         a convergence test fired, but a Gauss-Newton step from the final
+                           point would still remove more than ``STATIONARY = 1e-4`` of the cost
+                           (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
+                           free Jacobian columns: Bates & Watts' relative-offset criterion);
+                           not on an exact fit (``||r|| <= 1e-6 || |J| |x| ||``)
 ``bad_start``              at least half (and at least 3) of the trial steps gave non-finite
                            residuals (overflow), or the run never accepted a step and did not
                            converge
@@ -53,6 +58,8 @@ EXCHANGE_NORM = 1.1
 ZERO_COLUMN = 1e-8
 SLOW_MIN_STEPS = 6
 SLOW_RATE = 0.5
+STATIONARY = 1e-4
+EXACT_FIT = 1e-6
 #: Null-space components smaller than this (of a unit vector) are not named.
 NULL_COMPONENT = 0.1
 SEVERITIES = ("error", "warning", "info")
@@ -248,12 +255,12 @@ def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
     if not pairs:
         return []
     involved = sorted({k for p in pairs for k in p})
-    text = _join([f"{_label(names, i)} and {_label(names, j)}" for i, j in pairs])
+    text = _join([f"({_label(names, i)}, {_label(names, j)})" for i, j in pairs])
     return [Finding(
         "exchangeable_parameters", "warning",
-        f"The Jacobian columns of {text} are equal up to sign, so the fit cannot tell "
-        f"{'these pairs' if len(pairs) > 1 else 'the two'} apart: a symmetric point where "
-        "Gauss-Newton-type methods stall.",
+        f"The Jacobian columns of {text} are equal up to sign, so the fit cannot tell the "
+        f"parameters of {'each pair' if len(pairs) > 1 else 'the pair'} apart: a symmetric "
+        "point where Gauss-Newton-type methods stall.",
         _ids(names, involved),
         "Start from a point where they differ (rescue=True does this), or if the model is "
         "symmetric in them, order them with bounds or fix one.",
@@ -284,6 +291,53 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
         "non-zero amplitude); rescue=True restarts from perturbed points.",
         value=float(max(norms[j] for j in zero) / top) if top else 0.0,
         threshold=ZERO_COLUMN)]
+
+
+def exact_fit(result: FitResult) -> bool:
+    """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms
+    ``|| |J| |x| ||``: a zero-residual fit, where the residual is rounding noise."""
+    with np.errstate(all="ignore"):
+        terms = float(np.linalg.norm(np.abs(result.jac) @ np.abs(result.x)))
+        return bool(np.isfinite(terms) and
+                    float(np.linalg.norm(result.fun)) <= EXACT_FIT * terms)
+
+
+def gauss_newton_fraction(result: FitResult) -> float:
+    """``||P_J r||^2 / ||r||^2``: the fraction of the cost a Gauss-Newton step would remove
+    under the linear model, over the free parameters (0 at a stationary point)."""
+    J = np.asarray(result.jac, dtype=float)
+    r = np.asarray(result.fun, dtype=float)
+    free = np.asarray(result.active_mask) == 0
+    rr = float(r @ r)
+    if not free.any() or rr == 0.0 or not (np.all(np.isfinite(J)) and np.all(np.isfinite(r))):
+        return 0.0
+    Jf = J[:, free]
+    norms = np.linalg.norm(Jf, axis=0)
+    Jf = Jf[:, norms > 0] / norms[norms > 0]
+    if Jf.shape[1] == 0:
+        return 0.0
+    U, s, _ = np.linalg.svd(Jf, full_matrices=False)
+    U = U[:, s > s[0] * EPS * max(Jf.shape)]
+    p = U.T @ r
+    return float(p @ p) / rr
+
+
+def check_stationary(result: FitResult, names=None) -> list[Finding]:
+    """``not_stationary``: converged by a test, yet a Gauss-Newton step would still remove
+    more than ``STATIONARY`` of the cost (and the fit is not exact)."""
+    if not result.stop_reason.converged or exact_fit(result):
+        return []
+    frac = gauss_newton_fraction(result)
+    if frac <= STATIONARY:
+        return []
+    return [Finding(
+        "not_stationary", "error",
+        f"The fit stopped on the {result.stop_reason.name.lower()} test, but a Gauss-Newton "
+        f"step from there would still remove {100 * frac:.3g}% of the cost (threshold "
+        f"{100 * STATIONARY:.2g}%): this is not a minimum.",
+        (), "Rescale the parameters (x_scale='jac'), start closer, or tighten xtol/ftol; "
+        "the step became small because the damping grew, not because the fit converged.",
+        value=frac, threshold=STATIONARY)]
 
 
 def check_bad_start(result: FitResult, names=None) -> list[Finding]:
@@ -374,7 +428,7 @@ def check_large_residual(result: FitResult, names=None) -> list[Finding]:
         "large-residual problems.", value=rate, threshold=SLOW_RATE)]
 
 
-CHECKS = (check_bad_start, check_stop_reason, check_rank, check_conditioning,
+CHECKS = (check_bad_start, check_stop_reason, check_stationary, check_rank, check_conditioning,
           check_exchangeable, check_not_moved, check_bounds, check_large_residual)
 
 

@@ -9,7 +9,8 @@ A layer over "run the loop once": the driver loop is not touched. After a run,
   every Gauss-Newton-type method stalls (the textbook example from ``[0, 0, 0, 0]``);
 * ``parameter_not_moved``: a zero Jacobian column, a parameter the fit cannot move;
 * no convergence: the stop reason is not a convergence test (budget used up, line search
-  failed, no progress). A callback stop is the caller's choice: it is never rescued and
+  failed, no progress), or a convergence test fired where the point is not stationary
+  (``not_stationary``). A callback stop is the caller's choice: it is never rescued and
   ends a rescue in progress.
 
 It does not fire on an exact fit, where the residual norm is at most ``EXACT_FIT = 1e-6``
@@ -45,12 +46,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .diagnostics import check_not_moved, exchangeable_pairs
+from .diagnostics import (STATIONARY, check_not_moved, exact_fit, exchangeable_pairs,
+                          gauss_newton_fraction)
 from .result import FitResult, StopReason
 
 MAX_RESTARTS = 4
 FRACTIONS = (0.3, 1.0, 0.1, 3.0)
-EXACT_FIT = 1e-6
 IMPROVEMENT = 1e-8
 
 
@@ -67,6 +68,9 @@ def triggers(result: FitResult) -> list[str]:
     reason = result.stop_reason
     if not reason.converged and reason is not StopReason.CALLBACK:
         found.append("not_converged")
+    elif reason.converged and not exact_fit(result) and (
+            gauss_newton_fraction(result) > STATIONARY):
+        found.append("not_stationary")
     return found
 
 
@@ -86,14 +90,6 @@ def restart_point(x0: np.ndarray, pairs: list[tuple[int, int]], k: int,
         x[i] -= d
         x[j] += d
     return np.clip(x, lb, ub)
-
-
-def exact_fit(result: FitResult) -> bool:
-    """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms."""
-    with np.errstate(all="ignore"):
-        terms = float(np.linalg.norm(np.abs(result.jac) @ np.abs(result.x)))
-        return bool(np.isfinite(terms) and
-                    float(np.linalg.norm(result.fun)) <= EXACT_FIT * terms)
 
 
 def rescue(run_once: Callable[..., FitResult], result: FitResult,

@@ -119,6 +119,8 @@ class FitResult:
     #: How ``jac`` was computed: ``'callable'`` (analytic), ``'2-point'``, ``'3-point'`` or
     #: ``'cs'``; decides the rank cut-off of the covariance (its accuracy).
     jac_method: str = "callable"
+    #: Set by a multi-start fit: the distinct minima found (:class:`trustfit.multistart.Minimum`).
+    minima: list | None = None
 
     # --- layers over the result (imported lazily: result.py imports none of them) ----------
     @property
