@@ -24,7 +24,8 @@ code                       fires when
 ``not_stationary``         a convergence test fired, but a Gauss-Newton step from the final
                            point would still remove more than ``STATIONARY = 1e-4`` of the cost
                            (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
-                           free Jacobian columns: Bates & Watts' relative-offset criterion);
+                           free Jacobian columns with singular values above sqrt(eps) of the
+                           largest: Bates & Watts' relative-offset criterion);
                            not on an exact fit (``||r|| <= 1e-6 || |J| |x| ||``)
 ``bad_start``              at least half (and at least 3) of the trial steps gave non-finite
                            residuals (overflow), or the run never accepted a step and did not
@@ -148,29 +149,51 @@ def _column_norms(J: np.ndarray) -> np.ndarray:
 # --- one function per code --------------------------------------------------------------------
 def _combination(v: np.ndarray, x: np.ndarray, names: list[str] | None) -> str:
     """The parameter combination that a null vector ``v`` leaves undetermined, in words: the
-    data fix only the combination that does not change along ``v``."""
-    idx = [j for j in np.argsort(-np.abs(v)) if abs(v[j]) >= NULL_COMPONENT]
-    idx.sort()
+    data fix only the combination that does not change along ``v``. Two parameters: a
+    product or ratio when ``v`` is proportional to ``(x_i, -x_j)`` or ``(x_i, x_j)`` (the
+    null direction in log coordinates), a sum or difference when to ``(1, -1)`` or ``(1, 1)``;
+    where both readings hold (``x_i = x_j``) both are named."""
+    idx = sorted(j for j in range(v.size) if abs(v[j]) >= NULL_COMPONENT)
+    tol = 1e-3
     if len(idx) == 2:
         i, j = idx
         a, b = _label(names, i), _label(names, j)
-        tol = 1e-3
+        log_form = linear = None
         if x[i] != 0 and x[j] != 0:
             li, lj = v[i] / x[i], v[j] / x[j]   # the null direction in log coordinates
             if abs(li + lj) <= tol * (abs(li) + abs(lj)):
-                return f"{a}·{b}"
-            if abs(li - lj) <= tol * (abs(li) + abs(lj)):
-                return f"{a}/{b}"
+                log_form = f"{a}·{b}"
+            elif abs(li - lj) <= tol * (abs(li) + abs(lj)):
+                log_form = f"{a}/{b}"
         if abs(v[i] + v[j]) <= tol * (abs(v[i]) + abs(v[j])):
-            return f"{a} + {b}"
-        if abs(v[i] - v[j]) <= tol * (abs(v[i]) + abs(v[j])):
-            return f"{a} - {b}"
+            linear = f"{a} + {b}"
+        elif abs(v[i] - v[j]) <= tol * (abs(v[i]) + abs(v[j])):
+            linear = f"{a} - {b}"
+        if log_form and linear:
+            return f"{log_form} (here also {linear})"
+        if log_form or linear:
+            return log_form or linear
     if len(idx) == 1:
         return f"nothing about {_label(names, idx[0])}"
     # General case: moving along v changes nothing; name the direction.
     terms = " ".join(f"{'+' if v[j] >= 0 else '-'} {abs(v[j]):.3g}·d{_label(names, j)}"
                      for j in idx).lstrip("+ ")
     return f"the parameters up to the direction ({terms})"
+
+
+def sparse_null_basis(N: np.ndarray) -> np.ndarray:
+    """A basis of the span of ``N``'s columns in reduced echelon form (each vector has one
+    pivot parameter no other vector uses), so each names as few parameters as possible;
+    columns normalised to unit length."""
+    if N.shape[1] == 0:
+        return N
+    from scipy.linalg import qr
+
+    _, _, piv = qr(N.T, pivoting=True)
+    rows = np.sort(piv[: N.shape[1]])
+    B = N @ np.linalg.inv(N[rows, :])
+    B[np.abs(B) < 1e-12 * np.abs(B).max()] = 0.0
+    return B / np.linalg.norm(B, axis=0)
 
 
 def check_rank(result: FitResult, names=None) -> list[Finding]:
@@ -184,8 +207,9 @@ def check_rank(result: FitResult, names=None) -> list[Finding]:
     if not cov.rank_deficient:
         return []
     combos, involved = [], set()
-    for k in range(cov.null_space.shape[1]):
-        v = cov.null_space[:, k]
+    null = sparse_null_basis(cov.null_space)
+    for k in range(null.shape[1]):
+        v = null[:, k]
         v = v * np.sign(v[np.argmax(np.abs(v))])
         combos.append(_combination(v, result.x, names))
         involved.update(j for j in range(n) if abs(v[j]) >= NULL_COMPONENT)
@@ -211,7 +235,9 @@ def check_conditioning(result: FitResult, names=None) -> list[Finding]:
     if np.any(norms == 0) or not np.all(np.isfinite(J)):
         return []
     _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
-    if s[-1] <= EPS * max(J.shape) * s[0]:
+    from .statistics import default_rcond
+
+    if s[-1] <= default_rcond(result) * s[0]:
         return []  # rank deficient: reported by check_rank
     cond = float(s[0] / s[-1])
     if cond <= COND_LIMIT:
@@ -317,7 +343,10 @@ def gauss_newton_fraction(result: FitResult) -> float:
     if Jf.shape[1] == 0:
         return 0.0
     U, s, _ = np.linalg.svd(Jf, full_matrices=False)
-    U = U[:, s > s[0] * EPS * max(Jf.shape)]
+    # Only directions the Jacobian resolves to half the digits: along a direction with a
+    # smaller singular value the Gauss-Newton step is huge and its linear model meaningless
+    # (at an exactly symmetric saddle such a direction is rounding noise).
+    U = U[:, s > s[0] * max(EPS ** 0.5, EPS * max(Jf.shape))]
     p = U.T @ r
     return float(p @ p) / rr
 

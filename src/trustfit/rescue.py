@@ -7,7 +7,9 @@ A layer over "run the loop once": the driver loop is not touched. After a run,
 
 * ``exchangeable_parameters``: Jacobian columns equal up to sign, a symmetric point where
   every Gauss-Newton-type method stalls (the textbook example from ``[0, 0, 0, 0]``);
-* ``parameter_not_moved``: a zero Jacobian column, a parameter the fit cannot move;
+* ``parameter_not_moved``: a zero Jacobian column, a parameter the fit cannot move, when
+  that parameter moved from its start (a parameter that never moved and has a zero column
+  is one the model does not use; restarting cannot help, the diagnosis reports it);
 * no convergence: the stop reason is not a convergence test (budget used up, line search
   failed, no progress), or a convergence test fired where the point is not stationary
   (``not_stationary``). A callback stop is the caller's choice: it is never rescued and
@@ -29,11 +31,16 @@ Restart ``k`` (at most ``MAX_RESTARTS = 4``) starts from the caller's ``x0`` wit
   ``x0_i = 0``, the convention of the finite-difference steps), ``f = (0.3, 1, 0.1, 3)``,
   ``a_1 = 0.1`` then ``0.5``;
 * each exchangeable pair ``(i, j)`` pushed apart in opposite directions by
-  ``f_k * max(s_i, s_j) * U(0.5, 1.5)``, breaking the symmetry;
+  ``f_k * max(p_i, p_j) * U(0.5, 1.5)``, breaking the symmetry, where
+  ``p_i = max(s_i, ||r|| / ||J_i||)`` and ``||r|| / ||J_i||`` (at the stalled point) is how far
+  ``x_i`` must move to change the linearised model by as much as the misfit;
 * the point clipped into the bounds.
 
 The numbers come from one ``numpy.random.default_rng(seed)``: the same call gives the same
-restarts. Restarting stops early when a restart converges with none of the triggers. The best
+restarts. Restarting stops early when a restart converges with none of the triggers, or
+when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the same triggers
+(exchangeable parameters excepted: breaking a symmetry may need a larger push): the stall is
+then reproducible, not an accident of the start. The best
 run (lowest cost; a restart must lower it by more than a relative ``1e-8``) is returned, with
 the history of every run concatenated in order (the first record of a restart carries the note
 ``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and ``nfev_fd`` summed over all
@@ -53,6 +60,7 @@ from .result import FitResult, StopReason
 MAX_RESTARTS = 4
 FRACTIONS = (0.3, 1.0, 0.1, 3.0)
 IMPROVEMENT = 1e-8
+SAME_COST = 1e-6
 
 
 def triggers(result: FitResult) -> list[str]:
@@ -63,7 +71,7 @@ def triggers(result: FitResult) -> list[str]:
         finite = bool(np.all(np.isfinite(result.jac)))
         if finite and exchangeable_pairs(result.jac):
             found.append("exchangeable_parameters")
-        if finite and check_not_moved(result):
+        if finite and _stuck_parameters(result):
             found.append("parameter_not_moved")
     reason = result.stop_reason
     if not reason.converged and reason is not StopReason.CALLBACK:
@@ -74,19 +82,31 @@ def triggers(result: FitResult) -> list[str]:
     return found
 
 
+def _stuck_parameters(result: FitResult) -> list[int]:
+    """Zero-column parameters (``parameter_not_moved``) that moved from the start: the fit
+    went somewhere the residuals stopped depending on them. A parameter whose column is zero
+    and that never moved is one the model does not use; a restart cannot help it."""
+    findings = check_not_moved(result)
+    if not findings or result.x0 is None:
+        return []
+    return [j for j in findings[0].parameters if result.x[j] != result.x0[j]]
+
+
 def _fmt(x: np.ndarray) -> str:
     return np.array2string(np.asarray(x), precision=4, separator=", ", max_line_width=10**6)
 
 
 def restart_point(x0: np.ndarray, pairs: list[tuple[int, int]], k: int,
-                  rng: np.random.Generator, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+                  rng: np.random.Generator, lb: np.ndarray, ub: np.ndarray,
+                  misfit_scale: np.ndarray | None = None) -> np.ndarray:
     """Start of restart ``k`` (1-based); see the module docstring."""
     frac = FRACTIONS[(k - 1) % len(FRACTIONS)]
     amp = 0.1 if k == 1 else 0.5
     s = np.where(x0 != 0.0, np.abs(x0), 1.0)
     x = x0 + amp * frac * s * rng.uniform(-1.0, 1.0, x0.size)
+    push = s if misfit_scale is None else np.maximum(s, misfit_scale)
     for i, j in pairs:
-        d = frac * max(s[i], s[j]) * rng.uniform(0.5, 1.5)
+        d = frac * max(push[i], push[j]) * rng.uniform(0.5, 1.5)
         x[i] -= d
         x[j] += d
     return np.clip(x, lb, ub)
@@ -121,7 +141,10 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
             break
         with np.errstate(all="ignore"):
             pairs = exchangeable_pairs(current.jac) if np.all(np.isfinite(current.jac)) else []
-        start = restart_point(x0, pairs, k, rng, lb, ub)
+        with np.errstate(all="ignore"):
+            misfit = np.linalg.norm(current.fun) / np.linalg.norm(current.jac, axis=0)
+        misfit = np.where(np.isfinite(misfit), misfit, 0.0)
+        start = restart_point(x0, pairs, k, rng, lb, ub, misfit)
         what = "jittered x0"
         if pairs:
             what += ", pushed apart " + ", ".join(f"x[{i}]/x[{j}]" for i, j in pairs)
@@ -133,13 +156,19 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
             f"{current.cost:.6g}) with {', '.join(fired)}; restarted from {_fmt(start)} "
             f"({what}) and reached cost {r.cost:.6g} ({r.stop_reason.name})"
             f"{', the best so far' if improved else ''}.")
+        same = abs(r.cost - best.cost) <= SAME_COST * abs(best.cost)
         if improved:
             best = r
         current = r
         if r.stop_reason is StopReason.CALLBACK:
             break
-        fired = triggers(r)
+        previous, fired = fired, triggers(r)
         if not fired and r.stop_reason.converged:
+            break
+        if same and fired == previous and "exchangeable_parameters" not in fired:
+            events.append(f"rescue stopped: restart {k} stalled again at the same cost with "
+                          "the same findings; the stall is reproducible, not an accident of "
+                          "the start.")
             break
     kept = next(k for k, r in enumerate(runs) if r is best)
     events.append("rescue kept " + ("the original run" if kept == 0 else f"restart {kept}") +
