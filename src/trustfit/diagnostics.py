@@ -19,8 +19,9 @@ code                       fires when
                            ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
                            linearised model unchanged (a symmetric point such as the textbook's
                            ``x1 = x2, x3 = x4``)
-``parameter_not_moved``    a Jacobian column is zero: its norm is at most
-                           ``ZERO_COLUMN = 1e-8`` times the largest column norm
+``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` (``s_j`` the
+                           parameter's size) is at most ``ZERO_COLUMN = 1e-8`` times the
+                           largest column's effect
 ``not_stationary``         a convergence test fired, but a Gauss-Newton step from the final
                            point would still remove more than ``STATIONARY = 1e-4`` of the cost
                            (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
@@ -37,7 +38,10 @@ code                       fires when
 ``large_residual``         not ``'hybrid'``, at least ``SLOW_MIN_STEPS = 6`` accepted steps, and
                            over the last ``SLOW_MIN_STEPS`` accepted steps the step length shrank
                            by a factor of at least ``SLOW_RATE = 0.5`` per step on average
-                           (linear convergence, the mark of a large-residual problem)
+                           (linear convergence, the mark of a large-residual problem), and the
+                           residuals are not small: ``||r|| >= SMALL_RESIDUAL = 1e-4`` times
+                           ``|| |J| |x| ||`` (slow convergence on a near-zero-residual fit has
+                           other causes)
 =========================  =====================================================================
 
 A rank-deficient Jacobian with its combination named; a pseudo-inverse covariance is then
@@ -60,6 +64,7 @@ ZERO_COLUMN = 1e-8
 SLOW_MIN_STEPS = 6
 SLOW_RATE = 0.5
 STATIONARY = 1e-4
+SMALL_RESIDUAL = 1e-4
 EXACT_FIT = 1e-6
 #: Null-space components smaller than this (of a unit vector) are not named.
 NULL_COMPONENT = 0.1
@@ -293,12 +298,22 @@ def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
         value=float(len(pairs)), threshold=EXCHANGE_COS)]
 
 
+def parameter_scale(result: FitResult) -> np.ndarray:
+    """``|x_j|``, or ``|x0_j|`` where ``x_j = 0``, or 1 where both are 0."""
+    x = np.abs(np.asarray(result.x, dtype=float))
+    x0 = np.abs(np.asarray(result.x0, dtype=float)) if result.x0 is not None else np.zeros_like(x)
+    return np.where(x > 0, x, np.where(x0 > 0, x0, 1.0))
+
+
 def check_not_moved(result: FitResult, names=None) -> list[Finding]:
-    """``parameter_not_moved``: a Jacobian column of norm <= 1e-8 times the largest."""
+    """``parameter_not_moved``: a zero Jacobian column. Scale-free: the column's effect
+    ``||J_j|| s_j`` (``s_j`` = the parameter's size, :func:`parameter_scale`) is at most
+    ``ZERO_COLUMN`` times the largest such effect, so parameters of very different sizes
+    (NIST Hahn1: 1e-9 next to 1) are not mistaken for unused ones."""
     J = np.asarray(result.jac, dtype=float)
-    norms = _column_norms(J)
-    top = float(norms.max(initial=0.0))
-    zero = [j for j in range(norms.size) if norms[j] <= ZERO_COLUMN * top or top == 0.0]
+    effect = _column_norms(J) * parameter_scale(result)
+    top = float(effect.max(initial=0.0))
+    zero = [j for j in range(effect.size) if effect[j] <= ZERO_COLUMN * top or top == 0.0]
     if not zero:
         return []
     labels = [_label(names, j) for j in zero]
@@ -315,7 +330,7 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
         _ids(names, zero),
         "Check that the model uses this parameter, and start where it matters (e.g. a "
         "non-zero amplitude); rescue=True restarts from perturbed points.",
-        value=float(max(norms[j] for j in zero) / top) if top else 0.0,
+        value=float(max(effect[j] for j in zero) / top) if top else 0.0,
         threshold=ZERO_COLUMN)]
 
 
@@ -438,9 +453,17 @@ def check_bounds(result: FitResult, names=None) -> list[Finding]:
         "not meaningful.", value=float(active.size))]
 
 
+def _relative_residual(result: FitResult) -> float:
+    """``||r|| / || |J| |x| ||``: the residuals against the size of the linearised model."""
+    with np.errstate(all="ignore"):
+        terms = float(np.linalg.norm(np.abs(result.jac) @ np.abs(result.x)))
+        value = float(np.linalg.norm(result.fun)) / terms if terms > 0 else np.inf
+    return value if np.isfinite(value) or value == np.inf else 0.0
+
+
 def check_large_residual(result: FitResult, names=None) -> list[Finding]:
     """``large_residual``: linear convergence at the end (see the module table)."""
-    if result.method == "hybrid":
+    if result.method == "hybrid" or _relative_residual(result) < SMALL_RESIDUAL:
         return []
     steps = [h.step_norm for h in result.history if h.accepted and h.step_norm > 0]
     if len(steps) < SLOW_MIN_STEPS:

@@ -133,11 +133,17 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
     for k in range(1, max_restarts + 1):
         left = None if max_nfev is None else max_nfev - sum(r.nfev for r in runs)
         left_it = None if max_iter is None else max_iter - sum(r.nit for r in runs)
+        short = None
         if left is not None and left < 10 * (x0.size + 1):
-            events.append(f"rescue stopped: {left} of max_nfev={max_nfev} evaluations left.")
-            break
-        if left_it is not None and left_it < x0.size + 1:
-            events.append(f"rescue stopped: {left_it} of max_iter={max_iter} iterations left.")
+            short = f"{left} of max_nfev={max_nfev} evaluations are left"
+        elif left_it is not None and left_it < x0.size + 1:
+            short = f"{left_it} of max_iter={max_iter} iterations are left"
+        if short is not None and k == 1:
+            return dataclasses.replace(result, events=events + [
+                f"rescue: the run stopped ({result.stop_reason.name}) with "
+                f"{', '.join(fired)}, but no restart: {short}."])
+        if short is not None:
+            events.append(f"rescue stopped: {short}.")
             break
         with np.errstate(all="ignore"):
             pairs = exchangeable_pairs(current.jac) if np.all(np.isfinite(current.jac)) else []
