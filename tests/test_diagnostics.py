@@ -75,7 +75,8 @@ def test_rank_deficient_product_model_names_the_product():
     r = trustfit.least_squares(rank_deficient.fun, [3.0, 0.5], jac=rank_deficient.jac)
     assert r.success and r.events == []  # an exact fit: reported, not rescued
     f = only(r, "rank_deficient")
-    assert f.message == "The Jacobian has rank 1 < 2 at the solution: only x[0]·x[1] is determined."
+    assert f.message == ("The Jacobian has rank 1 < 2 at the solution: only x[0]·x[1] is "
+                         "determined.")
     assert f.parameters == (0, 1)
     assert trustfit.diagnose(r).codes == ("rank_deficient",)
     # With names, and with a finite-difference Jacobian: the cut-off follows its accuracy.

@@ -74,7 +74,8 @@ def design_points(x0: np.ndarray, lb: np.ndarray, ub: np.ndarray, n_starts: int,
         s = np.where(x0 != 0.0, np.abs(x0), 1.0)
         z = 2.0 * u - 1.0
         around = x0 + s * np.sign(z) * (100.0 ** np.abs(z) - 1.0) / 10.0
-        inside = lb + u * (ub - lb) if boxed.any() else around
+        width = np.where(boxed, ub - lb, 0.0)
+        inside = np.where(boxed, lb, 0.0) + u * width
         x = np.where(boxed, inside, around)
         points.extend(np.clip(x, lb, ub))
     return np.array(points)
@@ -122,6 +123,8 @@ def cluster(results: list[FitResult]) -> list[Minimum]:
                 break
         else:
             minima.append(Minimum(r.x.copy(), r.cost, 1, [k]))
+    for mnm in minima:
+        mnm.starts.sort()
     for b, mb in enumerate(minima):
         for a, ma in enumerate(minima[:b]):
             if abs(mb.cost - ma.cost) <= COST_RTOL * max(abs(ma.cost), 1e-300):
@@ -165,7 +168,8 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
     failed = sum(not is_minimum(r) for r in results)
     events = [f"multistart: {n_starts} starts ({design} design, seed {seed}; start 0 is x0), "
               f"{len(minima)} distinct minim{'um' if len(minima) == 1 else 'a'}"
-              f"{f', {failed} runs ended elsewhere (not converged or not stationary)' if failed else ''}"
+              + (f", {failed} runs ended elsewhere (not converged or not stationary)"
+                 if failed else "") +
               f"; the best (cost "
               f"{best.cost:.6g}) came from start {best_k}."]
     for i, mnm in enumerate(minima):

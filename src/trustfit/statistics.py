@@ -1,4 +1,4 @@
-"""Uncertainty of fitted parameters and goodness of fit, computed from a :class:`~trustfit.FitResult`.
+"""Uncertainty of fitted parameters and goodness of fit, from a :class:`~trustfit.FitResult`.
 
 Covariance through the SVD of the column-scaled Jacobian at the solution,
 ``J D^-1 = U diag(s) V^T`` with ``D = diag(||J_j||)``:
@@ -12,7 +12,10 @@ decided on the column-scaled Jacobian, so parameters of very different sizes (NI
 1e-9 next to 1) do not look rank deficient; for a full-rank Jacobian the result is the same
 matrix. Directions with singular values below the cut-off are not determined by the data:
 they are reported in ``null_space`` (columns are parameter combinations), the covariance is
-the pseudo-inverse and ``rank_deficient`` is set: never a silent ``inf``.
+the pseudo-inverse in column-scaled coordinates, ``D^-1 (J D^-1)^+ (J D^-1)^+T D^-1``, and
+``rank_deficient`` is set: never a silent ``inf``. (It is a generalised inverse of ``J^T J``:
+every combination the data determine gets the same variance as with the Moore-Penrose
+pseudo-inverse; unlike that one it does not depend on the units of the parameters.)
 
 The default cut-off ``rcond`` is the larger of ``eps * max(m, n)`` and the relative accuracy
 of the Jacobian: ``sqrt(eps)`` for a ``'2-point'`` finite-difference Jacobian,
