@@ -55,8 +55,9 @@ def test_start_two_swapped_minimum_with_qn_phase():
 
 
 def test_start_zero_stalls_at_symmetric_point():
-    # The article's method has no rescue layer (trustfit's default restarts: test_rescue.py).
-    r = fit(ex.STARTS[2], rescue=False)
+    # The article's method has no rescue layer (ARTICLE_SETTINGS has rescue=False);
+    # trustfit's default restarts: test_rescue.py.
+    r = fit(ex.STARTS[2])
     assert r.stop_reason is trustfit.StopReason.STEP
     assert r.cost > 7.0  # far above the minimum 0.0256
     assert r.x[0] == pytest.approx(r.x[1], abs=1e-3)
