@@ -117,3 +117,14 @@ def test_varargs_model_needs_p0():
 def test_sigma_shape_is_checked():
     with pytest.raises(ValueError, match=r"sigma must have shape \(15,\) or \(15, 15\)"):
         trustfit.curve_fit(decay, X, Y, p0=P0, sigma=np.ones(3))
+
+
+def test_no_degrees_of_freedom_warns():
+    x = np.array([0.0, 1.0])
+    with pytest.warns(FitWarning, match="No degrees of freedom left"):
+        popt, pcov = trustfit.curve_fit(lambda x, a, b: a + b * x, x, [1.0, 3.0])
+    np.testing.assert_allclose(popt, [1.0, 2.0], atol=1e-8)
+    assert np.isnan(pcov).all()
+    popt, pcov = trustfit.curve_fit(lambda x, a, b: a + b * x, x, [1.0, 3.0], sigma=[1.0, 1.0],
+                                    absolute_sigma=True)
+    np.testing.assert_allclose(pcov, [[1.0, -1.0], [-1.0, 2.0]], atol=1e-8)

@@ -2,8 +2,10 @@
 ``FullReport``, lmfit's ``fit_report``).
 
 * brief: the stop reason and what it means, cost and reduced chi-square, the parameter table
-  (value, standard error, 95% asymptotic interval), correlations above ``CORRELATION = 0.9``
-  and the findings (one line each);
+  (value, standard error, 95% asymptotic interval; "undetermined" for parameters in a
+  direction the data do not determine), correlations above ``CORRELATION = 0.9``, the
+  findings (one line each) and what trustfit did (rescue, polish; without the per-restart
+  details);
 * full: also the run (iterations, evaluations, step kinds), goodness of fit (chi2, dof, R^2,
   AIC, BIC), the covariance rank and cut-off, every finding with its advice and value against
   its threshold, and what the rescue layer did.
@@ -17,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from .diagnostics import NULL_COMPONENT
 from .result import FitResult
 
 CORRELATION = 0.9
@@ -81,6 +84,10 @@ def report(result: FitResult, full: bool = False) -> str:
     lines.append(f"{'Parameter':<{width}}  {'Value':>14}  {'Std. error':>11}  "
                  f"{'Rel.':>7}  {int(LEVEL * 100)}% interval")
     se = cov.stderr
+    # Parameters in an undetermined direction have no standard error of their own (the
+    # pseudo-inverse only describes the determined combinations): shown as such.
+    undetermined = (np.any(np.abs(cov.null_space) >= NULL_COMPONENT, axis=1)
+                    if cov.rank_deficient else np.zeros(len(names), dtype=bool))
     for j, name in enumerate(names):
         rel = se[j] / abs(result.x[j]) if result.x[j] != 0 else np.nan
         rel_text = f"{100 * rel:6.2g}%" if np.isfinite(rel) else "      -"
@@ -89,11 +96,16 @@ def report(result: FitResult, full: bool = False) -> str:
             flag = "  at bound"
         elif result.x0 is not None and result.x[j] == result.x0[j]:
             flag = "  at initial value"
+        if undetermined[j]:
+            lines.append(f"{name:<{width}}  {result.x[j]:>14.7g}  {'undetermined':>11}  "
+                         f"{'-':>7}  -{flag}")
+            continue
         lines.append(f"{name:<{width}}  {result.x[j]:>14.7g}  {se[j]:>11.4g}  {rel_text}  "
                      f"[{ci[j, 0]:.6g}, {ci[j, 1]:.6g}]{flag}")
     if cov.rank_deficient:
-        lines.append("  (rank-deficient Jacobian: the covariance is the pseudo-inverse; see "
-                     "rank_deficient below)")
+        lines.append("  (rank-deficient Jacobian: the data do not determine the parameters "
+                     "marked undetermined, only combinations of them; see rank_deficient "
+                     "below. The covariance matrix is the pseudo-inverse.)")
     corr = cov.correlation
     pairs = [(abs(corr[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))
              if np.isfinite(corr[i, j]) and abs(corr[i, j]) > CORRELATION]
@@ -111,8 +123,11 @@ def report(result: FitResult, full: bool = False) -> str:
             lines.append(f"  [{f.severity}] {f.code}: {f.message}")
             if full:
                 lines.append(f"      advice: {f.advice}")
-                if np.isfinite(f.value) or np.isfinite(f.threshold):
-                    lines.append(f"      value {f.value:.4g}, threshold {f.threshold:.4g}")
+                numbers = [f"{label} {v:.4g}" for label, v in (("value", f.value),
+                                                               ("threshold", f.threshold))
+                           if np.isfinite(v)]
+                if numbers:
+                    lines.append("      " + ", ".join(numbers))
     if result.events:
         lines.append("")
         lines.append("What trustfit did:")

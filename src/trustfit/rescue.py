@@ -40,11 +40,12 @@ The numbers come from one ``numpy.random.default_rng(seed)``: the same call give
 restarts. Restarting stops early when a restart converges with none of the triggers, or
 when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the same triggers
 (exchangeable parameters excepted: breaking a symmetry may need a larger push): the stall is
-then reproducible, not an accident of the start. The best
-run (lowest cost; a restart must lower it by more than a relative ``1e-8``) is returned, with
-the history of every run concatenated in order (the first record of a restart carries the note
-``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and ``nfev_fd`` summed over all
-runs, and one sentence per restart in ``events``.
+then reproducible, not an accident of the start.
+
+The best run (lowest cost; a restart must lower it by more than a relative ``1e-8``) is
+returned, with the history of every run concatenated in order (the first record of a restart
+carries the note ``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and
+``nfev_fd`` summed over all runs, and one sentence per restart in ``events``.
 """
 from __future__ import annotations
 
