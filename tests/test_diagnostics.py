@@ -49,7 +49,8 @@ def test_symmetric_point_rank_and_exchangeable(symmetric_point):
     # exactly on the symmetric point (equal columns to the last bit).
     r = trustfit.fit(two_exp, T, Y, p0=symmetric_point, jac=two_exp_jac, gtol=1e-5,
                      rescue=False)
-    assert r.nit == 0 and r.stop_reason is StopReason.GRADIENT
+    # The solver does not certify the stop: the point is degenerate.
+    assert r.nit == 0 and r.stop_reason is StopReason.DEGENERATE
     d = r.diagnosis
     assert d.codes == ("rank_deficient", "exchangeable_parameters")
     rank = d.get("rank_deficient")
@@ -125,11 +126,11 @@ def test_ill_conditioned_states_threshold():
     r = trustfit.least_squares(lin, [1.0, 0.0],
                                jac=lambda p: np.column_stack([np.ones(7), 1 + 1e-9 * u]))
     f = only(r, "ill_conditioned")
-    assert f.severity == "warning" and f.threshold == 1e8
+    assert f.severity == "warning" and f.threshold == 1 / np.sqrt(np.finfo(float).eps)
     J = np.column_stack([np.ones(7), 1 + 1e-9 * u])
     assert f.value == pytest.approx(np.linalg.cond(J / np.linalg.norm(J, axis=0)), rel=1e-6)
     assert f.message == ("The column-scaled Jacobian has condition number 3e+09 (threshold "
-                         "1e+08): about 9 of 16 digits are lost, mostly in x[0] and x[1].")
+                         "6.7e+07): about 9 of 16 digits are lost, mostly in x[0] and x[1].")
     assert f.parameters == (0, 1)
 
 

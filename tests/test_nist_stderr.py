@@ -4,11 +4,10 @@ deviations to at least 4 significant digits (LRE >= 4).
 
 Lanczos1 is excluded by the target itself: its certified residual sum of squares (1.4e-25)
 is below what double precision can resolve, so its standard errors (which scale with the
-square root of it) are rounding noise. MGH17 and MGH10 fail today because the default solver
-ends somewhere else from start 1 (MGH17: a stall the diagnosis calls not_stationary that the
-rescue restarts do not get out of; MGH10: the far start's exp overflows its way to a wrong
-valley). They are marked as expected failures with strict=True so that the day the solver
-reaches them this test says so.
+square root of it) are rounding noise. MGH10 fails today because the default solver does not
+reach the certified minimum from its far start (the evaluation budget runs out on the way);
+it is marked as an expected failure with strict=True so that the day the solver reaches it
+this test says so.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import pytest
 import trustfit
 from trustfit.reference import nist
 
-SOLVER_MISSES = {"MGH17", "MGH10"}
+SOLVER_MISSES = {"MGH10"}
 NAMES = [name for name in nist.PROBLEMS if name != "Lanczos1"]
 
 

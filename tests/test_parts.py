@@ -69,11 +69,15 @@ def test_step_test_relative_and_at_zero():
     assert stopping.step_test(2e-16, 0.0, 1e-8)[0] is None
 
 
-def test_cost_test_needs_trustworthy_model():
-    assert stopping.cost_test(1e-10, 1.0, 0.9, 1e-8)[0] is StopReason.COST
-    assert stopping.cost_test(1e-10, 1.0, 0.1, 1e-8)[0] is None   # model disagreed
-    assert stopping.cost_test(1e-6, 1.0, 0.9, 1e-8)[0] is None
-    assert stopping.cost_test(1e-10, 0.0, 0.9, 1e-8)[0] is None   # exact fit
+def test_cost_test_minpack_rule():
+    # actual and predicted relative reductions both <= ftol, agreeing to a factor 2
+    assert stopping.cost_test(1e-10, 1e-10, 1.0, 1e-8) == (StopReason.COST, 1e-10)
+    assert stopping.cost_test(-1e-10, 2e-10, 1.0, 1e-8)[0] is StopReason.COST  # rejected, noise
+    assert stopping.cost_test(1e-10, 1e-6, 1.0, 1e-8)[0] is None    # model promises more
+    assert stopping.cost_test(1e-6, 1e-10, 1.0, 1e-8)[0] is None    # actual gain too large
+    assert stopping.cost_test(3e-10, 1e-10, 1.0, 1e-8)[0] is None   # disagree by more than 2
+    assert stopping.cost_test(1e-10, 1e-10, 0.0, 1e-8)[0] is None   # exact fit
+    assert stopping.cost_test(1e-10, 1e-10, 1.0, None)[0] is None
 
 
 def test_budget_test():

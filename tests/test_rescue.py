@@ -42,19 +42,25 @@ def test_default_curve_fit_reaches_global_minimum(x0):
 def test_symmetric_start_escapes_for_lm_and_hybrid(method, jac):
     stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], method=method, jac=jac,
                                      rescue=False)
-    assert stalled.cost > 5.0 and stalled.events == []
+    assert stalled.cost > 5.0 and not rescue_events(stalled)
     r = trustfit.least_squares(ex.residuals, ex.STARTS[2], method=method, jac=jac)
     assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+
+
+def rescue_events(r):
+    return [e for e in r.events if e.startswith("rescue")]
 
 
 def test_rescue_records_what_it_did():
     stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], rescue=False)
     r = trustfit.least_squares(ex.residuals, ex.STARTS[2])
-    assert r.events[0].startswith(
+    events = rescue_events(r)
+    assert events[0].startswith(
         f"rescue restart 1: the previous run stopped ({stalled.stop_reason.name}, cost "
         f"{stalled.cost:.6g}) with exchangeable_parameters")
-    assert "pushed apart x[0]/x[1], x[2]/x[3]" in r.events[0]
-    assert r.events[-1] == "rescue kept restart 1 (cost 0.0255953) after 1 restart."
+    assert "pushed apart x[0]/x[1], x[2]/x[3]" in events[0]
+    assert events[-1] == "rescue kept restart 1 (cost 0.0255953) after 1 restart."
+    assert len(events) == 2
     # The history continues across the restart, with a note where the restart begins.
     assert r.nit == len(r.history) == stalled.nit + (r.nit - stalled.nit)
     assert [h.iteration for h in r.history] == list(range(1, r.nit + 1))
@@ -73,7 +79,7 @@ def test_rescue_is_deterministic_and_seeded():
     assert a.events == b.events
     np.testing.assert_array_equal(a.x, b.x)
     c = trustfit.least_squares(ex.residuals, ex.STARTS[2], seed=1)
-    assert c.events[0] != a.events[0]
+    assert rescue_events(c)[0] != rescue_events(a)[0]
 
 
 @pytest.mark.parametrize("problem", REGISTRY, ids=lambda p: p.name)
@@ -82,7 +88,7 @@ def test_converged_runs_are_untouched(problem):
         on = trustfit.least_squares(problem.fun, x0, jac=problem.jac, bounds=problem.bounds)
         off = trustfit.least_squares(problem.fun, x0, jac=problem.jac, bounds=problem.bounds,
                                      rescue=False)
-        assert on.events == [] and on.nfev == off.nfev and on.nit == off.nit
+        assert on.events == off.events and on.nfev == off.nfev and on.nit == off.nit
         np.testing.assert_array_equal(on.x, off.x)
 
 
@@ -96,7 +102,7 @@ def test_converged_nist_runs_are_untouched():
         if triggers(off):
             continue
         on = trustfit.least_squares(p.residuals, p.starts[1], jac=p.residual_jacobian)
-        assert on.events == [] and on.nfev == off.nfev, p.name
+        assert on.events == off.events and on.nfev == off.nfev, p.name
         np.testing.assert_array_equal(on.x, off.x)
         compared += 1
     assert compared >= 20
@@ -104,7 +110,7 @@ def test_converged_nist_runs_are_untouched():
 
 def test_callback_stop_is_not_rescued():
     r = trustfit.least_squares(ex.residuals, ex.STARTS[2], callback=lambda x: True)
-    assert r.stop_reason is StopReason.CALLBACK and r.nit == 1 and r.events == []
+    assert r.stop_reason is StopReason.CALLBACK and r.nit == 1 and not rescue_events(r)
 
 
 def test_rescue_argument_is_validated():

@@ -7,20 +7,15 @@ The residuals are ``(f(xdata, *p) - ydata) / sigma`` for a 1-D ``sigma``, and
 :func:`trustfit.statistics.covariance` (SVD with an explicit rank cut-off: a pseudo-inverse,
 flagged by a :class:`FitWarning` that names the undetermined combination, never ``inf``).
 
-When no Jacobian is given (``polish=True``, the default then), the fit is refined after it
-converges: it continues from the solution with ``'3-point'`` central differences (error
-O(h^2), about 1e-11 relative instead of 1e-8 for forward differences) and tight tolerances
-(``ftol = gtol = 1e-15``, no step test, at most ``POLISH_ITER = 50`` iterations), and the
-refined point is kept only if its cost is lower. Forward differences locate the minimum only to
-about the square root of their accuracy in ill-conditioned directions, and the standard
-errors inherit that error: measured on NIST StRD from start 1, the polish raises the standard
-errors' agreement with the certified values from 18 to 24 of 26 problems with 4+ digits.
-The Jacobian stored in ``result.jac`` is then a 3-point one at the solution, used for the
-covariance. Both steps are recorded in ``result.events``.
+When no Jacobian is given, the solver's final polish (:mod:`trustfit.polish`) leaves a
+fourth-order central-difference Jacobian at the solution, and that is what the covariance
+uses. Where the polish did not run (the fit did not converge, or ``polish=False``), the
+Jacobian at the solution is evaluated once more with ``'3-point'`` central differences (error
+O(h^2), about 1e-11 relative instead of 1e-8 for forward differences) for the covariance
+only, and ``result.events`` says so.
 """
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import warnings
 from collections.abc import Callable
@@ -31,11 +26,7 @@ from scipy import linalg
 
 from ._least_squares import least_squares
 from .differentiation import finite_difference_jacobian
-from .result import FitResult
-
-
-POLISH_ITER = 50
-POLISH_TOL = 1e-15
+from .result import FitResult, StopReason
 
 
 class FitWarning(UserWarning):
@@ -102,14 +93,11 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         absolute_sigma: bool = False, check_finite: bool | None = None,
         bounds: Any = (-np.inf, np.inf), method: str | None = None,
         jac: Callable | str | None = None, *, nan_policy: str | None = None,
-        param_names: tuple[str, ...] | None = None, polish: bool | None = None,
-        **kwargs: Any) -> FitResult:
+        param_names: tuple[str, ...] | None = None, **kwargs: Any) -> FitResult:
     """Fit ``ydata ≈ f(xdata, *p)`` and return the full :class:`FitResult`.
 
     Arguments as :func:`curve_fit`; ``param_names`` names the parameters (default: from
-    ``f``'s signature); ``polish`` (default: True when ``jac`` is None) refines the solution
-    with a 3-point Jacobian and tight tolerances (see the module docstring). Further keyword
-    arguments go to :func:`trustfit.least_squares`
+    ``f``'s signature). Further keyword arguments go to :func:`trustfit.least_squares`
     (``rescue``, ``starts``, ``max_nfev``, ``ftol``, ...; SciPy's ``maxfev`` is accepted as
     ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
     ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.statistics` use them.
@@ -144,11 +132,7 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         solver_jac = "2-point" if jac is None else jac
     result = least_squares(residuals, p0, jac=solver_jac, bounds=bounds, method=method,
                            **kwargs)
-    if polish is None:
-        polish = jac is None
-    if polish and result.stop_reason.usable and np.isfinite(result.cost):
-        result = _polish(residuals, result, bounds, method, kwargs)
-    if not callable(jac) and jac != "cs" and result.jac_method != "3-point":
+    if result.jac_method == "2-point":
         lb, ub = result.bounds
         with np.errstate(all="ignore"):
             J, evals = finite_difference_jacobian(residuals, result.x, result.fun, "3-point",
@@ -167,35 +151,6 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     return result
 
 
-def _polish(residuals: Callable, result: FitResult, bounds: Any, method: str | None,
-            kwargs: dict) -> FitResult:
-    """Continue from ``result.x`` with a 3-point Jacobian and tight tolerances; keep the
-    refined run if its cost is lower (then with the first run's counts added)."""
-    extra = {k: v for k, v in kwargs.items()
-             if k not in ("ftol", "xtol", "gtol", "max_iter", "max_nfev", "starts", "rescue",
-                          "callback", "verbose")}
-    refined = least_squares(residuals, result.x, jac="3-point", bounds=bounds, method=method,
-                            ftol=POLISH_TOL, xtol=None, gtol=POLISH_TOL,
-                            max_iter=POLISH_ITER, rescue=False, **extra)
-    if not refined.cost < result.cost:
-        result.events.append(f"polish: {refined.nit} iterations from the solution with a "
-                             "3-point Jacobian did not lower the cost; the fit is kept as it "
-                             "was.")
-        return result
-    events = list(result.events) + [
-        f"polish: {refined.nit} iterations from the solution with a 3-point Jacobian and "
-        f"tolerances {POLISH_TOL:g} lowered the cost from {result.cost:.10g} to "
-        f"{refined.cost:.10g} ({refined.stop_reason.name}); the refined point is returned."]
-    return dataclasses.replace(
-        refined, x0=result.x0, events=events, history=result.history + refined.history,
-        nit=result.nit + refined.nit, nfev=result.nfev + refined.nfev,
-        njev=result.njev + refined.njev, nfev_fd=result.nfev_fd + refined.nfev_fd,
-        minima=result.minima,
-        stop_reason=refined.stop_reason if refined.stop_reason.converged else
-        result.stop_reason,
-        stop_value=refined.stop_value if refined.stop_reason.converged else result.stop_value)
-
-
 def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
               absolute_sigma: bool = False, check_finite: bool | None = None,
               bounds: Any = (-np.inf, np.inf), method: str | None = None,
@@ -210,16 +165,24 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     (:func:`trustfit.statistics.covariance`): when the Jacobian is rank deficient it is the
     pseudo-inverse and a :class:`FitWarning` names the undetermined combination; it is never
     ``inf``. Like SciPy, a fit that did not converge raises ``RuntimeError``; ``rescue=True``
-    (default) first restarts from perturbed points when the fit stalls.
+    (default) first restarts from perturbed points when the fit stalls. A fit that stopped
+    at a degenerate point (``StopReason.DEGENERATE``: a rank-deficient or nearly
+    rank-deficient model) returns its answer with a :class:`FitWarning` instead, as SciPy does
+    for a singular covariance.
     """
     from .diagnostics import check_rank
     from .statistics import covariance
 
     result = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
                  nan_policy=nan_policy, **kwargs)
-    if not result.success:
+    degenerate = result.stop_reason is StopReason.DEGENERATE
+    if not (result.success or degenerate):
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
     cov = covariance(result)
+    if degenerate and not cov.rank_deficient:
+        names = ", ".join(f.code for f in result.diagnosis) or "none"
+        warnings.warn(f"{result.message} Findings: {names} (see trustfit.fit(...).report()).",
+                      FitWarning, stacklevel=2)
     if cov.rank_deficient:
         finding = check_rank(result, result.param_names)
         text = finding[0].message if finding else "the Jacobian is rank deficient."

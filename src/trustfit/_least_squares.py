@@ -12,24 +12,27 @@ from ._loop import LoopOptions, run
 from .differentiation import METHODS as FD_METHODS
 from .globalize import ArmijoBacktracking, TrustRegionTest
 from .problem import Problem
-from .result import FitResult
+from .result import FitResult, StopReason
 from .steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
 from .steps.damped import DAMPING_RULES
 
 METHODS = ("gn", "lm", "hybrid", "dogleg")
 #: The default method: chosen by measurement on the NIST StRD problems (bench/nist.py).
 DEFAULT_METHOD = "lm"
+#: Relative predicted reduction below which a disagreeing trial step is rounding noise
+#: (:func:`trustfit.stopping.rounding_test`).
+ROUNDING_LEVEL = 1e-10
 #: SciPy's names mapped to trustfit's own bounded solvers. 'dogbox' is a dogleg with a box;
 #: 'trf' (SciPy's default) maps to trustfit's default.
 ALIASES = {"trf": DEFAULT_METHOD, "dogbox": "dogleg"}
 
 
-def _build(method: str, tau: float, damping: str, xtol: float | None):
+def _build(method: str, tau: float, damping: str, xtol: float | None, accel: bool = False):
     """A method is a step strategy plus a globalization."""
     if method == "gn":
         return GaussNewton(), ArmijoBacktracking()
     if method == "lm":
-        return LevenbergMarquardt(tau, damping), TrustRegionTest()
+        return LevenbergMarquardt(tau, damping, accel), TrustRegionTest()
     if method == "hybrid":
         return Hybrid(tau, damping, xtol), TrustRegionTest()
     return Dogleg(), TrustRegionTest()
@@ -46,9 +49,9 @@ def least_squares(
     jac: Callable[..., Any] | str = "2-point",
     bounds: Any = (-np.inf, np.inf),
     method: str | None = None,
-    ftol: float | None = 1e-8,
-    xtol: float | None = 1e-8,
-    gtol: float | None = 1e-8,
+    ftol: float | None = 1e-15,
+    xtol: float | None = 1e-15,
+    gtol: float | None = 1e-15,
     x_scale: Any = None,
     loss: str = "linear",
     f_scale: float = 1.0,
@@ -66,6 +69,9 @@ def least_squares(
     max_iter: int | None = None,
     tau: float = 1e-3,
     damping: str = "nielsen",
+    accel: bool = False,
+    rounding_stop: bool = True,
+    polish: bool = True,
     rescue: bool = True,
     starts: int | None = None,
     seed: int = 0,
@@ -88,7 +94,10 @@ def least_squares(
         ``'trf'`` and ``'dogbox'`` map to the default and to ``'dogleg'``. ``None``: the
         default, ``'lm'``.
     ftol, xtol, gtol : relative cost reduction, relative step, gradient infinity norm.
-        ``None`` switches a test off.
+        ``None`` switches a test off. The defaults (1e-15, SciPy's are 1e-8) let the fit run
+        to rounding level, where the rounding test (below) ends it: SciPy's defaults stop
+        early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
+        BoxBOD, MGH17, Bennett5).
     x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1.
     max_nfev : residual evaluations budget (finite-difference evaluations not counted);
         ``None``: ``100 n (n + 1)``.
@@ -98,6 +107,11 @@ def least_squares(
     max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
     tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
     damping : ``'nielsen'`` (default) or ``'marquardt'``.
+    accel : geodesic acceleration for ``'lm'`` (Transtrum & Sethna 2012).
+    rounding_stop : stop, converged, when a trial step whose model promised less than
+        1e-10 of the cost disagrees with the actual change: the cost is at rounding level.
+    polish : after convergence, Gauss-Newton steps accepted while they shrink, with central
+        differences when the Jacobian is by forward differences (:mod:`trustfit.polish`).
     rescue : when the run stalls where :func:`trustfit.diagnose` finds exchangeable
         parameters, a parameter the residuals do not depend on, or no convergence, restart a
         few times from deterministic perturbed points and keep the best
@@ -153,21 +167,30 @@ def least_squares(
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
     options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
-                          x_scale=scale, verbose=verbose, callback=callback)
+                          x_scale=scale, verbose=verbose, callback=callback,
+                          rounding=ROUNDING_LEVEL if rounding_stop else 0.0,
+                          polish=bool(polish))
 
     def run_once(start: np.ndarray, nfev_left: int | None = None,
                  iter_left: int | None = None) -> FitResult:
         """One run of the driver loop, with fresh counters and a fresh step strategy; the
         budgets given replace max_nfev / max_iter (the rescue layer's share of them)."""
         problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
-        strategy, globalization = _build(method, tau, damping, xtol)
+        strategy, globalization = _build(method, tau, damping, xtol, accel)
         opts = options
         if nfev_left is not None:
             opts = dataclasses.replace(opts, max_nfev=nfev_left)
         if iter_left is not None:
             opts = dataclasses.replace(opts, max_iter=iter_left)
         result = run(problem, start, strategy, globalization, method, opts)
-        result.jac_method = jac if isinstance(jac, str) else "callable"
+        # After a converged stop the loop polishes, and with forward differences the final
+        # Jacobian is then a 5-point one (trustfit.polish); the covariance's rank cut-off
+        # follows the accuracy of the Jacobian it is given.
+        polished = opts.polish and problem.refinable and (
+            result.stop_reason.converged
+            or result.stop_reason in (StopReason.STALLED, StopReason.DEGENERATE))
+        result.jac_method = ("5-point" if polished else
+                             jac if isinstance(jac, str) else "callable")
         return result
 
     if starts is not None:

@@ -18,6 +18,7 @@ from scipy.optimize import OptimizeResult
 
 from . import stopping
 from .globalize import Outcome, Trial
+from .polish import polish
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
 from .scaling import Scaling
@@ -32,6 +33,8 @@ class LoopOptions:
     max_nfev: int | None
     max_iter: int | None
     x_scale: str | np.ndarray
+    rounding: float = 0.0
+    polish: bool = False
     verbose: int = 0
     callback: Callable | None = None
 
@@ -60,6 +63,21 @@ def _print_record(rec: IterationRecord) -> None:
     x = np.array2string(rec.x, precision=5, separator=", ", max_line_width=200)
     print(f"{rec.iteration:5d} {rec.cost:14.7e} {rec.grad_norm:10.3e} {rec.step_norm:10.3e} "
           f"{rec.step_kind:>6} {'y' if rec.accepted else 'n':>3}  {x}")
+
+
+def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
+            record: IterationRecord) -> bool:
+    """Call the user's callback after an iteration; True when it asks to stop."""
+    if callback is None:
+        return False
+    arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=it.f.copy(),
+                          nit=record.iteration, grad=it.g.copy(), optimality=record.grad_norm,
+                          step_kind=record.step_kind)
+           if wants_result else record.x.copy())
+    try:
+        return callback(arg) is True
+    except StopIteration:
+        return True
 
 
 def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
@@ -108,11 +126,14 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         if reason is not None:
             break
         mu, radius = strategy.mu, strategy.radius
-        step = strategy.propose(it)
+        step = strategy.propose(it, problem)
         if not np.all(np.isfinite(step.h)):
             reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
             break
-        reason, value = stopping.step_test(step.norm, float(np.linalg.norm(it.x)), options.xtol)
+        # In scaled variables (D = 1 unless x_scale says otherwise): a 2 % change of a
+        # parameter of size 1e-4 must not look small beside one of size 500.
+        reason, value = stopping.step_test(float(np.linalg.norm(it.D * step.h)),
+                                           float(np.linalg.norm(it.D * it.x)), options.xtol)
         if reason is not None:
             break
 
@@ -128,12 +149,18 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             trial.jacobian()
         strategy.update(it, step, outcome)
 
-        cost_reason = None
+        predicted = outcome.predicted
+        if not math.isfinite(predicted):  # a line search: the Gauss-Newton model of the step
+            predicted = -(float(it.g @ outcome.step)
+                          + 0.5 * float(np.sum((it.J @ outcome.step) ** 2)))
+        cost_reason, cost_value = None, math.nan
+        if not outcome.line_search_failed:
+            cost_reason, cost_value = stopping.cost_test(it.cost - trial.cost, predicted,
+                                                         it.cost, options.ftol)
+        if cost_reason is None and not outcome.line_search_failed:
+            cost_reason, cost_value = stopping.rounding_test(it.cost - trial.cost, predicted,
+                                                             it.cost, options.rounding)
         if outcome.accepted:
-            actual = it.cost - trial.cost
-            cost_reason, cost_value = stopping.cost_test(actual, it.cost, outcome.rho
-                                                         if math.isfinite(outcome.rho) else 1.0,
-                                                         options.ftol)
             it = make_iterate(trial.x, trial.f, trial.J)
 
         record = IterationRecord(
@@ -145,17 +172,9 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         if options.verbose >= 2:
             _print_record(record)
 
-        if options.callback is not None:
-            arg = (OptimizeResult(x=it.x.copy(), cost=it.cost, fun=it.f.copy(), nit=nit,
-                                  grad=it.g.copy(), optimality=it.grad_norm, step_kind=step.kind)
-                   if wants_result else it.x.copy())
-            try:
-                stop = options.callback(arg)
-            except StopIteration:
-                stop = True
-            if stop is True:
-                reason, value = StopReason.CALLBACK, float(nit)
-                break
+        if _notify(options.callback, wants_result, it, record):
+            reason, value = StopReason.CALLBACK, float(nit)
+            break
         if cost_reason is not None:
             reason, value = cost_reason, cost_value
             break
@@ -167,12 +186,33 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             reason, value = StopReason.NO_PROGRESS, exhausted
             break
 
+    if options.polish and reason.converged:
+        it, polished = polish(problem, it, make_iterate, nit)
+        history.extend(polished)
+        nit += len(polished)
+        for record in polished:
+            if options.verbose >= 2:
+                _print_record(record)
+            # Already stopped: a request to stop from the callback changes nothing here, and
+            # the residuals passed along are those of the polished point.
+            _notify(options.callback, wants_result, it, record)
+
+    events: list[str] = []
+    if reason.converged:
+        # Over the free variables: at an active bound the residual may keep a share along it.
+        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost,
+                                                0.5 * float(f0 @ f0))
+        if uncertified is not None:
+            events.append(f"{reason.name.lower()} test fired at iteration {nit} "
+                          f"({reason.message(value)}), but the point is not certified.")
+            reason, value = uncertified, measure
+
     result = FitResult(
         x=it.x.copy(), cost=it.cost, fun=it.f.copy(), jac=it.J.copy(), grad=it.g.copy(),
         optimality=it.grad_norm, active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
         stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),
-        bounds=(problem.lb.copy(), problem.ub.copy()))
+        bounds=(problem.lb.copy(), problem.ub.copy()), events=events)
     if options.verbose >= 1:
         print(result.message)
         print(f"Function evaluations {result.nfev}, final cost {result.cost:.4e}, "

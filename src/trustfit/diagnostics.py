@@ -12,21 +12,24 @@ code                       fires when
                            ``RANK_RCOND = eps * max(m, n)`` times the largest) is below ``n``;
                            names the undetermined combination from the SVD's null space
 ``ill_conditioned``        full rank, but the condition number of the column-scaled Jacobian
-                           (columns of unit norm) exceeds ``COND_LIMIT = 1e8`` (about half of
-                           the 16 digits are lost in the solution and its covariance)
+                           (columns of unit norm) exceeds ``COND_LIMIT = 1/sqrt(eps)`` (6.7e7,
+                           the solver's own limit for certifying a stop: about half of the 16
+                           digits are lost in the solution and its covariance)
 ``exchangeable_parameters`` two Jacobian columns are equal up to sign: parallel within
                            ``1 - |cos| <= EXCHANGE_COS = 1e-4`` and norms within a factor
                            ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
                            linearised model unchanged (a symmetric point such as the textbook's
                            ``x1 = x2, x3 = x4``)
 ``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` (``s_j`` the
-                           parameter's size) is at most ``ZERO_COLUMN = 1e-8`` times the
-                           largest column's effect
-``not_stationary``         a convergence test fired, but a Gauss-Newton step from the final
+                           parameter's size, ``max(|x_j|, |x0_j|)``, 1 if both are 0) is at
+                           most ``ZERO_COLUMN = 1e-8`` times the largest column's effect
+``not_stationary``         the stop reason is ``STALLED``, or a convergence test fired but a
+                           Gauss-Newton step from the final
                            point would still remove more than ``STATIONARY = 1e-4`` of the cost
                            (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
-                           free Jacobian columns with singular values above sqrt(eps) of the
-                           largest: Bates & Watts' relative-offset criterion);
+                           free, non-zero Jacobian columns with singular values above sqrt(eps)
+                           of the largest: Bates & Watts' relative-offset criterion); for
+                           ``STALLED`` the threshold is the solver's (``STATIONARY_LIMIT**2``);
                            not on an exact fit (``||r|| <= 1e-6 || |J| |x| ||``)
 ``bad_start``              at least half (and at least 3) of the trial steps gave non-finite
                            residuals (overflow), or the run never accepted a step and did not
@@ -55,9 +58,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .result import FitResult, StopReason
+from .stopping import CONDITION_LIMIT as _CONDITION_LIMIT
+from .stopping import STATIONARY_LIMIT
 
 EPS = float(np.finfo(float).eps)
-COND_LIMIT = 1e8
+#: The solver's own limit (:data:`trustfit.stopping.CONDITION_LIMIT`, 1/sqrt(eps) ~ 6.7e7):
+#: beyond it a stop is not certified (``DEGENERATE``), and this finding says why.
+COND_LIMIT = _CONDITION_LIMIT
 EXCHANGE_COS = 1e-4
 EXCHANGE_NORM = 1.1
 ZERO_COLUMN = 1e-8
@@ -237,8 +244,8 @@ def check_conditioning(result: FitResult, names=None) -> list[Finding]:
     """``ill_conditioned``: full rank but cond(J D^-1) > ``COND_LIMIT`` (D = column norms)."""
     J = np.asarray(result.jac, dtype=float)
     norms = _column_norms(J)
-    if np.any(norms == 0) or not np.all(np.isfinite(J)):
-        return []
+    if np.any(norms == 0) or not np.all(np.isfinite(J)) or np.any(_zero_columns(result)):
+        return []  # a zero column: rank_deficient and parameter_not_moved say it
     _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
     from .statistics import default_rcond
 
@@ -252,7 +259,7 @@ def check_conditioning(result: FitResult, names=None) -> list[Finding]:
     return [Finding(
         "ill_conditioned", "warning",
         f"The column-scaled Jacobian has condition number {cond:.3g} (threshold "
-        f"{COND_LIMIT:.0e}): about {np.log10(cond):.0f} of 16 digits are lost, mostly in "
+        f"{COND_LIMIT:.2g}): about {np.log10(cond):.0f} of 16 digits are lost, mostly in "
         f"{_join([_label(names, j) for j in idx])}.",
         _ids(names, idx),
         "Rescale or reparametrise the model (centre x, use differences or logs of "
@@ -299,10 +306,20 @@ def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
 
 
 def parameter_scale(result: FitResult) -> np.ndarray:
-    """``|x_j|``, or ``|x0_j|`` where ``x_j = 0``, or 1 where both are 0."""
+    """The size of each parameter: ``max(|x_j|, |x0_j|)`` (a parameter that ends near 0 keeps
+    the size it started with), or 1 where both are 0."""
     x = np.abs(np.asarray(result.x, dtype=float))
     x0 = np.abs(np.asarray(result.x0, dtype=float)) if result.x0 is not None else np.zeros_like(x)
-    return np.where(x > 0, x, np.where(x0 > 0, x0, 1.0))
+    size = np.maximum(x, x0)
+    return np.where(size > 0, size, 1.0)
+
+
+def _zero_columns(result: FitResult) -> np.ndarray:
+    """Mask of the columns ``check_not_moved`` calls zero."""
+    with np.errstate(all="ignore"):
+        effect = _column_norms(np.asarray(result.jac, dtype=float)) * parameter_scale(result)
+    top = float(np.nanmax(effect, initial=0.0))
+    return (effect <= ZERO_COLUMN * top) | (top == 0.0)
 
 
 def check_not_moved(result: FitResult, names=None) -> list[Finding]:
@@ -313,7 +330,7 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
     J = np.asarray(result.jac, dtype=float)
     effect = _column_norms(J) * parameter_scale(result)
     top = float(effect.max(initial=0.0))
-    zero = [j for j in range(effect.size) if effect[j] <= ZERO_COLUMN * top or top == 0.0]
+    zero = [int(j) for j in np.flatnonzero(_zero_columns(result))]
     if not zero:
         return []
     labels = [_label(names, j) for j in zero]
@@ -348,7 +365,9 @@ def gauss_newton_fraction(result: FitResult) -> float:
     under the linear model, over the free parameters (0 at a stationary point)."""
     J = np.asarray(result.jac, dtype=float)
     r = np.asarray(result.fun, dtype=float)
-    free = np.asarray(result.active_mask) == 0
+    # Free parameters with a non-zero column (a "zero" column, see check_not_moved, can be
+    # finite-difference noise, which column scaling would blow up to a unit vector).
+    free = (np.asarray(result.active_mask) == 0) & ~_zero_columns(result)
     rr = float(r @ r)
     if not free.any() or rr == 0.0 or not (np.all(np.isfinite(J)) and np.all(np.isfinite(r))):
         return 0.0
@@ -366,22 +385,37 @@ def gauss_newton_fraction(result: FitResult) -> float:
     return float(p @ p) / rr
 
 
+def _which_test(result: FitResult) -> str:
+    if result.stop_reason.converged:
+        return f" on the {result.stop_reason.name.lower()} test"
+    for event in result.events:  # the loop says which test fired before certifying
+        if " test fired at iteration " in event:
+            return f" on the {event.split(' test fired')[0]} test"
+    return ""
+
+
 def check_stationary(result: FitResult, names=None) -> list[Finding]:
-    """``not_stationary``: converged by a test, yet a Gauss-Newton step would still remove
-    more than ``STATIONARY`` of the cost (and the fit is not exact)."""
-    if not result.stop_reason.converged or exact_fit(result):
+    """``not_stationary``: stopped ``STALLED``, or converged by a test yet a Gauss-Newton step
+    would still remove more than ``STATIONARY`` of the cost (and the fit is not exact)."""
+    stalled = result.stop_reason is StopReason.STALLED
+    if not (stalled or result.stop_reason.converged) or exact_fit(result):
         return []
     frac = gauss_newton_fraction(result)
-    if frac <= STATIONARY:
+    # STALLED is the solver's verdict, with its own (stricter) limit on the share of the
+    # residual in the range of J: stopping.STATIONARY_LIMIT, squared for a share of the cost.
+    # Measured here without zero (noise) columns, it may not confirm the verdict: then the
+    # finding that explains the stop is parameter_not_moved, not this one.
+    threshold = STATIONARY_LIMIT ** 2 if stalled else STATIONARY
+    if frac <= threshold:
         return []
     return [Finding(
         "not_stationary", "error",
-        f"The fit stopped on the {result.stop_reason.name.lower()} test, but a Gauss-Newton "
-        f"step from there would still remove {100 * frac:.3g}% of the cost (threshold "
-        f"{100 * STATIONARY:.2g}%): this is not a minimum.",
+        f"The fit stopped{_which_test(result)}, but a Gauss-Newton step from there would "
+        f"still remove {100 * frac:.3g}% of the cost (threshold {100 * threshold:.2g}%): "
+        "this is not a minimum.",
         (), "Rescale the parameters (x_scale='jac'), start closer, or tighten xtol/ftol; "
         "the step became small because the damping grew, not because the fit converged.",
-        value=frac, threshold=STATIONARY)]
+        value=frac, threshold=threshold)]
 
 
 def check_bad_start(result: FitResult, names=None) -> list[Finding]:

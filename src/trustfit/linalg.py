@@ -52,9 +52,11 @@ class SVDSolver:
         coef[keep] = self.uf[keep] / self.s[keep]
         return -(self.Vt.T @ coef)
 
-    def damped(self, mu: float) -> np.ndarray:
-        """Solution of ``min ||J h + r||^2 + mu ||h||^2`` (mu > 0)."""
-        return -(self.Vt.T @ (self.s * self.uf / (self.s**2 + mu)))
+    def damped(self, mu: float, rhs: np.ndarray | None = None) -> np.ndarray:
+        """Solution of ``min ||J h + r||^2 + mu ||h||^2`` (mu > 0); with ``rhs`` given, of the
+        same problem with ``rhs`` in place of ``r`` (the geodesic acceleration solve)."""
+        uf = self.uf if rhs is None else self.U.T @ rhs
+        return -(self.Vt.T @ (self.s * uf / (self.s**2 + mu)))
 
 
 def solve_spd(B: np.ndarray, rhs: np.ndarray) -> np.ndarray:

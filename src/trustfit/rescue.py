@@ -11,9 +11,12 @@ A layer over "run the loop once": the driver loop is not touched. After a run,
   that parameter moved from its start (a parameter that never moved and has a zero column
   is one the model does not use; restarting cannot help, the diagnosis reports it);
 * no convergence: the stop reason is not a convergence test (budget used up, line search
-  failed, no progress), or a convergence test fired where the point is not stationary
-  (``not_stationary``). A callback stop is the caller's choice: it is never rescued and
-  ends a rescue in progress.
+  failed, no progress, ``STALLED``), or a convergence test fired where the point is not
+  stationary (``not_stationary``). A callback stop is the caller's choice: it is never
+  rescued and ends a rescue in progress. ``DEGENERATE`` (a test fired at a point where the
+  parameters are not determined) is rescued only through the two findings above: a
+  genuinely rank-deficient model is degenerate everywhere, and restarting cannot change
+  that.
 
 It does not fire on an exact fit, where the residual norm is at most ``EXACT_FIT = 1e-6``
 times the norm of the linearised model's terms, ``|| |J| |x| ||`` (units of the residuals):
@@ -37,7 +40,7 @@ Restart ``k`` (at most ``MAX_RESTARTS = 4``) starts from the caller's ``x0`` wit
 * the point clipped into the bounds.
 
 The numbers come from one ``numpy.random.default_rng(seed)``: the same call gives the same
-restarts. Restarting stops early when a restart converges with none of the triggers, or
+restarts. Restarting stops early when a restart ends with none of the triggers, or
 when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the same triggers
 (exchangeable parameters excepted: breaking a symmetry may need a larger push): the stall is
 then reproducible, not an accident of the start.
@@ -54,8 +57,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .diagnostics import (STATIONARY, check_not_moved, exact_fit, exchangeable_pairs,
-                          gauss_newton_fraction)
+from .diagnostics import check_not_moved, check_stationary, exact_fit, exchangeable_pairs
 from .result import FitResult, StopReason
 
 MAX_RESTARTS = 4
@@ -75,10 +77,12 @@ def triggers(result: FitResult) -> list[str]:
         if finite and _stuck_parameters(result):
             found.append("parameter_not_moved")
     reason = result.stop_reason
-    if not reason.converged and reason is not StopReason.CALLBACK:
+    if reason is StopReason.STALLED:
+        if check_stationary(result):  # the diagnosis confirms the solver's verdict
+            found.append("not_stationary")
+    elif not reason.converged and reason not in (StopReason.CALLBACK, StopReason.DEGENERATE):
         found.append("not_converged")
-    elif reason.converged and not exact_fit(result) and (
-            gauss_newton_fraction(result) > STATIONARY):
+    elif reason.converged and check_stationary(result):
         found.append("not_stationary")
     return found
 
@@ -170,7 +174,7 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
         if r.stop_reason is StopReason.CALLBACK:
             break
         previous, fired = fired, triggers(r)
-        if not fired and r.stop_reason.converged:
+        if not fired:
             break
         if same and fired == previous and "exchangeable_parameters" not in fired:
             events.append(f"rescue stopped: restart {k} stalled again at the same cost with "

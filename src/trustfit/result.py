@@ -42,6 +42,14 @@ class StopReason(Enum):
     NO_PROGRESS = (-4, False, True,
                    "Not converged: the damping or trust region reached its limit ({value:.3g}) "
                    "without an acceptable step; the best point is returned.")
+    STALLED = (-5, False, True,
+               "Not converged: a stopping test fired, but the point is not stationary (the "
+               "residuals keep a share {value:.3g} of their length in the span of the "
+               "Jacobian); the step was cut short by the damping, not by convergence.")
+    DEGENERATE = (-6, False, True,
+                  "Not certified: a stopping test fired at a degenerate point (condition number "
+                  "{value:.3g} of the column-scaled Jacobian): the parameters are not determined "
+                  "there, typically a saturated or symmetric model or a wrong local solution.")
 
     def __init__(self, status: int, converged: bool, usable: bool, template: str):
         self.status = status

@@ -10,7 +10,10 @@ the pseudo-inverse of ``J^T J`` without forming ``J^T J`` (which squares the con
 number), as in SciPy's ``curve_fit`` and GSL's ``gsl_multifit_nlinear_covar``. The rank is
 decided on the column-scaled Jacobian, so parameters of very different sizes (NIST Hahn1's
 1e-9 next to 1) do not look rank deficient; for a full-rank Jacobian the result is the same
-matrix. Directions with singular values below the cut-off are not determined by the data:
+matrix. A column whose effect ``||J_j|| |x_j|`` is at most 1e-8 of the largest counts as zero
+(a parameter the residuals do not depend on; see ``parameter_not_moved`` in
+:mod:`trustfit.diagnostics`). Directions with singular values below the cut-off are not
+determined by the data:
 they are reported in ``null_space`` (columns are parameter combinations), the covariance is
 the pseudo-inverse in column-scaled coordinates, ``D^-1 (J D^-1)^+ (J D^-1)^+T D^-1``, and
 ``rank_deficient`` is set: never a silent ``inf``. (It is a generalised inverse of ``J^T J``:
@@ -18,8 +21,9 @@ every combination the data determine gets the same variance as with the Moore-Pe
 pseudo-inverse; unlike that one it does not depend on the units of the parameters.)
 
 The default cut-off ``rcond`` is the larger of ``eps * max(m, n)`` and the relative accuracy
-of the Jacobian: ``sqrt(eps)`` for a ``'2-point'`` finite-difference Jacobian,
-``eps**(2/3)`` for ``'3-point'``, ``eps`` for an analytic or complex-step one. Singular values
+of the Jacobian (``FitResult.jac_method``): ``sqrt(eps)`` for a ``'2-point'``
+finite-difference Jacobian, ``eps**(2/3)`` for ``'3-point'``, ``eps**(4/5)`` for the
+``'5-point'`` one the polish leaves, ``eps`` for an analytic or complex-step one. Singular values
 below the Jacobian's own error are noise, not information.
 
 Everything here is a pure function of the result except :func:`profile_intervals`, which
@@ -39,8 +43,8 @@ from .result import FitResult
 
 EPS = float(np.finfo(float).eps)
 #: Relative accuracy of the Jacobian by how it was computed (``FitResult.jac_method``).
-JACOBIAN_ACCURACY = {"callable": EPS, "cs": EPS, "3-point": EPS ** (2 / 3),
-                     "2-point": EPS ** 0.5}
+JACOBIAN_ACCURACY = {"callable": EPS, "cs": EPS, "5-point": EPS ** 0.8,
+                     "3-point": EPS ** (2 / 3), "2-point": EPS ** 0.5}
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,13 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
         rcond = default_rcond(result) if jac is None else EPS * max(m, n)
     norms = np.linalg.norm(J, axis=0)
     d = np.where(norms > 0, norms, 1.0)
+    if n and jac is None:
+        # A column whose effect is negligible (diagnostics.check_not_moved: a parameter the
+        # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
+        # in it would look like information.
+        from .diagnostics import _zero_columns
+
+        J = np.where(_zero_columns(result)[None, :], 0.0, J)
     if n:
         _, s, Vt = np.linalg.svd(J / d, full_matrices=True)
     else:

@@ -17,7 +17,7 @@ class Trial:
     A trial with non-finite residuals has ``cost = inf`` and is never accepted."""
 
     def __init__(self, problem: Problem, x: np.ndarray, f: np.ndarray | None = None,
-                 J: np.ndarray | None = None):
+                 J: np.ndarray | None = None, refined: bool = False):
         self.problem = problem
         self.x = x
         self.f = problem.residuals(x) if f is None else f
@@ -26,6 +26,7 @@ class Trial:
         self.finite = bool(np.all(np.isfinite(self.f))) and math.isfinite(cost)
         self.cost = cost if self.finite else math.inf
         self._J = J
+        self.refined = refined
 
     @property
     def J(self) -> np.ndarray | None:
@@ -33,7 +34,7 @@ class Trial:
 
     def jacobian(self) -> np.ndarray:
         if self._J is None:
-            self._J = self.problem.jacobian(self.x, self.f)
+            self._J = self.problem.jacobian(self.x, self.f, self.refined)
         return self._J
 
     @cached_property

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..linalg import SVDSolver
+from ..problem import Problem
 
 if TYPE_CHECKING:
     from ..globalize import Outcome
@@ -125,7 +126,7 @@ class StepStrategy:
     def start(self, it: Iterate) -> None:
         """Initialise the damping / radius from the first iterate."""
 
-    def propose(self, it: Iterate) -> Step:
+    def propose(self, it: Iterate, problem: Problem) -> Step:
         raise NotImplementedError
 
     def update(self, it: Iterate, step: Step, outcome: Outcome) -> None:

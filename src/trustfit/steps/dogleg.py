@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..problem import Problem
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Dogleg(StepStrategy):
         r0 = float(np.linalg.norm(it.D * it.x))
         self._radius = r0 if r0 > 0.0 and math.isfinite(r0) else 1.0
 
-    def propose(self, it: Iterate) -> Step:
+    def propose(self, it: Iterate, problem: Problem) -> Step:
         Js = it.scaled_jacobian
         gs = Js.T @ it.f
         Jg = Js @ gs

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..linalg import solve_spd
+from ..problem import Problem
 from .base import Iterate, QuadraticModel, Step, StepStrategy
 from .damped import LevenbergMarquardt
 
@@ -72,9 +73,9 @@ class Hybrid(StepStrategy):
         self.mode = "LM"
         self._count = 0
 
-    def propose(self, it: Iterate) -> Step:
+    def propose(self, it: Iterate, problem: Problem) -> Step:
         if self.mode == "LM":
-            return self.lm.propose(it)
+            return self.lm.propose(it, problem)
         free = it.free
         h = np.zeros_like(it.x)
         h[free] = solve_spd(self.B[np.ix_(free, free)], -it.g[free])
