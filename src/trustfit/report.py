@@ -35,6 +35,10 @@ MEANING = {
     "CALLBACK": "the callback asked to stop; the point is where the fit was, not a minimum.",
     "LINE_SEARCH_FAILED": "the search direction did not decrease the cost; not a minimum.",
     "NO_PROGRESS": "no acceptable step could be found; not a minimum.",
+    "STALLED": "a test fired, but the point is not stationary: not a minimum (see the "
+               "findings).",
+    "DEGENERATE": "a test fired where the parameters are not determined: a symmetric or "
+                  "rank-deficient point; see the findings for which parameters.",
 }
 
 
