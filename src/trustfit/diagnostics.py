@@ -397,6 +397,11 @@ def _which_test(result: FitResult) -> str:
 def check_stationary(result: FitResult, names=None) -> list[Finding]:
     """``not_stationary``: stopped ``STALLED``, or converged by a test yet a Gauss-Newton step
     would still remove more than ``STATIONARY`` of the cost (and the fit is not exact)."""
+    with np.errstate(all="ignore"):
+        return _check_stationary(result, names)
+
+
+def _check_stationary(result: FitResult, names=None) -> list[Finding]:
     stalled = result.stop_reason is StopReason.STALLED
     if not (stalled or result.stop_reason.converged) or exact_fit(result):
         return []

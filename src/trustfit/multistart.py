@@ -104,7 +104,8 @@ def is_minimum(r: FitResult) -> bool:
     """Converged, and stationary (the diagnosis' ``not_stationary`` test does not fire)."""
     from .diagnostics import STATIONARY, exact_fit, gauss_newton_fraction
 
-    return bool(r.success and (exact_fit(r) or gauss_newton_fraction(r) <= STATIONARY))
+    with np.errstate(all="ignore"):
+        return bool(r.success and (exact_fit(r) or gauss_newton_fraction(r) <= STATIONARY))
 
 
 def cluster(results: list[FitResult]) -> list[Minimum]:

@@ -69,13 +69,17 @@ SAME_COST = 1e-6
 def triggers(result: FitResult) -> list[str]:
     """The rescue triggers that fire for ``result`` (codes of :mod:`trustfit.diagnostics`,
     plus ``'not_converged'``)."""
+    with np.errstate(all="ignore"):  # overflowing residuals are findings, not warnings
+        return _triggers(result)
+
+
+def _triggers(result: FitResult) -> list[str]:
     found = []
-    with np.errstate(all="ignore"):
-        finite = bool(np.all(np.isfinite(result.jac)))
-        if finite and exchangeable_pairs(result.jac):
-            found.append("exchangeable_parameters")
-        if finite and _stuck_parameters(result):
-            found.append("parameter_not_moved")
+    finite = bool(np.all(np.isfinite(result.jac)))
+    if finite and exchangeable_pairs(result.jac):
+        found.append("exchangeable_parameters")
+    if finite and _stuck_parameters(result):
+        found.append("parameter_not_moved")
     reason = result.stop_reason
     if reason is StopReason.STALLED:
         if check_stationary(result):  # the diagnosis confirms the solver's verdict
