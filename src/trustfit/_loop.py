@@ -161,7 +161,8 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
                                                              options.rounding)
             if (cost_reason is None and options.rounding
-                    and stopping.certify(it.J[:, it.free], it.f, it.cost, cost0)[0] is None):
+                    and stopping.certify(it.J[:, it.free], it.f, it.cost, cost0, it.x[it.free],
+                                     x0[it.free])[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
                 cost_reason, cost_value = StopReason.COST, gain / it.cost
@@ -211,7 +212,8 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
     events: list[str] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
-        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost, cost0)
+        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost, cost0,
+                                                it.x[it.free], x0[it.free])
         if uncertified is not None:
             events.append(f"{reason.name.lower()} test fired at iteration {nit} "
                           f"({reason.message(value)}), but the point is not certified.")

@@ -58,8 +58,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .result import FitResult, StopReason
+from . import stopping
 from .stopping import CONDITION_LIMIT as _CONDITION_LIMIT
-from .stopping import STATIONARY_LIMIT
+from .stopping import STATIONARY_LIMIT, ZERO_COLUMN
 
 EPS = float(np.finfo(float).eps)
 #: The solver's own limit (:data:`trustfit.stopping.CONDITION_LIMIT`, 1/sqrt(eps) ~ 6.7e7):
@@ -67,7 +68,6 @@ EPS = float(np.finfo(float).eps)
 COND_LIMIT = _CONDITION_LIMIT
 EXCHANGE_COS = 1e-4
 EXCHANGE_NORM = 1.1
-ZERO_COLUMN = 1e-8
 SLOW_MIN_STEPS = 6
 SLOW_RATE = 0.5
 STATIONARY = 1e-4
@@ -306,20 +306,13 @@ def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
 
 
 def parameter_scale(result: FitResult) -> np.ndarray:
-    """The size of each parameter: ``max(|x_j|, |x0_j|)`` (a parameter that ends near 0 keeps
-    the size it started with), or 1 where both are 0."""
-    x = np.abs(np.asarray(result.x, dtype=float))
-    x0 = np.abs(np.asarray(result.x0, dtype=float)) if result.x0 is not None else np.zeros_like(x)
-    size = np.maximum(x, x0)
-    return np.where(size > 0, size, 1.0)
+    """The size of each parameter (:func:`trustfit.stopping.parameter_scale`)."""
+    return stopping.parameter_scale(result.x, result.x0)
 
 
 def _zero_columns(result: FitResult) -> np.ndarray:
-    """Mask of the columns ``check_not_moved`` calls zero."""
-    with np.errstate(all="ignore"):
-        effect = _column_norms(np.asarray(result.jac, dtype=float)) * parameter_scale(result)
-    top = float(np.nanmax(effect, initial=0.0))
-    return (effect <= ZERO_COLUMN * top) | (top == 0.0)
+    """Mask of the columns ``check_not_moved`` calls zero (shared with the certificate)."""
+    return stopping.zero_columns(np.asarray(result.jac, dtype=float), result.x, result.x0)
 
 
 def check_not_moved(result: FitResult, names=None) -> list[Finding]:
