@@ -64,3 +64,20 @@ def test_result_fields_match_scipy(problem):
         assert key in r.keys()
         assert r[key] is not None
     assert r.status == r.stop_reason.status > 0
+
+
+# --- the eight "lower difficulty" NIST StRD problems, both starts, every method -------------
+from trustfit.reference import nist  # noqa: E402
+
+LOWER = [p for p in nist.load_all() if p.difficulty == "lower"]
+NIST_CASES = [(p, m, s) for p in LOWER for m in trustfit.METHODS for s in (1, 2)]
+
+
+@pytest.mark.parametrize("p,method,start", NIST_CASES,
+                         ids=[f"{p.name}/{s}-{m}" for p, m, s in NIST_CASES])
+def test_nist_lower_difficulty(p, method, start):
+    r = trustfit.least_squares(p.residuals, p.starts[start - 1], jac=p.residual_jacobian,
+                               method=method)
+    assert r.success, r.message
+    assert nist.lre(r.x, p.certified) >= 6.0
+    assert len(LOWER) == 8

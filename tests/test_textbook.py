@@ -58,7 +58,8 @@ def test_start_two_swapped_minimum_with_qn_phase():
 
 def test_start_zero_stalls_at_symmetric_point():
     # The step-size test fires, as in the article; trustfit then refuses to certify the point:
-    # the two exponentials are (nearly) the same function there, so J is singular.
+    # the two exponentials are (nearly) the same function there, so J is singular. (No rescue
+    # with the article's settings; trustfit's default restarts: test_rescue.py.)
     r = fit(ex.STARTS[2])
     assert r.events[0].startswith("step test fired at iteration 14")
     assert r.stop_reason is trustfit.StopReason.DEGENERATE and not r.success

@@ -1,8 +1,12 @@
 """trustfit: nonlinear least squares and curve fitting that gets the right answer, and says
 why when it can't."""
+from ._curve_fit import FitWarning, curve_fit, fit
 from ._least_squares import DEFAULT_METHOD, METHODS, least_squares
+from .diagnostics import Diagnosis, Finding, diagnose
+from .multistart import Minimum, multistart
 from .result import FitResult, IterationRecord, StopReason
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "FitResult", "IterationRecord", "StopReason",
-           "least_squares"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "Diagnosis", "Finding", "FitResult", "FitWarning",
+           "IterationRecord", "Minimum", "StopReason", "curve_fit", "diagnose", "fit",
+           "least_squares", "multistart"]
 __version__ = "0.1.0"

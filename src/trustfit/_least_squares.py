@@ -1,6 +1,7 @@
 """``trustfit.least_squares``: SciPy's signature, trustfit's solvers."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from ._loop import LoopOptions, run
 from .differentiation import METHODS as FD_METHODS
 from .globalize import ArmijoBacktracking, TrustRegionTest
 from .problem import Problem
-from .result import FitResult
+from .result import FitResult, StopReason
 from .steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
 from .steps.damped import DAMPING_RULES
 
@@ -71,6 +72,10 @@ def least_squares(
     accel: bool = False,
     rounding_stop: bool = True,
     polish: bool = True,
+    rescue: bool = True,
+    starts: int | None = None,
+    seed: int = 0,
+    _multistart: dict | None = None,
 ) -> FitResult:
     """Solve ``min F(x) = 1/2 ||fun(x)||^2`` subject to ``lb <= x <= ub``.
 
@@ -107,6 +112,14 @@ def least_squares(
         1e-10 of the cost disagrees with the actual change: the cost is at rounding level.
     polish : after convergence, Gauss-Newton steps accepted while they shrink, with central
         differences when the Jacobian is by forward differences (:mod:`trustfit.polish`).
+    rescue : when the run stalls where :func:`trustfit.diagnose` finds exchangeable
+        parameters, a parameter the residuals do not depend on, or no convergence, restart a
+        few times from deterministic perturbed points and keep the best
+        (:mod:`trustfit.rescue`); what was done is in ``events`` and the history notes.
+        ``False``: one run, as SciPy.
+    starts : ``N`` runs from a seeded quasi-random design (:func:`trustfit.multistart`);
+        the best is returned, the distinct minima are in ``result.minima``. ``None``: one start.
+    seed : seed of the rescue perturbations and of the multi-start design.
 
     Returns
     -------
@@ -131,6 +144,11 @@ def least_squares(
     step = check.diff_step(diff_step, n)
     tau = check.positive_float("tau", tau)
     damping = check.choice("damping", damping, DAMPING_RULES)
+    if not isinstance(rescue, bool):
+        raise ValueError(f"rescue must be True or False, got {rescue!r}.")
+    starts = check.positive_int_or_none("starts", starts)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a whole number, got {seed!r}.")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
     if callback is not None and not callable(callback):
@@ -148,10 +166,42 @@ def least_squares(
 
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
-    problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
-    strategy, globalization = _build(method, tau, damping, xtol, accel)
     options = LoopOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter,
                           x_scale=scale, verbose=verbose, callback=callback,
                           rounding=ROUNDING_LEVEL if rounding_stop else 0.0,
                           polish=bool(polish))
-    return run(problem, x0, strategy, globalization, method, options)
+
+    def run_once(start: np.ndarray, nfev_left: int | None = None,
+                 iter_left: int | None = None) -> FitResult:
+        """One run of the driver loop, with fresh counters and a fresh step strategy; the
+        budgets given replace max_nfev / max_iter (the rescue layer's share of them)."""
+        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
+        strategy, globalization = _build(method, tau, damping, xtol, accel)
+        opts = options
+        if nfev_left is not None:
+            opts = dataclasses.replace(opts, max_nfev=nfev_left)
+        if iter_left is not None:
+            opts = dataclasses.replace(opts, max_iter=iter_left)
+        result = run(problem, start, strategy, globalization, method, opts)
+        # After a converged stop the loop polishes, and with forward differences the final
+        # Jacobian is then a 5-point one (trustfit.polish); the covariance's rank cut-off
+        # follows the accuracy of the Jacobian it is given.
+        polished = opts.polish and problem.refinable and (
+            result.stop_reason.converged
+            or result.stop_reason in (StopReason.STALLED, StopReason.DEGENERATE))
+        result.jac_method = ("5-point" if polished else
+                             jac if isinstance(jac, str) else "callable")
+        return result
+
+    if starts is not None:
+        from .multistart import multistart_runs
+
+        return multistart_runs(run_once, x0, lb, ub, starts, seed=seed, rescue=rescue,
+                               **(_multistart or {}))
+    result = run_once(x0)
+    if rescue:
+        from .rescue import rescue as rescue_layer
+
+        result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
+                              max_iter=max_iter)
+    return result

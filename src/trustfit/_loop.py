@@ -109,6 +109,7 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub)
 
     it = make_iterate(x0, f0, J0)
+    cost0 = it.cost
     strategy.start(it)
     history: list[IterationRecord] = []
     wants_result = options.callback is not None and _callback_wants_result(options.callback)
@@ -153,13 +154,24 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         if not math.isfinite(predicted):  # a line search: the Gauss-Newton model of the step
             predicted = -(float(it.g @ outcome.step)
                           + 0.5 * float(np.sum((it.J @ outcome.step) ** 2)))
-        cost_reason, cost_value = None, math.nan
-        if not outcome.line_search_failed:
+        if outcome.line_search_failed:
+            # No length decreased the cost: at rounding level when even the full step's
+            # model gain is below it (nothing was gained: actual reduction 0).
+            gain = step.model.predicted_reduction(step.h)
+            cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
+                                                             options.rounding)
+            if (cost_reason is None and options.rounding
+                    and stopping.certify(it.J[:, it.free], it.f, it.cost, cost0, it.x[it.free],
+                                     x0[it.free])[0] is None):
+                # A stationary, well-determined point: the failure is rounding in F, not a
+                # bad direction (Gauss-Newton on Misra1a ends so).
+                cost_reason, cost_value = StopReason.COST, gain / it.cost
+        else:
             cost_reason, cost_value = stopping.cost_test(it.cost - trial.cost, predicted,
                                                          it.cost, options.ftol)
-        if cost_reason is None and not outcome.line_search_failed:
-            cost_reason, cost_value = stopping.rounding_test(it.cost - trial.cost, predicted,
-                                                             it.cost, options.rounding)
+            if cost_reason is None:
+                cost_reason, cost_value = stopping.rounding_test(
+                    it.cost - trial.cost, predicted, it.cost, options.rounding)
         if outcome.accepted:
             it = make_iterate(trial.x, trial.f, trial.J)
 
@@ -200,8 +212,8 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
     events: list[str] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
-        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost,
-                                                0.5 * float(f0 @ f0))
+        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost, cost0,
+                                                it.x[it.free], x0[it.free])
         if uncertified is not None:
             events.append(f"{reason.name.lower()} test fired at iteration {nit} "
                           f"({reason.message(value)}), but the point is not certified.")

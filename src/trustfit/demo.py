@@ -33,6 +33,12 @@ def run_table(out=print) -> list[dict]:
             out(_row("trustfit", method, r.cost, r.x, str(r.nit), r.stop_reason.name))
             rows.append(dict(tool="trustfit", method=method, x0=x0.tolist(), cost=r.cost,
                              x=r.x.tolist(), nit=r.nit, stop=r.stop_reason.name))
+        r = least_squares(examples.residuals, x0)
+        restarts = sum(e.startswith("rescue restart") for e in r.events)
+        out(_row("trustfit", "default", r.cost, r.x, str(r.nit),
+                 f"{r.stop_reason.name} (no jac; {restarts} rescue restarts)"))
+        rows.append(dict(tool="trustfit", method="default", x0=x0.tolist(), cost=r.cost,
+                         x=r.x.tolist(), nit=r.nit, stop=r.stop_reason.name))
         for method in ("lm", "trf", "dogbox"):
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
@@ -96,8 +102,9 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
 def main(out: str | Path | None = None) -> int:
     print("trustfit demo: y = x3*exp(x1*t) + x4*exp(x2*t), t = 0, 2, ..., 20 "
           "(Madsen, Nielsen & Tingleff 2004)")
-    print("trustfit with the article's settings (gtol = xtol = 1e-5, at most 1000 iterations); "
-          "SciPy with its defaults and the same analytic Jacobian.")
+    print("trustfit with the article's settings (gtol = xtol = 1e-5, at most 1000 iterations, "
+          "no rescue), and trustfit's default call (no Jacobian, rescue on); SciPy with its "
+          "defaults and the same analytic Jacobian.")
     run_table()
     if out is not None:
         out = Path(out)

@@ -24,9 +24,9 @@ STARTS = (
 MINIMUM_COST = 0.0255953
 MINIMUM_X = np.array([-0.4622, -0.2085, -13.6218, 13.6189])
 #: The article's settings: method 'hybrid', tau = 1e-3, eps1 = eps2 = 1e-5, kmax = 1000, and
-#: none of trustfit's additions (no cost test, no rounding test, no polish).
+#: none of trustfit's additions (no cost test, no rounding test, no polish, no rescue).
 ARTICLE_SETTINGS = dict(method="hybrid", tau=1e-3, gtol=1e-5, xtol=1e-5, ftol=None, max_iter=1000,
-                        rounding_stop=False, polish=False)
+                        rounding_stop=False, polish=False, rescue=False)
 
 
 def model(x: np.ndarray, t: np.ndarray = T) -> np.ndarray:

@@ -117,6 +117,33 @@ class FitResult:
     x0: np.ndarray | None = None
     bounds: tuple[np.ndarray, np.ndarray] | None = None
     events: list[str] = field(default_factory=list)
+    #: Names of the parameters (from ``curve_fit``'s model signature or the caller), used by
+    #: the diagnosis and the report; ``None``: parameters are named by index.
+    param_names: tuple[str, ...] | None = None
+    #: Set by ``curve_fit``/``fit``: the data (for R^2) and how ``sigma`` is to be read.
+    ydata: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    absolute_sigma: bool = False
+    #: How ``jac`` was computed: ``'callable'`` (analytic), ``'2-point'``, ``'3-point'`` or
+    #: ``'cs'``; decides the rank cut-off of the covariance (its accuracy).
+    jac_method: str = "callable"
+    #: Set by a multi-start fit: the distinct minima found (:class:`trustfit.multistart.Minimum`).
+    minima: list | None = None
+
+    # --- layers over the result (imported lazily: result.py imports none of them) ----------
+    @property
+    def diagnosis(self):
+        """:func:`trustfit.diagnose` of this result: findings with messages and advice."""
+        from .diagnostics import diagnose
+
+        return diagnose(self)
+
+    def report(self, full: bool = False) -> str:
+        """A brief (default) or full text report: stop reason, parameters with standard
+        errors and intervals, correlations, findings with advice (:mod:`trustfit.report`)."""
+        from .report import report
+
+        return report(self, full=full)
 
     @property
     def status(self) -> int:

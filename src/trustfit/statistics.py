@@ -1,24 +1,50 @@
-"""Uncertainty of fitted parameters, computed from a :class:`~trustfit.FitResult`.
+"""Uncertainty of fitted parameters and goodness of fit, from a :class:`~trustfit.FitResult`.
 
-Covariance through the SVD of the Jacobian at the solution, ``J = U diag(s) V^T``:
+Covariance through the SVD of the column-scaled Jacobian at the solution,
+``J D^-1 = U diag(s) V^T`` with ``D = diag(||J_j||)``:
 
-``C = s2 * V diag(1/s_i^2) V^T`` over the singular values ``s_i > rcond * s_max``,
+``C = s2 * D^-1 V diag(1/s_i^2) V^T D^-1`` over the singular values ``s_i > rcond * s_max``,
 
 with ``s2 = 2 F / (m - rank)`` (the residual variance; 1 with ``absolute_sigma=True``). This is
 the pseudo-inverse of ``J^T J`` without forming ``J^T J`` (which squares the condition
-number), as in SciPy's ``curve_fit`` and GSL's ``gsl_multifit_nlinear_covar``. Directions
-with singular values below the cut-off are not determined by the data: they are reported in
-``null_space`` (columns are parameter combinations) and never turned into a silent ``inf``.
+number), as in SciPy's ``curve_fit`` and GSL's ``gsl_multifit_nlinear_covar``. The rank is
+decided on the column-scaled Jacobian, so parameters of very different sizes (NIST Hahn1's
+1e-9 next to 1) do not look rank deficient; for a full-rank Jacobian the result is the same
+matrix. A column whose effect ``||J_j|| |x_j|`` is at most 1e-8 of the largest counts as zero
+(a parameter the residuals do not depend on; see ``parameter_not_moved`` in
+:mod:`trustfit.diagnostics`). Directions with singular values below the cut-off are not
+determined by the data:
+they are reported in ``null_space`` (columns are parameter combinations), the covariance is
+the pseudo-inverse in column-scaled coordinates, ``D^-1 (J D^-1)^+ (J D^-1)^+T D^-1``, and
+``rank_deficient`` is set: never a silent ``inf``. (It is a generalised inverse of ``J^T J``:
+every combination the data determine gets the same variance as with the Moore-Penrose
+pseudo-inverse; unlike that one it does not depend on the units of the parameters.)
+
+The default cut-off ``rcond`` is the larger of ``eps * max(m, n)`` and the relative accuracy
+of the Jacobian (``FitResult.jac_method``): ``sqrt(eps)`` for a ``'2-point'``
+finite-difference Jacobian, ``eps**(2/3)`` for ``'3-point'``, ``eps**(4/5)`` for the
+``'5-point'`` one the polish leaves, ``eps`` for an analytic or complex-step one. Singular values
+below the Jacobian's own error are noise, not information.
+
+Everything here is a pure function of the result except :func:`profile_intervals`, which
+re-fits the model with one parameter held fixed at a time and therefore needs the residual
+function.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize, stats
 
 from .result import FitResult
 
-EPS = np.finfo(float).eps
+EPS = float(np.finfo(float).eps)
+#: Relative accuracy of the Jacobian by how it was computed (``FitResult.jac_method``).
+JACOBIAN_ACCURACY = {"callable": EPS, "cs": EPS, "5-point": EPS ** 0.8,
+                     "3-point": EPS ** (2 / 3), "2-point": EPS ** 0.5}
 
 
 @dataclass(frozen=True)
@@ -26,7 +52,7 @@ class Covariance:
     matrix: np.ndarray           # (n, n) covariance (pseudo-inverse where rank deficient)
     rank: int
     rcond: float                 # the relative singular-value cut-off used
-    singular_values: np.ndarray  # of the Jacobian at the solution, descending
+    singular_values: np.ndarray  # of the column-scaled Jacobian at the solution, descending
     null_space: np.ndarray       # (n, n - rank) undetermined parameter combinations
     residual_variance: float     # s2 (1 with absolute_sigma)
 
@@ -38,15 +64,49 @@ class Covariance:
     def stderr(self) -> np.ndarray:
         return np.sqrt(np.clip(np.diag(self.matrix), 0.0, None))
 
+    @property
+    def correlation(self) -> np.ndarray:
+        """Correlation matrix; rows/columns of parameters with zero variance are ``nan``."""
+        se = self.stderr
+        with np.errstate(all="ignore"):
+            corr = self.matrix / np.outer(se, se)
+        corr[np.diag_indices_from(corr)] = np.where(se > 0, 1.0, np.nan)
+        return np.clip(corr, -1.0, 1.0)
 
-def covariance(result: FitResult, absolute_sigma: bool = False,
-               rcond: float | None = None) -> Covariance:
-    """Parameter covariance at ``result.x`` (see the module docstring)."""
-    J = np.asarray(result.jac, dtype=float)
+
+def default_rcond(result: FitResult) -> float:
+    m, n = np.shape(result.jac)
+    accuracy = JACOBIAN_ACCURACY.get(getattr(result, "jac_method", "callable"), EPS)
+    return max(EPS * max(m, n), accuracy)
+
+
+def covariance(result: FitResult, absolute_sigma: bool | None = None,
+               rcond: float | None = None, jac: np.ndarray | None = None) -> Covariance:
+    """Parameter covariance at ``result.x`` (see the module docstring).
+
+    ``absolute_sigma``: ``None`` takes ``result.absolute_sigma`` (set by ``curve_fit``).
+    ``jac``: use this Jacobian instead of ``result.jac`` (e.g. a more accurate one computed at
+    the solution for the covariance only).
+    """
+    J = np.asarray(result.jac if jac is None else jac, dtype=float)
     m, n = J.shape
+    if absolute_sigma is None:
+        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
     if rcond is None:
-        rcond = EPS * max(m, n)
-    _, s, Vt = np.linalg.svd(J, full_matrices=True) if n else (None, np.zeros(0), np.zeros((0, 0)))
+        rcond = default_rcond(result) if jac is None else EPS * max(m, n)
+    norms = np.linalg.norm(J, axis=0)
+    d = np.where(norms > 0, norms, 1.0)
+    if n and jac is None:
+        # A column whose effect is negligible (diagnostics.check_not_moved: a parameter the
+        # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
+        # in it would look like information.
+        from .diagnostics import _zero_columns
+
+        J = np.where(_zero_columns(result)[None, :], 0.0, J)
+    if n:
+        _, s, Vt = np.linalg.svd(J / d, full_matrices=True)
+    else:
+        s, Vt = np.zeros(0), np.zeros((0, 0))
     s_max = s[0] if s.size else 0.0
     keep = s > rcond * s_max if s_max > 0 else np.zeros_like(s, dtype=bool)
     rank = int(keep.sum())
@@ -60,7 +120,164 @@ def covariance(result: FitResult, absolute_sigma: bool = False,
         s2 = 2.0 * result.cost / dof
     else:
         s2 = np.nan  # no degrees of freedom left: the scale of the errors is unknown
-    C = (V * inv_s2) @ V.T * s2
+    W = V / d[:, None]  # D^-1 V
+    C = (W * inv_s2) @ W.T * s2
     kept = np.zeros(n, dtype=bool)
     kept[: s.size] = keep
-    return Covariance(C, rank, rcond, s, V[:, ~kept], s2)
+    null = W[:, ~kept]
+    if null.size:
+        null = null / np.linalg.norm(null, axis=0)  # unit combinations in parameter units
+    return Covariance(C, rank, rcond, s, null, s2)
+
+
+def standard_errors(result: FitResult, absolute_sigma: bool | None = None) -> np.ndarray:
+    return covariance(result, absolute_sigma).stderr
+
+
+def correlation(result: FitResult) -> np.ndarray:
+    return covariance(result).correlation
+
+
+def confidence_intervals(result: FitResult, level: float = 0.95,
+                         absolute_sigma: bool | None = None,
+                         cov: Covariance | None = None) -> np.ndarray:
+    """Asymptotic (linearised) intervals ``x ± q * stderr``, shape ``(n, 2)``.
+
+    ``q`` is Student's t quantile with ``m - n`` degrees of freedom when the residual variance
+    is estimated from the fit, the normal quantile with ``absolute_sigma=True`` (the variance
+    is then known). Parameters in an undetermined direction get the pseudo-inverse's error.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}.")
+    if cov is None:
+        cov = covariance(result, absolute_sigma)
+    if absolute_sigma is None:
+        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
+    m, n = np.shape(result.jac)
+    dof = m - n
+    if absolute_sigma:
+        q = float(stats.norm.ppf(0.5 + level / 2))
+    elif dof > 0:
+        q = float(stats.t.ppf(0.5 + level / 2, dof))
+    else:
+        q = math.nan
+    se = cov.stderr
+    return np.column_stack([result.x - q * se, result.x + q * se])
+
+
+@dataclass(frozen=True)
+class FitStatistics:
+    """Goodness of fit. ``chi2 = sum(r_i^2) = 2 F`` of the (weighted) residuals, ``redchi =
+    chi2 / (m - n)``, ``aic = m ln(chi2/m) + 2 n``, ``bic = m ln(chi2/m) + n ln m`` (lmfit's
+    definitions), ``r2 = 1 - chi2 / sum(w (y - ybar_w)^2)`` (``nan`` without the data)."""
+
+    nobs: int
+    nparams: int
+    dof: int
+    chi2: float
+    redchi: float
+    aic: float
+    bic: float
+    r2: float
+
+
+def goodness_of_fit(result: FitResult, ydata: np.ndarray | None = None,
+                    sigma: np.ndarray | None = None) -> FitStatistics:
+    m, n = np.shape(result.jac)
+    chi2 = float(2.0 * result.cost)
+    dof = m - n
+    redchi = chi2 / dof if dof > 0 else math.nan
+    with np.errstate(all="ignore"):
+        log_term = m * math.log(chi2 / m) if chi2 > 0 else -math.inf
+    aic = log_term + 2 * n
+    bic = log_term + n * math.log(m)
+    y = ydata if ydata is not None else getattr(result, "ydata", None)
+    s = sigma if sigma is not None else getattr(result, "sigma", None)
+    r2 = math.nan
+    if y is not None:
+        y = np.asarray(y, dtype=float).ravel()
+        w = np.ones_like(y) if s is None or np.ndim(s) != 1 else 1.0 / np.asarray(s) ** 2
+        ybar = float(np.sum(w * y) / np.sum(w))
+        sst = float(np.sum(w * (y - ybar) ** 2))
+        r2 = 1.0 - chi2 / sst if sst > 0 else math.nan
+    return FitStatistics(m, n, dof, chi2, redchi, aic, bic, r2)
+
+
+def profile_intervals(result: FitResult, fun: Callable[[np.ndarray], np.ndarray],
+                      level: float = 0.95, absolute_sigma: bool | None = None,
+                      params: list[int] | None = None, max_widths: float = 64.0) -> np.ndarray:
+    """Profile-likelihood intervals, shape ``(n, 2)``: the values of ``x_j`` at which the
+    cost, minimised over the other parameters with ``x_j`` fixed, rises to the threshold
+
+    * ``S(x_j) = S_min * (1 + F(1, m - n; level) / (m - n))`` with the variance estimated
+      (the likelihood-ratio / profile-t interval of Bates & Watts 1988, sec. 6.1), or
+    * ``S(x_j) = S_min + chi2(1; level)`` with ``absolute_sigma=True``,
+
+    where ``S = 2 F`` is the sum of squared (weighted) residuals. This is the one function in
+    this module that evaluates the model: ``fun(x)`` must return the same residuals the fit
+    used. For each side it steps out in multiples of the standard error until the threshold
+    is crossed (at most ``max_widths`` standard errors; ``±inf`` if it never is, meaning the
+    data do not bound the parameter on that side), then finds the crossing with Brent's
+    method. Bounds of the fit are respected. Parameters not in ``params`` get ``nan``.
+    """
+    from ._least_squares import least_squares
+
+    if absolute_sigma is None:
+        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
+    x_hat = np.asarray(result.x, dtype=float)
+    m, n = np.shape(result.jac)
+    dof = m - n
+    s_min = 2.0 * result.cost
+    if absolute_sigma:
+        target = s_min + float(stats.chi2.ppf(level, 1))
+    elif dof > 0:
+        target = s_min * (1.0 + float(stats.f.ppf(level, 1, dof)) / dof)
+    else:
+        raise ValueError("profile intervals need m > n (no degrees of freedom left).")
+    se = covariance(result, absolute_sigma).stderr
+    lb, ub = result.bounds if result.bounds is not None else (np.full(n, -np.inf),
+                                                              np.full(n, np.inf))
+    out = np.full((n, 2), np.nan)
+    for j in (range(n) if params is None else params):
+        others = [k for k in range(n) if k != j]
+        guess = {"x": x_hat[others].copy()}
+
+        def profile(v: float) -> float:
+            if not others:
+                r = np.asarray(fun(np.array([v])), dtype=float)
+                return float(r @ r) - target
+
+            def sub(z):
+                x = x_hat.copy()
+                x[j] = v
+                x[others] = z
+                return fun(x)
+
+            z0 = np.clip(guess["x"], lb[others], ub[others])
+            fit = least_squares(sub, z0, bounds=(lb[others], ub[others]), rescue=False)
+            guess["x"] = fit.x
+            return 2.0 * fit.cost - target
+
+        width = se[j] if se[j] > 0 and np.isfinite(se[j]) else max(abs(x_hat[j]), 1.0) * 1e-3
+        for side, sign in ((0, -1.0), (1, 1.0)):
+            guess["x"] = x_hat[others].copy()
+            limit = lb[j] if sign < 0 else ub[j]
+            inner, k = x_hat[j], 1.0
+            found = None
+            while k <= max_widths:
+                outer = x_hat[j] + sign * k * width
+                if (sign < 0 and outer <= limit) or (sign > 0 and outer >= limit):
+                    outer = limit
+                if profile(outer) > 0:
+                    found = outer
+                    break
+                if outer == limit:
+                    break
+                inner, k = outer, 2.0 * k
+            if found is None:
+                out[j, side] = limit if np.isfinite(limit) and outer == limit else sign * np.inf
+                continue
+            guess["x"] = x_hat[others].copy()
+            out[j, side] = optimize.brentq(profile, inner, found, xtol=1e-10 * max(
+                abs(x_hat[j]), width), rtol=1e-10)
+    return out

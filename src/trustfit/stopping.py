@@ -33,6 +33,28 @@ STATIONARY_LIMIT = 1e-7
 CONDITION_LIMIT = 1.0 / math.sqrt(np.finfo(float).eps)
 #: A fit whose cost fell by this factor or more is exact to rounding: nothing to certify.
 EXACT_FIT = 1e-16
+#: A column whose effect ``||J_j|| max(|x_j|, |x0_j|)`` is at most this times the largest is
+#: zero: the parameter does not influence the residuals (NIST solutions: at least 6e-3).
+ZERO_COLUMN = 1e-8
+
+
+def parameter_scale(x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+    """The size of each parameter: ``max(|x_j|, |x0_j|)`` (a parameter that ends near 0 keeps
+    the size it started with), or 1 where both are 0."""
+    x = np.abs(np.asarray(x, dtype=float))
+    x0 = np.zeros_like(x) if x0 is None else np.abs(np.asarray(x0, dtype=float))
+    size = np.maximum(x, x0)
+    return np.where(size > 0, size, 1.0)
+
+
+def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+    """Mask of the Jacobian columns with no effect (see ``ZERO_COLUMN``). Judged by effect,
+    not by raw norm, so that parameters of very different sizes compare fairly, and a column
+    of finite-difference noise is not mistaken for information after column scaling."""
+    with np.errstate(all="ignore"):
+        effect = np.sqrt(np.sum(J * J, axis=0)) * parameter_scale(x, x0)
+    top = float(np.nanmax(effect, initial=0.0))
+    return (effect <= ZERO_COLUMN * top) | (top == 0.0)
 
 Outcome = tuple[StopReason | None, float]
 
@@ -95,23 +117,24 @@ def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None)
     return None, math.nan
 
 
-def certify(J: np.ndarray, r: np.ndarray, cost: float, initial_cost: float) -> Outcome:
+def certify(J: np.ndarray, r: np.ndarray, cost: float, initial_cost: float,
+            x: np.ndarray, x0: np.ndarray) -> Outcome:
     """Check a point where a convergence test fired (``J``: the columns of the free
     variables; a variable held at a bound satisfies its own optimality condition): ``(None, value)`` when it is certified,
     else ``(StopReason.STALLED | StopReason.DEGENERATE, measured value)``.
 
     * exact fit (``F <= EXACT_FIT * F(x0)``, or 0): certified;
-    * degenerate: condition number of ``J diag(1/||J_j||)`` above ``CONDITION_LIMIT``, or a
-      zero column (a parameter with no influence at all);
+    * degenerate: a zero column (:func:`zero_columns`: a parameter with no influence), or
+      condition number of ``J diag(1/||J_j||)`` above ``CONDITION_LIMIT``;
     * stationary: ``||U U^T r|| / ||r|| <= STATIONARY_LIMIT`` with ``U`` the left singular
       vectors of ``J``: the share of the residual the model could still remove. Unlike
       ``||J^T r||`` it does not depend on the scale of the parameters or of the data.
     """
     if cost == 0.0 or cost <= EXACT_FIT * initial_cost or J.shape[1] == 0:
         return None, 0.0
-    norms = np.sqrt(np.sum(J * J, axis=0))
-    if np.any(norms == 0.0) or not np.all(np.isfinite(J)):
+    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0)):
         return StopReason.DEGENERATE, math.inf
+    norms = np.sqrt(np.sum(J * J, axis=0))
     U, s, _ = np.linalg.svd(J / norms, full_matrices=False)
     condition = float(s[0] / s[-1]) if s[-1] > 0.0 else math.inf
     if condition > CONDITION_LIMIT:

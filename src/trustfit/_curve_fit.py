@@ -1,0 +1,200 @@
+"""``trustfit.curve_fit`` (SciPy's signature and return values) and ``trustfit.fit`` (the full
+result), built on :func:`trustfit.least_squares`.
+
+The residuals are ``(f(xdata, *p) - ydata) / sigma`` for a 1-D ``sigma``, and
+``L^-1 (f(xdata, *p) - ydata)`` for a 2-D ``sigma`` (the covariance of ``ydata``,
+``sigma = L L^T``), as in SciPy. The covariance of the parameters is computed by
+:func:`trustfit.statistics.covariance` (SVD with an explicit rank cut-off: a pseudo-inverse,
+flagged by a :class:`FitWarning` that names the undetermined combination, never ``inf``).
+
+When no Jacobian is given, the solver's final polish (:mod:`trustfit.polish`) leaves a
+fourth-order central-difference Jacobian at the solution, and that is what the covariance
+uses. Where the polish did not run (the fit did not converge, or ``polish=False``), the
+Jacobian at the solution is evaluated once more with ``'3-point'`` central differences (error
+O(h^2), about 1e-11 relative instead of 1e-8 for forward differences) for the covariance
+only, and ``result.events`` says so.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+
+from ._least_squares import least_squares
+from .differentiation import finite_difference_jacobian
+from .result import FitResult, StopReason
+
+
+class FitWarning(UserWarning):
+    """A fit returned an answer that needs care (for example a rank-deficient covariance)."""
+
+
+def _signature_names(f: Callable) -> tuple[str, ...] | None:
+    """Parameter names of ``f(x, p1, p2, ...)``; ``None`` for ``f(x, *p)``."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD)]
+    return tuple(positional[1:])
+
+
+def _whitening(sigma: Any, m: int):
+    """A function mapping ``f - y`` (and Jacobian rows) to weighted residuals."""
+    if sigma is None:
+        return lambda r: r, None
+    s = np.asarray(sigma, dtype=float)
+    if s.shape == (m,):
+        if np.any(s <= 0) or not np.all(np.isfinite(s)):
+            raise ValueError("sigma must be positive and finite.")
+        return (lambda r: r / s if r.ndim == 1 else r / s[:, None]), s
+    if s.shape == (m, m):
+        try:
+            L = linalg.cholesky(s, lower=True)
+        except linalg.LinAlgError:
+            raise ValueError("sigma (a covariance matrix) must be positive definite.") from None
+        return (lambda r: linalg.solve_triangular(L, r, lower=True)), None
+    raise ValueError(f"sigma must have shape ({m},) or ({m}, {m}), got {s.shape}.")
+
+
+def _clean(xdata: Any, ydata: Any, nan_policy: str | None, check_finite: bool | None):
+    if nan_policy not in (None, "raise", "omit"):
+        raise ValueError(f"nan_policy must be None, 'raise' or 'omit', got {nan_policy!r}.")
+    ydata = np.asarray(ydata, dtype=float)
+    if ydata.ndim != 1 or ydata.size == 0:
+        raise ValueError(f"ydata must be a non-empty 1-D array, got shape {ydata.shape}.")
+    x_is_array = isinstance(xdata, np.ndarray) or isinstance(xdata, (list, tuple))
+    if x_is_array:
+        xdata = np.asarray(xdata, dtype=float)
+    if check_finite is None:
+        check_finite = nan_policy is None
+    if nan_policy == "omit" and x_is_array:
+        bad = np.isnan(ydata)
+        if xdata.ndim >= 1 and xdata.shape[-1] == ydata.size:
+            bad |= np.any(np.isnan(xdata.reshape(-1, ydata.size)), axis=0)
+            xdata = xdata[..., ~bad]
+        ydata = ydata[~bad]
+        return xdata, ydata, ~bad
+    if check_finite or nan_policy == "raise":
+        if not np.all(np.isfinite(ydata)) or (x_is_array and not np.all(np.isfinite(xdata))):
+            raise ValueError("xdata and ydata must be finite (use nan_policy='omit' to drop "
+                             "NaN rows).")
+    return xdata, ydata, None
+
+
+def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
+        absolute_sigma: bool = False, check_finite: bool | None = None,
+        bounds: Any = (-np.inf, np.inf), method: str | None = None,
+        jac: Callable | str | None = None, *, nan_policy: str | None = None,
+        param_names: tuple[str, ...] | None = None, **kwargs: Any) -> FitResult:
+    """Fit ``ydata ≈ f(xdata, *p)`` and return the full :class:`FitResult`.
+
+    Arguments as :func:`curve_fit`; ``param_names`` names the parameters (default: from
+    ``f``'s signature). Further keyword arguments go to :func:`trustfit.least_squares`
+    (``rescue``, ``starts``, ``max_nfev``, ``ftol``, ...; SciPy's ``maxfev`` is accepted as
+    ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
+    ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.statistics` use them.
+    """
+    xdata, ydata, keep = _clean(xdata, ydata, nan_policy, check_finite)
+    if sigma is not None and keep is not None and np.ndim(sigma) == 1:
+        sigma = np.asarray(sigma)[keep]
+    names = param_names if param_names is not None else _signature_names(f)
+    if p0 is None:
+        if not names:
+            raise ValueError("p0 is needed when f takes its parameters as *args "
+                             "(the number of parameters cannot be read from its signature).")
+        p0 = np.ones(len(names))
+    p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+    if names is not None and len(names) != p0.size:
+        names = None
+    m = ydata.size
+    whiten, sigma1d = _whitening(sigma, m)
+    if kwargs.get("starts") is not None and names is not None:
+        kwargs["_multistart"] = {**kwargs.get("_multistart", {}), "param_names": tuple(names)}
+    if "maxfev" in kwargs:
+        kwargs["max_nfev"] = kwargs.pop("maxfev")
+
+    def residuals(p):
+        return whiten(np.asarray(f(xdata, *p), dtype=float).ravel() - ydata)
+
+    if callable(jac):
+        def jacobian(p):
+            return whiten(np.asarray(jac(xdata, *p), dtype=float).reshape(m, p.size))
+        solver_jac: Callable | str = jacobian
+    else:
+        solver_jac = "2-point" if jac is None else jac
+    result = least_squares(residuals, p0, jac=solver_jac, bounds=bounds, method=method,
+                           **kwargs)
+    if result.jac_method == "2-point":
+        lb, ub = result.bounds
+        with np.errstate(all="ignore"):
+            J, evals = finite_difference_jacobian(residuals, result.x, result.fun, "3-point",
+                                                  lb, ub)
+        if np.all(np.isfinite(J)):
+            result.jac = J
+            result.grad = J.T @ result.fun
+            result.jac_method = "3-point"
+            result.nfev_fd += evals
+            result.events.append("jac re-evaluated at the solution with 3-point differences "
+                                 "for the covariance.")
+    result.param_names = tuple(names) if names is not None else None
+    result.ydata = ydata
+    result.sigma = sigma1d
+    result.absolute_sigma = bool(absolute_sigma)
+    return result
+
+
+def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
+              absolute_sigma: bool = False, check_finite: bool | None = None,
+              bounds: Any = (-np.inf, np.inf), method: str | None = None,
+              jac: Callable | str | None = None, *, full_output: bool = False,
+              nan_policy: str | None = None, **kwargs: Any):
+    """Use non-linear least squares to fit a function ``f`` to data: SciPy's
+    ``scipy.optimize.curve_fit`` signature and return values, trustfit's solvers.
+
+    Returns ``popt, pcov`` (and ``infodict, mesg, ier`` with ``full_output=True``; ``infodict``
+    holds ``nfev``, ``fvec``, ``fjac`` and ``result``, the full :class:`FitResult`).
+    ``pcov`` comes from the SVD of the Jacobian with an explicit rank cut-off
+    (:func:`trustfit.statistics.covariance`): when the Jacobian is rank deficient it is the
+    pseudo-inverse and a :class:`FitWarning` names the undetermined combination; it is never
+    ``inf``. Like SciPy, a fit that did not converge raises ``RuntimeError``; ``rescue=True``
+    (default) first restarts from perturbed points when the fit stalls. A fit that stopped
+    at a degenerate point (``StopReason.DEGENERATE``: a rank-deficient or nearly
+    rank-deficient model) returns its answer with a :class:`FitWarning` instead, as SciPy does
+    for a singular covariance.
+    """
+    from .diagnostics import check_rank
+    from .statistics import covariance
+
+    result = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
+                 nan_policy=nan_policy, **kwargs)
+    degenerate = result.stop_reason is StopReason.DEGENERATE
+    if not (result.success or degenerate):
+        raise RuntimeError(f"Optimal parameters not found: {result.message}")
+    cov = covariance(result)
+    if degenerate and not cov.rank_deficient:
+        names = ", ".join(f.code for f in result.diagnosis) or "none"
+        warnings.warn(f"{result.message} Findings: {names} (see trustfit.fit(...).report()).",
+                      FitWarning, stacklevel=2)
+    if cov.rank_deficient:
+        finding = check_rank(result, result.param_names)
+        text = finding[0].message if finding else "the Jacobian is rank deficient."
+        warnings.warn(f"{text} pcov is the pseudo-inverse.", FitWarning, stacklevel=2)
+    if not np.isfinite(cov.residual_variance):
+        warnings.warn(f"No degrees of freedom left ({result.fun.size} residuals, rank "
+                      f"{cov.rank}): the scale of the errors is unknown and pcov is nan; pass "
+                      "sigma with absolute_sigma=True if the errors are known.", FitWarning,
+                      stacklevel=2)
+    pcov = cov.matrix
+    if not full_output:
+        return result.x, pcov
+    infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,
+                "result": result}
+    return result.x, pcov, infodict, result.message, result.status

@@ -1,0 +1,120 @@
+"""The rescue layer: the default call reaches the textbook's global minimum from all three
+article starts through least_squares and curve_fit; converged runs are left alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trustfit
+from reference_problems import REGISTRY
+from trustfit import examples as ex
+from trustfit.reference import nist
+from trustfit.rescue import triggers
+from trustfit.result import StopReason
+
+
+def two_exp(t, x1, x2, x3, x4):
+    return x3 * np.exp(x1 * t) + x4 * np.exp(x2 * t)
+
+
+STARTS = [tuple(s) for s in ex.STARTS]
+
+
+@pytest.mark.parametrize("x0", STARTS, ids=str)
+def test_default_least_squares_reaches_global_minimum(x0):
+    r = trustfit.least_squares(ex.residuals, x0)
+    assert r.success
+    assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+    # Either ordering of the two exponentials.
+    assert np.allclose(np.sort(r.x[:2]), [-0.4622, -0.2085], atol=2e-4)
+
+
+@pytest.mark.parametrize("x0", STARTS, ids=str)
+def test_default_curve_fit_reaches_global_minimum(x0):
+    popt, pcov = trustfit.curve_fit(two_exp, ex.T, ex.Y, p0=x0)
+    cost = 0.5 * np.sum((two_exp(ex.T, *popt) - ex.Y) ** 2)
+    assert cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+    assert np.all(np.isfinite(pcov)) and np.all(np.diag(pcov) > 0)
+
+
+@pytest.mark.parametrize("method", ["lm", "hybrid"])
+@pytest.mark.parametrize("jac", ["2-point", ex.jacobian], ids=["fd", "analytic"])
+def test_symmetric_start_escapes_for_lm_and_hybrid(method, jac):
+    stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], method=method, jac=jac,
+                                     rescue=False)
+    assert stalled.cost > 5.0 and not rescue_events(stalled)
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[2], method=method, jac=jac)
+    assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+
+
+def rescue_events(r):
+    return [e for e in r.events if e.startswith("rescue")]
+
+
+def test_rescue_records_what_it_did():
+    stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], rescue=False)
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[2])
+    events = rescue_events(r)
+    assert events[0].startswith(
+        f"rescue restart 1: the previous run stopped ({stalled.stop_reason.name}, cost "
+        f"{stalled.cost:.6g}) with exchangeable_parameters")
+    assert "pushed apart x[0]/x[1], x[2]/x[3]" in events[0]
+    assert events[-1] == "rescue kept restart 1 (cost 0.0255953) after 1 restart."
+    assert len(events) == 2
+    # The history continues across the restart, with a note where the restart begins.
+    assert r.nit == len(r.history) == stalled.nit + (r.nit - stalled.nit)
+    assert [h.iteration for h in r.history] == list(range(1, r.nit + 1))
+    first = r.history[stalled.nit]
+    assert first.note.startswith("rescue restart 1 from [")
+    assert [h.note for h in r.history[:stalled.nit]] == [h.note for h in stalled.history]
+    assert r.nfev > stalled.nfev
+    np.testing.assert_array_equal(r.x0, ex.STARTS[2])
+    assert "rescue kept restart 1" in r.report()
+    assert "rescue restart 1:" in r.report(full=True)
+
+
+def test_rescue_is_deterministic_and_seeded():
+    a = trustfit.least_squares(ex.residuals, ex.STARTS[2])
+    b = trustfit.least_squares(ex.residuals, ex.STARTS[2])
+    assert a.events == b.events
+    np.testing.assert_array_equal(a.x, b.x)
+    c = trustfit.least_squares(ex.residuals, ex.STARTS[2], seed=1)
+    assert rescue_events(c)[0] != rescue_events(a)[0]
+
+
+@pytest.mark.parametrize("problem", REGISTRY, ids=lambda p: p.name)
+def test_converged_runs_are_untouched(problem):
+    for x0 in problem.starts:
+        on = trustfit.least_squares(problem.fun, x0, jac=problem.jac, bounds=problem.bounds)
+        off = trustfit.least_squares(problem.fun, x0, jac=problem.jac, bounds=problem.bounds,
+                                     rescue=False)
+        assert on.events == off.events and on.nfev == off.nfev and on.nit == off.nit
+        np.testing.assert_array_equal(on.x, off.x)
+
+
+def test_converged_nist_runs_are_untouched():
+    """From NIST's near start, every run that converged at a stationary point is returned
+    exactly as without rescue (and rescue fires on nothing else there)."""
+    compared = 0
+    for p in nist.load_all():
+        off = trustfit.least_squares(p.residuals, p.starts[1], jac=p.residual_jacobian,
+                                     rescue=False)
+        if triggers(off):
+            continue
+        on = trustfit.least_squares(p.residuals, p.starts[1], jac=p.residual_jacobian)
+        assert on.events == off.events and on.nfev == off.nfev, p.name
+        np.testing.assert_array_equal(on.x, off.x)
+        compared += 1
+    assert compared >= 20
+
+
+def test_callback_stop_is_not_rescued():
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[2], callback=lambda x: True)
+    assert r.stop_reason is StopReason.CALLBACK and r.nit == 1 and not rescue_events(r)
+
+
+def test_rescue_argument_is_validated():
+    with pytest.raises(ValueError, match="rescue must be True or False"):
+        trustfit.least_squares(ex.residuals, ex.STARTS[0], rescue="yes")
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        trustfit.least_squares(ex.residuals, ex.STARTS[0], seed=1.5)
