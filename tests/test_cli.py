@@ -131,7 +131,23 @@ def test_not_converged_exits_1_with_the_report(capsys, textbook_csv):
     code, out, err = call(capsys, "fit", textbook_csv, "--model", TEXTBOOK, "--x", "t",
                           "--y", "y", "--p0", START1, "--max-nfev", "3")
     assert code == cli.EXIT_NOT_CONVERGED
-    assert "NOT converged" in out and "MAX_NFEV" in out and err == ""
+    assert "not converged" in out.lower() and "MAX_NFEV" in out and err == ""
+
+
+def test_undetermined_parameters_have_no_error_in_the_json(capsys, tmp_path, textbook_csv):
+    # Three evaluations from start 1: exp(t) overflows x1's and x3's columns to zero, rank 2.
+    out_json = tmp_path / "u.json"
+    code, out, _ = call(capsys, "fit", textbook_csv, "--model", TEXTBOOK, "--x", "t",
+                        "--y", "y", "--p0", START1, "--max-nfev", "3", "--json", out_json)
+    assert code == cli.EXIT_NOT_CONVERGED
+    d = json.loads(out_json.read_text())
+    codes = [f["code"] for f in d["diagnosis"]]
+    assert "rank_deficient" in codes and "budget_exhausted" in codes
+    for name in ("x1", "x3"):
+        assert d["parameters"][name]["stderr"] is None
+        assert d["parameters"][name]["interval"] == [None, None]
+    assert d["parameters"]["x2"]["stderr"] > 0
+    assert "undetermined" in d["interval_note"]
 
 
 def test_var_names_a_column_that_is_not_an_identifier(capsys, tmp_path):

@@ -211,3 +211,21 @@ def test_mp4_pipes_every_frame_to_ffmpeg(tmp_path, decay, monkeypatch):
     assert args[args.index("-pix_fmt") + 1] == "rgba" and "-r" in args
     assert out.stat().st_size == n * w * h * 4
     assert (w, h) == (350, 220)  # 7 x 4.4 inches at 50 dpi
+
+
+def test_rescue_restarts_are_marked():
+    # From [0, 0, 0, 0] the default method stalls at the symmetric point; the rescue layer
+    # restarts it. The convergence plot marks the restart, the animation has its frame.
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[2], jac=ex.jacobian)
+    restarts = [h for h in r.history if h.note.startswith("rescue restart")]
+    if not restarts:
+        pytest.skip("no rescue restart in this version of the solver")
+    fig = plots.plot_convergence(r)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels.count("rescue restart") == 1
+    from trustfit.plots._common import iterates
+    frames = iterates(r)
+    expected = 1 + sum(h.accepted or h in restarts for h in r.history)
+    assert len(frames) == expected
+    marked = [f for f in frames if "rescue restart 1" in f[2]]
+    assert len(marked) == 1 and marked[0][0] == restarts[0].iteration

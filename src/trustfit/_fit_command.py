@@ -118,14 +118,13 @@ def build_model(expr: str, var: str):
 
 
 def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
-    """Standard errors and ``level`` intervals from :mod:`trustfit.statistics`.
+    """Standard errors and ``level`` intervals from :mod:`trustfit.statistics`, and the note
+    saying how the intervals were made.
 
-    ``statistics.confidence_intervals`` is used where the statistics layer has it (Student t
-    with ``m - n`` degrees of freedom, normal with absolute sigma); an older statistics
-    module without it gets the same intervals computed here from ``covariance``.
+    Parameters in an undetermined direction of a rank-deficient Jacobian (a null-space
+    component of at least ``diagnostics.NULL_COMPONENT``, the rule of the report) get
+    ``nan``: the pseudo-inverse gives them an error of 0, which would read as "exact".
     """
-    from scipy import stats
-
     from . import statistics
 
     cov = statistics.covariance(result, absolute_sigma=absolute_sigma)
@@ -137,16 +136,15 @@ def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
         note = f"Student t, {dof} degrees of freedom"
     else:
         return None, None, "no degrees of freedom left: no standard errors"
+    se = cov.stderr.copy()
+    intervals = statistics.confidence_intervals(result, level, absolute_sigma, cov=cov)
     if cov.rank_deficient:
-        note += "; rank-deficient Jacobian: errors from the pseudo-inverse"
-    se = cov.stderr
-    if hasattr(statistics, "confidence_intervals"):
-        intervals = statistics.confidence_intervals(result, level, absolute_sigma, cov=cov)
-    else:
-        q = stats.norm.ppf(0.5 + level / 2) if absolute_sigma else stats.t.ppf(0.5 + level / 2,
-                                                                               dof)
-        x = np.asarray(result.x, dtype=float)
-        intervals = np.column_stack([x - q * se, x + q * se])
+        from .diagnostics import NULL_COMPONENT
+
+        undetermined = np.any(np.abs(cov.null_space) >= NULL_COMPONENT, axis=1)
+        se[undetermined] = np.nan
+        intervals[undetermined] = np.nan
+        note += "; rank-deficient Jacobian: no error for the undetermined parameters"
     return se, intervals, note
 
 

@@ -56,8 +56,19 @@ def cost_of(model_fn: ModelFn, p: np.ndarray, x: np.ndarray, y: np.ndarray,
         return float(0.5 * np.sum(r * r))
 
 
+RESTART_NOTE = "rescue restart"
+
+
+def is_restart(rec) -> bool:
+    """The first record of a rescue restart (:mod:`trustfit.rescue` notes it so): the run
+    continues from a new starting point, not from the previous iterate."""
+    return rec.note.startswith(RESTART_NOTE)
+
+
 def iterates(result: FitResult) -> list[tuple[int, np.ndarray, str]]:
-    """The start and every accepted iterate: ``(iteration, x, step_kind)``, kind "" at 0.
+    """The start, every accepted iterate, and the first iterate of each rescue restart
+    (accepted or not: the iterate moved to the restart's start either way):
+    ``(iteration, x, label)`` with the step kind as label, ``""`` at the start.
 
     Rejected steps leave the iterate unchanged and are not listed. When the result has no
     ``x0`` (a result built by hand), the list starts at the first accepted iterate.
@@ -66,8 +77,11 @@ def iterates(result: FitResult) -> list[tuple[int, np.ndarray, str]]:
     if result.x0 is not None:
         out.append((0, np.asarray(result.x0, dtype=float), ""))
     for rec in result.history:
-        if rec.accepted:
-            out.append((rec.iteration, np.asarray(rec.x, dtype=float), rec.step_kind))
+        if rec.accepted or is_restart(rec):
+            label = rec.step_kind if rec.accepted else f"{rec.step_kind} rejected"
+            if is_restart(rec):
+                label += ", " + rec.note.split(" from ")[0]
+            out.append((rec.iteration, np.asarray(rec.x, dtype=float), label))
     if not out:
         out.append((result.nit, np.asarray(result.x, dtype=float), ""))
     return out

@@ -1,9 +1,10 @@
 """Animation of a fit: the model curve moving over the data, one frame per iterate.
 
 Frame 0 is the start ``x0``; then one frame per *accepted* iteration (a rejected step does
-not move the curve), so a run with ``a`` accepted steps gives ``a + 1`` frames. The title of
-each frame gives the iteration number, the cost and the kind of step that led there (LM,
-QN, GN, dogleg). For a model with two parameters a second panel draws the path of the
+not move the curve), so a run with ``a`` accepted steps gives ``a + 1`` frames; a run that
+the rescue layer restarted also gets a frame where each restart begins, its title saying
+so. The title of each frame gives the iteration number, the cost and the kind of step that
+led there (LM, QN, GN, dogleg). For a model with two parameters a second panel draws the path of the
 iterates over the contours of the cost surface.
 
 Frames are drawn by blitting (static background once, moving artists per frame) and written
@@ -89,7 +90,8 @@ def _off_picture(v: np.ndarray, ylo: float, yhi: float) -> str:
 
 
 def _title(iteration, p, kind, model_fn, x, y, s) -> str:
-    step = f"{kind} step" if kind else "start"
+    step = f"{kind.replace(',', ' step,', 1) if ',' in kind else kind + ' step'}" if kind \
+        else "start"
     return f"iteration {iteration}   ·   cost {fmt(cost_of(model_fn, p, x, y, s))}   ·   {step}"
 
 

@@ -4,7 +4,8 @@ Three panels sharing the iteration axis, all on log scales: the cost ``F(x)``; t
 infinity norm of the gradient ``||g||_inf``; the LM damping ``mu`` and the trust-region or
 QN radius ``Delta`` in force when each step was proposed. The background is shaded by step
 kind (LM, quasi-Newton, Gauss-Newton, dogleg), so a hybrid run shows its LM and QN phases;
-rejected steps are marked with a red cross on the cost curve.
+rejected steps are marked with a red cross on the cost curve, and a dashed line marks where
+the rescue layer restarted the run from a new point (the cost may jump up there).
 
 Everything comes from ``result.history``; nothing is recomputed.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..result import FitResult
-from ._common import KIND_COLORS, KIND_LABELS, fmt, outcome, pyplot, wrap_title
+from ._common import KIND_COLORS, KIND_LABELS, fmt, is_restart, outcome, pyplot, wrap_title
 
 TINY = 1e-300  # a zero cost or gradient is drawn at the floor of the log axis, not dropped
 
@@ -75,6 +76,10 @@ def plot_convergence(result: FitResult, axes=None, title: str | None = None):
         if kind not in present:
             present.append(kind)
 
+    for n, rec in enumerate(r for r in hist if is_restart(r)):
+        for ax in axes:
+            ax.axvline(rec.iteration - 0.5, color="0.3", ls="--", lw=1.2, zorder=1,
+                       label="rescue restart" if ax is ax_cost and n == 0 else None)
     ax_cost.plot(it, cost, ".-", color="black", ms=3, lw=1.2, label="cost F(x)")
     if rejected.any():
         ax_cost.plot(it[rejected], cost[rejected], "x", color="C3", ms=5,
