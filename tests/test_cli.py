@@ -161,6 +161,26 @@ def test_var_names_a_column_that_is_not_an_identifier(capsys, tmp_path):
     assert code == 2 and "--var" in one_line(err)
 
 
+def test_multistart_reports_minima_and_draws_a_bar_only_on_a_terminal(
+        capsys, tmp_path, textbook_csv, monkeypatch):
+    argv = ["fit", textbook_csv, "--model", TEXTBOOK, "--x", "t", "--y", "y",
+            "--p0", "x1=0,x2=0,x3=0,x4=0", "--starts", "4"]
+    p = run(*argv, "--json", tmp_path / "m.json")
+    assert p.returncode == 0 and p.stderr == ""  # a pipe: no bar
+    d = json.loads((tmp_path / "m.json").read_text())
+    assert d["cost"] == pytest.approx(ex.MINIMUM_COST, rel=1e-6)
+    assert d["minima"] and d["minima"][0]["cost"] == pytest.approx(ex.MINIMUM_COST, rel=1e-6)
+    assert set(d["minima"][0]["x"]) == {"x1", "x2", "x3", "x4"}
+    assert any(e.startswith("multistart: 4 starts") for e in d["events"])
+    tty = _Stream(True)
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert cli.main([str(a) for a in argv]) == 0
+    assert "multi-start [" in tty.getvalue() and "4/4" in tty.getvalue()
+    code, _, err = call(capsys, *argv[:-1], "1")
+    monkeypatch.undo()
+    assert code == 2 and "--starts: give at least 2 starts" in tty.getvalue()
+
+
 # --- bad input: one line, exit 2 ------------------------------------------------------------
 def test_missing_file_through_a_subprocess(tmp_path):
     p = run("fit", tmp_path / "nope.csv", "--model", "a*t", "--x", "t", "--y", "y",

@@ -187,13 +187,8 @@ def run_fit(args) -> FitOutcome:
     except ValueError as exc:
         raise InputError(f"--p0/--bounds: {exc}") from None
 
-    from ._least_squares import least_squares
-
     try:
-        result = least_squares(problem.fun, problem.x0,
-                               jac=problem.jac if problem.jac is not None else "2-point",
-                               bounds=problem.bounds, method=args.method,
-                               max_nfev=args.max_nfev)
+        result = _solve(problem, args)
     except ValueError as exc:  # e.g. the model is not finite at --p0
         raise InputError(f"cannot start the fit: {exc}") from None
     _attach(result, names, y, sigma, args.absolute_sigma)
@@ -201,6 +196,26 @@ def run_fit(args) -> FitOutcome:
     out = FitOutcome(model, result, names, x, y, sigma, se, intervals, note)
     out.diagnosis = _diagnose(result, names)
     return out
+
+
+def _solve(problem, args):
+    """One run from --p0, or with --starts N a multi-start (:func:`trustfit.multistart`)
+    with a progress bar on a terminal."""
+    options = dict(jac=problem.jac if problem.jac is not None else "2-point",
+                   bounds=problem.bounds, method=args.method, max_nfev=args.max_nfev)
+    if args.starts is None:
+        from ._least_squares import least_squares
+
+        return least_squares(problem.fun, problem.x0, **options)
+    if args.starts < 2:
+        raise InputError(f"--starts: give at least 2 starts, got {args.starts}")
+    from ._progress import Progress
+    from .multistart import multistart
+
+    with Progress(args.starts, "multi-start") as bar:
+        return multistart(problem.fun, problem.x0, starts=args.starts,
+                          progress=lambda done, total: bar.advance(note="runs"),
+                          param_names=tuple(problem.names), **options)
 
 
 def _diagnose(result, names):
@@ -311,7 +326,17 @@ def to_json(out: FitOutcome, args) -> dict:
         parameters=params, confidence=CONFIDENCE, interval_note=out.quantile_note,
         cost=r.cost, success=r.success, stop_reason=r.stop_reason.name, message=r.message,
         method=r.method, nit=r.nit, nfev=r.nfev, njev=r.njev, optimality=r.optimality,
+        events=list(getattr(r, "events", [])), minima=_minima_json(r, out.names),
         history=history, diagnosis=_diagnosis_json(out.diagnosis)))
+
+
+def _minima_json(result, names):
+    """The distinct minima of a multi-start (``None`` for a single run)."""
+    minima = getattr(result, "minima", None)
+    if not minima:
+        return None
+    return [dict(x=dict(zip(names, m.x)), cost=m.cost, count=m.count, starts=m.starts,
+                 equivalent_to=m.equivalent_to) for m in minima]
 
 
 def check_outputs(args) -> None:

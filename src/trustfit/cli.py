@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lm (default), hybrid, dogleg, gn (SciPy's trf, dogbox accepted)")
     fit.add_argument("--max-nfev", type=int, default=None, metavar="N",
                      help="residual evaluation budget")
+    fit.add_argument("--starts", type=int, default=None, metavar="N",
+                     help="multi-start: N runs from --p0 and N-1 quasi-random points around "
+                          "it (within --bounds where both are given); the best is reported "
+                          "with the distinct minima found")
     fit.add_argument("--json", metavar="OUT.json", default=None,
                      help="write parameters, cost, stop reason, history and diagnosis")
     fit.add_argument("--plot", metavar="OUT.png", default=None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -145,13 +146,33 @@ def _swap_text(perm: tuple[int, ...], names: list[str]) -> str:
     return ", ".join(parts)
 
 
+def _counted(run_once: Callable[..., FitResult], total: int,
+             progress: Callable[[int, int], None]) -> Callable[..., FitResult]:
+    """``run_once`` that reports ``progress(done, total)`` after each run."""
+    lock = threading.Lock()
+    done = [0]
+
+    def run(p):
+        r = run_once(p)
+        with lock:
+            done[0] += 1
+            progress(done[0], total)
+        return r
+
+    return run
+
+
 def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.ndarray,
                     ub: np.ndarray, n_starts: int, seed: int = 0, rescue: bool = True,
                     design: str = "sobol", workers: int | None = 2,
-                    param_names: tuple[str, ...] | None = None) -> FitResult:
+                    param_names: tuple[str, ...] | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> FitResult:
     """Run ``run_once(start)`` from each design point; the best result with ``minima`` set
-    and a summary in ``events``."""
+    and a summary in ``events``. ``progress(done, total)`` is called after each run (from
+    the worker threads, one call at a time), e.g. to draw a progress bar."""
     points = design_points(x0, lb, ub, n_starts, design, seed)
+    if progress is not None:
+        run_once = _counted(run_once, len(points), progress)
     if workers is None or workers <= 1:
         results = [run_once(p) for p in points]
     else:
@@ -187,11 +208,18 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
 
 
 def multistart(fun: Callable[..., Any], x0: Any, starts: int = 8, *, design: str = "sobol",
-               seed: int = 0, workers: int | None = 2, **kwargs: Any) -> FitResult:
+               seed: int = 0, workers: int | None = 2,
+               progress: Callable[[int, int], None] | None = None,
+               param_names: tuple[str, ...] | None = None, **kwargs: Any) -> FitResult:
     """``least_squares`` from ``starts`` deterministic starting points (see the module
     docstring); keyword arguments go to :func:`trustfit.least_squares`. Returns the best
-    :class:`FitResult` with ``minima``, the distinct minima with how often each was found."""
+    :class:`FitResult` with ``minima``, the distinct minima with how often each was found.
+    ``progress(done, total)`` is called after each run (the command line draws its progress
+    bar with it); ``param_names`` name the parameters in the events."""
     from ._least_squares import least_squares
 
     return least_squares(fun, x0, starts=starts, seed=seed,
-                         _multistart={"design": design, "workers": workers}, **kwargs)
+                         _multistart={"design": design, "workers": workers,
+                                      "progress": progress,
+                                      "param_names": None if param_names is None
+                                      else tuple(param_names)}, **kwargs)
