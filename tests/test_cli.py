@@ -383,3 +383,16 @@ def test_progress_bar_only_on_a_terminal():
     assert quiet.getvalue() == ""
     text = loud.getvalue()
     assert "work [" in text and "4/4" in text and text.endswith("\r\033[K")
+
+
+def test_bench_nist_progress_bar_only_on_a_terminal(capsys, monkeypatch):
+    pytest.importorskip("trustfit.bench_nist")
+    argv = ["bench", "nist", "--problems", "Misra1a", "--methods", "tf-lm", "--jac",
+            "analytic"]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "Misra1a" in out and err == ""
+    tty = _Stream(True)
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert cli.main(argv) == 0
+    assert "NIST StRD [" in tty.getvalue() and "2/2 Misra1a start 2" in tty.getvalue()

@@ -175,7 +175,8 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
     return row
 
 
-def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None) -> list[dict]:
+def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None,
+                  progress=None) -> list[dict]:
     """Run every configuration on every (problem, start) case, in this process.
 
     ``configs``: :class:`Config` objects (see :func:`parse_configs`);
@@ -185,6 +186,8 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None)
     SciPy >= 1.16 uses 100 * n for every method);
     ``x_scale``: None (each solver's default: SciPy 1.16+ 'lm' scales by the
     Jacobian, 'trf'/'dogbox' by 1) or "jac" for every solver.
+    ``progress(done, total, label)``: called after each case (the command line draws its
+    progress bar with it).
     Returns one dict per (problem, start, config), ordered by case, then config.
     Raises ValueError for a trustfit configuration when trustfit's solver is
     not importable (filter with :func:`trustfit_solver` first).
@@ -204,8 +207,13 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None)
     options = {} if max_nfev is None else {"max_nfev": max_nfev}
     if x_scale is not None:
         options["x_scale"] = x_scale
-    return [_solve(c, p, s, tf_solver, options)
-            for p in problems for s in starts for c in configs]
+    cases = [(c, p, s) for p in problems for s in starts for c in configs]
+    rows = []
+    for k, (c, p, s) in enumerate(cases, start=1):
+        rows.append(_solve(c, p, s, tf_solver, options))
+        if progress is not None:
+            progress(k, len(cases), f"{p.name} start {s}")
+    return rows
 
 
 def summarize(rows) -> list[dict]:
@@ -344,7 +352,12 @@ def main(argv=None, prog: str = "bench/nist.py") -> int:
           + (", ".join(f"{k}={v!r}" for k, v in opts.items()) or "each solver's defaults"),
           end="\n\n")
     try:
-        rows = run_benchmark(configs, problems, max_nfev=args.max_nfev, x_scale=args.x_scale)
+        from ._progress import Progress
+
+        with Progress(len(configs) * len(problems) * 2, "NIST StRD") as bar:
+            rows = run_benchmark(configs, problems, max_nfev=args.max_nfev,
+                                 x_scale=args.x_scale,
+                                 progress=lambda done, total, label: bar.advance(note=label))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     summary = summarize(rows)
