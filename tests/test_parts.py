@@ -80,6 +80,32 @@ def test_cost_test_minpack_rule():
     assert stopping.cost_test(1e-10, 1e-10, 1.0, None)[0] is None
 
 
+def test_rounding_test():
+    # a tiny promised gain that the actual change contradicts: rounding level
+    assert stopping.rounding_test(-3e-13, 1e-12, 1.0, 1e-10) == (StopReason.ROUNDING, 1e-12)
+    assert stopping.rounding_test(5e-12, 1e-12, 1.0, 1e-10)[0] is StopReason.ROUNDING  # rho 5
+    assert stopping.rounding_test(0.9e-12, 1e-12, 1.0, 1e-10)[0] is None  # model agrees
+    assert stopping.rounding_test(-1e-9, 1e-8, 1.0, 1e-10)[0] is None     # promise too large
+    assert stopping.rounding_test(-1e-13, 1e-12, 1.0, 0.0)[0] is None     # switched off
+
+
+def test_certify():
+    rng = np.random.default_rng(1)
+    J = rng.normal(size=(10, 3))
+    x = np.ones(3)
+    r_stationary = (np.eye(10) - J @ np.linalg.pinv(J)) @ rng.normal(size=10)
+    assert stopping.certify(J, r_stationary, 1.0, 10.0, x, x)[0] is None
+    assert stopping.certify(J, r_stationary + 1e-3 * J[:, 0], 1.0, 10.0, x, x)[0] is StopReason.STALLED
+    J_dup = J.copy()
+    J_dup[:, 2] = J_dup[:, 1]
+    assert stopping.certify(J_dup, r_stationary, 1.0, 10.0, x, x)[0] is StopReason.DEGENERATE
+    J_zero = J.copy()
+    J_zero[:, 0] = 1e-20
+    assert stopping.certify(J_zero, r_stationary, 1.0, 10.0, x, x) == (StopReason.DEGENERATE, math.inf)
+    # an exact fit needs no certificate, whatever the Jacobian
+    assert stopping.certify(J_dup, r_stationary, 1e-20, 10.0, x, x)[0] is None
+
+
 def test_budget_test():
     assert stopping.budget_test(10, 10, 0, None) == (StopReason.MAX_NFEV, 10.0)
     assert stopping.budget_test(1, 10, 5, 5) == (StopReason.MAX_ITER, 5.0)

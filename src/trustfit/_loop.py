@@ -165,7 +165,7 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
                                      x0[it.free])[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
-                cost_reason, cost_value = StopReason.COST, gain / it.cost
+                cost_reason, cost_value = StopReason.ROUNDING, gain / it.cost
         else:
             cost_reason, cost_value = stopping.cost_test(it.cost - trial.cost, predicted,
                                                          it.cost, options.ftol)

@@ -28,6 +28,8 @@ LEVEL = 0.95
 MEANING = {
     "GRADIENT": "the gradient vanished: a stationary point, normally a minimum.",
     "COST": "the cost stopped decreasing: a minimum to within ftol.",
+    "ROUNDING": "no step can lower the cost in floating point any more: a minimum to "
+                "machine precision.",
     "STEP": "the steps became negligible; a minimum unless the diagnosis says the point is "
             "not stationary.",
     "MAX_NFEV": "the fit was cut off; the best point so far is returned, not a minimum.",

@@ -30,6 +30,9 @@ class StopReason(Enum):
             "Converged: the relative reduction of the cost {value:.3g} fell below ftol.")
     STEP = (3, True, True,
             "Converged: the step {value:.3g} fell below xtol relative to the size of x.")
+    ROUNDING = (2, True, True,
+                "Converged: the cost reached its rounding level (a step whose model promised "
+                "a relative gain of {value:.3g} changed it by rounding noise only).")
     MAX_NFEV = (0, False, True,
                 "Not converged: the evaluation budget max_nfev={value:.0f} was used up.")
     MAX_ITER = (0, False, True,

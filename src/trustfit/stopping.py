@@ -105,7 +105,7 @@ def rounding_test(actual_reduction: float, predicted_reduction: float, cost: flo
         return None, math.nan
     rho = actual_reduction / predicted_reduction if math.isfinite(actual_reduction) else -math.inf
     if rho < 0.0 or rho > 2.0:
-        return StopReason.COST, predicted_reduction / cost
+        return StopReason.ROUNDING, predicted_reduction / cost
     return None, math.nan
 
 
