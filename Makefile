@@ -20,7 +20,7 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(PY) -m trustfit demo
+	$(PY) -m trustfit demo --out out/demo
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
