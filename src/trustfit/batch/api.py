@@ -323,32 +323,57 @@ def _attach_lambdified(bm: BatchModel) -> None:
     bm.jac_func = jac
 
 
-def _run(spec: _Spec, X, Y, W, P0):
+def _run(spec: _Spec, X, Y, W, P0, out=None):
     if spec.backend == "compiled":
         from ._kernel import load_kernel, run_kernel
 
         mod = load_kernel(spec.bm)
         return run_kernel(
             mod, X, Y, W, P0, spec.LB, spec.UB, spec.bounded, spec.maxiter, spec.gtol,
-            spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma, spec.parallel,
+            spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma, spec.parallel, out=out,
         )
     from ._fallback import fit_numpy
 
-    return fit_numpy(
+    res = fit_numpy(
         spec.bm, X, Y, W, P0, spec.LB, spec.UB, spec.bounded, spec.maxiter, spec.gtol,
         spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma,
     )
+    if out is None:
+        return res
+    for o, r in zip(out, res):
+        o[...] = r
+    return out
 
 
-def fit_chunk(spec: _Spec, X, Y, W, P0):
-    """Fit one chunk of curves (main pass + rescue). Returns a dict of per-curve arrays.
+_KEYS = ("params", "cost", "nit", "stop_code", "stderr", "rcond")
+
+
+def _alloc(N: int, n: int) -> dict:
+    return {
+        "params": np.empty((N, n)),
+        "cost": np.empty(N),
+        "nit": np.empty(N, dtype=np.int32),
+        "stop_code": np.empty(N, dtype=np.int8),
+        "stderr": np.empty((N, n)),
+        "rcond": np.empty(N),
+        "rescued": np.empty(N, dtype=bool),
+        "diagnosis_code": np.empty(N, dtype=np.int8),
+    }
+
+
+def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
+    """Fit one chunk of curves (main pass + rescue) into ``out`` (a dict of per-curve
+    arrays, see ``_alloc``; allocated when None) and return it.
 
     Deterministic per curve: the result of a curve depends only on its own data, start and
     options, never on the other curves in the chunk (needed for dask == in-memory).
     """
-    p, F, nit, reason, se, rcond = _run(spec, X, Y, W, P0)
     N = Y.shape[0]
-    rescued = np.zeros(N, dtype=bool)
+    if out is None:
+        out = _alloc(N, spec.bm.n_params)
+    p, F, nit, reason, se, rcond = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
+    rescued = out["rescued"]
+    rescued[:] = False
     if spec.rescue and N:
         from . import _rescue
 
@@ -382,23 +407,15 @@ def fit_chunk(spec: _Spec, X, Y, W, P0):
             rcond[tgt] = rrcond[src]
             rescued[tgt] = True
     success = np.isin(reason, SUCCESS_CODES)
-    diag = np.zeros(N, dtype=np.int8)
+    diag = out["diagnosis_code"]
+    diag[:] = 0
     with np.errstate(invalid="ignore"):
         diag[success & (rcond < 1e-12)] = 2
     diag[rescued & success] = 1
     diag[np.isin(reason, (4, 7))] = 3
     diag[reason == 5] = 4
     diag[np.isin(reason, (6, 8))] = 5
-    return {
-        "params": p,
-        "cost": F,
-        "nit": nit.astype(np.int32),
-        "stop_code": reason.astype(np.int8),
-        "stderr": se,
-        "rcond": rcond,
-        "rescued": rescued,
-        "diagnosis_code": diag,
-    }
+    return out
 
 
 class _Progress:
@@ -545,16 +562,7 @@ def fit_batch(
 def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
     N, m = Y.shape
     n = spec.bm.n_params
-    res = {
-        "params": np.empty((N, n)),
-        "cost": np.empty(N),
-        "nit": np.empty(N, dtype=np.int32),
-        "stop_code": np.empty(N, dtype=np.int8),
-        "stderr": np.empty((N, n)),
-        "rcond": np.empty(N),
-        "rescued": np.empty(N, dtype=bool),
-        "diagnosis_code": np.empty(N, dtype=np.int8),
-    }
+    res = _alloc(N, n)
     if spec.backend == "numpy":
         chunk_size = min(chunk_size, 8192)  # the fallback holds J for a chunk: (c, m, n)
     prog = _Progress(N, progress) if progress else None
@@ -565,9 +573,7 @@ def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
         Xc = X if X.shape[0] == 1 else X[s:e]
         Wc = W if W.shape[0] == 1 else W[s:e]
         Pc = P0 if P0.shape[0] == 1 else P0[s:e]
-        out = fit_chunk(spec, Xc, Yc, Wc, Pc)
-        for k, v in out.items():
-            res[k][s:e] = v
+        fit_chunk(spec, Xc, Yc, Wc, Pc, out={k: v[s:e] for k, v in res.items()})
         if prog:
             prog(e)
     t_fit = time.perf_counter() - t0
