@@ -305,3 +305,28 @@ def test_dask_path_equals_in_memory_on_local_cluster():
         for f in ("nit", "stop_code", "rescued", "diagnosis_code", "success"):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     assert dsk.stop_reason[17] == "invalid_data"
+
+
+def test_cli_entry_npy_and_csv(tmp_path, capsys):
+    from trustfit.batch.cli import run_batch_cli
+
+    t, Y, _ = exp2_data(300, 20, seed=12)
+    np.save(tmp_path / "Y.npy", Y)
+    np.savetxt(tmp_path / "Y.csv", Y[:7], delimiter=",")
+    rc = run_batch_cli([EXP2, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+                        "--x-linspace", "0,10", "--out", str(tmp_path / "o.npz"),
+                        "--chunk-size", "100"])
+    assert rc == 0
+    out = np.load(tmp_path / "o.npz")
+    ref = fit_batch(EXP2, t, Y, P0)
+    np.testing.assert_array_equal(out["params"], ref.params)
+    assert list(out["param_names"]) == ["x1", "x2", "x3", "x4"]
+    err = capsys.readouterr().err
+    assert "300/300 curves" in err
+    rc = run_batch_cli([EXP2, str(tmp_path / "Y.csv"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+                        "--x-linspace", "0,10", "--out", str(tmp_path / "o.csv"), "--no-progress"])
+    assert rc == 0
+    lines = (tmp_path / "o.csv").read_text().splitlines()
+    assert len(lines) == 8 and lines[0].startswith("x1,x2,x3,x4,stderr_x1")
+    rc = run_batch_cli([EXP2, str(tmp_path / "Y.csv"), "--p0", "x1=-1"])
+    assert rc == 2 and "missing ['x2', 'x3', 'x4']" in capsys.readouterr().err

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "3"
+KERNEL_VERSION = "4"
 
 REASONS = {
     0: "not_run",
@@ -132,7 +132,6 @@ def tf_exp(x):
     return y if x == x else x
 
 
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 {accum}
 
 

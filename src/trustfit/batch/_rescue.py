@@ -38,7 +38,7 @@ import itertools
 import numpy as np
 
 SPREADS = (0.35, 0.8)
-N_JITTER = 2
+N_JITTER = 1
 _SYM_CACHE: dict = {}
 
 

@@ -266,7 +266,7 @@ class _Spec:
     parallel: bool
 
 
-def _resolve_backend(bm: BatchModel, backend: str) -> str:
+def _resolve_backend(bm: BatchModel, backend: str, parallel: bool = True) -> str:
     if backend not in ("auto", "compiled", "numpy"):
         raise ValueError(f"backend: {backend!r}; must be 'auto', 'compiled' or 'numpy'")
     if backend == "numpy":
@@ -281,9 +281,9 @@ def _resolve_backend(bm: BatchModel, backend: str) -> str:
             )
         return "numpy"
     try:
-        from ._kernel import load_kernel
+        from ._kernel import warm_kernel
 
-        load_kernel(bm)
+        warm_kernel(bm, parallel)  # compile (or load from cache) before any timing
         return "compiled"
     except ImportError:
         if backend == "compiled":
@@ -551,7 +551,7 @@ def fit_batch(
                 f"within bounds"
             )
     t0 = time.perf_counter()
-    be = _resolve_backend(bm, backend)
+    be = _resolve_backend(bm, backend, bool(parallel))
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
                  float(tau), bool(absolute_sigma), bool(rescue), be, bool(parallel))
     t_prepare = time.perf_counter() - t0
