@@ -49,7 +49,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "4"
+KERNEL_VERSION = "5"
 
 REASONS = {
     0: "not_run",
@@ -136,8 +136,8 @@ def tf_exp(x):
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def _chol_solve(M, mu, rhs, L, out):
-    # (M + mu I) = L L^T, then L L^T out = rhs; False when not positive definite.
+def _chol_factor(M, mu, L, Li):
+    # (M + mu I) = L L^T (lower L), Li = 1 / diag(L); False when not positive definite.
     for a in range(NP):
         for b in range(a + 1):
             s = M[a, b]
@@ -149,24 +149,30 @@ def _chol_solve(M, mu, rhs, L, out):
                 if not (s > 0.0):
                     return False
                 L[a, a] = math.sqrt(s)
+                Li[a] = 1.0 / L[a, a]
             else:
-                L[a, b] = s / L[b, b]
-    for a in range(NP):
-        s = rhs[a]
-        for c in range(a):
-            s -= L[a, c] * out[c]
-        out[a] = s / L[a, a]
-    for a in range(NP - 1, -1, -1):
-        s = out[a]
-        for c in range(a + 1, NP):
-            s -= L[c, a] * out[c]
-        out[a] = s / L[a, a]
+                L[a, b] = s * Li[b]
     return True
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+def _chol_subst(L, Li, rhs, out):
+    # L L^T out = rhs by forward and back substitution.
+    for a in range(NP):
+        s = rhs[a]
+        for c in range(a):
+            s -= L[a, c] * out[c]
+        out[a] = s * Li[a]
+    for a in range(NP - 1, -1, -1):
+        s = out[a]
+        for c in range(a + 1, NP):
+            s -= L[c, a] * out[c]
+        out[a] = s * Li[a]
+
+
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
-            A, g, At, gt, L, h, xt, mg, B):
+            A, g, At, gt, L, Li, h, xt, mg, B):
     F = _accum(x, X, xi, Y, i, W, wi, A, g, B)
     if not math.isfinite(F):
         return F, 0, 6
@@ -186,12 +192,13 @@ def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, t
         nit += 1
         for a in range(NP):
             mg[a] = -g[a]
-        if not _chol_solve(A, mu, mg, L, h):
+        if not _chol_factor(A, mu, L, Li):
             mu *= nu
             nu *= 2.0
             if not (mu < 1e300):
                 return F, nit, 7
             continue
+        _chol_subst(L, Li, mg, h)
         hn2 = 0.0
         xn2 = 0.0
         for a in range(NP):
@@ -251,6 +258,7 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     At = np.empty((NP, NP))
     S = np.empty((NP, NP))
     L = np.zeros((NP, NP))
+    Li = np.empty(NP)
     g = np.empty(NP)
     gt = np.empty(NP)
     h = np.empty(NP)
@@ -295,7 +303,7 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
             out_reason[i] = 8
             continue
         F, nit, reason = _lm_one(x, X, xi, Y, i, W, wi, LB, UB, bounded, maxiter, gtol,
-                                 xtol, ftol, tau, A, g, At, gt, L, h, xt, mg, B)
+                                 xtol, ftol, tau, A, g, At, gt, L, Li, h, xt, mg, B)
         for a in range(NP):
             out_p[i, a] = x[a]
         out_F[i] = F
@@ -314,9 +322,7 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
         for a in range(NP):
             for b in range(NP):
                 S[a, b] = A[a, b] / math.sqrt(A[a, a] * A[b, b])
-        for a in range(NP):
-            e[a] = 0.0
-        if not _chol_solve(S, 0.0, e, L, h):
+        if not _chol_factor(S, 0.0, L, Li):
             out_rcond[i] = 0.0
             continue
         lmin = L[0, 0]
@@ -334,7 +340,7 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
             for b in range(NP):
                 e[b] = 0.0
             e[a] = 1.0
-            _chol_solve(S, 0.0, e, L, h)
+            _chol_subst(L, Li, e, h)
             out_se[i, a] = math.sqrt(s2 * h[a] / A[a, a])
 
 
