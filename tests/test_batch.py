@@ -330,3 +330,46 @@ def test_cli_entry_npy_and_csv(tmp_path, capsys):
     assert len(lines) == 8 and lines[0].startswith("x1,x2,x3,x4,stderr_x1")
     rc = run_batch_cli([EXP2, str(tmp_path / "Y.csv"), "--p0", "x1=-1"])
     assert rc == 2 and "missing ['x2', 'x3', 'x4']" in capsys.readouterr().err
+
+
+class _FakeModel:
+    """Stands in for trustfit.Model (branch 'models'): the attributes fit_batch reads."""
+
+    def __init__(self, text, independent="t"):
+        self.expr = sympy.sympify(text)
+        self.independent_symbols = (sympy.Symbol(independent),)
+        self.param_symbols = tuple(sorted(self.expr.free_symbols - set(self.independent_symbols),
+                                          key=lambda s: s.name, reverse=True))
+        self.param_names = [s.name for s in self.param_symbols]
+
+
+def test_model_object_order_and_two_independent_variables():
+    t, Y, _ = exp2_data(50, 24, seed=13)
+    fm = _FakeModel(EXP2)  # parameter order x4, x3, x2, x1
+    r = fit_batch(fm, t, Y, P0[::-1])
+    ref = fit_batch(EXP2, t, Y, P0)
+    assert r.param_names == ["x4", "x3", "x2", "x1"]
+    np.testing.assert_allclose(r.params[:, ::-1], ref.params, rtol=1e-9)  # other pivot order
+
+    rng = np.random.default_rng(14)
+    N, m = 100, 30
+    uv = rng.uniform(0, 1, (2, m))
+    P = np.stack([rng.uniform(1, 2, N), rng.uniform(-1, 1, N), rng.uniform(0.5, 1.5, N)], 1)
+    Y2 = P[:, :1] * np.exp(-P[:, 2:] * uv[0]) + P[:, 1:2] * uv[1]
+    Y2 += 0.001 * rng.standard_normal((N, m))
+    r2 = fit_batch("a*exp(-c*u) + b*v", uv, Y2, [1.5, 0.0, 1.0], independent=["u", "v"])
+    assert r2.success.all()
+    np.testing.assert_allclose(r2.params, P, atol=0.02)
+
+
+def test_uncompilable_expression_falls_back_with_a_warning():
+    t = np.linspace(0, 5, 40)
+    rng = np.random.default_rng(15)
+    from scipy.special import j0
+
+    b = rng.uniform(0.5, 1.5, 20)
+    Y = 2.0 * j0(b[:, None] * t) + 0.01 * rng.standard_normal((20, 40))
+    with pytest.warns(RuntimeWarning, match="cannot compile the model"):
+        r = fit_batch("a*besselj(0, b*t)", t, Y, [1.8, 1.0])
+    assert r.backend == "numpy" and r.success.all()
+    np.testing.assert_allclose(r.params[:, 1], b, rtol=0.02)

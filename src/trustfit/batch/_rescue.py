@@ -44,9 +44,16 @@ _SYM_CACHE: dict = {}
 
 def find_symmetries(bm, max_params: int = 7) -> list[tuple[int, ...]]:
     """Non-identity parameter permutations that leave the model unchanged (numerically)."""
-    key = id(bm.expr) if bm.symbolic else id(bm.func)
-    if key in _SYM_CACHE:
-        return _SYM_CACHE[key]
+    if bm.symbolic:
+        from ._codegen import model_key
+
+        key = model_key(bm)
+        if key in _SYM_CACHE:
+            return _SYM_CACHE[key]
+    else:  # plain callable: cache on the model object (no stable key across objects)
+        cached = getattr(bm, "_symmetries", None)
+        if cached is not None:
+            return cached
     n = bm.n_params
     syms: list[tuple[int, ...]] = []
     if n <= max_params and n >= 2:
@@ -74,7 +81,10 @@ def find_symmetries(bm, max_params: int = 7) -> list[tuple[int, ...]]:
     # keep only involutions made of transpositions (pair swaps), shortest first
     syms = [s for s in syms if all(s[s[a]] == a for a in range(n))]
     syms.sort(key=lambda s: sum(1 for a in range(n) if s[a] != a))
-    _SYM_CACHE[key] = syms
+    if bm.symbolic:
+        _SYM_CACHE[key] = syms
+    else:
+        bm._symmetries = syms
     return syms
 
 
@@ -84,7 +94,7 @@ def model_evaluator(bm):
         import sympy
 
         fn = sympy.lambdify(
-            list(bm.param_symbols) + list(bm.independent_symbols), bm.expr, "numpy"
+            list(bm.param_symbols) + list(bm.independent_symbols), bm.expr, ["scipy", "numpy"]
         )
         return lambda p, x: np.broadcast_to(
             np.asarray(fn(*p, *x), dtype=float), x.shape[1:]

@@ -312,8 +312,8 @@ def _attach_lambdified(bm: BatchModel) -> None:
     if bm.n_independent != 1:
         raise ValueError("the numpy fallback supports one independent variable")
     args = list(bm.independent_symbols) + list(bm.param_symbols)
-    f = sympy.lambdify(args, bm.expr, "numpy")
-    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), "numpy") for p in bm.param_symbols]
+    f = sympy.lambdify(args, bm.expr, ["scipy", "numpy"])
+    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), ["scipy", "numpy"]) for p in bm.param_symbols]
 
     def jac(x, *p):
         cols = [np.broadcast_to(np.asarray(dk(x, *p), dtype=float), np.broadcast(x, p[0]).shape) for dk in d]
