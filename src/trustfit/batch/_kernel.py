@@ -471,6 +471,9 @@ def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau
     if out is None:
         out = (np.empty((N, n)), np.empty(N), np.empty(N, dtype=np.int32),
                np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N))
+    # numba compiles a separate specialization for read-only arrays (a memory-mapped
+    # .npy opened with mmap_mode='r', np.broadcast_to views): copy those (one chunk).
+    X, Y, W, P0, LB, UB = (a if a.flags.writeable else a.copy() for a in (X, Y, W, P0, LB, UB))
     fn = mod.fit_parallel if parallel else mod.fit_serial
     fn(X, Y, W, P0, LB, UB, bool(bounded), int(maxiter), float(gtol), float(xtol),
        float(ftol), float(tau), bool(absolute_sigma), int(block), *out)
