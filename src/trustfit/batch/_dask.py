@@ -8,8 +8,8 @@ curve's result depends only on its own row, so the results equal the in-memory p
 exactly, whatever the chunking, on a single machine or a ``dask.distributed``
 cluster (each worker generates or loads the compiled kernel from its own cache).
 
-The per-block results are packed into one float64 array of shape (rows, 2n + 6)
-(params, stderr, cost, nit, stop code, rcond, rescued, diagnosis) and unpacked into a
+The per-block results are packed into one float64 array of shape (rows, 2n + 7)
+(params, stderr, cost, nit, stop code, rcond, rescued, diagnosis, gn_gain) and unpacked into a
 :class:`~trustfit.batch.api.BatchResult` after ``compute``.  With ``compute=False``,
 :class:`DaskBatch` holds the lazy packed array; ``.compute()`` gives the result, and
 ``.packed`` can be stored (e.g. ``to_zarr``) when even the results are too large.
@@ -34,7 +34,7 @@ from .api import (
 
 def _pack(out: dict, n: int) -> np.ndarray:
     N = out["cost"].shape[0]
-    P = np.empty((N, 2 * n + 6))
+    P = np.empty((N, 2 * n + 7))
     P[:, :n] = out["params"]
     P[:, n : 2 * n] = out["stderr"]
     P[:, 2 * n] = out["cost"]
@@ -43,6 +43,7 @@ def _pack(out: dict, n: int) -> np.ndarray:
     P[:, 2 * n + 3] = out["rcond"]
     P[:, 2 * n + 4] = out["rescued"]
     P[:, 2 * n + 5] = out["diagnosis_code"]
+    P[:, 2 * n + 6] = out["gn_gain"]
     return P
 
 
@@ -60,6 +61,7 @@ def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
         rcond=P[:, 2 * n + 3].copy(),
         rescued=P[:, 2 * n + 4].astype(bool),
         diagnosis_code=P[:, 2 * n + 5].astype(np.int8),
+        gn_gain=P[:, 2 * n + 6].copy(),
         backend=spec.backend + "+dask",
     )
 
@@ -132,7 +134,7 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
         per_w=per_w,
         per_p=per_p,
         dtype=float,
-        chunks=(rows, (2 * n + 6,)),
+        chunks=(rows, (2 * n + 7,)),
         meta=np.empty((0, 0)),
     )
     lazy = DaskBatch(packed, spec)

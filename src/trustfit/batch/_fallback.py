@@ -124,6 +124,8 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         return Xf if Xf.shape[0] == 1 else Xf[ii]
 
     Aall = np.zeros((N, n, n))
+    gall = np.zeros((N, n))
+    out_gn = np.full(N, np.nan)
     if idx.size:
         with np.errstate(all="ignore"):
             F, A, g = _accum(bm, xsel(idx), Y[idx], Wf[idx], P[idx])
@@ -131,6 +133,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         out_reason[idx[~finite]] = 6
         out_F[idx] = F
         Aall[idx] = A
+        gall[idx] = g
         keep = finite.copy()
         gmax = np.max(np.abs(g), axis=1)
         done = keep & (gmax <= gtol)
@@ -192,6 +195,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             out_F[fi] = F[fin]
             out_nit[fi] = nit[fin]
             Aall[fi] = A[fin]
+            gall[fi] = g[fin]
         keep = ~fin
         idx, F, A, g, mu, nu, nit = idx[keep], F[keep], A[keep], g[keep], mu[keep], nu[keep], nit[keep]
 
@@ -211,6 +215,11 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         gi, S, d, L = gi[ok], S[ok], d[ok], L[ok]
         lmin = np.min(np.diagonal(L, axis1=1, axis2=2), axis=1)
         out_rcond[gi] = lmin * lmin
+        e = gall[gi] / np.sqrt(d)
+        _, h, _ = _chol_solve(S, 0.0, e)
+        Fg = out_F[gi]
+        with np.errstate(all="ignore"):
+            out_gn[gi] = np.where(Fg > 0, 0.5 * np.einsum("ij,ij->i", e, h) / Fg, 0.0)
         dof = m - n
         if absolute_sigma:
             s2 = np.ones(gi.size)
@@ -224,4 +233,4 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             _, h, _ = _chol_solve(S, 0.0, e)
             with np.errstate(all="ignore"):
                 out_se[gi, a] = np.sqrt(s2 * h[:, a] / d[:, a])
-    return P, out_F, out_nit, out_reason, out_se, out_rcond
+    return P, out_F, out_nit, out_reason, out_se, out_rcond, out_gn

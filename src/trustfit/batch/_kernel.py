@@ -34,7 +34,10 @@ After the fit, the kernel also returns, per curve, ``stderr_k = s sqrt((A^-1)_kk
 ``s^2 = 2F/(m - n)`` (``s = 1`` with ``absolute_sigma``), the same convention as SciPy's
 ``curve_fit``, and ``rcond``: the squared smallest pivot of the Cholesky factor of the
 unit-diagonal scaled ``D A D``, ``D = diag(A)^-1/2`` — a cheap estimate of the reciprocal
-condition number that flags unidentifiable parameters (0 when ``A`` is singular).
+condition number that flags unidentifiable parameters (0 when ``A`` is singular); and
+``gn_gain = 1/2 g^T A^-1 g / F``, the relative cost decrease a full Gauss-Newton step
+from the returned point predicts: much larger than ``ftol`` means the curve stopped
+short (e.g. an ftol stop after a tiny heavily damped step in a flat valley).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "5"
+KERNEL_VERSION = "6"
 
 REASONS = {
     0: "not_run",
@@ -251,7 +254,7 @@ def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, t
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond):
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     m = Y.shape[1]
     x = np.empty(NP)
     A = np.empty((NP, NP))
@@ -284,6 +287,7 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
             x[a] = P0[pi, a]
             out_se[i, a] = np.nan
         out_rcond[i] = np.nan
+        out_gn[i] = np.nan
         if not ok:
             for a in range(NP):
                 out_p[i, a] = np.nan
@@ -329,6 +333,15 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
         for a in range(NP):
             lmin = min(lmin, L[a, a])
         out_rcond[i] = lmin * lmin
+        # relative decrease predicted by a Gauss-Newton step from here:
+        # 1/2 g^T A^-1 g / F with A^-1 = D S^-1 D
+        for a in range(NP):
+            e[a] = g[a] / math.sqrt(A[a, a])
+        _chol_subst(L, Li, e, h)
+        gg = 0.0
+        for a in range(NP):
+            gg += e[a] * h[a]
+        out_gn[i] = 0.5 * gg / F if F > 0.0 else 0.0
         dof = m - NP
         if absolute_sigma:
             s2 = 1.0
@@ -346,21 +359,21 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
 def fit_parallel(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond):
+                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     N = Y.shape[0]
     nb = (N + block - 1) // block
     for b in prange(nb):
         i0 = b * block
         i1 = min(N, i0 + block)
         _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond)
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond):
+               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     _fit_range(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond)
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 '''
 
 
@@ -463,14 +476,15 @@ def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau
 
     ``out``: optional tuple of preallocated per-curve arrays (params (N, n) float64,
     cost (N,) float64, nit (N,) int32, stop code (N,) int8, stderr (N, n) float64,
-    rcond (N,) float64), e.g. row slices of the final result, so nothing is copied.
+    rcond (N,) float64, gn_gain (N,) float64), e.g. row slices of the final result,
+    so nothing is copied.
     """
     import numpy as np
 
     N, n = Y.shape[0], P0.shape[1]
     if out is None:
         out = (np.empty((N, n)), np.empty(N), np.empty(N, dtype=np.int32),
-               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N))
+               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N), np.empty(N))
     # numba compiles a separate specialization for read-only arrays (a memory-mapped
     # .npy opened with mmap_mode='r', np.broadcast_to views): copy those (one chunk).
     X, Y, W, P0, LB, UB = (a if a.flags.writeable else a.copy() for a in (X, Y, W, P0, LB, UB))

@@ -17,14 +17,16 @@ What is done
    parameters (n <= 7) is tested on random parameter and variable values.
 2. A curve is a candidate when it did not converge (iteration budget or damping
    overflow), when its scaled normal matrix is numerically singular (``rcond`` below
-   ``rcond_tol``), or when for some symmetry the parameters it moves are pairwise equal
-   to ``sym_rtol``.
+   ``rcond_tol``), when a Gauss-Newton step from its end point predicts a relative
+   decrease above ``gain_factor * ftol`` (it stopped short, typically on ftol after a
+   tiny, heavily damped step along a flat valley), or when for some symmetry the
+   parameters it moves are pairwise equal to ``sym_rtol``.
 3. Each candidate is refitted (same kernel, same options) from a fixed list of starts:
    for each symmetry and spread ``s`` in ``SPREADS``, pairs ``(a, sigma(a))`` whose values
    nearly coincide are split multiplicatively around their mean ``c``
    (``c e^{+s}``, ``c e^{-s}``) and pairs that differ are set to their mean (the
-   amplitudes of merged terms share the total); plus the curve's start and end point
-   with fixed multiplicative jitter (seeded, ``1 + 0.3 u`` with ``u`` from
+   amplitudes of merged terms share the total); the end point itself (a restart with
+   fresh damping); plus the curve's start and end point with fixed multiplicative jitter (seeded, ``1 + 0.3 u`` with ``u`` from
    ``numpy.random.default_rng(20240611)``).  The starts depend only on the curve's own
    numbers, never on its index or its chunk, so results do not depend on chunking.
 4. The best refit replaces the original only when its cost is lower by more than a
@@ -102,11 +104,14 @@ def model_evaluator(bm):
     return lambda p, x: np.asarray(bm.func(x[0], *p), dtype=float)
 
 
-def candidates(params, reason, rcond, syms, rcond_tol=1e-10, sym_rtol=1e-3):
+def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_rtol=1e-3,
+               gain_factor=10.0):
     """Boolean mask of curves to rescue."""
     cand = np.isin(reason, (4, 7))
+    ok = np.isin(reason, (1, 2, 3))
     with np.errstate(invalid="ignore"):
-        cand |= np.isin(reason, (1, 2, 3)) & (rcond < rcond_tol)
+        cand |= ok & (rcond < rcond_tol)
+        cand |= ok & (gn_gain > gain_factor * max(ftol, 1e-12))
     for s in syms:
         moved = [a for a in range(len(s)) if s[a] > a]
         if not moved:
@@ -141,6 +146,7 @@ def starts(p_end, p_start, syms):
                 q[:, a] = np.where(close, qa, c)
                 q[:, b] = np.where(close, qb, c)
             out.append(q)
+    out.append(p_end.copy())  # plain restart: fresh damping from where it stopped
     rng = np.random.default_rng(20240611)
     u = rng.uniform(-1.0, 1.0, (N_JITTER, n))
     for k in range(N_JITTER):

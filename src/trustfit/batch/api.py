@@ -25,6 +25,7 @@ After the main pass, stalled curves are rescued (:mod:`._rescue`).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ DIAGNOSES = {
 }
 
 METHODS = ("lm",)
+RESCUE_TIGHTEN = 1e-2
 
 
 @dataclass
@@ -73,6 +75,8 @@ class BatchResult:
     stderr : (N, n) standard errors ``s sqrt(diag (J^T J)^-1)``, ``s^2 = 2 cost/(m-n)``
         (``s = 1`` with ``absolute_sigma``), NaN when ``J^T J`` is singular.
     rcond : (N,) reciprocal condition estimate of the scaled ``J^T J`` (0: singular).
+    gn_gain : (N,) relative cost decrease ``1/2 g^T (J^T J)^-1 g / cost`` that a
+        Gauss-Newton step from ``params`` predicts; much above ``ftol``: stopped short.
     rescued : (N,) bool, the rescue found a lower cost.
     diagnosis_code : (N,) int8, see ``DIAGNOSES``; ``diagnosis`` gives the names.
     """
@@ -85,6 +89,7 @@ class BatchResult:
     nit: np.ndarray
     stderr: np.ndarray
     rcond: np.ndarray
+    gn_gain: np.ndarray
     rescued: np.ndarray
     diagnosis_code: np.ndarray
     backend: str = "compiled"
@@ -345,7 +350,7 @@ def _run(spec: _Spec, X, Y, W, P0, out=None):
     return out
 
 
-_KEYS = ("params", "cost", "nit", "stop_code", "stderr", "rcond")
+_KEYS = ("params", "cost", "nit", "stop_code", "stderr", "rcond", "gn_gain")
 
 
 def _alloc(N: int, n: int) -> dict:
@@ -356,6 +361,7 @@ def _alloc(N: int, n: int) -> dict:
         "stop_code": np.empty(N, dtype=np.int8),
         "stderr": np.empty((N, n)),
         "rcond": np.empty(N),
+        "gn_gain": np.empty(N),
         "rescued": np.empty(N, dtype=bool),
         "diagnosis_code": np.empty(N, dtype=np.int8),
     }
@@ -371,14 +377,14 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
     N = Y.shape[0]
     if out is None:
         out = _alloc(N, spec.bm.n_params)
-    p, F, nit, reason, se, rcond = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
+    p, F, nit, reason, se, rcond, gn = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
     rescued = out["rescued"]
     rescued[:] = False
     if spec.rescue and N:
         from . import _rescue
 
         syms = _rescue.find_symmetries(spec.bm)
-        cand = _rescue.candidates(p, reason, rcond, syms)
+        cand = _rescue.candidates(p, reason, rcond, gn, syms, spec.ftol)
         ci = np.nonzero(cand)[0]
         if ci.size:
             p_start = np.broadcast_to(P0, (N, P0.shape[1]))[ci]
@@ -389,8 +395,13 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
             rows = np.tile(ci, K)
             Xr = X if X.shape[0] == 1 else X[rows]
             Wr = W if W.shape[0] == 1 else W[rows]
-            rp, rF, rnit, rreason, rse, rrcond = _run(
-                spec, Xr, np.ascontiguousarray(Y[rows]), Wr, np.ascontiguousarray(S.reshape(-1, S.shape[2]))
+            # rescue fits: same method, ftol and xtol 100x tighter so that a restart in a
+            # flat valley does not stop short again
+            rspec = dataclasses.replace(spec, ftol=spec.ftol * RESCUE_TIGHTEN,
+                                        xtol=spec.xtol * RESCUE_TIGHTEN)
+            rp, rF, rnit, rreason, rse, rrcond, rgn = _run(
+                rspec, Xr, np.ascontiguousarray(Y[rows]), Wr,
+                np.ascontiguousarray(S.reshape(-1, S.shape[2])),
             )
             rF_k = np.where(np.isfinite(rF), rF, np.inf).reshape(K, ci.size)
             best = np.argmin(rF_k, axis=0)  # first minimum: deterministic
@@ -405,6 +416,7 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
             reason[tgt] = rreason[src]
             se[tgt] = rse[src]
             rcond[tgt] = rrcond[src]
+            gn[tgt] = rgn[src]
             rescued[tgt] = True
     success = np.isin(reason, SUCCESS_CODES)
     diag = out["diagnosis_code"]
