@@ -26,11 +26,13 @@ What is done
    nearly coincide are split multiplicatively around their mean ``c``
    (``c e^{+s}``, ``c e^{-s}``) and pairs that differ are set to their mean (the
    amplitudes of merged terms share the total); the end point itself (a restart with
-   fresh damping); plus the curve's start and end point with fixed multiplicative jitter (seeded, ``1 + 0.3 u`` with ``u`` from
-   ``numpy.random.default_rng(20240611)``).  The starts depend only on the curve's own
-   numbers, never on its index or its chunk, so results do not depend on chunking.
-4. The best refit replaces the original only when its cost is lower by more than a
-   relative ``1e-12``.
+   fresh damping); plus the curve's start and end point with fixed multiplicative
+   jitter (seeded, ``1 + 0.3 u`` with ``u`` from ``numpy.random.default_rng(20240611)``).
+   The starts depend only on the curve's own numbers, never on its index or its
+   chunk, so results do not depend on chunking.
+4. The refits use the same method and options except ftol and xtol, 100x tighter (a
+   restart in a flat valley would otherwise stop short again); the best refit replaces
+   the original only when its cost is lower by more than a relative ``1e-12``.
 """
 
 from __future__ import annotations

@@ -240,8 +240,12 @@ def _prepare_bounds(bounds, bm: BatchModel):
                 f"bounds: {bounds!r}; bounds must be (lb, ub) with scalars or (n,) = ({n},) "
                 f"arrays, or a dict name -> (lo, hi)"
             ) from None
-        lb = np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy() if np.ndim(lo) == 0 or np.shape(lo) == (n,) else None
-        ub = np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy() if np.ndim(hi) == 0 or np.shape(hi) == (n,) else None
+        def _side(v):
+            if np.ndim(v) == 0 or np.shape(v) == (n,):
+                return np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
+            return None
+
+        lb, ub = _side(lo), _side(hi)
         if lb is None or ub is None:
             raise ValueError(
                 f"bounds: shapes {np.shape(lo)}, {np.shape(hi)}; lb and ub must be scalars or "
@@ -318,10 +322,12 @@ def _attach_lambdified(bm: BatchModel) -> None:
         raise ValueError("the numpy fallback supports one independent variable")
     args = list(bm.independent_symbols) + list(bm.param_symbols)
     f = sympy.lambdify(args, bm.expr, ["scipy", "numpy"])
-    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), ["scipy", "numpy"]) for p in bm.param_symbols]
+    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), ["scipy", "numpy"])
+         for p in bm.param_symbols]
 
     def jac(x, *p):
-        cols = [np.broadcast_to(np.asarray(dk(x, *p), dtype=float), np.broadcast(x, p[0]).shape) for dk in d]
+        shape = np.broadcast(x, p[0]).shape
+        cols = [np.broadcast_to(np.asarray(dk(x, *p), dtype=float), shape) for dk in d]
         return np.stack(cols, axis=-1)
 
     bm.func = f
