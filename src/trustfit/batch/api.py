@@ -77,7 +77,9 @@ class BatchResult:
     rcond : (N,) reciprocal condition estimate of the scaled ``J^T J`` (0: singular).
     gn_gain : (N,) relative cost decrease ``1/2 g^T (J^T J)^-1 g / cost`` that a
         Gauss-Newton step from ``params`` predicts; much above ``ftol``: stopped short.
-    rescued : (N,) bool, the rescue found a lower cost.
+    rescued : (N,) bool, the rescue found a cost lower by more than 1e-6 relative (and
+        more than 1e-12 of ``1/2 sum (y/sigma)^2``); smaller gains are kept too,
+        without the flag.
     diagnosis_code : (N,) int8, see ``DIAGNOSES``; ``diagnosis`` gives the names.
     """
 
@@ -414,6 +416,12 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
             bF = rF_k[best, np.arange(ci.size)]
             old = np.where(np.isfinite(F[ci]), F[ci], np.inf)
             better = bF < old * (1.0 - 1e-12)
+            # flagged as rescued only when the gain matters (beyond the 1e-6 relative
+            # "at the optimum" tolerance); smaller gains are kept without the flag
+            # and above 1e-12 of the data's own sum of squares (noise-free curves)
+            Wc = W if W.shape[0] == 1 else W[ci]
+            ysc = 0.5 * np.einsum("ij,ij->i", Y[ci] * Wc, Y[ci] * Wc)
+            rescued[ci] = (old - bF) > 1e-6 * old + 1e-12 * ysc
             src = best * ci.size + np.arange(ci.size)
             src, tgt = src[better], ci[better]
             p[tgt] = rp[src]
@@ -423,7 +431,6 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
             se[tgt] = rse[src]
             rcond[tgt] = rrcond[src]
             gn[tgt] = rgn[src]
-            rescued[tgt] = True
     success = np.isin(reason, SUCCESS_CODES)
     diag = out["diagnosis_code"]
     diag[:] = 0
