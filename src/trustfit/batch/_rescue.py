@@ -108,12 +108,18 @@ def model_evaluator(bm):
 
 def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_rtol=1e-3,
                gain_factor=10.0):
-    """Boolean mask of curves to rescue."""
-    cand = np.isin(reason, (4, 7))
+    """Masks (full, short) of curves to rescue.
+
+    ``full``: not converged, numerically singular, or on a symmetry's fixed set.
+    ``short``: converged and well conditioned but a Gauss-Newton step predicts a
+    relative decrease above ``gain_factor * ftol``.  Both are refitted from every start
+    of :func:`starts` (a restart from the end point alone measured worse).
+    """
+    full = np.isin(reason, (4, 7))
     ok = np.isin(reason, (1, 2, 3))
     with np.errstate(invalid="ignore"):
-        cand |= ok & (rcond < rcond_tol)
-        cand |= ok & (gn_gain > gain_factor * max(ftol, 1e-12))
+        full |= ok & (rcond < rcond_tol)
+        short = ok & (gn_gain > gain_factor * max(ftol, 1e-12))
     for s in syms:
         moved = [a for a in range(len(s)) if s[a] > a]
         if not moved:
@@ -124,8 +130,8 @@ def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_
             pa, pb = params[:, a], params[:, b]
             with np.errstate(invalid="ignore"):
                 close |= np.abs(pa - pb) <= sym_rtol * np.maximum(np.abs(pa), np.abs(pb))
-        cand |= close & np.isin(reason, (1, 2, 3))
-    return cand
+        full |= close & ok
+    return full, short & ~full
 
 
 def starts(p_end, p_start, syms):
