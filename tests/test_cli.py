@@ -362,7 +362,7 @@ def test_bench_that_is_not_installed(capsys, monkeypatch):
     assert code == 2
     assert one_line(err) == ("trustfit bench: error: the batch benchmark "
                              "(trustfit._no_such_benchmark) is not part of this installation "
-                             "of trustfit; in a source checkout run python bench/batch.py")
+                             "of trustfit; install the batch extra: pip install 'trustfit[batch]'")
 
 
 class _Stream(io.StringIO):
@@ -396,3 +396,22 @@ def test_bench_nist_progress_bar_only_on_a_terminal(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stderr", tty)
     assert cli.main(argv) == 0
     assert "NIST StRD [" in tty.getvalue() and "2/2 Misra1a start 2" in tty.getvalue()
+
+
+def test_batch_subcommand_end_to_end(tmp_path):
+    # 3 exponential decays, one of them with a NaN: fitted and reported per curve.
+    t = np.linspace(0, 4, 20)
+    Y = np.stack([a * np.exp(-k * t) for a, k in ((2.0, 0.5), (1.0, 1.5), (3.0, 0.2))])
+    Y[2, 5] = np.nan
+    np.save(tmp_path / "stack.npy", Y)
+    out = tmp_path / "fits.npz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "trustfit", "batch", "a*exp(-k*t)", str(tmp_path / "stack.npy"),
+         "--p0", "a=1,k=1", "--x-linspace", "0,4", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    res = np.load(out)
+    names = list(res["param_names"])
+    np.testing.assert_allclose(res["params"][:2, names.index("a")], [2.0, 1.0], rtol=1e-8)
+    np.testing.assert_allclose(res["params"][:2, names.index("k")], [0.5, 1.5], rtol=1e-8)
+    assert np.all(np.isnan(res["params"][2]))

@@ -23,7 +23,7 @@ EXIT_INTERNAL = 3
 #: ``trustfit bench NAME`` runs ``main(argv, prog=...)`` of these modules when installed.
 BENCHMARKS = {"nist": "trustfit.bench_nist", "batch": "trustfit.bench_batch"}
 #: Where a benchmark lives when it is not installed as a module.
-BENCH_HINTS = {"batch": "; in a source checkout run python bench/batch.py"}
+BENCH_HINTS = {"batch": "; install the batch extra: pip install 'trustfit[batch]'"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                       help=argparse.SUPPRESS)
 
+    from .batch.cli import add_arguments as add_batch_arguments
+    batch = sub.add_parser("batch", help="fit every curve of an (N, m) .npy / .csv stack "
+                                         "with the compiled batch kernel")
+    add_batch_arguments(batch)
+
     bench = sub.add_parser("bench", help="benchmarks: nist (the NIST StRD problems), batch",
                            add_help=True)
     bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark")
@@ -139,6 +144,9 @@ def _run(args) -> int:
         return demo_main(out=args.out)
     if args.command == "bench":
         return _bench(args.benchmark, args.options)
+    if args.command == "batch":
+        from .batch.cli import run_from_args
+        return run_from_args(args)
     raise AssertionError(args.command)
 
 

@@ -1,0 +1,15 @@
+"""Batch mode: 10^3..10^8 independent small fits of one model (issue 6).
+
+``fit_batch(model, x, Y, p0, ...)`` fits every row of ``Y`` with the same model by
+Levenberg-Marquardt.  Symbolic models are compiled once (sympy -> numba) into a fused
+kernel that runs in parallel over curves; plain callables run vectorized in numpy; dask
+arrays are fitted chunk-wise on a ``dask.distributed`` cluster.  Stalled curves are
+rescued.  See :mod:`trustfit.batch.api`.
+
+Importing this package imports numpy only; numba, sympy and dask are imported when a
+fit needs them.
+"""
+
+from .api import DIAGNOSES, STOP_REASONS, BatchResult, fit_batch
+
+__all__ = ["fit_batch", "BatchResult", "STOP_REASONS", "DIAGNOSES"]

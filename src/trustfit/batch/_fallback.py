@@ -1,0 +1,236 @@
+"""Vectorized numpy Levenberg-Marquardt for models that cannot be compiled.
+
+Same algorithm, same stopping rules and same stop codes as the compiled kernel
+(:mod:`._kernel`), written over a set of curves at once.  It is not lockstep: after
+every iteration the curves that stopped are removed from the active set, so each
+curve does exactly the iterations it would do alone (its iterates do not depend on the
+other curves), only the per-iteration numpy overhead is shared.
+
+The model is called as ``f(x, *cols)`` where each ``cols[k]`` is an ``(Na, 1)`` column of
+parameter values and ``x`` is ``(m,)`` or ``(Na, m)``; the result must broadcast to
+``(Na, m)``.  Ordinary numpy expressions (``a * np.exp(-b * x) + c``) do.  A model that
+does not broadcast is called curve by curve (slow, but correct).  Without an analytic
+Jacobian (``jac(x, *cols) -> (Na, m, n)``) the Jacobian is a forward difference with
+step ``sqrt(eps) * max(|p_k|, 1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _call_model(func, X, P):
+    """f on Na curves: X (Na or 1, m) for one independent variable (k=1)."""
+    Na = P.shape[0]
+    cols = [P[:, k : k + 1] for k in range(P.shape[1])]
+    x = X[0] if X.shape[0] == 1 else X
+    try:
+        out = np.asarray(func(x, *cols), dtype=float)
+        out = np.broadcast_to(out, (Na, X.shape[1]))
+        return out
+    except Exception:
+        out = np.empty((Na, X.shape[1]))
+        for i in range(Na):
+            xi = X[0] if X.shape[0] == 1 else X[i]
+            out[i] = func(xi, *P[i])
+        return out
+
+
+def _model_and_jac(bm, X, P):
+    f = _call_model(bm.func, X, P)
+    n = P.shape[1]
+    if bm.jac_func is not None:
+        cols = [P[:, k : k + 1] for k in range(n)]
+        x = X[0] if X.shape[0] == 1 else X
+        J = np.asarray(bm.jac_func(x, *cols), dtype=float)
+        J = np.broadcast_to(J, (P.shape[0], X.shape[1], n))
+        return f, J
+    J = np.empty((P.shape[0], X.shape[1], n))
+    eps = np.sqrt(np.finfo(float).eps)
+    for k in range(n):
+        step = eps * np.maximum(np.abs(P[:, k]), 1.0)
+        Pk = P.copy()
+        Pk[:, k] += step
+        J[:, :, k] = (_call_model(bm.func, X, Pk) - f) / step[:, None]
+    return f, J
+
+
+def _accum(bm, X, Y, W, P):
+    f, J = _model_and_jac(bm, X, P)
+    r = (f - Y) * W
+    J = J * W[:, :, None]
+    F = 0.5 * np.einsum("ij,ij->i", r, r)
+    A = np.einsum("ijk,ijl->ikl", J, J)
+    g = np.einsum("ijk,ij->ik", J, r)
+    return F, A, g
+
+
+def _chol_solve(M, mu, rhs):
+    """Batched Cholesky solve of (M + mu I) h = rhs; ok[i] False when not PD."""
+    Na, n, _ = M.shape
+    L = np.zeros_like(M)
+    ok = np.ones(Na, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for a in range(n):
+            for b in range(a + 1):
+                s = M[:, a, b] + (mu if a == b else 0.0)
+                for c in range(b):
+                    s = s - L[:, a, c] * L[:, b, c]
+                if a == b:
+                    ok &= s > 0.0
+                    L[:, a, a] = np.sqrt(np.where(s > 0.0, s, 1.0))
+                else:
+                    L[:, a, b] = s / L[:, b, b]
+        out = np.empty((Na, n))
+        for a in range(n):
+            s = rhs[:, a].copy()
+            for c in range(a):
+                s -= L[:, a, c] * out[:, c]
+            out[:, a] = s / L[:, a, a]
+        for a in range(n - 1, -1, -1):
+            s = out[:, a].copy()
+            for c in range(a + 1, n):
+                s -= L[:, c, a] * out[:, c]
+            out[:, a] = s / L[:, a, a]
+    return ok, out, L
+
+
+def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, absolute_sigma):
+    """Vectorized LM; same outputs as ``_kernel.run_kernel``.  X is (nx, 1, m)."""
+    if X.shape[1] != 1:
+        raise ValueError("the numpy fallback supports one independent variable")
+    X2 = X[:, 0, :]
+    N, m = Y.shape
+    n = P0.shape[1]
+    P = np.array(np.broadcast_to(P0, (N, n)), dtype=float)
+    Wf = np.broadcast_to(W, (N, m))
+    Xf = X2 if X2.shape[0] == 1 else X2
+    out_F = np.full(N, np.nan)
+    out_nit = np.zeros(N, dtype=np.int64)
+    out_reason = np.zeros(N, dtype=np.int64)
+    out_se = np.full((N, n), np.nan)
+    out_rcond = np.full(N, np.nan)
+
+    valid = np.isfinite(Y).all(1) & np.isfinite(Wf).all(1)
+    if X2.shape[0] > 1:
+        valid &= np.isfinite(X2).all(1)
+    out_reason[~valid] = 5
+    P[~valid] = np.nan
+    goodp = np.isfinite(P).all(1)
+    out_reason[valid & ~goodp] = 8
+    idx = np.nonzero(valid & goodp)[0]
+
+    def xsel(ii):
+        return Xf if Xf.shape[0] == 1 else Xf[ii]
+
+    Aall = np.zeros((N, n, n))
+    gall = np.zeros((N, n))
+    out_gn = np.full(N, np.nan)
+    if idx.size:
+        with np.errstate(all="ignore"):
+            F, A, g = _accum(bm, xsel(idx), Y[idx], Wf[idx], P[idx])
+        finite = np.isfinite(F)
+        out_reason[idx[~finite]] = 6
+        out_F[idx] = F
+        Aall[idx] = A
+        gall[idx] = g
+        keep = finite.copy()
+        gmax = np.max(np.abs(g), axis=1)
+        done = keep & (gmax <= gtol)
+        out_reason[idx[done]] = 1
+        keep &= ~done
+        idx, F, A, g = idx[keep], F[keep], A[keep], g[keep]
+        dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)
+        mu = tau * dmax
+        mu = np.where(mu > 0.0, mu, tau)
+        nu = np.full(idx.size, 2.0)
+        nit = np.zeros(idx.size, dtype=np.int64)
+    while idx.size:
+        nit += 1
+        stop = np.zeros(idx.size, dtype=np.int64)
+        ok, h, _ = _chol_solve(A, mu, -g)
+        x = P[idx]
+        xt = x + np.where(ok[:, None], h, 0.0)
+        if bounded:
+            xt = np.clip(xt, LB, UB)
+        h = xt - x
+        small = ok & (np.linalg.norm(h, axis=1) <= xtol * (np.linalg.norm(x, axis=1) + xtol))
+        stop[small] = 2
+        trial = ok & ~small
+        accepted = np.zeros(idx.size, dtype=bool)
+        if trial.any():
+            ti = np.nonzero(trial)[0]
+            with np.errstate(all="ignore"):
+                Ft, At, gt = _accum(bm, xsel(idx[ti]), Y[idx[ti]], Wf[idx[ti]], xt[ti])
+                hh = h[ti]
+                pred = -np.einsum("ij,ij->i", g[ti], hh) - 0.5 * np.einsum(
+                    "ij,ijk,ik->i", hh, A[ti], hh
+                )
+                dF = F[ti] - Ft
+                acc = np.isfinite(Ft) & (pred > 0.0) & (dF > 0.0)
+                rho = np.where(acc, dF / np.where(pred > 0, pred, 1.0), 0.0)
+            ai = ti[acc]
+            accepted[ai] = True
+            P[idx[ai]] = xt[ai]
+            Fold = F[ai]
+            F[ai] = Ft[acc]
+            A[ai] = At[acc]
+            g[ai] = gt[acc]
+            fstop = dF[acc] <= ftol * Fold
+            stop[ai[fstop]] = 3
+            gstop = (~fstop) & (np.max(np.abs(gt[acc]), axis=1) <= gtol)
+            stop[ai[gstop]] = 1
+            t = 2.0 * rho[acc] - 1.0
+            mu[ai] *= np.maximum(1.0 / 3.0, 1.0 - t * t * t)
+            nu[ai] = 2.0
+        rej = ~accepted & (stop == 0)
+        mu[rej] *= nu[rej]
+        nu[rej] *= 2.0
+        stop[rej & ~(mu < 1e300)] = 7
+        stop[(stop == 0) & (nit >= maxiter)] = 4
+        fin = stop > 0
+        if fin.any():
+            fi = idx[fin]
+            out_reason[fi] = stop[fin]
+            out_F[fi] = F[fin]
+            out_nit[fi] = nit[fin]
+            Aall[fi] = A[fin]
+            gall[fi] = g[fin]
+        keep = ~fin
+        idx, F, A, g, mu, nu, nit = idx[keep], F[keep], A[keep], g[keep], mu[keep], nu[keep], nit[keep]
+
+    # standard errors and rcond, as in the kernel
+    good = np.isin(out_reason, (1, 2, 3, 4, 7)) & np.isfinite(out_F)
+    gi = np.nonzero(good)[0]
+    if gi.size:
+        A = Aall[gi]
+        d = np.diagonal(A, axis1=1, axis2=2)
+        pos = (d > 0).all(1)
+        out_rcond[gi[~pos]] = 0.0
+        gi, A, d = gi[pos], A[pos], d[pos]
+        with np.errstate(all="ignore"):
+            S = A / np.sqrt(d[:, :, None] * d[:, None, :])
+            ok, _, L = _chol_solve(S, 0.0, np.zeros((gi.size, n)))
+        out_rcond[gi[~ok]] = 0.0
+        gi, S, d, L = gi[ok], S[ok], d[ok], L[ok]
+        lmin = np.min(np.diagonal(L, axis1=1, axis2=2), axis=1)
+        out_rcond[gi] = lmin * lmin
+        e = gall[gi] / np.sqrt(d)
+        _, h, _ = _chol_solve(S, 0.0, e)
+        Fg = out_F[gi]
+        with np.errstate(all="ignore"):
+            out_gn[gi] = np.where(Fg > 0, 0.5 * np.einsum("ij,ij->i", e, h) / Fg, 0.0)
+        dof = m - n
+        if absolute_sigma:
+            s2 = np.ones(gi.size)
+        elif dof > 0:
+            s2 = 2.0 * out_F[gi] / dof
+        else:
+            s2 = np.full(gi.size, np.nan)
+        for a in range(n):
+            e = np.zeros((gi.size, n))
+            e[:, a] = 1.0
+            _, h, _ = _chol_solve(S, 0.0, e)
+            with np.errstate(all="ignore"):
+                out_se[gi, a] = np.sqrt(s2 * h[:, a] / d[:, a])
+    return P, out_F, out_nit, out_reason, out_se, out_rcond, out_gn

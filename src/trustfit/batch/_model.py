@@ -1,0 +1,137 @@
+"""Adapter between what a user passes as ``model`` and what the batch code needs.
+
+The batch kernel needs, for a symbolic model, the sympy expression, the parameter
+symbols in order and the independent-variable symbols.  ``trustfit.Model`` (package
+``trustfit.models``) provides exactly these attributes (``expr``, ``param_names``,
+``param_symbols``, ``independent_symbols``); until it is available on every branch,
+:func:`as_batch_model` also accepts
+
+* an expression string (parsed by ``trustfit.models.Model`` when importable, else by
+  sympy here: the parameters are the free symbols other than the independent
+  variable, in order of first appearance in the string),
+* a sympy expression, with ``params=`` / ``independent=`` given,
+* a plain Python callable ``f(x, p1, ..., pn)`` (SciPy ``curve_fit`` convention), for
+  the vectorized numpy fallback (no compilation, no symbolic Jacobian).
+
+Nothing here imports sympy unless a symbolic model is actually used.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+@dataclass
+class BatchModel:
+    """What the batch path needs to know about a model.
+
+    Exactly one of ``expr`` (symbolic, compilable) and ``func`` (plain callable) is set.
+    """
+
+    param_names: list[str]
+    expr: Any = None  # sympy expression
+    param_symbols: tuple = ()
+    independent_symbols: tuple = ()
+    func: Callable | None = None  # f(x, *params) for the fallback path
+    jac_func: Callable | None = None  # optional jac(x, *params) -> (..., n) for fallback
+    source: Any = field(default=None, repr=False)  # the object the user passed
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def n_independent(self) -> int:
+        return max(1, len(self.independent_symbols))
+
+    @property
+    def symbolic(self) -> bool:
+        return self.expr is not None
+
+
+def _natural_key(name: str):
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
+
+
+def natural_order(names) -> list[str]:
+    """Parameter order for expression strings: natural sort (x1, x2, ..., x10)."""
+    return sorted(names, key=_natural_key)
+
+
+def _from_sympy(expr, params=None, independent="t", source=None) -> BatchModel:
+    import sympy
+
+    if isinstance(independent, (str, sympy.Symbol)):
+        independent = [independent]
+    indep = tuple(sympy.Symbol(s) if isinstance(s, str) else s for s in independent)
+    if params is None:
+        free = {s.name for s in expr.free_symbols} - {s.name for s in indep}
+        params = natural_order(free)
+    psyms = tuple(sympy.Symbol(p) if isinstance(p, str) else p for p in params)
+    # sympify may create Symbols with assumptions; match free symbols by name
+    by_name = {s.name: s for s in expr.free_symbols}
+    psyms = tuple(by_name.get(s.name, s) for s in psyms)
+    indep = tuple(by_name.get(s.name, s) for s in indep)
+    return BatchModel(
+        param_names=[s.name for s in psyms],
+        expr=expr,
+        param_symbols=psyms,
+        independent_symbols=indep,
+        source=source if source is not None else expr,
+    )
+
+
+def as_batch_model(model, params: Sequence[str] | None = None, independent="t") -> BatchModel:
+    """Normalise ``model`` (trustfit Model, string, sympy expr or callable)."""
+    if isinstance(model, BatchModel):
+        return model
+    # trustfit.Model (duck-typed, so this module does not depend on trustfit.models)
+    if hasattr(model, "param_names") and hasattr(model, "expr"):
+        if getattr(model, "expr", None) is not None:
+            return BatchModel(
+                param_names=list(model.param_names),
+                expr=model.expr,
+                param_symbols=tuple(model.param_symbols),
+                independent_symbols=tuple(model.independent_symbols),
+                source=model,
+            )
+        # Model.from_callable(f): no expression, numeric evaluation only
+        f = getattr(model, "eval")
+        jac = getattr(model, "jacobian", None) if getattr(model, "has_jacobian", False) else None
+        return BatchModel(
+            param_names=list(model.param_names),
+            func=lambda x, *p: f(p, x),
+            jac_func=(lambda x, *p: jac(p, x)) if jac is not None else None,
+            source=model,
+        )
+    if isinstance(model, str):
+        try:  # prefer the project's own parser when present
+            from trustfit.models import Model  # type: ignore
+
+            return as_batch_model(Model(model, independent=independent))
+        except ImportError:
+            pass
+        import sympy
+
+        expr = sympy.sympify(model)
+        return _from_sympy(expr, params, independent, source=model)
+    if callable(model) and not hasattr(model, "free_symbols"):
+        if params is None:
+            sig = inspect.signature(model)
+            names = list(sig.parameters)
+            if len(names) < 2:
+                raise ValueError(
+                    f"model: a callable must be f(x, p1, ..., pn) (curve_fit convention); "
+                    f"{getattr(model, '__name__', model)!r} takes {len(names)} argument(s)"
+                )
+            params = names[1:]
+        return BatchModel(param_names=list(params), func=model, source=model)
+    if hasattr(model, "free_symbols"):  # sympy expression
+        return _from_sympy(model, params, independent)
+    raise TypeError(
+        f"model: expected a trustfit.Model, an expression string, a sympy expression or a "
+        f"callable f(x, *params); got {type(model).__name__}"
+    )

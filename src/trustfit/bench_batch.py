@@ -1,0 +1,229 @@
+"""Benchmark of trustfit.fit_batch (issue 6) against a SciPy curve_fit loop, same run.
+
+    python bench/batch.py            # N = 1e3 .. 1e6, ~3-5 minutes on 2 cores
+    python bench/batch.py --quick    # N = 1e3 .. 1e5
+    trustfit bench batch [--quick]   # the same, installed
+
+What is measured (and how)
+--------------------------
+* fits/s: wall time of ``fit_batch`` (main pass + rescue, parallel over all cores,
+  kernel already compiled) divided by N.  "per CPU-second" divides N by the process's
+  CPU time instead (both threads summed): on a machine shared with other work, that
+  times the number of cores is what the same cores would give uncontended (numba's
+  OpenMP threads may spin after a parallel region, which counts as CPU time too).
+  SciPy: ``curve_fit(method='lm')`` with the analytic Jacobian, looped over the first ``--scipy-n`` curves of the same data, same
+  start.
+* at optimum %: a curve counts when its cost is within 1e-6 relative of a tight fit
+  started from the true parameters (trustfit kernel, gtol = xtol = ftol = 1e-14,
+  maxiter 1000, no rescue): ``cost <= ref_cost * (1 + 1e-6)``.  Reported with and
+  without the rescue, and for SciPy on its subset.
+* peak memory: ``tracemalloc`` peak of new allocations during ``fit_batch`` (numpy
+  buffers: outputs, chunk copies, rescue arrays; numba's per-thread scratch of a few
+  hundred bytes is not traced), as a multiple of the input array's bytes; "total" is
+  1 + that (the input itself plus the extra).  Also the process's ru_maxrss at the end.
+* compile time: in fresh subprocesses; "cold" with an empty kernel cache (sympy codegen
+  plus numba compilation), "warm" with the cache filled (generated module imported and
+  numba's on-disk cache loaded); ``import numba`` itself (~0.5 s) is listed apart.
+
+Data (fixed seeds, documented so the numbers can be reproduced)
+---------------------------------------------------------------
+* exp2: ``y = x3 exp(x1 t) + x4 exp(x2 t) + e``, ``t = linspace(0, 10, m)``,
+  ``x1 ~ -U(0.4, 1.2)``, ``x2 ~ -U(0.1, 0.4)`` (two decays, overlapping-ish rates so that
+  some curves are hard), ``x3, x4 ~ U(0.5, 2)``, ``e ~ N(0, 0.03^2)``; start
+  ``(-1, -0.2, 1, 1)`` for every curve.
+* gauss: ``y = a exp(-(t - mu)^2 / (2 s^2)) + c + e``, ``t = linspace(0, 10, 64)``,
+  ``a ~ U(1, 3)``, ``mu ~ U(4, 6)``, ``s ~ U(0.7, 1.5)``, ``c ~ U(0, 0.5)``,
+  ``e ~ N(0, 0.05^2)``; start ``a=2, c=0.2, mu=5, s=1``.
+
+The machine has 2 cores shared with other work: numbers are noisy; the load average is
+printed with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+
+MODELS = {
+    "exp2": dict(expr="x3*exp(x1*t) + x4*exp(x2*t)", p0=[-1.0, -0.2, 1.0, 1.0]),
+    "gauss": dict(expr="a*exp(-(t - mu)**2/(2*s**2)) + c", p0=[2.0, 0.2, 5.0, 1.0]),
+}
+CASES = [("exp2", 64, 250_000), ("exp2", 11, 600_000), ("gauss", 64, 500_000)]
+
+
+def gen(name, N, m, seed=12345):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 10.0, m)
+    if name == "exp2":
+        k1 = -rng.uniform(0.4, 1.2, N)
+        k2 = -rng.uniform(0.1, 0.4, N)
+        a1 = rng.uniform(0.5, 2.0, N)
+        a2 = rng.uniform(0.5, 2.0, N)
+        true = np.stack([k1, k2, a1, a2], 1)
+        Y = np.empty((N, m))
+        for s in range(0, N, 100_000):  # bounded temporaries
+            e = slice(s, min(N, s + 100_000))
+            Y[e] = a1[e, None] * np.exp(k1[e, None] * t) + a2[e, None] * np.exp(k2[e, None] * t)
+            Y[e] += 0.03 * rng.standard_normal((Y[e].shape[0], m))
+    else:
+        a = rng.uniform(1.0, 3.0, N)
+        mu = rng.uniform(4.0, 6.0, N)
+        sd = rng.uniform(0.7, 1.5, N)
+        c = rng.uniform(0.0, 0.5, N)
+        true = np.stack([a, c, mu, sd], 1)  # natural order of names: a, c, mu, s
+        Y = np.empty((N, m))
+        for s in range(0, N, 100_000):
+            e = slice(s, min(N, s + 100_000))
+            Y[e] = a[e, None] * np.exp(-((t - mu[e, None]) ** 2) / (2 * sd[e, None] ** 2)) + c[e, None]
+            Y[e] += 0.05 * rng.standard_normal((Y[e].shape[0], m))
+    return t, Y, true
+
+
+def scipy_fn(name):
+    if name == "exp2":
+        def f(t, x1, x2, x3, x4):
+            return x3 * np.exp(x1 * t) + x4 * np.exp(x2 * t)
+
+        def jac(t, x1, x2, x3, x4):
+            e1, e2 = np.exp(x1 * t), np.exp(x2 * t)
+            return np.stack([x3 * t * e1, x4 * t * e2, e1, e2], 1)
+    else:
+        def f(t, a, c, mu, s):
+            return a * np.exp(-((t - mu) ** 2) / (2 * s**2)) + c
+
+        def jac(t, a, c, mu, s):
+            e = np.exp(-((t - mu) ** 2) / (2 * s**2))
+            return np.stack([e, np.ones_like(t), a * e * (t - mu) / s**2,
+                             a * e * (t - mu) ** 2 / s**3], 1)
+    return f, jac
+
+
+def scipy_loop(name, t, Y, p0):
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    f, jac = scipy_fn(name)
+    cost = np.full(Y.shape[0], np.nan)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(Y.shape[0]):
+            try:
+                p, _ = curve_fit(f, t, Y[i], p0=p0, jac=jac, method="lm")
+                r = f(t, *p) - Y[i]
+                cost[i] = 0.5 * r @ r
+            except RuntimeError:  # "Optimal parameters not found": max nfev
+                pass
+    return time.perf_counter() - t0, cost
+
+
+def compile_times(expr):
+    """Cold and warm kernel compile time, each in a fresh process."""
+    code = (
+        "import time; t0 = time.perf_counter(); import numba, sympy; t1 = time.perf_counter();"
+        "from trustfit.batch._model import as_batch_model;"
+        "from trustfit.batch._kernel import warm_kernel;"
+        f"bm = as_batch_model({expr!r}); t2 = time.perf_counter(); warm_kernel(bm);"
+        "t3 = time.perf_counter(); print(t1 - t0, t3 - t2)"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, TRUSTFIT_CACHE_DIR=d)
+        out = []
+        for _ in ("cold", "warm"):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                 text=True, check=True)
+            out.append([float(v) for v in res.stdout.split()])
+    return out[0][1], out[1][1], out[1][0]
+
+
+def main(argv=None, prog="bench/batch.py"):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="N up to 1e5, SciPy on 500 curves")
+    ap.add_argument("--scipy-n", type=int, default=None, help="curves in the SciPy loop")
+    ap.add_argument("--max-n", type=float, default=None, help="largest N (default 1e6)")
+    args = ap.parse_args(argv)
+    from trustfit.batch import fit_batch
+    from trustfit.batch._kernel import warm_kernel
+    from trustfit.batch._model import as_batch_model
+
+    maxN = int(args.max_n or (1e5 if args.quick else 1e6))
+    Ns = [n for n in (10**3, 10**4, 10**5, 10**6) if n <= maxN]
+    scipy_n = args.scipy_n or (500 if args.quick else 2000)
+    import numba
+
+    print(f"trustfit batch benchmark: numba {numba.__version__}, {numba.get_num_threads()} "
+          f"threads, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          f"(machine shared: numbers are noisy)")
+    summary = []
+    for name, m, target in CASES:
+        spec = MODELS[name]
+        cold, warm, imp = compile_times(spec["expr"])
+        print(f"\n== {name}, m={m} (target >= {target:,} fits/s at N=1e6) ==")
+        print(f"compile: cold {cold:.2f} s, warm {warm:.2f} s (target <= 2 s), "
+              f"import numba+sympy {imp:.2f} s")
+        bm = as_batch_model(spec["expr"])
+        warm_kernel(bm)
+        p0 = np.array(spec["p0"])
+        for N in Ns:
+            t, Y, true = gen(name, N, m)
+            fit_batch(spec["expr"], t, Y[:64], p0)  # symmetry detection etc. warmed
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            r = fit_batch(spec["expr"], t, Y, p0)
+            dt = time.perf_counter() - t0
+            cpu = time.process_time() - c0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            r0 = fit_batch(spec["expr"], t, Y, p0, rescue=False)
+            ref = fit_batch(spec["expr"], t, Y, true, rescue=False, gtol=1e-14, xtol=1e-14,
+                            ftol=1e-14, maxiter=1000)
+            refc = ref.cost
+            at = np.mean(r.cost <= refc * (1 + 1e-6)) * 100
+            at0 = np.mean(r0.cost <= refc * (1 + 1e-6)) * 100
+            rate = N / dt
+            line = (f"{name} m={m} N={N:>8,}: trustfit {rate:>9,.0f} fits/s "
+                    f"({N / cpu:,.0f} per CPU-second), at optimum "
+                    f"{at:6.2f}% (no rescue {at0:6.2f}%), rescued {int(r.rescued.sum())}, "
+                    f"peak extra mem {peak / Y.nbytes:.2f}x input ({Y.nbytes / 2**20:,.0f} MiB "
+                    f"input; total {1 + peak / Y.nbytes:.2f}x), mean nit {r.nit.mean():.1f}")
+            print(line, flush=True)
+            if N == Ns[-1]:
+                ns = min(scipy_n, N)
+                c1 = time.process_time()
+                sdt, scost = scipy_loop(name, t, Y[:ns], p0)
+                scpu = time.process_time() - c1
+                sat = np.mean(scost <= refc[:ns] * (1 + 1e-6)) * 100
+                tat = np.mean(r.cost[:ns] <= refc[:ns] * (1 + 1e-6)) * 100
+                sline = (f"{name} m={m} SciPy curve_fit loop (lm, analytic jac) on {ns:,} "
+                         f"curves: {ns / sdt:,.0f} fits/s ({ns / scpu:,.0f} per CPU-second), "
+                         f"at optimum {sat:.2f}% "
+                         f"(trustfit on the same curves {tat:.2f}%)")
+                print(sline, flush=True)
+                summary.append((name, m, N, rate, target, at, cold, warm, peak / Y.nbytes,
+                                ns / sdt, sat))
+            del Y, r, r0, ref
+    print("\n== summary against the issue's targets ==")
+    for name, m, N, rate, target, at, cold, warm, mem, srate, sat in summary:
+        print(
+            f"{name} m={m} N={N:,}: {rate:,.0f} fits/s vs target {target:,} "
+            f"[{'met' if rate >= target else 'MISSED'}]; at optimum {at:.2f}% vs 99.5% "
+            f"[{'met' if at >= 99.5 else 'MISSED'}] (SciPy {sat:.2f}%, {srate:,.0f} fits/s); "
+            f"warm compile {warm:.2f} s [{'met' if warm <= 2 else 'MISSED'}]; peak memory "
+            f"{1 + mem:.2f}x input [{'met' if 1 + mem <= 1.5 else 'MISSED'}]"
+        )
+    mx = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process max RSS {mx:,.0f} MiB (includes the data, the reference fits and SciPy)")
+
+
+if __name__ == "__main__":
+    main()
