@@ -28,6 +28,7 @@ from .api import (
     _prepare_x,
     _resolve_backend,
     _Spec,
+    check_stack_shape,
     fit_chunk,
 )
 
@@ -92,15 +93,8 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
                    ftol, tau, rescue, backend, compute):
     import dask.array as da
 
-    if Y.ndim != 2:
-        raise ValueError(f"Y: shape {Y.shape}; Y must be 2-D (N curves, m points)")
-    N, m = Y.shape
+    N, m = check_stack_shape(Y, bm)
     n = bm.n_params
-    if m < n:
-        raise ValueError(
-            f"Y: {m} points per curve (shape {Y.shape}) but the model has {n} parameters "
-            f"{bm.param_names}; need m >= n"
-        )
     Y = Y.rechunk({1: -1})
     rows = Y.chunks[0]
     X = _prepare_x(x, bm, N, m)  # x is small unless per-curve; per-curve x is chunked

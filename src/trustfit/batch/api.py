@@ -32,20 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._kernel import REASONS, SUCCESS_CODES
 from ._model import BatchModel, as_batch_model
 
-STOP_REASONS = {
-    0: "not_run",
-    1: "gtol",
-    2: "xtol",
-    3: "ftol",
-    4: "max_iter",
-    5: "invalid_data",
-    6: "nonfinite_model",
-    7: "damping_overflow",
-    8: "invalid_p0",
-}
-SUCCESS_CODES = (1, 2, 3)
+# Stop codes and their names are the kernel's (one table for both).
+STOP_REASONS = REASONS
 
 DIAGNOSES = {
     0: "converged",
@@ -480,6 +471,22 @@ class _Progress:
             sys.stderr.flush()
 
 
+def check_stack_shape(Y, bm: BatchModel) -> tuple[int, int]:
+    """``(N, m)`` of a stack of curves, or a ValueError saying what is wrong with it."""
+    if Y.ndim != 2:
+        raise ValueError(
+            f"Y: shape {Y.shape}; Y must be 2-D (N curves, m points); for one curve use "
+            f"Y[None, :] or trustfit.least_squares"
+        )
+    N, m = Y.shape
+    if m < bm.n_params:
+        raise ValueError(
+            f"Y: {m} points per curve (shape {Y.shape}) but the model has {bm.n_params} "
+            f"parameters {bm.param_names}; need m >= n"
+        )
+    return N, m
+
+
 def fit_batch(
     model,
     x,
@@ -561,18 +568,7 @@ def fit_batch(
 
     if not isinstance(Y, np.ndarray):
         Y = np.asarray(Y)
-    if Y.ndim != 2:
-        raise ValueError(
-            f"Y: shape {Y.shape}; Y must be 2-D (N curves, m points); for one curve use "
-            f"Y[None, :] or trustfit.least_squares"
-        )
-    N, m = Y.shape
-    n = bm.n_params
-    if m < n:
-        raise ValueError(
-            f"Y: {m} points per curve (shape {Y.shape}) but the model has {n} parameters "
-            f"{bm.param_names}; need m >= n"
-        )
+    N, m = check_stack_shape(Y, bm)
     X = _prepare_x(x, bm, N, m)
     P0 = _prepare_p0(p0, bm, N)
     W = _prepare_sigma(sigma, N, m)
