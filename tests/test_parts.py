@@ -94,16 +94,21 @@ def test_certify():
     J = rng.normal(size=(10, 3))
     x = np.ones(3)
     r_stationary = (np.eye(10) - J @ np.linalg.pinv(J)) @ rng.normal(size=10)
-    assert stopping.certify(J, r_stationary, 1.0, 10.0, x, x)[0] is None
-    assert stopping.certify(J, r_stationary + 1e-3 * J[:, 0], 1.0, 10.0, x, x)[0] is StopReason.STALLED
+    assert stopping.certify(J, r_stationary, 1.0, x, x)[0] is None
+    assert stopping.certify(J, r_stationary + 1e-3 * J[:, 0], 1.0, x, x)[0] is StopReason.STALLED
+    # ... unless the user asked for a loose tolerance: stationary to about its square root
+    assert stopping.certify(J, r_stationary + 1e-3 * J[:, 0], 1.0, x, x, 1e-4)[0] is None
     J_dup = J.copy()
     J_dup[:, 2] = J_dup[:, 1]
-    assert stopping.certify(J_dup, r_stationary, 1.0, 10.0, x, x)[0] is StopReason.DEGENERATE
+    assert stopping.certify(J_dup, r_stationary, 1.0, x, x)[0] is StopReason.DEGENERATE
     J_zero = J.copy()
     J_zero[:, 0] = 1e-20
-    assert stopping.certify(J_zero, r_stationary, 1.0, 10.0, x, x) == (StopReason.DEGENERATE, math.inf)
-    # an exact fit needs no certificate, whatever the Jacobian
-    assert stopping.certify(J_dup, r_stationary, 1e-20, 10.0, x, x)[0] is None
+    assert stopping.certify(J_zero, r_stationary, 1.0, x, x) == (StopReason.DEGENERATE, math.inf)
+    # an exact fit needs no certificate, whatever the Jacobian; "exact" is relative to the
+    # model's size, not to the starting cost
+    tiny = 1e-12 * r_stationary
+    assert stopping.certify(J_dup, tiny, 0.5 * tiny @ tiny, x, x)[0] is None
+    assert stopping.certify(1e30 * J_dup, 1e25 * r_stationary, 1e50, x, x)[0] is StopReason.DEGENERATE
 
 
 def test_budget_test():

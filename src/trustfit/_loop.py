@@ -109,7 +109,6 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub)
 
     it = make_iterate(x0, f0, J0)
-    cost0 = it.cost
     strategy.start(it)
     history: list[IterationRecord] = []
     wants_result = options.callback is not None and _callback_wants_result(options.callback)
@@ -161,7 +160,7 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
                                                              options.rounding)
             if (cost_reason is None and options.rounding
-                    and stopping.certify(it.J[:, it.free], it.f, it.cost, cost0, it.x[it.free],
+                    and stopping.certify(it.J[:, it.free], it.f, it.cost, it.x[it.free],
                                      x0[it.free])[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
@@ -212,8 +211,10 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
     events: list[str] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
-        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost, cost0,
-                                                it.x[it.free], x0[it.free])
+        tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
+                     StopReason.COST: options.ftol}.get(reason) or 0.0
+        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost,
+                                                it.x[it.free], x0[it.free], tolerance)
         if uncertified is not None:
             events.append(f"{reason.name.lower()} test fired at iteration {nit} "
                           f"({reason.message(value)}), but the point is not certified.")

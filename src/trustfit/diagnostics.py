@@ -346,11 +346,9 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
 
 def exact_fit(result: FitResult) -> bool:
     """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms
-    ``|| |J| |x| ||``: a zero-residual fit, where the residual is rounding noise."""
-    with np.errstate(all="ignore"):
-        terms = float(np.linalg.norm(np.abs(result.jac) @ np.abs(result.x)))
-        return bool(np.isfinite(terms) and
-                    float(np.linalg.norm(result.fun)) <= EXACT_FIT * terms)
+    ``|| |J| |x| ||`` (:func:`trustfit.stopping.exact_fit`, with this layer's looser cutoff)."""
+    return stopping.exact_fit(np.asarray(result.jac, dtype=float), np.asarray(result.fun),
+                              np.asarray(result.x, dtype=float), EXACT_FIT)
 
 
 def gauss_newton_fraction(result: FitResult) -> float:

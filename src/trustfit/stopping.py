@@ -31,8 +31,11 @@ STATIONARY_LIMIT = 1e-7
 #: 1/sqrt(eps) half the digits of the Gauss-Newton step are rounding, the parameters are not
 #: determined. NIST StRD solutions have at most 5.7e4 (Bennett5).
 CONDITION_LIMIT = 1.0 / math.sqrt(np.finfo(float).eps)
-#: A fit whose cost fell by this factor or more is exact to rounding: nothing to certify.
-EXACT_FIT = 1e-16
+#: A fit is exact to rounding, with nothing to certify, when the residuals are below this
+#: times ``|| |J| |x| ||``, the size of the linearised model's terms (:func:`exact_fit`).
+#: Relative to the model, not to the starting cost: an absurd start (cost 1e79 from exp(90))
+#: must not make any later cost look exact.
+EXACT_RESIDUAL = 1e-8
 #: A column whose effect ``||J_j|| max(|x_j|, |x0_j|)`` is at most this times the largest is
 #: zero: the parameter does not influence the residuals (NIST solutions: at least 6e-3).
 ZERO_COLUMN = 1e-8
@@ -117,20 +120,33 @@ def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None)
     return None, math.nan
 
 
-def certify(J: np.ndarray, r: np.ndarray, cost: float, initial_cost: float,
-            x: np.ndarray, x0: np.ndarray) -> Outcome:
+def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
+              limit: float = EXACT_RESIDUAL) -> bool:
+    """Residuals at most ``limit`` times ``|| |J| |x| ||``, the size of the linearised
+    model's terms: a zero-residual fit whose residual is rounding noise."""
+    with np.errstate(all="ignore"):
+        terms = float(np.linalg.norm(np.abs(J) @ np.abs(x)))
+        return bool(np.isfinite(terms) and float(np.linalg.norm(r)) <= limit * terms)
+
+
+def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
+            x0: np.ndarray, tolerance: float = 0.0) -> Outcome:
     """Check a point where a convergence test fired (``J``: the columns of the free
     variables; a variable held at a bound satisfies its own optimality condition): ``(None, value)`` when it is certified,
     else ``(StopReason.STALLED | StopReason.DEGENERATE, measured value)``.
 
-    * exact fit (``F <= EXACT_FIT * F(x0)``, or 0): certified;
+    * exact fit (:func:`exact_fit`): certified;
     * degenerate: a zero column (:func:`zero_columns`: a parameter with no influence), or
       condition number of ``J diag(1/||J_j||)`` above ``CONDITION_LIMIT``;
-    * stationary: ``||U U^T r|| / ||r|| <= STATIONARY_LIMIT`` with ``U`` the left singular
-      vectors of ``J``: the share of the residual the model could still remove. Unlike
-      ``||J^T r||`` it does not depend on the scale of the parameters or of the data.
+    * stationary: ``||U U^T r|| / ||r|| <= max(STATIONARY_LIMIT, sqrt(tolerance))`` with
+      ``U`` the left singular vectors of ``J``: the share of the residual the model could
+      still remove. Unlike ``||J^T r||`` it does not depend on the scale of the parameters or
+      of the data. ``tolerance`` is that of the test that fired: a user who stops at
+      ``xtol = 1e-5`` accepts a point that is stationary only to about that level (the
+      square root, since the share enters the cost squared), while a stall with half the
+      residual still removable is caught at any tolerance.
     """
-    if cost == 0.0 or cost <= EXACT_FIT * initial_cost or J.shape[1] == 0:
+    if cost == 0.0 or J.shape[1] == 0 or exact_fit(J, r, x):
         return None, 0.0
     if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0)):
         return StopReason.DEGENERATE, math.inf
@@ -140,6 +156,6 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, initial_cost: float,
     if condition > CONDITION_LIMIT:
         return StopReason.DEGENERATE, condition
     share = float(np.linalg.norm(U.T @ r) / np.linalg.norm(r))
-    if share > STATIONARY_LIMIT:
+    if share > max(STATIONARY_LIMIT, math.sqrt(tolerance)):
         return StopReason.STALLED, share
     return None, share
