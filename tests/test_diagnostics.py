@@ -48,7 +48,7 @@ def test_symmetric_point_rank_and_exchangeable(symmetric_point):
     # gtol=1e-5: the gradient test fires at x0 (|g| ~ 1e-6 there), so the result sits
     # exactly on the symmetric point (equal columns to the last bit).
     r = trustfit.fit(two_exp, T, Y, p0=symmetric_point, jac=two_exp_jac, gtol=1e-5,
-                     rescue=False)
+                     rescue=False, method="lm")
     # The solver does not certify the stop: the point is degenerate.
     assert r.nit == 0 and r.stop_reason is StopReason.DEGENERATE
     d = r.diagnosis
@@ -185,7 +185,7 @@ def test_line_search_failed_with_a_wrong_jacobian():
 
 
 def test_budget_exhausted():
-    r = trustfit.least_squares(ex.residuals, ex.STARTS[0], max_nfev=5)
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[0], max_nfev=5, method="lm")
     f = only(r, "budget_exhausted")
     assert f.message == ("The budget max_nfev=5 was used up before any convergence test "
                          "fired.")
@@ -194,7 +194,7 @@ def test_budget_exhausted():
         "rescue: the run stopped (MAX_NFEV) with parameter_not_moved, not_converged, but no "
         "restart: 0 of "
         "max_nfev=5 evaluations are left."]
-    r = trustfit.least_squares(ex.residuals, ex.STARTS[0], max_iter=3)
+    r = trustfit.least_squares(ex.residuals, ex.STARTS[0], max_iter=3, method="lm")
     assert only(r, "budget_exhausted").message == (
         "The budget max_iter=3 was used up before any convergence test fired.")
 

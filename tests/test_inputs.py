@@ -12,6 +12,8 @@ from trustfit import examples as ex
 
 
 def fit(**kw):
+    # Pinned to 'lm': these tests count iterations, evaluations and printed lines of one run.
+    kw.setdefault("method", "lm")
     kw.setdefault("fun", ex.residuals)
     kw.setdefault("x0", ex.STARTS[0])
     return trustfit.least_squares(**kw)
@@ -23,7 +25,7 @@ def fit(**kw):
     (dict(x0=[]), "x0 is empty"),
     (dict(x0=[1j, 0, 0, 0]), "x0 must be real"),
     (dict(x0=["a", 1, 2, 3]), "x0 must be a 1-D array of numbers"),
-    (dict(method="newton"), r"method must be one of 'gn', 'lm', 'hybrid', 'dogleg', 'trf', 'dogbox'; got 'newton'"),
+    (dict(method="newton"), r"method must be one of 'auto', 'gn', 'lm', 'hybrid', 'dogleg', 'trf', 'dogbox'; got 'newton'"),
     (dict(ftol=-1.0), r"ftol must be a finite number >= 0 \(or None to switch the test off\), got -1.0"),
     (dict(gtol=np.inf), "gtol must be a finite number >= 0"),
     (dict(xtol="small"), "xtol must be a number >= 0 or None, got 'small'"),
@@ -175,7 +177,9 @@ def test_caller_arrays_are_not_modified():
 
 def test_scipy_aliases_map_to_trustfit_solvers():
     assert fit(method="dogbox").method == "dogleg"
-    assert fit(method="trf").method == trustfit.DEFAULT_METHOD
+    # 'trf' is the default, 'auto': from this start its dogleg stalls and LM finishes
+    r = fit(method="trf")
+    assert r.method == "lm" and r.events[0].startswith("auto: the dogleg stopped")
     assert fit(bounds=scipy.optimize.Bounds(-20, 20)).success
 
 

@@ -4,10 +4,7 @@ deviations to at least 4 significant digits (LRE >= 4).
 
 Lanczos1 is excluded by the target itself: its certified residual sum of squares (1.4e-25)
 is below what double precision can resolve, so its standard errors (which scale with the
-square root of it) are rounding noise. MGH10 fails today because the default solver does not
-reach the certified minimum from its far start (the evaluation budget runs out on the way);
-it is marked as an expected failure with strict=True so that the day the solver reaches it
-this test says so.
+square root of it) are rounding noise.
 """
 from __future__ import annotations
 
@@ -17,7 +14,6 @@ import pytest
 import trustfit
 from trustfit.reference import nist
 
-SOLVER_MISSES = {"MGH10"}
 NAMES = [name for name in nist.PROBLEMS if name != "Lanczos1"]
 
 
@@ -28,10 +24,7 @@ def _fit(p):
     return trustfit.curve_fit(f, p.x, p.response, p0=p.starts[0])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="the default solver misses "
-                                            "the certified minimum from start 1"))
-    if n in SOLVER_MISSES else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_standard_errors_match_certified(name):
     p = nist.load(name)
     popt, pcov = _fit(p)

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.optimize
 
 from . import examples
-from ._least_squares import METHODS, least_squares
+from ._least_squares import SOLVERS, least_squares
 
 
 def _row(tool: str, method: str, cost: float, x: np.ndarray, iterations: str, stop: str) -> str:
@@ -27,7 +27,7 @@ def run_table(out=print) -> list[dict]:
         out(f"\nstart x0 = {x0.tolist()}   (* = global minimum, cost {examples.MINIMUM_COST})")
         out(f"  {'tool':8s} {'method':7s} {'cost':>12s}  {'x1':>10s} {'x2':>10s} {'x3':>10s} "
             f"{'x4':>10s}  {'iters':>6s}  stop reason")
-        for method in METHODS:
+        for method in SOLVERS:
             settings = dict(examples.ARTICLE_SETTINGS, method=method)
             r = least_squares(examples.residuals, x0, jac=examples.jacobian, **settings)
             out(_row("trustfit", method, r.cost, r.x, str(r.nit), r.stop_reason.name))
