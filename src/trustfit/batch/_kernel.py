@@ -52,7 +52,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "6"
+KERNEL_VERSION = "7"
 
 REASONS = {
     0: "not_run",
@@ -138,7 +138,7 @@ def tf_exp(x):
 {accum}
 
 
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _chol_factor(M, mu, L, Li):
     # (M + mu I) = L L^T (lower L), Li = 1 / diag(L); False when not positive definite.
     for a in range(NP):
@@ -158,7 +158,7 @@ def _chol_factor(M, mu, L, Li):
     return True
 
 
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _chol_subst(L, Li, rhs, out):
     # L L^T out = rhs by forward and back substitution.
     for a in range(NP):
@@ -173,7 +173,7 @@ def _chol_subst(L, Li, rhs, out):
         out[a] = s * Li[a]
 
 
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
             A, g, At, gt, L, Li, h, xt, mg, B):
     F = _accum(x, X, xi, Y, i, W, wi, A, g, B)
