@@ -52,7 +52,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "8"
+KERNEL_VERSION = "9"
 
 REASONS = {
     0: "not_run",
@@ -174,9 +174,9 @@ def _chol_subst(L, Li, rhs, out):
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
-def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
+def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
             A, g, At, gt, L, Li, h, xt, mg, B):
-    F = _accum(x, X, xi, Y, i, W, wi, A, g, B)
+    F = _accum(x, Xp, Yp, Wp, A, g, B)
     if not math.isfinite(F):
         return F, 0, 6
     gmax = 0.0
@@ -217,7 +217,7 @@ def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, t
             xn2 += x[a] * x[a]
         if math.sqrt(hn2) <= xtol * (math.sqrt(xn2) + xtol):
             return F, nit, 2
-        Ft = _accum(xt, X, xi, Y, i, W, wi, At, gt, B)
+        Ft = _accum(xt, Xp, Yp, Wp, At, gt, B)
         pred = 0.0
         for a in range(NP):
             s = 0.0
@@ -252,6 +252,17 @@ def _lm_one(x, X, xi, Y, i, W, wi, lb, ub, bounded, maxiter, gtol, xtol, ftol, t
     return F, nit, 4
 
 
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _pad_x(X, xi, Xp):
+    # row xi of X into Xp, the padding points repeating the last x
+    m = X.shape[2]
+    for c in range(X.shape[1]):
+        for j in range(m):
+            Xp[c, j] = X[xi, c, j]
+        for j in range(m, Xp.shape[1]):
+            Xp[c, j] = X[xi, c, m - 1]
+
+
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
@@ -268,7 +279,18 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     xt = np.empty(NP)
     mg = np.empty(NP)
     e = np.empty(NP)
-    B = np.empty((NP + 1, m))
+    # the curve's points padded to a multiple of 4 (see _accum): weight 0, data 0, last x
+    k = X.shape[1]
+    mp = (m + 3) // 4 * 4
+    Xp = np.zeros((k, mp))
+    Yp = np.zeros(mp)
+    Wp = np.zeros(mp)
+    B = np.empty((NP + 1, mp))
+    if X.shape[0] == 1:
+        _pad_x(X, 0, Xp)
+    if W.shape[0] == 1:
+        for j in range(m):
+            Wp[j] = W[0, j]
     for i in range(i0, i1):
         xi = i if X.shape[0] > 1 else 0
         wi = i if W.shape[0] > 1 else 0
@@ -306,7 +328,14 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
             out_nit[i] = 0
             out_reason[i] = 8
             continue
-        F, nit, reason = _lm_one(x, X, xi, Y, i, W, wi, LB, UB, bounded, maxiter, gtol,
+        if X.shape[0] > 1:
+            _pad_x(X, xi, Xp)
+        if W.shape[0] > 1:
+            for j in range(m):
+                Wp[j] = W[wi, j]
+        for j in range(m):
+            Yp[j] = Y[i, j]
+        F, nit, reason = _lm_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol,
                                  xtol, ftol, tau, A, g, At, gt, L, Li, h, xt, mg, B)
         for a in range(NP):
             out_p[i, a] = x[a]
