@@ -132,6 +132,7 @@ def test_armijo_halves_until_sufficient_decrease():
     out = ArmijoBacktracking().try_step(problem, it, step)
     assert out.accepted and out.step[0] == -1.0 and out.trial.cost == 0.0
     assert problem.nfev == 3
+    assert out.predicted == 0.5  # the step's own model: -(g s + |J s|^2 / 2) at s = -1
 
 
 def test_armijo_fails_on_ascent_direction_without_evaluating():
@@ -144,7 +145,8 @@ def test_armijo_fails_on_ascent_direction_without_evaluating():
 def test_armijo_treats_nonfinite_as_no_decrease():
     problem = Problem(lambda x: np.where(x < -0.5, np.nan, x), 1, "2-point", -INF, INF)
     it = _iterate([1.0], [1.0], [[1.0]])
-    out = ArmijoBacktracking().try_step(problem, it, Step(np.array([-4.0]), "GN", None))
+    out = ArmijoBacktracking().try_step(problem, it, Step(np.array([-4.0]), "GN",
+                                                          GaussNewtonModel(it.g, it.J)))
     assert out.accepted and out.step[0] == -1.0
 
 

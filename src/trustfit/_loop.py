@@ -150,9 +150,6 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         strategy.update(it, step, outcome)
 
         predicted = outcome.predicted
-        if not math.isfinite(predicted):  # a line search: the Gauss-Newton model of the step
-            predicted = -(float(it.g @ outcome.step)
-                          + 0.5 * float(np.sum((it.J @ outcome.step) ** 2)))
         if outcome.line_search_failed:
             # No length decreased the cost: at rounding level when even the full step's
             # model gain is below it (nothing was gained: actual reduction 0).

@@ -35,7 +35,10 @@ class ArmijoBacktracking:
                 slope = float(it.g @ s)
                 # Strict decrease too: at rounding level "F <= F + c*slope" holds with equality.
                 if trial.finite and trial.cost < it.cost and trial.cost <= it.cost + self.c * slope:
-                    return Outcome(trial, True, s, note=f"alpha={alpha:.3g}")
+                    # The step owns its model: the driver's cost test reads this.
+                    return Outcome(trial, True, s,
+                                   predicted=step.model.predicted_reduction(s),
+                                   note=f"alpha={alpha:.3g}")
                 alpha *= self.shrink
         if trial is None:  # no descent direction: nothing was evaluated, stay put
             trial = Trial(problem, it.x, it.f, it.J)
