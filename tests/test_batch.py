@@ -105,7 +105,7 @@ def test_import_trustfit_does_not_import_numba_sympy_dask():
 def test_batch_equals_mnt_reference_curve_by_curve():
     """Same algorithm: same iteration count, same stop reason, same point to 1e-9."""
     t, Y, _ = exp2_data(60, 40, seed=1)
-    r = fit_batch(EXP2, t, Y, P0, rescue=False)
+    r = fit_batch(EXP2, t, Y, P0, rescue=False, method="lm")
     assert r.param_names == ["x1", "x2", "x3", "x4"]
     for i in range(Y.shape[0]):
         res, jac = exp2_res_jac(t, Y[i])
@@ -151,8 +151,9 @@ def test_trustfit_least_squares_if_available():
 
 def test_numpy_fallback_matches_compiled_kernel():
     t, Y, _ = exp2_data(100, 24, seed=4)
-    rc = fit_batch(EXP2, t, Y, P0, rescue=False)
+    rc = fit_batch(EXP2, t, Y, P0, rescue=False, method="lm")
     rn = fit_batch(EXP2, t, Y, P0, rescue=False, backend="numpy")
+    assert (rc.method, rn.method) == ("lm", "lm")
     assert rn.backend == "numpy"
     np.testing.assert_array_equal(rc.stop_code, rn.stop_code)
     np.testing.assert_array_equal(rc.nit, rn.nit)
@@ -208,11 +209,11 @@ def test_rescue_on_constructed_stalled_curves():
     t, Y, true = exp2_data(50, 64, seed=7)
     stall = np.array([-0.4, -0.4, 1.0, 1.0])
     ref = fit_batch(EXP2, t, Y, true, rescue=False, gtol=1e-14, xtol=1e-14, ftol=1e-14)
-    r0 = fit_batch(EXP2, t, Y, stall, rescue=False, ftol=1e-3)
+    r0 = fit_batch(EXP2, t, Y, stall, rescue=False, ftol=1e-3, method="lm")
     valley = np.abs(r0.params[:, 0] - r0.params[:, 1]) < 1e-2 * np.abs(r0.params[:, 0])
     assert valley.sum() >= 35
     assert (r0.cost[valley] > ref.cost[valley] * 1.01).all()  # far from the optimum
-    r1 = fit_batch(EXP2, t, Y, stall, rescue=True, ftol=1e-3)
+    r1 = fit_batch(EXP2, t, Y, stall, rescue=True, ftol=1e-3, method="lm")
     assert r1.rescued[valley].all()
     assert (r1.diagnosis[valley] == "rescued").all()
     assert (r1.cost <= ref.cost * (1 + 1e-3)).all()  # within the loose ftol of the optimum
@@ -221,7 +222,7 @@ def test_rescue_on_constructed_stalled_curves():
     k_ref = np.sort(ref.params[:, :2], axis=1)
     np.testing.assert_allclose(k_fit, k_ref, rtol=0.05)
     # with default tolerances every curve ends at the optimum
-    r2 = fit_batch(EXP2, t, Y, stall)
+    r2 = fit_batch(EXP2, t, Y, stall, method="lm")
     assert (r2.cost <= ref.cost * (1 + 1e-6)).all()
 
 

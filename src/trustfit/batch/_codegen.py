@@ -164,3 +164,170 @@ def generate_accum_source(bm) -> str:
     return (
         f"{REDUCE_DECORATOR}\n{reduce}\n\n\n{ACCUM_DECORATOR}\n{accum}"
     )
+
+
+def linear_parameters(bm) -> list[int]:
+    """Indices of parameters the model is jointly linear in (in parameter order).
+
+    ``p`` is taken when ``df/dp`` contains neither ``p`` nor any parameter already
+    taken; so ``f = phi_0 + sum_l c_l phi_l`` with every ``phi`` free of the ``c``.  For
+    ``x3 exp(x1 t) + x4 exp(x2 t)``: x3, x4; for ``a exp(-(t-mu)^2/(2 s^2)) + c``: a, c.
+    """
+    syms = list(bm.param_symbols)
+    lin: list[int] = []
+    for i, p in enumerate(syms):
+        import sympy
+
+        d = sympy.diff(bm.expr, p)
+        if d.has(p) or any(d.has(syms[j]) for j in lin):
+            continue
+        lin.append(i)
+    return lin
+
+
+def varpro_layout(bm):
+    """Split of the parameters for variable projection: (nonlinear, linear) index lists.
+
+    None when the model is not separable (no linear or no nonlinear parameter).
+    """
+    lin = linear_parameters(bm)
+    nl = [i for i in range(len(bm.param_symbols)) if i not in lin]
+    if not lin or not nl:
+        return None
+    return nl, lin
+
+
+def generate_varpro_source(bm) -> str:
+    """Numba source of the model part of the variable-projection kernel.
+
+    With the linear parameters ``c`` (q of them) and the nonlinear ``theta`` (p), the
+    model is ``f = phi_0(theta) + sum_l c_l phi_l(theta)``.  Generated functions:
+
+    ``_vp_basis(th, Xp, Yp, Wp, B)``: one vectorizable pass over the points that stores
+    the weighted ``u = w (y - phi_0)``, ``w phi_l`` and every symbolically non-zero
+    ``w d phi_l / d theta_k`` (``l = 0..q``) in rows of the scratch ``B``.
+
+    ``_vp_gram(B, G, b, m)``: ``G = Phi^T Phi`` (q x q) and ``b = Phi^T u``; the caller
+    solves ``G c = b`` (the optimal linear parameters at ``theta``).
+
+    ``_vp_full(B, c, G, A, g, Xm, Af, gf, m) -> F``: with that ``c``: residuals
+    ``r = Phi c - u``, the Jacobian columns ``J_k = d phi_0/d theta_k + sum_l c_l d
+    phi_l / d theta_k``, ``A = J^T J`` (p x p), ``g = J^T r``, ``Xm = J^T Phi`` and, in
+    the original parameter order, the full normal matrix ``Af`` of ``[J_theta, Phi]``
+    and gradient ``gf``; returns ``F = 1/2 ||r||^2``.
+    """
+    import sympy
+
+    layout = varpro_layout(bm)
+    if layout is None:
+        raise CodegenError("model is not separable (needs linear and nonlinear parameters)")
+    nl, lin = layout
+    p, q = len(nl), len(lin)
+    k = len(bm.independent_symbols)
+    psub = {s: sympy.Symbol(f"tf_p{i}", real=True) for i, s in enumerate(bm.param_symbols)}
+    xsub = {s: sympy.Symbol(f"tf_x{i}", real=True) for i, s in enumerate(bm.independent_symbols)}
+    free = bm.expr.free_symbols - set(psub) - set(xsub)
+    if free:
+        raise CodegenError(f"model has symbols that are neither parameters nor variables: {free}")
+    expr = bm.expr.xreplace({**psub, **xsub})
+    P = [psub[s] for s in bm.param_symbols]
+    cs = [P[i] for i in lin]
+    ths = [P[i] for i in nl]
+    phis = [expr.xreplace({c: 0 for c in cs})] + [sympy.diff(expr, c) for c in cs]
+    # rows of B: 0 u, 1..q phi_1..phi_q, then the non-zero d phi_l / d theta_k
+    drows = []  # (l, kk, expr) with l = 0..q (0: phi_0)
+    for l_, ph in enumerate(phis):
+        for kk, th in enumerate(ths):
+            d = sympy.diff(ph, th)
+            if d != 0:
+                drows.append((l_, kk, d))
+    exprs = [phis[0]] + phis[1:] + [d for _, _, d in drows]
+    reps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("tf_c"))
+    pr = _printer()
+    try:
+        lines = [f"{sym} = {pr.doprint(sub)}" for sym, sub in reps]
+        codes = [pr.doprint(e) for e in reduced]
+    except Exception as exc:  # strict printer: unsupported function
+        raise CodegenError(f"cannot print model for numba: {exc}") from exc
+    for code in lines + codes:
+        if "Not supported" in code:
+            raise CodegenError(f"cannot print model for numba: {code}")
+
+    body = [f"tf_p{nl[a]} = th[{a}]" for a in range(p)]
+    body += ["m = Yp.shape[0]", "for j in range(m):"]
+    inner = [f"tf_x{c} = Xp[{c}, j]" for c in range(k)] + lines
+    inner += ["wj = Wp[j]", f"B[0, j] = (Yp[j] - ({codes[0]})) * wj"]
+    inner += [f"B[{1 + l_}, j] = ({codes[1 + l_]}) * wj" for l_ in range(q)]
+    inner += [f"B[{1 + q + i}, j] = ({codes[1 + q + i]}) * wj" for i in range(len(drows))]
+    body += ["    " + s for s in inner]
+    basis = "def _vp_basis(th, Xp, Yp, Wp, B):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = [f"G_{a}_{b} = 0.0" for a in range(q) for b in range(a, q)]
+    body += [f"b_{a} = 0.0" for a in range(q)]
+    body += ["for j in range(m):", "    u = B[0, j]"]
+    body += [f"    f_{a} = B[{1 + a}, j]" for a in range(q)]
+    body += [f"    G_{a}_{b} += f_{a} * f_{b}" for a in range(q) for b in range(a, q)]
+    body += [f"    b_{a} += f_{a} * u" for a in range(q)]
+    for a in range(q):
+        for b in range(a, q):
+            body.append(f"G[{a}, {b}] = G_{a}_{b}")
+            if a != b:
+                body.append(f"G[{b}, {a}] = G_{a}_{b}")
+    body += [f"b[{a}] = b_{a}" for a in range(q)]
+    gram = "def _vp_gram(B, G, b, m):\n" + textwrap.indent("\n".join(body), "    ")
+
+    # Jacobian column k: sum over its rows of coef * B[row]; coef 1 for phi_0, c_l else
+    terms: dict[int, list[str]] = {kk: [] for kk in range(p)}
+    for i, (l_, kk, _) in enumerate(drows):
+        row = f"B[{1 + q + i}, j]"
+        terms[kk].append(row if l_ == 0 else f"c_{l_ - 1} * {row}")
+    body = [f"c_{a} = c[{a}]" for a in range(q)]
+    body += ["F = 0.0"]
+    body += [f"a_{a}_{b} = 0.0" for a in range(p) for b in range(a, p)]
+    body += [f"x_{a}_{b} = 0.0" for a in range(p) for b in range(q)]
+    body += [f"g_{a} = 0.0" for a in range(p)] + [f"h_{b} = 0.0" for b in range(q)]
+    body += ["for j in range(m):"]
+    inner = [f"f_{b} = B[{1 + b}, j]" for b in range(q)]
+    inner += ["r = " + " + ".join(f"c_{b} * f_{b}" for b in range(q)) + " - B[0, j]"]
+    inner += [f"d_{a} = " + (" + ".join(terms[a]) if terms[a] else "0.0") for a in range(p)]
+    inner += ["F += r * r"]
+    inner += [f"a_{a}_{b} += d_{a} * d_{b}" for a in range(p) for b in range(a, p)]
+    inner += [f"x_{a}_{b} += d_{a} * f_{b}" for a in range(p) for b in range(q)]
+    inner += [f"g_{a} += d_{a} * r" for a in range(p)] + [f"h_{b} += f_{b} * r" for b in range(q)]
+    body += ["    " + s for s in inner]
+
+    def put(i, j, v):
+        return [f"Af[{i}, {j}] = {v}"] + ([f"Af[{j}, {i}] = {v}"] if i != j else [])
+
+    for a in range(p):
+        for b in range(a, p):
+            body += put(nl[a], nl[b], f"a_{a}_{b}")
+            body += [f"A[{a}, {b}] = a_{a}_{b}"] + ([f"A[{b}, {a}] = a_{a}_{b}"] if a != b else [])
+        for b in range(q):
+            body += put(nl[a], lin[b], f"x_{a}_{b}")
+            body.append(f"Xm[{a}, {b}] = x_{a}_{b}")
+        body.append(f"gf[{nl[a]}] = g_{a}")
+        body.append(f"g[{a}] = g_{a}")
+    for a in range(q):
+        for b in range(a, q):
+            body += put(lin[a], lin[b], f"G[{a}, {b}]")
+        body.append(f"gf[{lin[a]}] = h_{a}")
+    body += ["return 0.5 * F"]
+    full = "def _vp_full(B, c, G, A, g, Xm, Af, gf, m):\n" + textwrap.indent("\n".join(body), "    ")
+
+    split = ["def _vp_split(x, LB, UB, th, lbt, ubt):"]
+    split += [f"    th[{a}] = x[{nl[a]}]; lbt[{a}] = LB[{nl[a]}]; ubt[{a}] = UB[{nl[a]}]"
+              for a in range(p)]
+    join = ["def _vp_join(th, c, x):"]
+    join += [f"    x[{nl[a]}] = th[{a}]" for a in range(p)]
+    join += [f"    x[{lin[b]}] = c[{b}]" for b in range(q)]
+    head = f"NTH = {p}\nNQ = {q}\nNROWS = {1 + q + len(drows)}\n"
+    small = '@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")'
+    return "\n\n\n".join([
+        head,
+        f"{ACCUM_DECORATOR}\n{basis}",
+        f"{REDUCE_DECORATOR}\n{gram}",
+        f"{REDUCE_DECORATOR}\n{full}",
+        f"{small}\n" + "\n".join(split),
+        f"{small}\n" + "\n".join(join),
+    ])

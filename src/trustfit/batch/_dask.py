@@ -27,6 +27,7 @@ from .api import (
     _prepare_sigma,
     _prepare_x,
     _resolve_backend,
+    _resolve_method,
     _Spec,
     check_stack_shape,
     fit_chunk,
@@ -64,6 +65,7 @@ def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
         diagnosis_code=P[:, 2 * n + 5].astype(np.int8),
         gn_gain=P[:, 2 * n + 6].copy(),
         backend=spec.backend + "+dask",
+        method=spec.method,
     )
 
 
@@ -90,7 +92,7 @@ class DaskBatch:
 
 
 def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol, xtol,
-                   ftol, tau, rescue, backend, compute):
+                   ftol, tau, rescue, backend, compute, method="lm"):
     import dask.array as da
 
     N, m = check_stack_shape(Y, bm)
@@ -101,9 +103,12 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     P0 = _prepare_p0(p0, bm, N)
     W = _prepare_sigma(sigma, N, m)
     LB, UB, bounded = _prepare_bounds(bounds, bm)
-    be = _resolve_backend(bm, backend, parallel=False)
+    meth = _resolve_method(bm, method, backend, LB, UB)
+    be = _resolve_backend(bm, backend, parallel=False, method=meth)
+    if be == "numpy":
+        meth = _resolve_method(bm, method, "numpy", LB, UB)
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
-                 float(tau), bool(absolute_sigma), bool(rescue), be, parallel=False)
+                 float(tau), bool(absolute_sigma), bool(rescue), be, False, meth)
     if be == "numpy" and X.shape[1] != 1:
         raise ValueError("the numpy fallback supports one independent variable")
     args = [Y]

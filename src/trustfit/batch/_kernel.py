@@ -52,7 +52,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "9"
+KERNEL_VERSION = "10"
 
 REASONS = {
     0: "not_run",
@@ -135,13 +135,14 @@ def tf_exp(x):
     return y if x == x else x
 
 
-{accum}
+{model_part}
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _chol_factor(M, mu, L, Li):
     # (M + mu I) = L L^T (lower L), Li = 1 / diag(L); False when not positive definite.
-    for a in range(NP):
+    n = M.shape[0]
+    for a in range(n):
         for b in range(a + 1):
             s = M[a, b]
             if a == b:
@@ -161,27 +162,34 @@ def _chol_factor(M, mu, L, Li):
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _chol_subst(L, Li, rhs, out):
     # L L^T out = rhs by forward and back substitution.
-    for a in range(NP):
+    n = rhs.shape[0]
+    for a in range(n):
         s = rhs[a]
         for c in range(a):
             s -= L[a, c] * out[c]
         out[a] = s * Li[a]
-    for a in range(NP - 1, -1, -1):
+    for a in range(n - 1, -1, -1):
         s = out[a]
-        for c in range(a + 1, NP):
+        for c in range(a + 1, n):
             s -= L[c, a] * out[c]
         out[a] = s * Li[a]
 
 
+{method_part}
+
+
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
-def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
-            A, g, At, gt, L, Li, h, xt, mg, B):
-    F = _accum(x, Xp, Yp, Wp, A, g, B)
+def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
+    # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
+    # cost, normal matrix A and gradient g come from _eval (see the module docstring).
+    D = x.shape[0]
+    A, g, At, gt, L, Li, h, xt, mg = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[6], ws[7], ws[8]
+    F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
     gmax = 0.0
     dmax = 0.0
-    for a in range(NP):
+    for a in range(D):
         gmax = max(gmax, abs(g[a]))
         dmax = max(dmax, A[a, a])
     if gmax <= gtol:
@@ -193,7 +201,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
     nit = 0
     while nit < maxiter:
         nit += 1
-        for a in range(NP):
+        for a in range(D):
             mg[a] = -g[a]
         if not _chol_factor(A, mu, L, Li):
             mu *= nu
@@ -204,7 +212,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
         _chol_subst(L, Li, mg, h)
         hn2 = 0.0
         xn2 = 0.0
-        for a in range(NP):
+        for a in range(D):
             xa = x[a] + h[a]
             if bounded:
                 if xa < lb[a]:
@@ -217,27 +225,28 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau,
             xn2 += x[a] * x[a]
         if math.sqrt(hn2) <= xtol * (math.sqrt(xn2) + xtol):
             return F, nit, 2
-        Ft = _accum(xt, Xp, Yp, Wp, At, gt, B)
+        Ft = _eval(xt, Xp, Yp, Wp, ws, True)
         pred = 0.0
-        for a in range(NP):
+        for a in range(D):
             s = 0.0
-            for b in range(NP):
+            for b in range(D):
                 s += A[a, b] * h[b]
             pred += -g[a] * h[a] - 0.5 * h[a] * s
         dF = F - Ft
         if math.isfinite(Ft) and pred > 0.0 and dF > 0.0:
             rho = dF / pred
-            for a in range(NP):
+            for a in range(D):
                 x[a] = xt[a]
                 g[a] = gt[a]
-                for b in range(NP):
+                for b in range(D):
                     A[a, b] = At[a, b]
+            _accept(ws)
             Fold = F
             F = Ft
             if dF <= ftol * Fold:
                 return F, nit, 3
             gmax = 0.0
-            for a in range(NP):
+            for a in range(D):
                 gmax = max(gmax, abs(g[a]))
             if gmax <= gtol:
                 return F, nit, 1
@@ -268,16 +277,10 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
                absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     m = Y.shape[1]
     x = np.empty(NP)
-    A = np.empty((NP, NP))
-    At = np.empty((NP, NP))
     S = np.empty((NP, NP))
     L = np.zeros((NP, NP))
     Li = np.empty(NP)
-    g = np.empty(NP)
-    gt = np.empty(NP)
     h = np.empty(NP)
-    xt = np.empty(NP)
-    mg = np.empty(NP)
     e = np.empty(NP)
     # the curve's points padded to a multiple of 4 (see _accum): weight 0, data 0, last x
     k = X.shape[1]
@@ -285,7 +288,8 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     Xp = np.zeros((k, mp))
     Yp = np.zeros(mp)
     Wp = np.zeros(mp)
-    B = np.empty((NP + 1, mp))
+    ws = _workspace(mp)
+    A, g = ws[FULL_A], ws[FULL_G]
     if X.shape[0] == 1:
         _pad_x(X, 0, Xp)
     if W.shape[0] == 1:
@@ -335,8 +339,8 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
                 Wp[j] = W[wi, j]
         for j in range(m):
             Yp[j] = Y[i, j]
-        F, nit, reason = _lm_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol,
-                                 xtol, ftol, tau, A, g, At, gt, L, Li, h, xt, mg, B)
+        F, nit, reason = _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol,
+                                    xtol, ftol, tau, ws)
         for a in range(NP):
             out_p[i, a] = x[a]
         out_F[i] = F
@@ -406,6 +410,122 @@ def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
 '''
 
 
+LM_PART = '''
+@njit(cache=True, nogil=True, error_model="numpy")
+def _workspace(mp):
+    # A, g, At, gt, L, Li, h, xt, mg (the LM state, see _lm_one), B (model scratch)
+    return (np.empty((NP, NP)), np.empty(NP), np.empty((NP, NP)), np.empty(NP),
+            np.zeros((NP, NP)), np.empty(NP), np.empty(NP), np.empty(NP), np.empty(NP),
+            np.empty((NP + 1, mp)))
+
+
+# where the workspace holds the full normal matrix and gradient at the final point
+FULL_A, FULL_G = 0, 1
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _eval(x, Xp, Yp, Wp, ws, trial):
+    if trial:
+        return _accum(x, Xp, Yp, Wp, ws[2], ws[3], ws[9])
+    return _accum(x, Xp, Yp, Wp, ws[0], ws[1], ws[9])
+
+
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
+def _accept(ws):
+    pass
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws):
+    return _lm_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws)
+'''
+
+VARPRO_PART = '''
+@njit(cache=True, nogil=True, error_model="numpy")
+def _workspace(mp):
+    # 0-8: the LM state over theta (A, g, At, gt, L, Li, h, xt, mg; see _lm_one);
+    # 9-14: at the current point, at the trial point: full normal matrix, full
+    # gradient, linear parameters c; 15-21: B (model scratch), G, b, GL, GLi, Z, Xm;
+    # 22-24: theta and its bounds
+    return (np.empty((NTH, NTH)), np.empty(NTH), np.empty((NTH, NTH)), np.empty(NTH),
+            np.zeros((NTH, NTH)), np.empty(NTH), np.empty(NTH), np.empty(NTH), np.empty(NTH),
+            np.empty((NP, NP)), np.empty(NP), np.empty(NQ),
+            np.empty((NP, NP)), np.empty(NP), np.empty(NQ),
+            np.empty((NROWS, mp)), np.empty((NQ, NQ)), np.empty(NQ), np.zeros((NQ, NQ)),
+            np.empty(NQ), np.empty((NQ, NTH)), np.empty((NTH, NQ)),
+            np.empty(NTH), np.empty(NTH), np.empty(NTH))
+
+
+# where the workspace holds the full normal matrix and gradient at the final point
+FULL_A, FULL_G = 9, 10
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _vp_eval(th, Xp, Yp, Wp, A, g, Af, gf, c, B, G, b, GL, GLi, Z, Xm):
+    # Variable projection, Kaufman's variant: c = argmin ||Phi c - u|| by Cholesky of
+    # G = Phi^T Phi (with a ridge of 1e-13 max diag G when G is numerically singular);
+    # then A = J^T J - (J^T Phi) G^-1 (Phi^T J), the Schur complement, which is
+    # J_K^T J_K for Kaufman's Jacobian J_K = (I - P_Phi) J, and g = J^T r = J_K^T r
+    # (r is orthogonal to range(Phi)).
+    _vp_basis(th, Xp, Yp, Wp, B)
+    m = Yp.shape[0]
+    _vp_gram(B, G, b, m)
+    if not _chol_factor(G, 0.0, GL, GLi):
+        dmax = 0.0
+        for a in range(NQ):
+            dmax = max(dmax, G[a, a])
+        if not _chol_factor(G, 1e-13 * dmax, GL, GLi):
+            return np.nan
+    _chol_subst(GL, GLi, b, c)
+    F = _vp_full(B, c, G, A, g, Xm, Af, gf, m)
+    for k in range(NTH):
+        for l in range(NQ):
+            s = Xm[k, l]
+            for i in range(l):
+                s -= GL[l, i] * Z[i, k]
+            Z[l, k] = s * GLi[l]
+    for a in range(NTH):
+        for b2 in range(a, NTH):
+            s = A[a, b2]
+            for l in range(NQ):
+                s -= Z[l, a] * Z[l, b2]
+            A[a, b2] = s
+            A[b2, a] = s
+    return F
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _eval(th, Xp, Yp, Wp, ws, trial):
+    if trial:
+        return _vp_eval(th, Xp, Yp, Wp, ws[2], ws[3], ws[12], ws[13], ws[14], ws[15],
+                        ws[16], ws[17], ws[18], ws[19], ws[20], ws[21])
+    return _vp_eval(th, Xp, Yp, Wp, ws[0], ws[1], ws[9], ws[10], ws[11], ws[15],
+                    ws[16], ws[17], ws[18], ws[19], ws[20], ws[21])
+
+
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
+def _accept(ws):
+    Af, gf, c, Aft, gft, ct = ws[9], ws[10], ws[11], ws[12], ws[13], ws[14]
+    for a in range(NP):
+        gf[a] = gft[a]
+        for b in range(NP):
+            Af[a, b] = Aft[a, b]
+    for a in range(NQ):
+        c[a] = ct[a]
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws):
+    th, lbt, ubt = ws[22], ws[23], ws[24]
+    _vp_split(x, LB, UB, th, lbt, ubt)
+    F, nit, reason = _lm_one(th, Xp, Yp, Wp, lbt, ubt, bounded, maxiter, gtol, xtol, ftol,
+                             tau, ws)
+    if reason != 6:
+        _vp_join(th, ws[11], x)
+    return F, nit, reason
+'''
+
+
 def cache_dir() -> Path:
     """Directory of generated kernel modules (numba caches next to them).
 
@@ -431,23 +551,31 @@ _MODULES: dict[str, object] = {}
 _WARM: set[str] = set()
 
 
-def kernel_source(bm) -> str:
+def kernel_source(bm, method: str = "lm") -> str:
+    """Complete source of the kernel module of ``bm`` for ``method`` ('lm' or 'varpro')."""
     import sympy
 
+    from ._codegen import generate_varpro_source
+
     text = " ".join(sympy.sstr(bm.expr).split())
+    if method == "varpro":
+        model_part, method_part = generate_varpro_source(bm), VARPRO_PART
+    else:
+        model_part, method_part = generate_accum_source(bm), LM_PART
     return _TEMPLATE.format(
         codegen_version=CODEGEN_VERSION,
         kernel_version=KERNEL_VERSION,
         model_text=text[:200],
         param_names=", ".join(bm.param_names),
         n=bm.n_params,
-        accum=generate_accum_source(bm),
+        model_part=model_part,
+        method_part=method_part,
     )
 
 
-def load_kernel(bm):
+def load_kernel(bm, method: str = "lm"):
     """Import (generating when missing) the kernel module of the symbolic model ``bm``."""
-    key = model_key(bm) + "_" + KERNEL_VERSION
+    key = model_key(bm) + "_" + KERNEL_VERSION + ("_vp" if method == "varpro" else "")
     with _LOCK:
         mod = _MODULES.get(key)
         if mod is not None:
@@ -455,7 +583,7 @@ def load_kernel(bm):
         name = f"tf_batch_{key}"
         path = cache_dir() / f"{name}.py"
         if not path.exists():
-            src = kernel_source(bm)
+            src = kernel_source(bm, method)
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(src)
             os.replace(tmp, path)  # atomic: concurrent workers never see half a file
@@ -467,13 +595,13 @@ def load_kernel(bm):
         return mod
 
 
-def warm_kernel(bm, parallel: bool = True) -> float:
+def warm_kernel(bm, parallel: bool = True, method: str = "lm") -> float:
     """Load and compile (or load from numba's cache) the kernel; return seconds taken."""
     import numpy as np
 
     t0 = time.perf_counter()
-    mod = load_kernel(bm)
-    key = (model_key(bm), parallel)
+    mod = load_kernel(bm, method)
+    key = (model_key(bm), parallel, method)
     if key in _WARM:
         return time.perf_counter() - t0
     n, k = bm.n_params, bm.n_independent

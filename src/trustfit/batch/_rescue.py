@@ -107,19 +107,29 @@ def model_evaluator(bm):
 
 
 def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_rtol=1e-3,
-               gain_factor=10.0):
+               gain_factor=10.0, varpro=False):
     """Masks (full, short) of curves to rescue.
 
     ``full``: not converged, numerically singular, or on a symmetry's fixed set.
     ``short``: converged and well conditioned but a Gauss-Newton step predicts a
     relative decrease above ``gain_factor * ftol``.  Both are refitted from every start
     of :func:`starts` (a restart from the end point alone measured worse).
+
+    ``varpro=True`` (the fit eliminated the linear parameters): only the curves that
+    did not converge or ended on a symmetry's fixed set.  Measured on the benchmark's
+    exp2 data (10^5 curves, m = 64 and 11): the singular and stopped-short tests select
+    1,100 and 6,000 curves of which 7 and 77 are off the optimum; refitting them all
+    raised the share at the optimum from 99.935 % to 99.940 % (m = 64) and from
+    99.873 % to 99.913 % (m = 11) and cost 20 % and 60 % more time.
     """
     full = np.isin(reason, (4, 7))
     ok = np.isin(reason, (1, 2, 3))
     with np.errstate(invalid="ignore"):
-        full |= ok & (rcond < rcond_tol)
+        if not varpro:
+            full |= ok & (rcond < rcond_tol)
         short = ok & (gn_gain > gain_factor * max(ftol, 1e-12))
+    if varpro:
+        short[:] = False
     for s in syms:
         moved = [a for a in range(len(s)) if s[a] > a]
         if not moved:

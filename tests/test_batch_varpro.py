@@ -1,0 +1,134 @@
+"""Variable projection in the batch kernel (fit_batch method='varpro', the default for
+separable models): the split of the parameters, the same minima as Levenberg-Marquardt
+on all parameters and as SciPy, the choice made by 'auto', and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+sympy = pytest.importorskip("sympy")
+
+from test_batch import EXP2, EXP2_TEXT, P0, exp2_data  # noqa: E402
+
+from trustfit.batch import fit_batch  # noqa: E402
+from trustfit.batch._codegen import linear_parameters, varpro_layout  # noqa: E402
+from trustfit.batch._model import as_batch_model  # noqa: E402
+
+GAUSS = "a*exp(-(t - mu)**2/(2*s**2)) + c"
+
+
+@pytest.mark.parametrize(
+    "expr, linear",
+    [
+        (EXP2_TEXT, ["x3", "x4"]),
+        (GAUSS, ["a", "c"]),
+        ("a*b*t + c", ["a", "c"]),  # a and b are each linear, not jointly: one is kept
+        ("a*exp(-k*t) + a*t", ["a"]),
+        ("exp(-k*t)", []),
+        ("a*t + b", ["a", "b"]),
+    ],
+)
+def test_linear_parameters_found_symbolically(expr, linear):
+    bm = as_batch_model(expr)
+    assert [bm.param_names[i] for i in linear_parameters(bm)] == linear
+    layout = varpro_layout(bm)
+    if len(linear) in (0, bm.n_params):
+        assert layout is None  # nothing to project out, or nothing left to iterate on
+    else:
+        assert [bm.param_names[i] for i in layout[1]] == linear
+
+
+def test_varpro_reaches_the_same_minimum_as_lm_with_the_same_stderr():
+    t, Y, true = exp2_data(300, 64, seed=3)
+    tight = dict(gtol=1e-13, xtol=1e-13, ftol=1e-13, maxiter=500, rescue=False)
+    vp = fit_batch(EXP2, t, Y, P0, method="varpro", **tight)
+    lm = fit_batch(EXP2, t, Y, true, method="lm", **tight)  # from the truth: the optimum
+    assert vp.method == "varpro" and lm.method == "lm"
+    same = np.abs(vp.cost - lm.cost) <= 1e-9 * lm.cost
+    assert same.mean() >= 0.99
+    np.testing.assert_allclose(vp.params[same], lm.params[same], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(vp.stderr[same], lm.stderr[same], rtol=1e-4)
+    # and in fewer iterations than LM on all four parameters from the same start
+    lm0 = fit_batch(EXP2, t, Y, P0, method="lm", rescue=False)
+    vp0 = fit_batch(EXP2, t, Y, P0, rescue=False)
+    assert vp0.method == "varpro"
+    assert vp0.nit.mean() < 0.75 * lm0.nit.mean()
+
+
+def test_varpro_gaussian_matches_scipy_curve_fit():
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(11)
+    t = np.linspace(0, 10, 40)
+    N = 30
+    a, mu, s, c = rng.uniform(1, 3, N), rng.uniform(4, 6, N), rng.uniform(0.7, 1.5, N), 0.3
+    Y = a[:, None] * np.exp(-((t - mu[:, None]) ** 2) / (2 * s[:, None] ** 2)) + c
+    Y += 0.05 * rng.standard_normal(Y.shape)
+    r = fit_batch(GAUSS, t, Y, {"a": 2.0, "c": 0.2, "mu": 5.0, "s": 1.0}, gtol=1e-12,
+                  xtol=1e-12, ftol=1e-12)
+    assert r.method == "varpro" and r.success.all()
+
+    def g(t, a, c, mu, s):
+        return a * np.exp(-((t - mu) ** 2) / (2 * s**2)) + c
+
+    for i in range(N):
+        p, cov = curve_fit(g, t, Y[i], p0=[2, 0.2, 5, 1], method="lm", xtol=1e-12, ftol=1e-12)
+        q = r.params[i].copy()
+        p[3], q[3] = abs(p[3]), abs(q[3])
+        np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(r.stderr[i], np.sqrt(np.diag(cov)), rtol=1e-4)
+
+
+def test_varpro_ignores_the_linear_starts():
+    t, Y, _ = exp2_data(40, 32, seed=5)
+    a = fit_batch(EXP2, t, Y, P0, rescue=False)
+    b = fit_batch(EXP2, t, Y, [-1.0, -0.2, 123.0, -7.0], rescue=False)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_symmetric_start_is_left_and_the_rest_rescued():
+    """From x1 == x2 exactly the two basis functions coincide: G is singular (the ridge
+    gives c1 = c2) and the reduced Jacobian's columns are equal.  Rounding splits the
+    rates within a few iterations, so variable projection leaves the fixed set on its
+    own on most curves; the rescue brings the rest to the optimum."""
+    t, Y, true = exp2_data(30, 64, seed=7)
+    ref = fit_batch(EXP2, t, Y, true, rescue=False, gtol=1e-14, xtol=1e-14, ftol=1e-14,
+                    method="lm")
+    sym = np.array([-0.4, -0.4, 1.0, 1.0])
+    r0 = fit_batch(EXP2, t, Y, sym, rescue=False)
+    assert r0.method == "varpro" and r0.success.all()
+    off = r0.cost > ref.cost * (1 + 1e-6)
+    assert 1 <= off.sum() <= 2
+    r1 = fit_batch(EXP2, t, Y, sym)
+    assert r1.rescued[off].all()
+    assert (r1.cost <= ref.cost * (1 + 1e-6)).all()
+
+
+def test_bounds_on_nonlinear_parameters_are_kept():
+    t, Y, _ = exp2_data(50, 32, seed=9)
+    r = fit_batch(EXP2, t, Y, P0, bounds={"x1": (-1.2, -0.6), "x2": (-0.3, 0.0)})
+    assert r.method == "varpro"
+    assert (r.params[:, 0] >= -1.2).all() and (r.params[:, 1] >= -0.3).all()
+    assert (r.params[:, 0] <= -0.6).all() and (r.params[:, 1] <= 0.0).all()
+    assert np.isclose(r.params[:, 0], -0.6).any() or np.isclose(r.params[:, 0], -1.2).any()
+    lm = fit_batch(EXP2, t, Y, P0, bounds={"x1": (-1.2, -0.6), "x2": (-0.3, 0.0)},
+                   method="lm", gtol=1e-12, xtol=1e-12, ftol=1e-12)
+    assert (r.cost <= lm.cost * (1 + 1e-6)).mean() >= 0.95
+
+
+def test_auto_falls_back_to_lm_and_explicit_varpro_says_why():
+    t, Y, _ = exp2_data(10, 16, seed=1)
+    assert fit_batch(EXP2, t, Y, P0).method == "varpro"
+    assert fit_batch(EXP2, t, Y, P0, bounds={"x3": (0.0, 5.0)}).method == "lm"
+    assert fit_batch(EXP2, t, Y, P0, backend="numpy").method == "lm"
+    assert fit_batch("exp(k*t)", t, Y, [-0.5]).method == "lm"
+    with pytest.raises(ValueError, match=r"method: 'varpro'.*cannot be bounded.*\['x3'\]"):
+        fit_batch(EXP2, t, Y, P0, bounds={"x3": (0.0, 5.0)}, method="varpro")
+    with pytest.raises(ValueError, match=r"method: 'varpro' needs the compiled backend"):
+        fit_batch(EXP2, t, Y, P0, backend="numpy", method="varpro")
+    with pytest.raises(ValueError, match=r"method: 'varpro' needs a model linear"):
+        fit_batch("exp(k*t)", t, Y, [-0.5], method="varpro")
+    with pytest.raises(ValueError, match=r"method: 'gn' is not supported"):
+        fit_batch(EXP2, t, Y, P0, method="gn")
