@@ -331,3 +331,85 @@ def generate_varpro_source(bm) -> str:
         f"{small}\n" + "\n".join(split),
         f"{small}\n" + "\n".join(join),
     ])
+
+
+def _cholesky_lines(n, entry, shift, on_fail):
+    """Unrolled Cholesky ``M + shift I = L L^T`` of an n x n symmetric matrix.
+
+    ``entry(i, j)`` (i >= j) is the source of ``M[i, j]``; defines scalars ``L_i_j`` and
+    ``I_i = 1 / L_i_i``.  Each pivot is tested (``s > 0``, False for NaN); on failure
+    the lines ``on_fail`` run at that depth (they must leave the block).
+    """
+    lines = []
+    for i in range(n):
+        for j in range(i + 1):
+            terms = "".join(f" - L_{i}_{k} * L_{j}_{k}" for k in range(j))
+            if i == j:
+                lines.append(f"s = {entry(i, i)} + {shift}{terms}")
+                lines.append("if not (s > 0.0):")
+                lines += ["    " + s for s in on_fail]
+                lines.append(f"L_{i}_{i} = math.sqrt(s)")
+                lines.append(f"I_{i} = 1.0 / L_{i}_{i}")
+            else:
+                lines.append(f"L_{i}_{j} = ({entry(i, j)}{terms}) * I_{j}")
+    return lines
+
+
+def _substitution_lines(n, rhs, out):
+    """``L L^T out = rhs`` with the scalars of :func:`_cholesky_lines`; ``rhs(i)`` is a
+    source expression, ``out(i)`` the target name of component i."""
+    lines = []
+    for i in range(n):
+        terms = "".join(f" - L_{i}_{k} * y_{k}" for k in range(i))
+        lines.append(f"y_{i} = ({rhs(i)}{terms}) * I_{i}")
+    for i in range(n - 1, -1, -1):
+        terms = "".join(f" - L_{k}_{i} * {out(k)}" for k in range(i + 1, n))
+        lines.append(f"{out(i)} = (y_{i}{terms}) * I_{i}")
+    return lines
+
+
+def generate_damped_step_source(n: int) -> str:
+    """``_damped_step(A, g, mu, h) -> bool``: solve ``(A + mu I) h = -g`` (n x n) by an
+    unrolled Cholesky; False when ``A + mu I`` is not numerically positive definite."""
+    body = _cholesky_lines(n, lambda i, j: f"A[{i}, {j}]", "mu", ["return False"])
+    body += _substitution_lines(n, lambda i: f"-g[{i}]", lambda i: f"h[{i}]")
+    body.append("return True")
+    return (
+        '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
+        'inline="always")\n'
+        "def _damped_step(A, g, mu, h):\n" + textwrap.indent("\n".join(body), "    ")
+    )
+
+
+def generate_varpro_solve_source(q: int, p: int) -> str:
+    """``_vp_project(B, G, b, c, A, g, Xm, Af, gf, m) -> F``, unrolled for q linear and
+    p nonlinear parameters: ``c = G^-1 b`` by Cholesky (retried with a ridge of
+    ``1e-13 max diag G`` when G is numerically singular; NaN when that fails too), then
+    ``_vp_full`` and the Schur complement ``A <- A - Z^T Z`` with ``Z = L^-1 (J^T
+    Phi)^T`` (``G = L L^T``)."""
+    body = [f"dmax = max({', '.join(f'G[{i}, {i}]' for i in range(q))}, 0.0)"
+            if q > 1 else "dmax = max(G[0, 0], 0.0)"]
+    body += ["ridge = 0.0", "ok = False", "for attempt in range(2):"]
+    chol = _cholesky_lines(q, lambda i, j: f"G[{i}, {j}]", "ridge",
+                           ["ridge = 1e-13 * dmax", "continue"])
+    body += ["    " + s for s in chol] + ["    ok = True", "    break"]
+    body += ["if not ok:", "    return np.nan"]
+    body += _substitution_lines(q, lambda i: f"b[{i}]", lambda i: f"c[{i}]")
+    body += ["F = _vp_full(B, c, G, A, g, Xm, Af, gf, m)"]
+    for k in range(p):
+        for l_ in range(q):
+            terms = "".join(f" - L_{l_}_{i} * z_{i}_{k}" for i in range(l_))
+            body.append(f"z_{l_}_{k} = (Xm[{k}, {l_}]{terms}) * I_{l_}")
+    for a in range(p):
+        for b2 in range(a, p):
+            zz = " - ".join(f"z_{l_}_{a} * z_{l_}_{b2}" for l_ in range(q))
+            body.append(f"A[{a}, {b2}] = A[{a}, {b2}] - {zz}")
+            if a != b2:
+                body.append(f"A[{b2}, {a}] = A[{a}, {b2}]")
+    body.append("return F")
+    return (
+        '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
+        'inline="always")\n'
+        "def _vp_project(B, G, b, c, A, g, Xm, Af, gf, m):\n"
+        + textwrap.indent("\n".join(body), "    ")
+    )

@@ -52,7 +52,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "10"
+KERNEL_VERSION = "11"
 
 REASONS = {
     0: "not_run",
@@ -138,7 +138,7 @@ def tf_exp(x):
 {model_part}
 
 
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _chol_factor(M, mu, L, Li):
     # (M + mu I) = L L^T (lower L), Li = 1 / diag(L); False when not positive definite.
     n = M.shape[0]
@@ -159,7 +159,7 @@ def _chol_factor(M, mu, L, Li):
     return True
 
 
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _chol_subst(L, Li, rhs, out):
     # L L^T out = rhs by forward and back substitution.
     n = rhs.shape[0]
@@ -183,7 +183,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
     # cost, normal matrix A and gradient g come from _eval (see the module docstring).
     D = x.shape[0]
-    A, g, At, gt, L, Li, h, xt, mg = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[6], ws[7], ws[8]
+    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[6], ws[7]
     F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
@@ -201,15 +201,12 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     nit = 0
     while nit < maxiter:
         nit += 1
-        for a in range(D):
-            mg[a] = -g[a]
-        if not _chol_factor(A, mu, L, Li):
+        if not _damped_step(A, g, mu, h):
             mu *= nu
             nu *= 2.0
             if not (mu < 1e300):
                 return F, nit, 7
             continue
-        _chol_subst(L, Li, mg, h)
         hn2 = 0.0
         xn2 = 0.0
         for a in range(D):
@@ -423,14 +420,14 @@ def _workspace(mp):
 FULL_A, FULL_G = 0, 1
 
 
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _eval(x, Xp, Yp, Wp, ws, trial):
     if trial:
         return _accum(x, Xp, Yp, Wp, ws[2], ws[3], ws[9])
     return _accum(x, Xp, Yp, Wp, ws[0], ws[1], ws[9])
 
 
-@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
 def _accept(ws):
     pass
 
@@ -460,41 +457,20 @@ def _workspace(mp):
 FULL_A, FULL_G = 9, 10
 
 
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _vp_eval(th, Xp, Yp, Wp, A, g, Af, gf, c, B, G, b, GL, GLi, Z, Xm):
     # Variable projection, Kaufman's variant: c = argmin ||Phi c - u|| by Cholesky of
     # G = Phi^T Phi (with a ridge of 1e-13 max diag G when G is numerically singular);
     # then A = J^T J - (J^T Phi) G^-1 (Phi^T J), the Schur complement, which is
     # J_K^T J_K for Kaufman's Jacobian J_K = (I - P_Phi) J, and g = J^T r = J_K^T r
-    # (r is orthogonal to range(Phi)).
+    # (r is orthogonal to range(Phi)).  Unrolled in _vp_project (see _codegen).
     _vp_basis(th, Xp, Yp, Wp, B)
     m = Yp.shape[0]
     _vp_gram(B, G, b, m)
-    if not _chol_factor(G, 0.0, GL, GLi):
-        dmax = 0.0
-        for a in range(NQ):
-            dmax = max(dmax, G[a, a])
-        if not _chol_factor(G, 1e-13 * dmax, GL, GLi):
-            return np.nan
-    _chol_subst(GL, GLi, b, c)
-    F = _vp_full(B, c, G, A, g, Xm, Af, gf, m)
-    for k in range(NTH):
-        for l in range(NQ):
-            s = Xm[k, l]
-            for i in range(l):
-                s -= GL[l, i] * Z[i, k]
-            Z[l, k] = s * GLi[l]
-    for a in range(NTH):
-        for b2 in range(a, NTH):
-            s = A[a, b2]
-            for l in range(NQ):
-                s -= Z[l, a] * Z[l, b2]
-            A[a, b2] = s
-            A[b2, a] = s
-    return F
+    return _vp_project(B, G, b, c, A, g, Xm, Af, gf, m)
 
 
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _eval(th, Xp, Yp, Wp, ws, trial):
     if trial:
         return _vp_eval(th, Xp, Yp, Wp, ws[2], ws[3], ws[12], ws[13], ws[14], ws[15],
@@ -503,7 +479,7 @@ def _eval(th, Xp, Yp, Wp, ws, trial):
                     ws[16], ws[17], ws[18], ws[19], ws[20], ws[21])
 
 
-@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
 def _accept(ws):
     Af, gf, c, Aft, gft, ct = ws[9], ws[10], ws[11], ws[12], ws[13], ws[14]
     for a in range(NP):
@@ -555,13 +531,26 @@ def kernel_source(bm, method: str = "lm") -> str:
     """Complete source of the kernel module of ``bm`` for ``method`` ('lm' or 'varpro')."""
     import sympy
 
-    from ._codegen import generate_varpro_source
+    from ._codegen import (
+        generate_damped_step_source,
+        generate_varpro_solve_source,
+        generate_varpro_source,
+        varpro_layout,
+    )
 
     text = " ".join(sympy.sstr(bm.expr).split())
     if method == "varpro":
-        model_part, method_part = generate_varpro_source(bm), VARPRO_PART
+        nl, lin = varpro_layout(bm)
+        model_part = "\n\n\n".join([
+            generate_varpro_source(bm),
+            generate_varpro_solve_source(len(lin), len(nl)),
+            generate_damped_step_source(len(nl)),
+        ])
+        method_part = VARPRO_PART
     else:
-        model_part, method_part = generate_accum_source(bm), LM_PART
+        model_part = generate_accum_source(bm) + "\n\n\n" + generate_damped_step_source(
+            bm.n_params)
+        method_part = LM_PART
     return _TEMPLATE.format(
         codegen_version=CODEGEN_VERSION,
         kernel_version=KERNEL_VERSION,
