@@ -617,7 +617,7 @@ def warm_kernel(bm, parallel: bool = True, method: str = "lm") -> float:
 
 
 def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, parallel, block=16, out=None):
+               absolute_sigma, parallel, block=256, out=None):
     """Run the compiled kernel on arrays already validated and converted to float64.
 
     ``out``: optional tuple of preallocated per-curve arrays (params (N, n) float64,
