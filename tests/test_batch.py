@@ -342,6 +342,13 @@ def test_cli_entry_npy_and_csv(tmp_path, capsys):
     assert list(out["param_names"]) == ref.param_names
     err = capsys.readouterr().err
     assert "300/300 curves" in err
+    rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+                        "--x-linspace", "0,10", "--out", str(tmp_path / "lm.npz"),
+                        "--method", "lm", "--no-progress"])
+    assert rc == 0
+    lm = fit_batch(EXP2_TEXT, t, Y, {"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0}, method="lm")
+    np.testing.assert_array_equal(np.load(tmp_path / "lm.npz")["params"], lm.params)
+    assert not np.array_equal(lm.params, ref.params)  # the default ran varpro
     rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.csv"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
                         "--x-linspace", "0,10", "--out", str(tmp_path / "o.csv"), "--no-progress"])
     assert rc == 0

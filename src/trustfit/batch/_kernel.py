@@ -25,6 +25,20 @@ single-fit ``method='lm'``:
 * bounds (optional): the trial point is projected onto the box,
   ``h <- clip(x + h, lb, ub) - x``, and the gain ratio uses the projected ``h``.
 
+Variable projection (``method='varpro'``)
+-----------------------------------------
+For a separable model ``f = phi_0(theta) + sum_l c_l phi_l(theta)`` (the linear ``c``
+found by sympy, :func:`._codegen.linear_parameters`) the same LM loop runs on ``theta``
+only (Golub & Pereyra, SIAM J. Numer. Anal. 10, 1973; Kaufman, BIT 15, 1975).  Each
+evaluation at ``theta``: the basis ``Phi`` and its derivatives in one pass over the points
+(``_vp_basis``), ``c = argmin ||Phi c - u||`` through the Cholesky factor of
+``G = Phi^T Phi`` (``_vp_gram``, ``_vp_project``), then ``F``, ``g = J^T r`` and
+``A = J^T J - (J^T Phi) G^-1 (Phi^T J)``: the Schur complement of the full normal matrix,
+which equals ``J_K^T J_K`` for Kaufman's Jacobian ``J_K = (I - P_Phi) J``.  ``F`` is the
+variable-projection cost ``min_c F(theta, c)``; the gain ratio and the stopping tests
+are those above, on ``theta``.  The full normal matrix at ``(theta, c)`` is kept for the
+standard errors, so those equal LM's at the same point.
+
 The model part (``_accum``: residuals, ``A`` and ``g`` in one pass) is generated from
 sympy by :mod:`._codegen`; this module holds the model-independent template, writes the
 complete module into a cache directory (key: hash of the expression) and imports it, so

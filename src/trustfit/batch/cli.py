@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--sigma", help="scalar, or (m,) / (N, m) .npy/.csv")
     p.add_argument("--out", help="results file (.npz or .csv); default: summary only")
     p.add_argument("--maxiter", type=int, default=200)
+    p.add_argument("--method", choices=("auto", "varpro", "lm"), default="auto",
+                   help="auto (default): variable projection for separable models, else lm")
     p.add_argument("--no-rescue", action="store_true", help="do not refit stalled curves")
     p.add_argument("--chunk-size", type=int, default=65536)
     p.add_argument("--no-progress", action="store_true")
@@ -84,7 +86,7 @@ def run_from_args(ns) -> int:
     try:
         res = fit_batch(
             ns.model, x, Y, _parse_p0(ns.p0), sigma=sigma, maxiter=ns.maxiter,
-            rescue=not ns.no_rescue, chunk_size=ns.chunk_size,
+            method=ns.method, rescue=not ns.no_rescue, chunk_size=ns.chunk_size,
             progress=not ns.no_progress, independent=ns.independent,
         )
     except ValueError as exc:
