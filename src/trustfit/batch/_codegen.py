@@ -92,6 +92,37 @@ def model_key(bm) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _renamed(bm):
+    """The model with parameters renamed ``tf_p{i}`` and variables ``tf_x{i}`` (names the
+    generated code uses); returns (expression, new parameter symbols in order)."""
+    import sympy
+
+    psub = {s: sympy.Symbol(f"tf_p{i}", real=True) for i, s in enumerate(bm.param_symbols)}
+    xsub = {s: sympy.Symbol(f"tf_x{i}", real=True) for i, s in enumerate(bm.independent_symbols)}
+    free = bm.expr.free_symbols - set(psub) - set(xsub)
+    if free:
+        raise CodegenError(f"model has symbols that are neither parameters nor variables: {free}")
+    return bm.expr.xreplace({**psub, **xsub}), [psub[s] for s in bm.param_symbols]
+
+
+def _cse_code(exprs):
+    """One ``sympy.cse`` over ``exprs``; returns (assignment lines of the shared
+    subexpressions, source of each reduced expression)."""
+    import sympy
+
+    reps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("tf_c"))
+    pr = _printer()
+    try:
+        lines = [f"{sym} = {pr.doprint(sub)}" for sym, sub in reps]
+        codes = [pr.doprint(e) for e in reduced]
+    except Exception as exc:  # strict printer: unsupported function
+        raise CodegenError(f"cannot print model for numba: {exc}") from exc
+    for code in lines + codes:
+        if "Not supported" in code:
+            raise CodegenError(f"cannot print model for numba: {code}")
+    return lines, codes
+
+
 def generate_accum_source(bm) -> str:
     """Return the numba source (with decorators) of ``_accum`` and its ``_reduce``.
 
@@ -111,27 +142,9 @@ def generate_accum_source(bm) -> str:
 
     n = len(bm.param_symbols)
     k = len(bm.independent_symbols)
-    psub = {s: sympy.Symbol(f"tf_p{i}", real=True) for i, s in enumerate(bm.param_symbols)}
-    xsub = {s: sympy.Symbol(f"tf_x{i}", real=True) for i, s in enumerate(bm.independent_symbols)}
-    free = bm.expr.free_symbols - set(psub) - set(xsub)
-    if free:
-        raise CodegenError(f"model has symbols that are neither parameters nor variables: {free}")
-    expr = bm.expr.xreplace({**psub, **xsub})
-    pnew = [psub[s] for s in bm.param_symbols]
-    derivs = [sympy.diff(expr, p) for p in pnew]
-    reps, reduced = sympy.cse([expr] + derivs, symbols=sympy.numbered_symbols("tf_c"))
-    pr = _printer()
-    lines = []
-    try:
-        for sym, sub in reps:
-            lines.append(f"{sym} = {pr.doprint(sub)}")
-        fcode = pr.doprint(reduced[0])
-        dcode = [pr.doprint(d) for d in reduced[1:]]
-    except Exception as exc:  # strict printer: unsupported function
-        raise CodegenError(f"cannot print model for numba: {exc}") from exc
-    for code in lines + [fcode] + dcode:
-        if "Not supported" in code:
-            raise CodegenError(f"cannot print model for numba: {code}")
+    expr, pnew = _renamed(bm)
+    lines, codes = _cse_code([expr] + [sympy.diff(expr, p) for p in pnew])
+    fcode, dcode = codes[0], codes[1:]
 
     body = []
     body += [f"tf_p{a} = p[{a}]" for a in range(n)]
@@ -173,11 +186,11 @@ def linear_parameters(bm) -> list[int]:
     taken; so ``f = phi_0 + sum_l c_l phi_l`` with every ``phi`` free of the ``c``.  For
     ``x3 exp(x1 t) + x4 exp(x2 t)``: x3, x4; for ``a exp(-(t-mu)^2/(2 s^2)) + c``: a, c.
     """
+    import sympy
+
     syms = list(bm.param_symbols)
     lin: list[int] = []
     for i, p in enumerate(syms):
-        import sympy
-
         d = sympy.diff(bm.expr, p)
         if d.has(p) or any(d.has(syms[j]) for j in lin):
             continue
@@ -224,13 +237,7 @@ def generate_varpro_source(bm) -> str:
     nl, lin = layout
     p, q = len(nl), len(lin)
     k = len(bm.independent_symbols)
-    psub = {s: sympy.Symbol(f"tf_p{i}", real=True) for i, s in enumerate(bm.param_symbols)}
-    xsub = {s: sympy.Symbol(f"tf_x{i}", real=True) for i, s in enumerate(bm.independent_symbols)}
-    free = bm.expr.free_symbols - set(psub) - set(xsub)
-    if free:
-        raise CodegenError(f"model has symbols that are neither parameters nor variables: {free}")
-    expr = bm.expr.xreplace({**psub, **xsub})
-    P = [psub[s] for s in bm.param_symbols]
+    expr, P = _renamed(bm)
     cs = [P[i] for i in lin]
     ths = [P[i] for i in nl]
     phis = [expr.xreplace({c: 0 for c in cs})] + [sympy.diff(expr, c) for c in cs]
@@ -241,17 +248,7 @@ def generate_varpro_source(bm) -> str:
             d = sympy.diff(ph, th)
             if d != 0:
                 drows.append((l_, kk, d))
-    exprs = [phis[0]] + phis[1:] + [d for _, _, d in drows]
-    reps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("tf_c"))
-    pr = _printer()
-    try:
-        lines = [f"{sym} = {pr.doprint(sub)}" for sym, sub in reps]
-        codes = [pr.doprint(e) for e in reduced]
-    except Exception as exc:  # strict printer: unsupported function
-        raise CodegenError(f"cannot print model for numba: {exc}") from exc
-    for code in lines + codes:
-        if "Not supported" in code:
-            raise CodegenError(f"cannot print model for numba: {code}")
+    lines, codes = _cse_code(phis + [d for _, _, d in drows])
 
     body = [f"tf_p{nl[a]} = th[{a}]" for a in range(p)]
     body += ["m = Yp.shape[0]", "for j in range(m):"]
@@ -387,8 +384,7 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
     ``1e-13 max diag G`` when G is numerically singular; NaN when that fails too), then
     ``_vp_full`` and the Schur complement ``A <- A - Z^T Z`` with ``Z = L^-1 (J^T
     Phi)^T`` (``G = L L^T``)."""
-    body = [f"dmax = max({', '.join(f'G[{i}, {i}]' for i in range(q))}, 0.0)"
-            if q > 1 else "dmax = max(G[0, 0], 0.0)"]
+    body = [f"dmax = max({', '.join(f'G[{i}, {i}]' for i in range(q))}, 0.0)"]
     body += ["ridge = 0.0", "ok = False", "for attempt in range(2):"]
     chol = _cholesky_lines(q, lambda i, j: f"G[{i}, {j}]", "ridge",
                            ["ridge = 1e-13 * dmax", "continue"])

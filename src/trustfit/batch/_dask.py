@@ -26,8 +26,7 @@ from .api import (
     _prepare_p0,
     _prepare_sigma,
     _prepare_x,
-    _resolve_backend,
-    _resolve_method,
+    _resolve,
     _Spec,
     check_stack_shape,
     fit_chunk,
@@ -103,10 +102,7 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     P0 = _prepare_p0(p0, bm, N)
     W = _prepare_sigma(sigma, N, m)
     LB, UB, bounded = _prepare_bounds(bounds, bm)
-    meth = _resolve_method(bm, method, backend, LB, UB)
-    be = _resolve_backend(bm, backend, parallel=False, method=meth)
-    if be == "numpy":
-        meth = _resolve_method(bm, method, "numpy", LB, UB)
+    meth, be = _resolve(bm, method, backend, False, LB, UB)
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
                  float(tau), bool(absolute_sigma), bool(rescue), be, False, meth)
     if be == "numpy" and X.shape[1] != 1:

@@ -66,7 +66,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "11"
+KERNEL_VERSION = "12"
 
 REASONS = {
     0: "not_run",
@@ -197,7 +197,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
     # cost, normal matrix A and gradient g come from _eval (see the module docstring).
     D = x.shape[0]
-    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[6], ws[7]
+    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5]
     F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
@@ -424,10 +424,9 @@ def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
 LM_PART = '''
 @njit(cache=True, nogil=True, error_model="numpy")
 def _workspace(mp):
-    # A, g, At, gt, L, Li, h, xt, mg (the LM state, see _lm_one), B (model scratch)
+    # 0-5: the LM state (A, g, At, gt, h, xt; see _lm_one); 6: B (model scratch)
     return (np.empty((NP, NP)), np.empty(NP), np.empty((NP, NP)), np.empty(NP),
-            np.zeros((NP, NP)), np.empty(NP), np.empty(NP), np.empty(NP), np.empty(NP),
-            np.empty((NP + 1, mp)))
+            np.empty(NP), np.empty(NP), np.empty((NP + 1, mp)))
 
 
 # where the workspace holds the full normal matrix and gradient at the final point
@@ -437,8 +436,8 @@ FULL_A, FULL_G = 0, 1
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _eval(x, Xp, Yp, Wp, ws, trial):
     if trial:
-        return _accum(x, Xp, Yp, Wp, ws[2], ws[3], ws[9])
-    return _accum(x, Xp, Yp, Wp, ws[0], ws[1], ws[9])
+        return _accum(x, Xp, Yp, Wp, ws[2], ws[3], ws[6])
+    return _accum(x, Xp, Yp, Wp, ws[0], ws[1], ws[6])
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
@@ -454,25 +453,24 @@ def _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, w
 VARPRO_PART = '''
 @njit(cache=True, nogil=True, error_model="numpy")
 def _workspace(mp):
-    # 0-8: the LM state over theta (A, g, At, gt, L, Li, h, xt, mg; see _lm_one);
-    # 9-14: at the current point, at the trial point: full normal matrix, full
-    # gradient, linear parameters c; 15-21: B (model scratch), G, b, GL, GLi, Z, Xm;
-    # 22-24: theta and its bounds
+    # 0-5: the LM state over theta (A, g, At, gt, h, xt; see _lm_one);
+    # 6-8 at the current point, 9-11 at the trial point: full normal matrix, full
+    # gradient, linear parameters c; 12-15: B (model scratch), G, b, Xm = J^T Phi;
+    # 16-18: theta and its bounds
     return (np.empty((NTH, NTH)), np.empty(NTH), np.empty((NTH, NTH)), np.empty(NTH),
-            np.zeros((NTH, NTH)), np.empty(NTH), np.empty(NTH), np.empty(NTH), np.empty(NTH),
+            np.empty(NTH), np.empty(NTH),
             np.empty((NP, NP)), np.empty(NP), np.empty(NQ),
             np.empty((NP, NP)), np.empty(NP), np.empty(NQ),
-            np.empty((NROWS, mp)), np.empty((NQ, NQ)), np.empty(NQ), np.zeros((NQ, NQ)),
-            np.empty(NQ), np.empty((NQ, NTH)), np.empty((NTH, NQ)),
+            np.empty((NROWS, mp)), np.empty((NQ, NQ)), np.empty(NQ), np.empty((NTH, NQ)),
             np.empty(NTH), np.empty(NTH), np.empty(NTH))
 
 
 # where the workspace holds the full normal matrix and gradient at the final point
-FULL_A, FULL_G = 9, 10
+FULL_A, FULL_G = 6, 7
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _vp_eval(th, Xp, Yp, Wp, A, g, Af, gf, c, B, G, b, GL, GLi, Z, Xm):
+def _vp_eval(th, Xp, Yp, Wp, A, g, Af, gf, c, B, G, b, Xm):
     # Variable projection, Kaufman's variant: c = argmin ||Phi c - u|| by Cholesky of
     # G = Phi^T Phi (with a ridge of 1e-13 max diag G when G is numerically singular);
     # then A = J^T J - (J^T Phi) G^-1 (Phi^T J), the Schur complement, which is
@@ -487,15 +485,15 @@ def _vp_eval(th, Xp, Yp, Wp, A, g, Af, gf, c, B, G, b, GL, GLi, Z, Xm):
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _eval(th, Xp, Yp, Wp, ws, trial):
     if trial:
-        return _vp_eval(th, Xp, Yp, Wp, ws[2], ws[3], ws[12], ws[13], ws[14], ws[15],
-                        ws[16], ws[17], ws[18], ws[19], ws[20], ws[21])
-    return _vp_eval(th, Xp, Yp, Wp, ws[0], ws[1], ws[9], ws[10], ws[11], ws[15],
-                    ws[16], ws[17], ws[18], ws[19], ws[20], ws[21])
+        return _vp_eval(th, Xp, Yp, Wp, ws[2], ws[3], ws[9], ws[10], ws[11], ws[12],
+                        ws[13], ws[14], ws[15])
+    return _vp_eval(th, Xp, Yp, Wp, ws[0], ws[1], ws[6], ws[7], ws[8], ws[12],
+                    ws[13], ws[14], ws[15])
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
 def _accept(ws):
-    Af, gf, c, Aft, gft, ct = ws[9], ws[10], ws[11], ws[12], ws[13], ws[14]
+    Af, gf, c, Aft, gft, ct = ws[6], ws[7], ws[8], ws[9], ws[10], ws[11]
     for a in range(NP):
         gf[a] = gft[a]
         for b in range(NP):
@@ -506,12 +504,12 @@ def _accept(ws):
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws):
-    th, lbt, ubt = ws[22], ws[23], ws[24]
+    th, lbt, ubt = ws[16], ws[17], ws[18]
     _vp_split(x, LB, UB, th, lbt, ubt)
     F, nit, reason = _lm_one(th, Xp, Yp, Wp, lbt, ubt, bounded, maxiter, gtol, xtol, ftol,
                              tau, ws)
     if reason != 6:
-        _vp_join(th, ws[11], x)
+        _vp_join(th, ws[8], x)
     return F, nit, reason
 '''
 

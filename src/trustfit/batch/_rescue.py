@@ -129,12 +129,12 @@ def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_
     full = np.isin(reason, (4, 7))
     ok = np.isin(reason, (1, 2, 3))
     with np.errstate(invalid="ignore"):
+        stopped_short = ok & (gn_gain > gain_factor * max(ftol, 1e-12))
         if not varpro:
             full |= ok & (rcond < rcond_tol)
-        short = ok & (gn_gain > gain_factor * max(ftol, 1e-12))
-    if varpro:
-        ok = short  # the fixed-set test below keeps only those that stopped short
-        short = np.zeros_like(short)
+    # which converged curves the fixed-set test below may pick
+    pool = stopped_short if varpro else ok
+    short = np.zeros_like(ok) if varpro else stopped_short
     for s in syms:
         moved = [a for a in range(len(s)) if s[a] > a]
         if not moved:
@@ -145,7 +145,7 @@ def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_
             pa, pb = params[:, a], params[:, b]
             with np.errstate(invalid="ignore"):
                 close |= np.abs(pa - pb) <= sym_rtol * np.maximum(np.abs(pa), np.abs(pb))
-        full |= close & ok
+        full |= close & pool
     return full, short & ~full
 
 

@@ -274,9 +274,7 @@ class _Spec:
 def _resolve_method(bm: BatchModel, method: str, backend: str, LB, UB) -> str:
     """'auto' -> 'varpro' for a separable symbolic model whose linear parameters are
     unbounded (compiled backend), else 'lm'; an explicit 'varpro' that cannot run is a
-    ValueError naming the rule."""
-    if method not in METHODS:
-        raise ValueError(f"method: {method!r} is not supported by fit_batch; use one of {METHODS}")
+    ValueError naming the rule.  ``method`` and ``backend`` are valid (fit_batch checks)."""
     if method == "lm":
         return "lm"
     why = None
@@ -305,10 +303,19 @@ def _resolve_method(bm: BatchModel, method: str, backend: str, LB, UB) -> str:
     return "lm"
 
 
+def _resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB):
+    """(method, backend) that will run: the method first (it decides which kernel to
+    compile), then the backend; a compile failure that falls back to numpy re-resolves
+    the method for numpy."""
+    meth = _resolve_method(bm, method, backend, LB, UB)
+    be = _resolve_backend(bm, backend, parallel, meth)
+    if be == "numpy" and meth != "lm":
+        meth = _resolve_method(bm, method, "numpy", LB, UB)
+    return meth, be
+
+
 def _resolve_backend(bm: BatchModel, backend: str, parallel: bool = True,
                      method: str = "lm") -> str:
-    if backend not in ("auto", "compiled", "numpy"):
-        raise ValueError(f"backend: {backend!r}; must be 'auto', 'compiled' or 'numpy'")
     if backend == "numpy":
         if bm.func is None:
             _attach_lambdified(bm)
@@ -632,10 +639,7 @@ def fit_batch(
                 f"within bounds"
             )
     t0 = time.perf_counter()
-    meth = _resolve_method(bm, method, backend, LB, UB)
-    be = _resolve_backend(bm, backend, bool(parallel), meth)
-    if be == "numpy":
-        meth = _resolve_method(bm, method, "numpy", LB, UB)
+    meth, be = _resolve(bm, method, backend, bool(parallel), LB, UB)
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
                  float(tau), bool(absolute_sigma), bool(rescue), be, bool(parallel), meth)
     t_prepare = time.perf_counter() - t0
