@@ -78,9 +78,15 @@ def _printer():
 
 
 def model_key(bm) -> str:
-    """Stable cache key of a symbolic model (expression, parameter and variable order)."""
+    """Stable cache key of a symbolic model (expression, parameter and variable order).
+
+    Remembered on ``bm``: printing the expression costs ~1 ms, and every chunk's
+    kernel lookup and rescue pass asks for the key."""
     import sympy
 
+    key = bm.__dict__.get("_model_key")
+    if key is not None:
+        return key
     text = "|".join(
         [
             CODEGEN_VERSION,
@@ -89,7 +95,9 @@ def model_key(bm) -> str:
             ",".join(sympy.srepr(s) for s in bm.independent_symbols),
         ]
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    key = hashlib.sha256(text.encode()).hexdigest()[:24]
+    bm.__dict__["_model_key"] = key
+    return key
 
 
 def _renamed(bm):
@@ -408,4 +416,38 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
         'inline="always")\n'
         "def _vp_project(B, G, b, c, A, g, Xm, Af, gf, m):\n"
         + textwrap.indent("\n".join(body), "    ")
+    )
+
+
+def generate_curve_stats_source(n: int) -> str:
+    """``_curve_stats(A, g, F, s2, se) -> (rcond, gn_gain)``, unrolled for n parameters.
+
+    With ``D = diag(A)^-1/2`` and the Cholesky factor ``S = D A D = L L^T``:
+    ``rcond = min_i L_ii^2`` (0 when A is not numerically positive definite),
+    ``gn_gain = 1/2 ||L^-1 D g||^2 / F`` (= 1/2 g^T A^-1 g / F) and the standard errors
+    ``se_i = D_ii sqrt(s2 (S^-1)_ii)`` with ``(S^-1)_ii = sum_k ((L^-1)_ki)^2``; ``se`` is
+    left untouched (NaN) when A is not positive definite."""
+    body = [f"if not (A[{i}, {i}] > 0.0):\n    return 0.0, np.nan" for i in range(n)]
+    body += [f"d_{i} = 1.0 / math.sqrt(A[{i}, {i}])" for i in range(n)]
+    body += _cholesky_lines(n, lambda i, j: f"A[{i}, {j}] * d_{i} * d_{j}", "0.0",
+                            ["return 0.0, np.nan"])
+    body.append("lmin = min(" + ", ".join(f"L_{i}_{i}" for i in range(n)) + ", math.inf)")
+    for i in range(n):
+        terms = "".join(f" - L_{i}_{k} * y_{k}" for k in range(i))
+        body.append(f"y_{i} = (g[{i}] * d_{i}{terms}) * I_{i}")
+    body.append("gg = " + " + ".join(f"y_{i} * y_{i}" for i in range(n)))
+    body.append("gn = 0.5 * gg / F if F > 0.0 else 0.0")
+    for j in range(n):  # V = L^-1, column j
+        body.append(f"V_{j}_{j} = I_{j}")
+        for i in range(j + 1, n):
+            terms = " + ".join(f"L_{i}_{k} * V_{k}_{j}" for k in range(j, i))
+            body.append(f"V_{i}_{j} = -({terms}) * I_{i}")
+    for j in range(n):
+        sq = " + ".join(f"V_{k}_{j} * V_{k}_{j}" for k in range(j, n))
+        body.append(f"se[{j}] = math.sqrt(s2 * ({sq})) * d_{j}")
+    body.append("return lmin * lmin, gn")
+    return (
+        '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
+        'inline="always")\n'
+        "def _curve_stats(A, g, F, s2, se):\n" + textwrap.indent("\n".join(body), "    ")
     )

@@ -585,7 +585,9 @@ def fit_batch(
         parameters are unbounded; ``'lm'`` otherwise.  ``result.method`` says which ran.
     maxiter, gtol, xtol, ftol, tau : iteration budget and stopping tolerances
         (``||g||_inf <= gtol``, ``||h|| <= xtol (||x|| + xtol)``, relative cost decrease
-        ``<= ftol``) and the initial damping factor.
+        ``<= ftol``: on an accepted step for ``'lm'``; for ``'varpro'`` already when the
+        Gauss-Newton step from the current point predicts no more, which saves the
+        confirming evaluation) and the initial damping factor.
     rescue : refit stalled curves from deterministic perturbed starts (:mod:`._rescue`).
     backend : ``'auto'`` (compiled when possible), ``'compiled'`` or ``'numpy'``.
     chunk_size : rows fitted per kernel call; bounds the extra memory.
