@@ -210,12 +210,15 @@ def varpro_layout(bm):
     """Split of the parameters for variable projection: (nonlinear, linear) index lists.
 
     None when the model is not separable (no linear or no nonlinear parameter).
+    Remembered on ``bm`` (sympy differentiation, asked for on every call).
     """
+    if "_varpro_layout" in bm.__dict__:
+        return bm.__dict__["_varpro_layout"]
     lin = linear_parameters(bm)
     nl = [i for i in range(len(bm.param_symbols)) if i not in lin]
-    if not lin or not nl:
-        return None
-    return nl, lin
+    layout = (nl, lin) if lin and nl else None
+    bm.__dict__["_varpro_layout"] = layout
+    return layout
 
 
 def generate_varpro_source(bm) -> str:

@@ -84,6 +84,11 @@ def _from_sympy(expr, params=None, independent="t", source=None) -> BatchModel:
     )
 
 
+# expression string -> model: parsing and differentiating with sympy takes ~3 ms, which
+# dominates fit_batch on small stacks called repeatedly with the same string
+_FROM_STRING: dict[tuple, BatchModel] = {}
+
+
 def as_batch_model(model, params: Sequence[str] | None = None, independent="t") -> BatchModel:
     """Normalise ``model`` (trustfit Model, string, sympy expr or callable)."""
     if isinstance(model, BatchModel):
@@ -108,12 +113,21 @@ def as_batch_model(model, params: Sequence[str] | None = None, independent="t") 
             source=model,
         )
     if isinstance(model, str):
+        key = (model, independent)
+        bm = _FROM_STRING.get(key)
+        if bm is not None:
+            return bm
         try:  # prefer the project's own parser when present
             from trustfit.models import Model  # type: ignore
 
-            return as_batch_model(Model(model, independent=independent))
+            bm = as_batch_model(Model(model, independent=independent))
         except ImportError:
             pass
+        if bm is not None:
+            if len(_FROM_STRING) >= 256:
+                _FROM_STRING.clear()
+            _FROM_STRING[key] = bm
+            return bm
         import sympy
 
         expr = sympy.sympify(model)
