@@ -39,7 +39,7 @@ import hashlib
 import textwrap
 
 # Bump when the generated code changes meaning: it is part of the cache key.
-CODEGEN_VERSION = "7"
+CODEGEN_VERSION = "8"
 
 # The sums of the reduction may be reassociated so that LLVM vectorizes them (measured
 # 15.2 -> 11.8 ns per point for exp2 on this machine); both passes allow FMA contraction
@@ -234,11 +234,15 @@ def generate_varpro_source(bm) -> str:
     ``_vp_gram(B, G, b, m)``: ``G = Phi^T Phi`` (q x q) and ``b = Phi^T u``; the caller
     solves ``G c = b`` (the optimal linear parameters at ``theta``).
 
-    ``_vp_full(B, c, G, A, g, Xm, Af, gf, m) -> F``: with that ``c``: residuals
-    ``r = Phi c - u``, the Jacobian columns ``J_k = d phi_0/d theta_k + sum_l c_l d
-    phi_l / d theta_k``, ``A = J^T J`` (p x p), ``g = J^T r``, ``Xm = J^T Phi`` and, in
-    the original parameter order, the full normal matrix ``Af`` of ``[J_theta, Phi]``
-    and gradient ``gf``; returns ``F = 1/2 ||r||^2``.
+    ``_vp_full(B, c, Ar, g, Xm, m) -> F``: with that ``c``: residuals ``r = Phi c - u``,
+    the Jacobian columns ``J_k = d phi_0/d theta_k + sum_l c_l d phi_l / d theta_k``,
+    ``Ar = J^T J`` (p x p), ``g = J^T r`` and ``Xm = J^T Phi``; returns
+    ``F = 1/2 ||r||^2``.  (``Phi^T r``, the gradient in ``c``, is zero at the optimal
+    ``c`` and not accumulated.)
+
+    ``_vp_assemble(Ar, Xm, G, g, Af, gf)``: the full normal matrix ``Af`` of
+    ``[J_theta, Phi]`` and the full gradient ``gf`` (``g`` and zeros) in the original
+    parameter order, for the standard errors: once per curve, at the final point.
     """
     import sympy
 
@@ -293,7 +297,7 @@ def generate_varpro_source(bm) -> str:
     body += ["F = 0.0"]
     body += [f"a_{a}_{b} = 0.0" for a in range(p) for b in range(a, p)]
     body += [f"x_{a}_{b} = 0.0" for a in range(p) for b in range(q)]
-    body += [f"g_{a} = 0.0" for a in range(p)] + [f"h_{b} = 0.0" for b in range(q)]
+    body += [f"g_{a} = 0.0" for a in range(p)]
     body += ["for j in range(m):"]
     inner = [f"f_{b} = B[{1 + b}, j]" for b in range(q)]
     inner += ["r = " + " + ".join(f"c_{b} * f_{b}" for b in range(q)) + " - B[0, j]"]
@@ -301,27 +305,31 @@ def generate_varpro_source(bm) -> str:
     inner += ["F += r * r"]
     inner += [f"a_{a}_{b} += d_{a} * d_{b}" for a in range(p) for b in range(a, p)]
     inner += [f"x_{a}_{b} += d_{a} * f_{b}" for a in range(p) for b in range(q)]
-    inner += [f"g_{a} += d_{a} * r" for a in range(p)] + [f"h_{b} += f_{b} * r" for b in range(q)]
+    inner += [f"g_{a} += d_{a} * r" for a in range(p)]
     body += ["    " + s for s in inner]
+    for a in range(p):
+        for b in range(a, p):
+            body += [f"Ar[{a}, {b}] = a_{a}_{b}"] + ([f"Ar[{b}, {a}] = a_{a}_{b}"] if a != b else [])
+        body += [f"Xm[{a}, {b}] = x_{a}_{b}" for b in range(q)]
+        body.append(f"g[{a}] = g_{a}")
+    body += ["return 0.5 * F"]
+    full = "def _vp_full(B, c, Ar, g, Xm, m):\n" + textwrap.indent("\n".join(body), "    ")
 
     def put(i, j, v):
         return [f"Af[{i}, {j}] = {v}"] + ([f"Af[{j}, {i}] = {v}"] if i != j else [])
 
+    body = []
     for a in range(p):
         for b in range(a, p):
-            body += put(nl[a], nl[b], f"a_{a}_{b}")
-            body += [f"A[{a}, {b}] = a_{a}_{b}"] + ([f"A[{b}, {a}] = a_{a}_{b}"] if a != b else [])
+            body += put(nl[a], nl[b], f"Ar[{a}, {b}]")
         for b in range(q):
-            body += put(nl[a], lin[b], f"x_{a}_{b}")
-            body.append(f"Xm[{a}, {b}] = x_{a}_{b}")
-        body.append(f"gf[{nl[a]}] = g_{a}")
-        body.append(f"g[{a}] = g_{a}")
+            body += put(nl[a], lin[b], f"Xm[{a}, {b}]")
+        body.append(f"gf[{nl[a]}] = g[{a}]")
     for a in range(q):
         for b in range(a, q):
             body += put(lin[a], lin[b], f"G[{a}, {b}]")
-        body.append(f"gf[{lin[a]}] = h_{a}")
-    body += ["return 0.5 * F"]
-    full = "def _vp_full(B, c, G, A, g, Xm, Af, gf, m):\n" + textwrap.indent("\n".join(body), "    ")
+        body.append(f"gf[{lin[a]}] = 0.0")
+    assemble = "def _vp_assemble(Ar, Xm, G, g, Af, gf):\n" + textwrap.indent("\n".join(body), "    ")
 
     split = ["def _vp_split(x, LB, UB, th, lbt, ubt):"]
     split += [f"    th[{a}] = x[{nl[a]}]; lbt[{a}] = LB[{nl[a]}]; ubt[{a}] = UB[{nl[a]}]"
@@ -336,6 +344,7 @@ def generate_varpro_source(bm) -> str:
         f"{ACCUM_DECORATOR}\n{basis}",
         f"{REDUCE_DECORATOR}\n{gram}",
         f"{REDUCE_DECORATOR}\n{full}",
+        f"{small}\n{assemble}",
         f"{small}\n" + "\n".join(split),
         f"{small}\n" + "\n".join(join),
     ])
@@ -390,11 +399,11 @@ def generate_damped_step_source(n: int) -> str:
 
 
 def generate_varpro_solve_source(q: int, p: int) -> str:
-    """``_vp_project(B, G, b, c, A, g, Xm, Af, gf, m) -> F``, unrolled for q linear and
-    p nonlinear parameters: ``c = G^-1 b`` by Cholesky (retried with a ridge of
+    """``_vp_project(B, G, b, c, A, g, Ar, Xm, m) -> F``, unrolled for q linear and p
+    nonlinear parameters: ``c = G^-1 b`` by Cholesky (retried with a ridge of
     ``1e-13 max diag G`` when G is numerically singular; NaN when that fails too), then
-    ``_vp_full`` and the Schur complement ``A <- A - Z^T Z`` with ``Z = L^-1 (J^T
-    Phi)^T`` (``G = L L^T``)."""
+    ``_vp_full`` (``Ar = J^T J``) and the Schur complement ``A = Ar - Z^T Z`` with
+    ``Z = L^-1 (J^T Phi)^T`` (``G = L L^T``)."""
     body = [f"dmax = max({', '.join(f'G[{i}, {i}]' for i in range(q))}, 0.0)"]
     body += ["ridge = 0.0", "ok = False", "for attempt in range(2):"]
     chol = _cholesky_lines(q, lambda i, j: f"G[{i}, {j}]", "ridge",
@@ -402,7 +411,7 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
     body += ["    " + s for s in chol] + ["    ok = True", "    break"]
     body += ["if not ok:", "    return np.nan"]
     body += _substitution_lines(q, lambda i: f"b[{i}]", lambda i: f"c[{i}]")
-    body += ["F = _vp_full(B, c, G, A, g, Xm, Af, gf, m)"]
+    body += ["F = _vp_full(B, c, Ar, g, Xm, m)"]
     for k in range(p):
         for l_ in range(q):
             terms = "".join(f" - L_{l_}_{i} * z_{i}_{k}" for i in range(l_))
@@ -410,14 +419,14 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
     for a in range(p):
         for b2 in range(a, p):
             zz = " - ".join(f"z_{l_}_{a} * z_{l_}_{b2}" for l_ in range(q))
-            body.append(f"A[{a}, {b2}] = A[{a}, {b2}] - {zz}")
+            body.append(f"A[{a}, {b2}] = Ar[{a}, {b2}] - {zz}")
             if a != b2:
                 body.append(f"A[{b2}, {a}] = A[{a}, {b2}]")
     body.append("return F")
     return (
         '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
         'inline="always")\n'
-        "def _vp_project(B, G, b, c, A, g, Xm, Af, gf, m):\n"
+        "def _vp_project(B, G, b, c, A, g, Ar, Xm, m):\n"
         + textwrap.indent("\n".join(body), "    ")
     )
 
