@@ -8,8 +8,9 @@ single-fit ``method='lm'``:
 
 * ``F(x) = 1/2 ||r(x)||^2``, ``A = J^T J``, ``g = J^T r``;
   ``mu_0 = tau * max(diag A)`` with ``tau = 1e-3`` (``tau`` if that is 0), ``nu = 2``.
-* step: ``(A + mu I) h = -g``, solved by Cholesky.  With n = 2..6 parameters a Cholesky
-  of the n x n normal matrix is what makes the kernel fast; the single-fit path solves
+* step: ``(A + mu I) h = -g``, solved by the square-root-free Cholesky ``L D L^T``,
+  generated as straight-line code.  With n = 2..6 parameters a factorization of the
+  n x n normal matrix is what makes the kernel fast; the single-fit path solves
   the same step through an SVD of J.  Both give the same iterates up to rounding, so a
   batch fit equals a single fit to a tolerance (rtol ~1e-6 on well-conditioned curves),
   not bitwise.
@@ -38,8 +39,8 @@ For a separable model ``f = phi_0(theta) + sum_l c_l phi_l(theta)`` (the linear 
 found by sympy, :func:`._codegen.linear_parameters`) the same LM loop runs on ``theta``
 only (Golub & Pereyra, SIAM J. Numer. Anal. 10, 1973; Kaufman, BIT 15, 1975).  Each
 evaluation at ``theta``: the basis ``Phi`` and its derivatives in one pass over the points
-(``_vp_basis``), ``c = argmin ||Phi c - u||`` through the Cholesky factor of
-``G = Phi^T Phi`` (``_vp_gram``, ``_vp_project``), then ``F``, ``g = J^T r`` and
+(``_vp_basis``), ``c = argmin ||Phi c - u||`` through ``G = Phi^T Phi = L D L^T``
+(``_vp_gram``, ``_vp_project``), then ``F``, ``g = J^T r`` and
 ``A = J^T J - (J^T Phi) G^-1 (Phi^T J)``: the Schur complement of the full normal matrix,
 which equals ``J_K^T J_K`` for Kaufman's Jacobian ``J_K = (I - P_Phi) J``.  ``F`` is the
 variable-projection cost ``min_c F(theta, c)``; the gain ratio and the stopping tests
@@ -73,7 +74,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "14"
+KERNEL_VERSION = "15"
 
 REASONS = {
     0: "not_run",
@@ -418,7 +419,7 @@ PREDICTED_STOP = True
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _vp_eval(th, Xp, Yp, Wp, A, g, Ar, Xm, c, G, B, b):
-    # Variable projection, Kaufman's variant: c = argmin ||Phi c - u|| by Cholesky of
+    # Variable projection, Kaufman's variant: c = argmin ||Phi c - u|| by L D L^T of
     # G = Phi^T Phi (with a ridge of 1e-13 max diag G when G is numerically singular);
     # then A = J^T J - (J^T Phi) G^-1 (Phi^T J), the Schur complement, which is
     # J_K^T J_K for Kaufman's Jacobian J_K = (I - P_Phi) J, and g = J^T r = J_K^T r
