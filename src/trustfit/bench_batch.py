@@ -7,8 +7,8 @@
 What is measured (and how)
 --------------------------
 * fits/s: wall time of ``fit_batch`` (main pass + rescue, parallel over all cores,
-  kernel already compiled) divided by N; best of 3 calls below N = 1e6, one call at
-  1e6.  "per CPU-second" divides N by the process's
+  kernel already compiled) divided by N; the best of 3 calls (the machine is shared:
+  single calls of the same fit vary by +-25 % over minutes).  "per CPU-second" divides N by the process's
   CPU time instead (both threads summed): on a machine shared with other work, that
   times the number of cores is what the same cores would give uncontended (numba's
   OpenMP threads may spin after a parallel region, which counts as CPU time too).
@@ -187,9 +187,9 @@ def main(argv=None, prog="bench/batch.py"):
             t, Y, true = gen(name, N, m)
             fit_batch(spec["expr"], t, Y[:64], p0)  # symmetry detection etc. warmed
             # timed without tracemalloc (it slows every Python allocation: 4x at N=1e3);
-            # best of 3 below N=1e6, where one call takes milliseconds
+            # best of 3 calls: the machine is shared and its speed drifts by +-25 %
             dt = cpu = np.inf
-            for _ in range(3 if N < 10**6 else 1):
+            for _ in range(3):
                 t0 = time.perf_counter()
                 c0 = time.process_time()
                 r = fit_batch(spec["expr"], t, Y, p0)
