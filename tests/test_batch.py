@@ -406,3 +406,16 @@ def test_uncompilable_expression_falls_back_with_a_warning():
         r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
     assert r.backend == "numpy" and r.success.all()
     np.testing.assert_allclose(r.params[:, 1], b, rtol=0.02)
+
+
+def test_string_models_are_parsed_once_per_expression_and_variable():
+    from trustfit.batch._model import as_batch_model
+
+    a = as_batch_model("a*exp(-k*t)")
+    assert as_batch_model("a*exp(-k*t)") is a  # sympy parse and diff not repeated
+    x = as_batch_model("a*exp(-k*x)", independent="x")
+    assert x is not a and [str(s) for s in x.independent_symbols] == ["x"]
+    assert [str(s) for s in a.independent_symbols] == ["t"]
+    # the variable is part of the key: naming one the expression lacks is still an error
+    with pytest.raises(ValueError, match="independent variable 'x' does not appear"):
+        as_batch_model("a*exp(-k*t)", independent="x")

@@ -81,6 +81,32 @@ def test_varpro_gaussian_matches_scipy_curve_fit():
         np.testing.assert_allclose(r.stderr[i], np.sqrt(np.diag(cov)), rtol=1e-4)
 
 
+@pytest.mark.parametrize("ftol", [1e-4, 1e-6])
+def test_varpro_ftol_stop_is_within_ftol_of_the_minimum(ftol):
+    """varpro stops once the Gauss-Newton step predicts a relative decrease <= ftol,
+    without evaluating it: the cost is then within a few ftol of the minimum (the
+    gain of every later step is at most the current one, times the linear rate), and
+    not much closer than that rule allows (the stop is not a disguised tight fit)."""
+    rng = np.random.default_rng(12)
+    t = np.linspace(0, 10, 64)
+    N = 200
+    a, mu, s, c = rng.uniform(1, 3, N), rng.uniform(4, 6, N), rng.uniform(0.7, 1.5, N), 0.3
+    Y = a[:, None] * np.exp(-((t - mu[:, None]) ** 2) / (2 * s[:, None] ** 2)) + c
+    Y += 0.05 * rng.standard_normal(Y.shape)
+    p0 = {"a": 2.0, "c": 0.2, "mu": 5.0, "s": 1.0}
+    r = fit_batch(GAUSS, t, Y, p0, ftol=ftol, gtol=0.0, xtol=0.0, rescue=False)
+    tight = fit_batch(GAUSS, t, Y, p0, ftol=1e-15, gtol=0.0, xtol=0.0, maxiter=1000,
+                      rescue=False)
+    assert r.method == "varpro"
+    assert (np.asarray(r.stop_reason) == "ftol").all()
+    excess = (r.cost - tight.cost) / tight.cost
+    assert excess.min() >= -1e-14
+    assert excess.max() <= 3 * ftol
+    assert np.median(excess) > 1e-4 * ftol  # one step short, not converged further
+    # every stop is one the rule allows: the Gauss-Newton gain from there is <= ftol
+    assert np.all(r.gn_gain <= ftol * (1 + 1e-6))
+
+
 def test_varpro_ignores_the_linear_starts():
     t, Y, _ = exp2_data(40, 32, seed=5)
     a = fit_batch(EXP2, t, Y, P0, rescue=False)
