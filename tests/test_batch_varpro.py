@@ -17,6 +17,17 @@ from trustfit.batch._codegen import linear_parameters, varpro_layout  # noqa: E4
 from trustfit.batch._model import as_batch_model  # noqa: E402
 
 GAUSS = "a*exp(-(t - mu)**2/(2*s**2)) + c"
+GAUSS_P0 = {"a": 2.0, "c": 0.2, "mu": 5.0, "s": 1.0}
+
+
+def gauss_data(N, m, seed):
+    """N noisy Gaussian peaks (sd 0.05) on a 0.3 offset, m points on [0, 10]."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 10, m)
+    a, mu, s = rng.uniform(1, 3, N), rng.uniform(4, 6, N), rng.uniform(0.7, 1.5, N)
+    Y = a[:, None] * np.exp(-((t - mu[:, None]) ** 2) / (2 * s[:, None] ** 2)) + 0.3
+    Y += 0.05 * rng.standard_normal(Y.shape)
+    return t, Y
 
 
 @pytest.mark.parametrize(
@@ -60,14 +71,9 @@ def test_varpro_reaches_the_same_minimum_as_lm_with_the_same_stderr():
 def test_varpro_gaussian_matches_scipy_curve_fit():
     from scipy.optimize import curve_fit
 
-    rng = np.random.default_rng(11)
-    t = np.linspace(0, 10, 40)
     N = 30
-    a, mu, s, c = rng.uniform(1, 3, N), rng.uniform(4, 6, N), rng.uniform(0.7, 1.5, N), 0.3
-    Y = a[:, None] * np.exp(-((t - mu[:, None]) ** 2) / (2 * s[:, None] ** 2)) + c
-    Y += 0.05 * rng.standard_normal(Y.shape)
-    r = fit_batch(GAUSS, t, Y, {"a": 2.0, "c": 0.2, "mu": 5.0, "s": 1.0}, gtol=1e-12,
-                  xtol=1e-12, ftol=1e-12)
+    t, Y = gauss_data(N, 40, seed=11)
+    r = fit_batch(GAUSS, t, Y, GAUSS_P0, gtol=1e-12, xtol=1e-12, ftol=1e-12)
     assert r.method == "varpro" and r.success.all()
 
     def g(t, a, c, mu, s):
@@ -87,15 +93,9 @@ def test_varpro_ftol_stop_is_within_ftol_of_the_minimum(ftol):
     without evaluating it: the cost is then within a few ftol of the minimum (the
     gain of every later step is at most the current one, times the linear rate), and
     not much closer than that rule allows (the stop is not a disguised tight fit)."""
-    rng = np.random.default_rng(12)
-    t = np.linspace(0, 10, 64)
-    N = 200
-    a, mu, s, c = rng.uniform(1, 3, N), rng.uniform(4, 6, N), rng.uniform(0.7, 1.5, N), 0.3
-    Y = a[:, None] * np.exp(-((t - mu[:, None]) ** 2) / (2 * s[:, None] ** 2)) + c
-    Y += 0.05 * rng.standard_normal(Y.shape)
-    p0 = {"a": 2.0, "c": 0.2, "mu": 5.0, "s": 1.0}
-    r = fit_batch(GAUSS, t, Y, p0, ftol=ftol, gtol=0.0, xtol=0.0, rescue=False)
-    tight = fit_batch(GAUSS, t, Y, p0, ftol=1e-15, gtol=0.0, xtol=0.0, maxiter=1000,
+    t, Y = gauss_data(200, 64, seed=12)
+    r = fit_batch(GAUSS, t, Y, GAUSS_P0, ftol=ftol, gtol=0.0, xtol=0.0, rescue=False)
+    tight = fit_batch(GAUSS, t, Y, GAUSS_P0, ftol=1e-15, gtol=0.0, xtol=0.0, maxiter=1000,
                       rescue=False)
     assert r.method == "varpro"
     assert (np.asarray(r.stop_reason) == "ftol").all()
