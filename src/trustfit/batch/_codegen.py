@@ -131,6 +131,18 @@ def _cse_code(exprs):
     return lines, codes
 
 
+def _store_symmetric(target, acc, n):
+    """Lines storing the accumulators ``{acc}_a_b`` (a <= b) into both triangles of the
+    n x n array ``target``."""
+    lines = []
+    for a in range(n):
+        for b in range(a, n):
+            lines.append(f"{target}[{a}, {b}] = {acc}_{a}_{b}")
+            if a != b:
+                lines.append(f"{target}[{b}, {a}] = {acc}_{a}_{b}")
+    return lines
+
+
 def generate_accum_source(bm) -> str:
     """Return the numba source (with decorators) of ``_accum`` and its ``_reduce``.
 
@@ -174,11 +186,7 @@ def generate_accum_source(bm) -> str:
     inner += [f"a_{a}_{b} += d_{a} * d_{b}" for a in range(n) for b in range(a, n)]
     inner += [f"g_{a} += d_{a} * r" for a in range(n)]
     body += ["    " + s for s in inner]
-    for a in range(n):
-        for b in range(a, n):
-            body.append(f"A[{a}, {b}] = a_{a}_{b}")
-            if a != b:
-                body.append(f"A[{b}, {a}] = a_{a}_{b}")
+    body += _store_symmetric("A", "a", n)
     body += [f"g[{a}] = g_{a}" for a in range(n)]
     body += ["return 0.5 * F"]
     reduce = "def _reduce(B, A, g, m):\n" + textwrap.indent("\n".join(body), "    ")
@@ -280,11 +288,7 @@ def generate_varpro_source(bm) -> str:
     body += [f"    f_{a} = B[{1 + a}, j]" for a in range(q)]
     body += [f"    G_{a}_{b} += f_{a} * f_{b}" for a in range(q) for b in range(a, q)]
     body += [f"    b_{a} += f_{a} * u" for a in range(q)]
-    for a in range(q):
-        for b in range(a, q):
-            body.append(f"G[{a}, {b}] = G_{a}_{b}")
-            if a != b:
-                body.append(f"G[{b}, {a}] = G_{a}_{b}")
+    body += _store_symmetric("G", "G", q)
     body += [f"b[{a}] = b_{a}" for a in range(q)]
     gram = "def _vp_gram(B, G, b, m):\n" + textwrap.indent("\n".join(body), "    ")
 
@@ -307,11 +311,9 @@ def generate_varpro_source(bm) -> str:
     inner += [f"x_{a}_{b} += d_{a} * f_{b}" for a in range(p) for b in range(q)]
     inner += [f"g_{a} += d_{a} * r" for a in range(p)]
     body += ["    " + s for s in inner]
-    for a in range(p):
-        for b in range(a, p):
-            body += [f"Ar[{a}, {b}] = a_{a}_{b}"] + ([f"Ar[{b}, {a}] = a_{a}_{b}"] if a != b else [])
-        body += [f"Xm[{a}, {b}] = x_{a}_{b}" for b in range(q)]
-        body.append(f"g[{a}] = g_{a}")
+    body += _store_symmetric("Ar", "a", p)
+    body += [f"Xm[{a}, {b}] = x_{a}_{b}" for a in range(p) for b in range(q)]
+    body += [f"g[{a}] = g_{a}" for a in range(p)]
     body += ["return 0.5 * F"]
     full = "def _vp_full(B, c, Ar, g, Xm, m):\n" + textwrap.indent("\n".join(body), "    ")
 
@@ -348,28 +350,6 @@ def generate_varpro_source(bm) -> str:
         f"{small}\n" + "\n".join(split),
         f"{small}\n" + "\n".join(join),
     ])
-
-
-def _cholesky_lines(n, entry, shift, on_fail):
-    """Unrolled Cholesky ``M + shift I = L L^T`` of an n x n symmetric matrix.
-
-    ``entry(i, j)`` (i >= j) is the source of ``M[i, j]``; defines scalars ``L_i_j`` and
-    ``I_i = 1 / L_i_i``.  Each pivot is tested (``s > 0``, False for NaN); on failure
-    the lines ``on_fail`` run at that depth (they must leave the block).
-    """
-    lines = []
-    for i in range(n):
-        for j in range(i + 1):
-            terms = "".join(f" - L_{i}_{k} * L_{j}_{k}" for k in range(j))
-            if i == j:
-                lines.append(f"s = {entry(i, i)} + {shift}{terms}")
-                lines.append("if not (s > 0.0):")
-                lines += ["    " + s for s in on_fail]
-                lines.append(f"L_{i}_{i} = math.sqrt(s)")
-                lines.append(f"I_{i} = 1.0 / L_{i}_{i}")
-            else:
-                lines.append(f"L_{i}_{j} = ({entry(i, j)}{terms}) * I_{j}")
-    return lines
 
 
 def _ldl_lines(n, entry, shift, on_fail):
@@ -459,30 +439,32 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
 def generate_curve_stats_source(n: int) -> str:
     """``_curve_stats(A, g, F, s2, se) -> (rcond, gn_gain)``, unrolled for n parameters.
 
-    With ``D = diag(A)^-1/2`` and the Cholesky factor ``S = D A D = L L^T``:
-    ``rcond = min_i L_ii^2`` (0 when A is not numerically positive definite),
-    ``gn_gain = 1/2 ||L^-1 D g||^2 / F`` (= 1/2 g^T A^-1 g / F) and the standard errors
-    ``se_i = D_ii sqrt(s2 (S^-1)_ii)`` with ``(S^-1)_ii = sum_k ((L^-1)_ki)^2``; ``se`` is
-    left untouched (NaN) when A is not positive definite."""
+    With ``D = diag(A)^-1/2`` and the factorization ``S = D A D = L P L^T`` (unit lower
+    L, pivots P, :func:`_ldl_lines`): ``rcond = min_i P_i`` (the squared smallest pivot
+    of the Cholesky factor of S; 0 when A is not numerically positive definite),
+    ``gn_gain = 1/2 g^T A^-1 g / F = 1/2 sum_i y_i^2 / P_i / F`` with ``y = L^-1 D g``,
+    and the standard errors ``se_i = D_ii sqrt(s2 (S^-1)_ii)`` with
+    ``(S^-1)_ii = sum_k ((L^-1)_ki)^2 / P_k``; ``se`` is left untouched (NaN) when A is
+    not positive definite."""
     body = [f"if not (A[{i}, {i}] > 0.0):\n    return 0.0, np.nan" for i in range(n)]
     body += [f"d_{i} = 1.0 / math.sqrt(A[{i}, {i}])" for i in range(n)]
-    body += _cholesky_lines(n, lambda i, j: f"A[{i}, {j}] * d_{i} * d_{j}", "0.0",
-                            ["return 0.0, np.nan"])
-    body.append("lmin = min(" + ", ".join(f"L_{i}_{i}" for i in range(n)) + ", math.inf)")
+    body += _ldl_lines(n, lambda i, j: f"A[{i}, {j}] * d_{i} * d_{j}", "0.0",
+                       ["return 0.0, np.nan"])
+    body.append("pmin = min(" + ", ".join(f"D_{i}" for i in range(n)) + ", math.inf)")
     for i in range(n):
-        terms = "".join(f" - L_{i}_{k} * y_{k}" for k in range(i))
-        body.append(f"y_{i} = (g[{i}] * d_{i}{terms}) * I_{i}")
-    body.append("gg = " + " + ".join(f"y_{i} * y_{i}" for i in range(n)))
+        terms = "".join(f" - l_{i}_{k} * y_{k}" for k in range(i))
+        body.append(f"y_{i} = g[{i}] * d_{i}{terms}")
+    body.append("gg = " + " + ".join(f"y_{i} * y_{i} * J_{i}" for i in range(n)))
     body.append("gn = 0.5 * gg / F if F > 0.0 else 0.0")
-    for j in range(n):  # V = L^-1, column j
-        body.append(f"V_{j}_{j} = I_{j}")
+    for j in range(n):  # V = L^-1 (unit lower), column j below the diagonal
         for i in range(j + 1, n):
-            terms = " + ".join(f"L_{i}_{k} * V_{k}_{j}" for k in range(j, i))
-            body.append(f"V_{i}_{j} = -({terms}) * I_{i}")
+            terms = " + ".join(f"l_{i}_{k} * V_{k}_{j}" if k != j else f"l_{i}_{j}"
+                               for k in range(j, i))
+            body.append(f"V_{i}_{j} = -({terms})")
     for j in range(n):
-        sq = " + ".join(f"V_{k}_{j} * V_{k}_{j}" for k in range(j, n))
+        sq = " + ".join([f"J_{j}"] + [f"V_{k}_{j} * V_{k}_{j} * J_{k}" for k in range(j + 1, n)])
         body.append(f"se[{j}] = math.sqrt(s2 * ({sq})) * d_{j}")
-    body.append("return lmin * lmin, gn")
+    body.append("return pmin, gn")
     return (
         '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
         'inline="always")\n'

@@ -74,7 +74,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "15"
+KERNEL_VERSION = "16"
 
 REASONS = {
     0: "not_run",
