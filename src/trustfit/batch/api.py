@@ -130,10 +130,6 @@ class BatchResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _shape(a) -> str:
-    return str(tuple(np.shape(a)))
-
-
 def _prepare_x(x, bm: BatchModel, N: int, m: int) -> np.ndarray:
     """Return X of shape (1 or N, k, m), float64 C-contiguous."""
     k = bm.n_independent
