@@ -229,6 +229,43 @@ def varpro_layout(bm):
     return layout
 
 
+def _varpro_parts(bm):
+    """What both variable-projection generators need: the parameter split, one cse over
+    the basis ``phi_0..phi_q`` and its non-zero derivatives ``d phi_l / d theta_k``
+    (``drows``: (l, k, expr), stored in rows ``1 + q + i`` of ``B``), and for each
+    Jacobian column ``k`` its terms ``(row, l)`` (coefficient 1 for ``l = 0``, else
+    ``c_{l-1}``)."""
+    import sympy
+
+    layout = varpro_layout(bm)
+    if layout is None:
+        raise CodegenError("model is not separable (needs linear and nonlinear parameters)")
+    nl, lin = layout
+    p = len(nl)
+    expr, P = _renamed(bm)
+    cs = [P[i] for i in lin]
+    ths = [P[i] for i in nl]
+    phis = [expr.xreplace({c: 0 for c in cs})] + [sympy.diff(expr, c) for c in cs]
+    drows = []
+    for l_, ph in enumerate(phis):
+        for kk, th in enumerate(ths):
+            d = sympy.diff(ph, th)
+            if d != 0:
+                drows.append((l_, kk, d))
+    lines, codes = _cse_code(phis + [d for _, _, d in drows])
+    terms: dict[int, list[tuple[int, int]]] = {kk: [] for kk in range(p)}
+    for i, (l_, kk, _) in enumerate(drows):
+        terms[kk].append((1 + len(lin) + i, l_))
+    return nl, lin, len(bm.independent_symbols), lines, codes, len(drows), terms
+
+
+def _jacobian_column(terms, row):
+    """Source of one Jacobian column from its (row, l) terms; ``row(r)`` prints B's row."""
+    if not terms:
+        return "0.0"
+    return " + ".join(row(r) if l_ == 0 else f"c_{l_ - 1} * {row(r)}" for r, l_ in terms)
+
+
 def generate_varpro_source(bm) -> str:
     """Numba source of the model part of the variable-projection kernel.
 
@@ -252,33 +289,15 @@ def generate_varpro_source(bm) -> str:
     ``[J_theta, Phi]`` and the full gradient ``gf`` (``g`` and zeros) in the original
     parameter order, for the standard errors: once per curve, at the final point.
     """
-    import sympy
-
-    layout = varpro_layout(bm)
-    if layout is None:
-        raise CodegenError("model is not separable (needs linear and nonlinear parameters)")
-    nl, lin = layout
+    nl, lin, k, lines, codes, ndrows, terms = _varpro_parts(bm)
     p, q = len(nl), len(lin)
-    k = len(bm.independent_symbols)
-    expr, P = _renamed(bm)
-    cs = [P[i] for i in lin]
-    ths = [P[i] for i in nl]
-    phis = [expr.xreplace({c: 0 for c in cs})] + [sympy.diff(expr, c) for c in cs]
-    # rows of B: 0 u, 1..q phi_1..phi_q, then the non-zero d phi_l / d theta_k
-    drows = []  # (l, kk, expr) with l = 0..q (0: phi_0)
-    for l_, ph in enumerate(phis):
-        for kk, th in enumerate(ths):
-            d = sympy.diff(ph, th)
-            if d != 0:
-                drows.append((l_, kk, d))
-    lines, codes = _cse_code(phis + [d for _, _, d in drows])
 
     body = [f"tf_p{nl[a]} = th[{a}]" for a in range(p)]
     body += ["m = Yp.shape[0]", "for j in range(m):"]
     inner = [f"tf_x{c} = Xp[{c}, j]" for c in range(k)] + lines
     inner += ["wj = Wp[j]", f"B[0, j] = (Yp[j] - ({codes[0]})) * wj"]
     inner += [f"B[{1 + l_}, j] = ({codes[1 + l_]}) * wj" for l_ in range(q)]
-    inner += [f"B[{1 + q + i}, j] = ({codes[1 + q + i]}) * wj" for i in range(len(drows))]
+    inner += [f"B[{1 + q + i}, j] = ({codes[1 + q + i]}) * wj" for i in range(ndrows)]
     body += ["    " + s for s in inner]
     basis = "def _vp_basis(th, Xp, Yp, Wp, B):\n" + textwrap.indent("\n".join(body), "    ")
 
@@ -292,11 +311,6 @@ def generate_varpro_source(bm) -> str:
     body += [f"b[{a}] = b_{a}" for a in range(q)]
     gram = "def _vp_gram(B, G, b, m):\n" + textwrap.indent("\n".join(body), "    ")
 
-    # Jacobian column k: sum over its rows of coef * B[row]; coef 1 for phi_0, c_l else
-    terms: dict[int, list[str]] = {kk: [] for kk in range(p)}
-    for i, (l_, kk, _) in enumerate(drows):
-        row = f"B[{1 + q + i}, j]"
-        terms[kk].append(row if l_ == 0 else f"c_{l_ - 1} * {row}")
     body = [f"c_{a} = c[{a}]" for a in range(q)]
     body += ["F = 0.0"]
     body += [f"a_{a}_{b} = 0.0" for a in range(p) for b in range(a, p)]
@@ -305,7 +319,7 @@ def generate_varpro_source(bm) -> str:
     body += ["for j in range(m):"]
     inner = [f"f_{b} = B[{1 + b}, j]" for b in range(q)]
     inner += ["r = " + " + ".join(f"c_{b} * f_{b}" for b in range(q)) + " - B[0, j]"]
-    inner += [f"d_{a} = " + (" + ".join(terms[a]) if terms[a] else "0.0") for a in range(p)]
+    inner += [f"d_{a} = " + _jacobian_column(terms[a], lambda r: f"B[{r}, j]") for a in range(p)]
     inner += ["F += r * r"]
     inner += [f"a_{a}_{b} += d_{a} * d_{b}" for a in range(p) for b in range(a, p)]
     inner += [f"x_{a}_{b} += d_{a} * f_{b}" for a in range(p) for b in range(q)]
@@ -339,7 +353,7 @@ def generate_varpro_source(bm) -> str:
     join = ["def _vp_join(th, c, x):"]
     join += [f"    x[{nl[a]}] = th[{a}]" for a in range(p)]
     join += [f"    x[{lin[b]}] = c[{b}]" for b in range(q)]
-    head = f"NTH = {p}\nNQ = {q}\nNROWS = {1 + q + len(drows)}\n"
+    head = f"NTH = {p}\nNQ = {q}\nNROWS = {1 + q + ndrows}\n"
     small = '@njit(cache=True, _nrt=False, nogil=True, error_model="numpy")'
     return "\n\n\n".join([
         head,
@@ -403,30 +417,46 @@ def generate_damped_step_source(n: int) -> str:
     )
 
 
+def _gram_ldl_lines(q, entry, on_fail):
+    """``G = L D L^T`` for the q x q Gram matrix (:func:`_ldl_lines`), retried once with a
+    ridge of ``1e-13 max diag G`` when G is numerically singular; ``on_fail`` (one line
+    that leaves the block) when that fails too."""
+    body = [f"dmax = max({', '.join(entry(i, i) for i in range(q))}, 0.0)"]
+    body += ["ridge = 0.0", "ok = False", "for attempt in range(2):"]
+    chol = _ldl_lines(q, entry, "ridge", ["ridge = 1e-13 * dmax", "continue"])
+    body += ["    " + s for s in chol] + ["    ok = True", "    break"]
+    return body + ["if not ok:", "    " + on_fail]
+
+
+def _schur_lines(p, q, xm, ar, out):
+    """``A = Ar - Z^T D^-1 Z`` with ``Z = L^-1 Xm^T`` (the factors of
+    :func:`_gram_ldl_lines`): the Schur complement of the Gram block in the full normal
+    matrix; ``xm(k, l)``, ``ar(a, b)`` and ``out(a, b)`` print the entries."""
+    body = []
+    for k in range(p):
+        for l_ in range(q):
+            terms = "".join(f" - l_{l_}_{i} * z_{i}_{k}" for i in range(l_))
+            body.append(f"z_{l_}_{k} = {xm(k, l_)}{terms}")
+    for a in range(p):
+        for b2 in range(a, p):
+            zz = " - ".join(f"z_{l_}_{a} * z_{l_}_{b2} * J_{l_}" for l_ in range(q))
+            body.append(f"{out(a, b2)} = {ar(a, b2)} - {zz}")
+            if a != b2:
+                body.append(f"{out(b2, a)} = {out(a, b2)}")
+    return body
+
+
 def generate_varpro_solve_source(q: int, p: int) -> str:
     """``_vp_project(B, G, b, c, A, g, Ar, Xm, m) -> F``, unrolled for q linear and p
     nonlinear parameters: ``c = G^-1 b`` by ``G = L D L^T`` (retried with a ridge of
     ``1e-13 max diag G`` when G is numerically singular; NaN when that fails too), then
     ``_vp_full`` (``Ar = J^T J``) and the Schur complement ``A = Ar - Z^T D^-1 Z`` with
     ``Z = L^-1 (J^T Phi)^T``."""
-    body = [f"dmax = max({', '.join(f'G[{i}, {i}]' for i in range(q))}, 0.0)"]
-    body += ["ridge = 0.0", "ok = False", "for attempt in range(2):"]
-    chol = _ldl_lines(q, lambda i, j: f"G[{i}, {j}]", "ridge",
-                      ["ridge = 1e-13 * dmax", "continue"])
-    body += ["    " + s for s in chol] + ["    ok = True", "    break"]
-    body += ["if not ok:", "    return np.nan"]
+    body = _gram_ldl_lines(q, lambda i, j: f"G[{i}, {j}]", "return np.nan")
     body += _ldl_solve_lines(q, lambda i: f"b[{i}]", lambda i: f"c[{i}]")
     body += ["F = _vp_full(B, c, Ar, g, Xm, m)"]
-    for k in range(p):
-        for l_ in range(q):
-            terms = "".join(f" - l_{l_}_{i} * z_{i}_{k}" for i in range(l_))
-            body.append(f"z_{l_}_{k} = Xm[{k}, {l_}]{terms}")
-    for a in range(p):
-        for b2 in range(a, p):
-            zz = " - ".join(f"z_{l_}_{a} * z_{l_}_{b2} * J_{l_}" for l_ in range(q))
-            body.append(f"A[{a}, {b2}] = Ar[{a}, {b2}] - {zz}")
-            if a != b2:
-                body.append(f"A[{b2}, {a}] = A[{a}, {b2}]")
+    body += _schur_lines(p, q, lambda k, l_: f"Xm[{k}, {l_}]", lambda a, b: f"Ar[{a}, {b}]",
+                         lambda a, b: f"A[{a}, {b}]")
     body.append("return F")
     return (
         '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
@@ -470,3 +500,115 @@ def generate_curve_stats_source(n: int) -> str:
         'inline="always")\n'
         "def _curve_stats(A, g, F, s2, se):\n" + textwrap.indent("\n".join(body), "    ")
     )
+
+
+LANE_DECORATOR = '@njit(cache=True, _nrt=False, fastmath={"contract"}, nogil=True, error_model="numpy")'
+LANE_INLINE = ('@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
+               'inline="always")')
+
+
+def generate_varpro_lane_source(bm) -> str:
+    """Numba source of the lane-interleaved variable-projection passes (see the kernel's
+    docstring): ``LN`` curves at once, every per-point array stored lane-last so that the
+    innermost loop runs over the lanes (independent, hence vectorized without
+    reassociation: every curve sees the same arithmetic in every lane).
+
+    ``_ln_basis(TT, XL, YL, WL, B, mp)``: rows of ``B`` (NROWS, mp, LN) as in
+    :func:`generate_varpro_source`, at ``theta = TT[:, lane]``.
+    ``_ln_gram(B, GL, mp)``: ``GL`` (NGACC, LN): the upper triangle of ``G = Phi^T Phi``,
+    then ``b = Phi^T u``.
+    ``_ln_full(B, CL, FL, mp)``: with ``c = CL[:, lane]``, ``FL`` (NFACC, LN): ``||r||^2``,
+    the upper triangle of ``Ar = J^T J``, ``Xm = J^T Phi`` (row-major) and ``g = J^T r``.
+    ``_ln_project(GL, CL, ct, Gt, l)``, ``_ln_schur(FL, Gt, At, gt, Art, Xmt, l)`` and
+    ``_ln_damped(A, g, mu, H, l)``: the per-lane small solves of ``_vp_project`` and
+    ``_damped_step`` on lane-major state (``A[l]`` is lane l's matrix).
+    """
+    nl, lin, k, lines, codes, ndrows, terms = _varpro_parts(bm)
+    p, q = len(nl), len(lin)
+    gidx = {}
+    for a in range(q):
+        for b in range(a, q):
+            gidx[(a, b)] = len(gidx)
+    ngacc = len(gidx) + q
+    fa = {}
+    for a in range(p):
+        for b in range(a, p):
+            fa[(a, b)] = 1 + len(fa)
+    fx = {(a, b): 1 + len(fa) + a * q + b for a in range(p) for b in range(q)}
+    fg = {a: 1 + len(fa) + p * q + a for a in range(p)}
+    nfacc = 1 + len(fa) + p * q + p
+
+    def g_entry(i, j):
+        return f"G_{min(i, j)}_{max(i, j)}"
+
+    # basis: the per-curve pass with a lane loop inside the point loop
+    body = ["for j in range(mp):", "    o = j * (NROWS * LN)", "    for l in range(LN):"]
+    inner = [f"tf_p{nl[a]} = TT[{a}, l]" for a in range(p)]
+    inner += [f"tf_x{c} = XL[{c}, j, l]" for c in range(k)] + lines
+    inner += ["wj = WL[j, l]", f"B[o + l] = (YL[j, l] - ({codes[0]})) * wj"]
+    inner += [f"B[o + {(1 + l_)} * LN + l] = ({codes[1 + l_]}) * wj" for l_ in range(q)]
+    inner += [f"B[o + {1 + q + i} * LN + l] = ({codes[1 + q + i]}) * wj" for i in range(ndrows)]
+    body += ["        " + s for s in inner]
+    basis = "def _ln_basis(TT, XL, YL, WL, B, mp):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = [f"for r in range({ngacc} * LN):", "    GL[r] = 0.0"]
+    body += ["for j in range(mp):", "    o = j * (NROWS * LN)", "    for l in range(LN):",
+             "        u = B[o + l]"]
+    inner = [f"f_{a} = B[o + {1 + a} * LN + l]" for a in range(q)]
+    inner += [f"GL[{gidx[(a, b)]} * LN + l] += f_{a} * f_{b}" for a in range(q) for b in range(a, q)]
+    inner += [f"GL[{len(gidx) + a} * LN + l] += f_{a} * u" for a in range(q)]
+    body += ["        " + s for s in inner]
+    gram = "def _ln_gram(B, GL, mp):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = [f"for r in range({nfacc} * LN):", "    FL[r] = 0.0"]
+    body += ["for j in range(mp):", "    o = j * (NROWS * LN)", "    for l in range(LN):"]
+    inner = [f"c_{b} = CL[{b} * LN + l]" for b in range(q)]
+    inner += [f"f_{b} = B[o + {1 + b} * LN + l]" for b in range(q)]
+    inner += ["r = " + " + ".join(f"c_{b} * f_{b}" for b in range(q)) + " - B[o + l]"]
+    inner += [f"d_{a} = " + _jacobian_column(terms[a], lambda r: f"B[o + {r} * LN + l]")
+              for a in range(p)]
+    inner += ["FL[l] += r * r"]
+    inner += [f"FL[{fa[(a, b)]} * LN + l] += d_{a} * d_{b}" for a in range(p) for b in range(a, p)]
+    inner += [f"FL[{fx[(a, b)]} * LN + l] += d_{a} * f_{b}" for a in range(p) for b in range(q)]
+    inner += [f"FL[{fg[a]} * LN + l] += d_{a} * r" for a in range(p)]
+    body += ["        " + s for s in inner]
+    full = "def _ln_full(B, CL, FL, mp):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = [f"G_{a}_{b} = GL[{i} * LN + l]" for (a, b), i in gidx.items()]
+    for (a, b) in gidx:
+        body.append(f"Gt[l, {a}, {b}] = G_{a}_{b}")
+        if a != b:
+            body.append(f"Gt[l, {b}, {a}] = G_{a}_{b}")
+    body += _gram_ldl_lines(q, g_entry, "return False")
+    body += _ldl_solve_lines(q, lambda i: f"GL[{len(gidx) + i} * LN + l]", lambda i: f"c_{i}")
+    for i in range(q):
+        body += [f"ct[l, {i}] = c_{i}", f"CL[{i} * LN + l] = c_{i}"]
+    body.append("return True")
+    project = "def _ln_project(GL, CL, ct, Gt, l):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = _gram_ldl_lines(q, lambda i, j: f"Gt[l, {i}, {j}]", "return np.nan")
+    for (a, b), i in fa.items():
+        body.append(f"Art[l, {a}, {b}] = FL[{i} * LN + l]")
+        if a != b:
+            body.append(f"Art[l, {b}, {a}] = FL[{i} * LN + l]")
+    body += [f"Xmt[l, {a}, {b}] = FL[{i} * LN + l]" for (a, b), i in fx.items()]
+    body += [f"gt[l, {a}] = FL[{i} * LN + l]" for a, i in fg.items()]
+    body += _schur_lines(p, q, lambda kk, l_: f"Xmt[l, {kk}, {l_}]",
+                         lambda a, b: f"Art[l, {a}, {b}]", lambda a, b: f"At[l, {a}, {b}]")
+    body.append("return 0.5 * FL[l]")
+    schur = "def _ln_schur(FL, Gt, At, gt, Art, Xmt, l):\n" + textwrap.indent("\n".join(body), "    ")
+
+    body = _ldl_lines(p, lambda i, j: f"A[l, {i}, {j}]", "mu", ["return False"])
+    body += _ldl_solve_lines(p, lambda i: f"-g[l, {i}]", lambda i: f"H[l, {i}]")
+    body.append("return True")
+    damped = "def _ln_damped(A, g, mu, H, l):\n" + textwrap.indent("\n".join(body), "    ")
+
+    return "\n\n\n".join([
+        f"NGACC = {ngacc}\nNFACC = {nfacc}\n",
+        f"{LANE_DECORATOR}\n{basis}",
+        f"{LANE_DECORATOR}\n{gram}",
+        f"{LANE_DECORATOR}\n{full}",
+        f"{LANE_INLINE}\n{project}",
+        f"{LANE_INLINE}\n{schur}",
+        f"{LANE_INLINE}\n{damped}",
+    ])
