@@ -88,7 +88,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "17"
+KERNEL_VERSION = "18"
 
 REASONS = {
     0: "not_run",
@@ -266,6 +266,36 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     return F, nit, 4
 
 
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
+def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
+    # x <- the start of row i; True (and the row's results written) when the row cannot
+    # be fitted: non-finite data, sigma or x (5), or non-finite start (8)
+    m = Y.shape[1]
+    ok = True
+    for j in range(m):
+        if not (math.isfinite(Y[i, j]) and math.isfinite(W[wi, j])):
+            ok = False
+            break
+    if ok and X.shape[0] > 1:
+        for c in range(X.shape[1]):
+            for j in range(m):
+                if not math.isfinite(X[xi, c, j]):
+                    ok = False
+    good = True
+    for a in range(NP):
+        x[a] = P0[pi, a]
+        if not math.isfinite(x[a]):
+            good = False
+    if ok and good:
+        return False
+    for a in range(NP):
+        out_p[i, a] = x[a] if ok else np.nan
+    out_F[i] = np.nan
+    out_nit[i] = 0
+    out_reason[i] = 8 if ok else 5
+    return True
+
+
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _pad_x(X, xi, Xp):
     # row xi of X into Xp, the padding points repeating the last x
@@ -299,38 +329,11 @@ def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
         xi = i if X.shape[0] > 1 else 0
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
-        ok = True
-        for j in range(m):
-            if not (math.isfinite(Y[i, j]) and math.isfinite(W[wi, j])):
-                ok = False
-                break
-        if ok and X.shape[0] > 1:
-            for c in range(X.shape[1]):
-                for j in range(m):
-                    if not math.isfinite(X[xi, c, j]):
-                        ok = False
         for a in range(NP):
-            x[a] = P0[pi, a]
             out_se[i, a] = np.nan
         out_rcond[i] = np.nan
         out_gn[i] = np.nan
-        if not ok:
-            for a in range(NP):
-                out_p[i, a] = np.nan
-            out_F[i] = np.nan
-            out_nit[i] = 0
-            out_reason[i] = 5
-            continue
-        good = True
-        for a in range(NP):
-            if not math.isfinite(x[a]):
-                good = False
-        if not good:
-            for a in range(NP):
-                out_p[i, a] = x[a]
-            out_F[i] = np.nan
-            out_nit[i] = 0
-            out_reason[i] = 8
+        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
             continue
         if X.shape[0] > 1:
             _pad_x(X, xi, Xp)
@@ -509,26 +512,7 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th, lbt, ubt, LB, UB,
         xi = i if X.shape[0] > 1 else 0
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
-        ok = True
-        for j in range(m):
-            if not (math.isfinite(Y[i, j]) and math.isfinite(W[wi, j])):
-                ok = False
-        if X.shape[0] > 1:
-            for c in range(X.shape[1]):
-                for j in range(m):
-                    if not math.isfinite(X[xi, c, j]):
-                        ok = False
-        good = True
-        for a in range(NP):
-            x[a] = P0[pi, a]
-            if not math.isfinite(x[a]):
-                good = False
-        if not ok or not good:
-            for a in range(NP):
-                out_p[i, a] = np.nan if not ok else x[a]
-            out_F[i] = np.nan
-            out_nit[i] = 0
-            out_reason[i] = 5 if not ok else 8
+        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
             for a in range(NP):
                 out_se[i, a] = np.nan
             out_rcond[i] = np.nan
