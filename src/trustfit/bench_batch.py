@@ -132,9 +132,9 @@ def scipy_loop(name, t, Y, p0):
     return time.perf_counter() - t0, cost
 
 
-def compile_times(expr):
-    """Cold and warm compile time of the kernel fit_batch runs by default ('auto'), each in
-    a fresh process."""
+def compile_times(expr, m):
+    """Cold and warm compile time of the kernel fit_batch runs by default ('auto') on
+    curves of m points, each in a fresh process."""
     code = (
         "import time; t0 = time.perf_counter(); import numba, sympy; t1 = time.perf_counter();"
         "from trustfit.batch._model import as_batch_model;"
@@ -142,7 +142,7 @@ def compile_times(expr):
         "from trustfit.batch.api import _resolve_method; import numpy as np;"
         f"bm = as_batch_model({expr!r}); t2 = time.perf_counter();"
         "inf = np.full(bm.n_params, np.inf);"
-        "warm_kernel(bm, True, _resolve_method(bm, 'auto', 'auto', -inf, inf));"
+        f"warm_kernel(bm, True, _resolve_method(bm, 'auto', 'auto', -inf, inf), {m});"
         "t3 = time.perf_counter(); print(t1 - t0, t3 - t2)"
     )
     with tempfile.TemporaryDirectory() as d:
@@ -176,12 +176,12 @@ def main(argv=None, prog="bench/batch.py"):
     summary = []
     for name, m, target in CASES:
         spec = MODELS[name]
-        cold, warm, imp = compile_times(spec["expr"])
+        cold, warm, imp = compile_times(spec["expr"], m)
         print(f"\n== {name}, m={m} (target >= {target:,} fits/s at N=1e6) ==")
         print(f"compile: cold {cold:.2f} s, warm {warm:.2f} s (target <= 2 s), "
               f"import numba+sympy {imp:.2f} s")
         bm = as_batch_model(spec["expr"])
-        warm_kernel(bm)
+        warm_kernel(bm, m=m)
         p0 = np.array(spec["p0"])
         for N in Ns:
             t, Y, true = gen(name, N, m)

@@ -102,7 +102,7 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     P0 = _prepare_p0(p0, bm, N)
     W = _prepare_sigma(sigma, N, m)
     LB, UB, bounded = _prepare_bounds(bounds, bm)
-    meth, be = _resolve(bm, method, backend, False, LB, UB)
+    meth, be = _resolve(bm, method, backend, False, LB, UB, m)
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
                  float(tau), bool(absolute_sigma), bool(rescue), be, False, meth)
     if be == "numpy" and X.shape[1] != 1:

@@ -50,8 +50,9 @@ standard errors, so those equal LM's at the same point.
 Interleaved lanes (``method='varpro'``, up to ~38 points per curve)
 -------------------------------------------------------------------
 With few points, one curve's iteration is short chains of dependent scalar work (small
-solves, divisions, horizontal sums) that leave the core idle.  ``_fit_block`` then
-runs ``LN`` = 16 curves per thread side by side: every per-point pass loops over the
+solves, divisions, horizontal sums) that leave the core idle.  For such curves
+(:func:`uses_lanes`) ``run_kernel`` calls ``fit_*_lanes``, whose ``_fit_lanes`` runs
+``LN`` = 16 curves per thread side by side: every per-point pass loops over the
 points and, inside, over the lanes (arrays stored lane-last), so the compiler
 vectorizes across curves; the small per-curve steps of 16 independent curves overlap in
 the out-of-order core.  Each lane runs ``_lm_one``'s iteration exactly (same tests, same
@@ -59,7 +60,8 @@ order of operations within the lane), and a lane whose curve stops loads the nex
 at once, so there is no lockstep and a curve's result does not depend on its lane or
 its neighbours (tested bit for bit).  Sums over the points run in point order within a
 lane, where the one-curve kernel sums SIMD partial sums: the two differ in the last
-bits.  Measured on exp2 m=11: 2.5 -> 1.95 us per fit on one core.
+bits.  Measured on exp2 m=11: 2.5 -> 1.95 us per fit on one core.  The two entry points
+are compiled separately, on first use, so a first call compiles only the one it needs.
 
 The model part (``_accum``: residuals, ``A`` and ``g`` in one pass) is generated from
 sympy by :mod:`._codegen`; this module holds the model-independent template, writes the
@@ -88,7 +90,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "18"
+KERNEL_VERSION = "19"
 
 REASONS = {
     0: "not_run",
@@ -369,14 +371,14 @@ def fit_parallel(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
     for b in prange(nb):
         i0 = b * block
         i1 = min(N, i0 + block)
-        _fit_block(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+        _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                    absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    _fit_block(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+    _fit_range(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 '''
 
@@ -411,13 +413,6 @@ def _accept(ws):
 def _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     return _lm_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, ws)
 
-
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def _fit_block(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    # one curve after another (_fit_range)
-    _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 '''
 
 VARPRO_PART = '''
@@ -494,9 +489,10 @@ LANE_PART = '''
 # Curves interleaved per thread by the varpro kernel (a multiple of the vector width;
 # measured on exp2 m=11: 8 lanes 3.6, 16 lanes 2.0, 32 lanes 2.2 us per fit).
 LN = 16
-# Lanes only while the scratch B (mp * NROWS * LN doubles) stays within 24 KiB of L1:
-# measured, lanes win at m <= 32 (exp2 m=11 -21 %, m=32 -14 %, gauss m=16 -23 %) and
-# lose at m = 64 (+12 %: B spills to L2); beyond that, one curve after another.
+# Lanes (fit_*_lanes) only while the scratch B (m * NROWS * LN doubles) stays within
+# 24 KiB of L1: measured, lanes win at m <= 32 (exp2 m=11 -21 %, m=32 -14 %, gauss m=16
+# -23 %) and lose at m = 64 (+12 %: B spills to L2); beyond that, one curve after
+# another (fit_parallel, fit_serial).  See uses_lanes.
 LANE_MAX_B = 192
 
 
@@ -694,18 +690,35 @@ def _ln_finish(l, i, reason, F, nit, TH, Ar, Xm, c, G, g, ws, x, se, m, absolute
         out_se[i, a] = se[a]
 
 
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
+def fit_parallel_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                       absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se,
+                       out_rcond, out_gn):
+    N = Y.shape[0]
+    nb = (N + block - 1) // block
+    for b in prange(nb):
+        i0 = b * block
+        i1 = min(N, i0 + block)
+        _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+
+
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def _fit_block(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+def fit_serial_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                     absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se,
+                     out_rcond, out_gn):
+    _fit_lanes(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+
+
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     # LN curves at a time, each in its own lane of the per-point passes; a lane whose
     # curve stops takes the next row at once (no lockstep).  Per lane, the iteration is
     # _lm_one's (with _vp_eval), so a curve's result does not depend on its lane.
     m = Y.shape[1]
-    mp = (m + 3) // 4 * 4
-    if mp * NROWS > LANE_MAX_B:
-        _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
-        return
+    mp = m  # no padding: the lane loops are vectorized across curves, not points
     XL = np.zeros((X.shape[1], mp, LN))
     YL = np.zeros((mp, LN))
     WL = np.zeros((mp, LN))
@@ -744,7 +757,7 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
              XL, YL, WL, B, TT, GL, CL, FL, TH, H, HG, g, gt, A, At, Ar, Art, Xm, Xmt, c, ct,
              G, Gt, F, mu, nu, pred, nit, cur, fresh, okp, ws, x, se, X0):
-    # _fit_block's loop, without reference counting (it only indexes arrays)
+    # _fit_lanes' loop, without reference counting (it only indexes arrays)
     m = Y.shape[1]
     mp = YL.shape[0]
     th, lbt, ubt = ws[16], ws[17], ws[18]
@@ -881,17 +894,24 @@ def load_kernel(bm, method: str = "lm"):
         return mod
 
 
-def warm_kernel(bm, parallel: bool = True, method: str = "lm") -> float:
-    """Load and compile (or load from numba's cache) the kernel; return seconds taken."""
+def uses_lanes(mod, m: int) -> bool:
+    """Whether curves of m points run interleaved (varpro kernels, few points: see
+    ``LANE_MAX_B``); the two entry points compile separately, on first use."""
+    return m * getattr(mod, "NROWS", 0) <= getattr(mod, "LANE_MAX_B", -1)
+
+
+def warm_kernel(bm, parallel: bool = True, method: str = "lm", m: int | None = None) -> float:
+    """Load and compile (or load from numba's cache) the kernel that curves of ``m``
+    points run (default: a few points more than parameters); return seconds taken."""
     import numpy as np
 
     t0 = time.perf_counter()
     mod = load_kernel(bm, method)
-    key = (model_key(bm), parallel, method)
+    n, k = bm.n_params, bm.n_independent
+    m = n + 2 if m is None else max(int(m), 1)
+    key = (model_key(bm), parallel, method, uses_lanes(mod, m))
     if key in _WARM:
         return time.perf_counter() - t0
-    n, k = bm.n_params, bm.n_independent
-    m = n + 2
     run_kernel(
         mod,
         np.zeros((1, k, m)),
@@ -931,7 +951,10 @@ def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau
     # numba compiles a separate specialization for read-only arrays (a memory-mapped
     # .npy opened with mmap_mode='r', np.broadcast_to views): copy those (one chunk).
     X, Y, W, P0, LB, UB = (a if a.flags.writeable else a.copy() for a in (X, Y, W, P0, LB, UB))
-    fn = mod.fit_parallel if parallel else mod.fit_serial
+    if uses_lanes(mod, Y.shape[1]):
+        fn = mod.fit_parallel_lanes if parallel else mod.fit_serial_lanes
+    else:
+        fn = mod.fit_parallel if parallel else mod.fit_serial
     fn(X, Y, W, P0, LB, UB, bool(bounded), int(maxiter), float(gtol), float(xtol),
        float(ftol), float(tau), bool(absolute_sigma), int(block), *out)
     return out

@@ -299,19 +299,19 @@ def _resolve_method(bm: BatchModel, method: str, backend: str, LB, UB) -> str:
     return "lm"
 
 
-def _resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB):
+def _resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, m: int):
     """(method, backend) that will run: the method first (it decides which kernel to
     compile), then the backend; a compile failure that falls back to numpy re-resolves
-    the method for numpy."""
+    the method for numpy.  ``m``: points per curve (which entry point to compile)."""
     meth = _resolve_method(bm, method, backend, LB, UB)
-    be = _resolve_backend(bm, backend, parallel, meth)
+    be = _resolve_backend(bm, backend, parallel, meth, m)
     if be == "numpy" and meth != "lm":
         meth = _resolve_method(bm, method, "numpy", LB, UB)
     return meth, be
 
 
 def _resolve_backend(bm: BatchModel, backend: str, parallel: bool = True,
-                     method: str = "lm") -> str:
+                     method: str = "lm", m: int | None = None) -> str:
     if backend == "numpy":
         if bm.func is None:
             _attach_lambdified(bm)
@@ -326,7 +326,7 @@ def _resolve_backend(bm: BatchModel, backend: str, parallel: bool = True,
     try:
         from ._kernel import warm_kernel
 
-        warm_kernel(bm, parallel, method)  # compile (or load from cache) before any timing
+        warm_kernel(bm, parallel, method, m)  # compile (or load from cache) before any timing
         return "compiled"
     except ImportError:
         if backend == "compiled":
@@ -637,7 +637,7 @@ def fit_batch(
                 f"within bounds"
             )
     t0 = time.perf_counter()
-    meth, be = _resolve(bm, method, backend, bool(parallel), LB, UB)
+    meth, be = _resolve(bm, method, backend, bool(parallel), LB, UB, m)
     spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
                  float(tau), bool(absolute_sigma), bool(rescue), be, bool(parallel), meth)
     t_prepare = time.perf_counter() - t0
