@@ -375,7 +375,8 @@ def _ldl_lines(n, entry, shift, on_fail):
     ``entry(i, j)`` (i >= j) is the source of ``M[i, j]``; defines scalars ``l_i_j``,
     ``D_i`` and ``J_i = 1 / D_i`` (and ``e_i_j = l_i_j D_j``).  Each pivot is tested
     (``D_i > 0``, False for NaN); on failure the lines ``on_fail`` run at that depth
-    (they must leave the block).
+    (they must leave the block).  ``on_fail=None``: no tests (branch-free; the caller
+    tests the pivots ``D_i``).
     """
     lines = []
     for i in range(n):
@@ -385,8 +386,9 @@ def _ldl_lines(n, entry, shift, on_fail):
             lines.append(f"l_{i}_{j} = e_{i}_{j} * J_{j}")
         terms = "".join(f" - e_{i}_{k} * l_{i}_{k}" for k in range(i))
         lines.append(f"D_{i} = {entry(i, i)} + {shift}{terms}")
-        lines.append(f"if not (D_{i} > 0.0):")
-        lines += ["    " + s for s in on_fail]
+        if on_fail is not None:
+            lines.append(f"if not (D_{i} > 0.0):")
+            lines += ["    " + s for s in on_fail]
         lines.append(f"J_{i} = 1.0 / D_{i}")
     return lines
 
@@ -505,6 +507,7 @@ def generate_curve_stats_source(n: int) -> str:
 LANE_DECORATOR = '@njit(cache=True, _nrt=False, fastmath={"contract"}, nogil=True, error_model="numpy")'
 LANE_INLINE = ('@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
                'inline="always")')
+LANE_PLAIN = '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")'
 
 
 def generate_varpro_lane_source(bm) -> str:
@@ -519,9 +522,13 @@ def generate_varpro_lane_source(bm) -> str:
     then ``b = Phi^T u``.
     ``_ln_full(B, CL, FL, mp)``: with ``c = CL[:, lane]``, ``FL`` (NFACC, LN): ``||r||^2``,
     the upper triangle of ``Ar = J^T J``, ``Xm = J^T Phi`` (row-major) and ``g = J^T r``.
-    ``_ln_project(GL, CL, ct, Gt, l)``, ``_ln_schur(FL, Gt, At, gt, Art, Xmt, l)`` and
-    ``_ln_damped(A, g, mu, H, l)``: the per-lane small solves of ``_vp_project`` and
-    ``_damped_step`` on lane-major state (``A[l]`` is lane l's matrix).
+    ``_lnv_project(GL, CL, RD, OK)``: ``c = G^-1 b`` into ``CL`` for every lane, with G
+    shifted by the lane's ridge ``RD``, branch-free (vectorized across lanes); ``OK`` is
+    0.0 where a pivot failed (the caller retries that lane with a ridge through
+    ``_ln_project1``).  ``_lnv_schur(GL, FL, RD, AL)``: the Schur complement, lane-last
+    into ``AL``.  ``_ln_take_trial`` copies an accepted trial point's results into the
+    lane's current state, which is lane-major (``A[l]`` is lane l's matrix), as is
+    ``_ln_damped(A, g, mu, H, l)``, ``_damped_step`` for one lane.
     """
     nl, lin, k, lines, codes, ndrows, terms = _varpro_parts(bm)
     p, q = len(nl), len(lin)
@@ -574,29 +581,43 @@ def generate_varpro_lane_source(bm) -> str:
     body += ["        " + s for s in inner]
     full = "def _ln_full(B, CL, FL, mp):\n" + textwrap.indent("\n".join(body), "    ")
 
-    body = [f"G_{a}_{b} = GL[{i} * LN + l]" for (a, b), i in gidx.items()]
-    for (a, b) in gidx:
-        body.append(f"Gt[l, {a}, {b}] = G_{a}_{b}")
-        if a != b:
-            body.append(f"Gt[l, {b}, {a}] = G_{a}_{b}")
-    body += _gram_ldl_lines(q, g_entry, "return False")
+    # projection and Schur complement of one lane, branch-free (the Gram matrix shifted
+    # by the lane's ridge RD[l], 0 unless the lane needed it): the loops over the lanes
+    # (_lnv_project, _lnv_schur) vectorize; OK[l] = 0.0 flags a failed factorization
+    pivots_ok = " & ".join(f"(D_{i} > 0.0)" for i in range(q))
+    body = _ldl_lines(q, lambda i, j: f"GL[{gidx[(min(i, j), max(i, j))]} * LN + l]", "RD[l]", None)
     body += _ldl_solve_lines(q, lambda i: f"GL[{len(gidx) + i} * LN + l]", lambda i: f"c_{i}")
-    for i in range(q):
-        body += [f"ct[l, {i}] = c_{i}", f"CL[{i} * LN + l] = c_{i}"]
-    body.append("return True")
-    project = "def _ln_project(GL, CL, ct, Gt, l):\n" + textwrap.indent("\n".join(body), "    ")
+    body += [f"CL[{i} * LN + l] = c_{i}" for i in range(q)]
+    body += [f"OK[l] = 1.0 if {pivots_ok} else 0.0"]
+    project = "def _ln_project1(GL, CL, RD, OK, l):\n" + textwrap.indent("\n".join(body), "    ")
+    vproject = ("def _lnv_project(GL, CL, RD, OK):\n    for l in range(LN):\n"
+                "        _ln_project1(GL, CL, RD, OK, l)")
+    dmax = "def _ln_gram_dmax(GL, l):\n    return max(" + ", ".join(
+        f"GL[{gidx[(i, i)]} * LN + l]" for i in range(q)) + ", 0.0)"
 
-    body = _gram_ldl_lines(q, lambda i, j: f"Gt[l, {i}, {j}]", "return np.nan")
-    for (a, b), i in fa.items():
-        body.append(f"Art[l, {a}, {b}] = FL[{i} * LN + l]")
-        if a != b:
-            body.append(f"Art[l, {b}, {a}] = FL[{i} * LN + l]")
-    body += [f"Xmt[l, {a}, {b}] = FL[{i} * LN + l]" for (a, b), i in fx.items()]
-    body += [f"gt[l, {a}] = FL[{i} * LN + l]" for a, i in fg.items()]
-    body += _schur_lines(p, q, lambda kk, l_: f"Xmt[l, {kk}, {l_}]",
-                         lambda a, b: f"Art[l, {a}, {b}]", lambda a, b: f"At[l, {a}, {b}]")
-    body.append("return 0.5 * FL[l]")
-    schur = "def _ln_schur(FL, Gt, At, gt, Art, Xmt, l):\n" + textwrap.indent("\n".join(body), "    ")
+    body = _ldl_lines(q, lambda i, j: f"GL[{gidx[(min(i, j), max(i, j))]} * LN + l]", "RD[l]", None)
+    body += _schur_lines(p, q, lambda kk, l_: f"FL[{fx[(kk, l_)]} * LN + l]",
+                         lambda a, b: f"FL[{fa[(a, b)]} * LN + l]",
+                         lambda a, b: f"AL[{a * p + b} * LN + l]")
+    schur = "def _ln_schur1(GL, FL, RD, AL, l):\n" + textwrap.indent("\n".join(body), "    ")
+    vschur = ("def _lnv_schur(GL, FL, RD, AL):\n    for l in range(LN):\n"
+              "        _ln_schur1(GL, FL, RD, AL, l)")
+
+    # an accepted trial point: its lane-last results into the lane's current state
+    body = []
+    for a in range(p):
+        body.append(f"g[l, {a}] = FL[{fg[a]} * LN + l]")
+        for b in range(p):
+            body.append(f"A[l, {a}, {b}] = AL[{a * p + b} * LN + l]")
+            body.append(f"Ar[l, {a}, {b}] = FL[{fa[(min(a, b), max(a, b))]} * LN + l]")
+        for b in range(q):
+            body.append(f"Xm[l, {a}, {b}] = FL[{fx[(a, b)]} * LN + l]")
+    for a in range(q):
+        body.append(f"c[l, {a}] = CL[{a} * LN + l]")
+        for b in range(q):
+            body.append(f"G[l, {a}, {b}] = GL[{gidx[(min(a, b), max(a, b))]} * LN + l]")
+    take = ("def _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL):\n"
+            + textwrap.indent("\n".join(body), "    "))
 
     body = _ldl_lines(p, lambda i, j: f"A[l, {i}, {j}]", "mu", ["return False"])
     body += _ldl_solve_lines(p, lambda i: f"-g[l, {i}]", lambda i: f"H[l, {i}]")
@@ -609,6 +630,10 @@ def generate_varpro_lane_source(bm) -> str:
         f"{LANE_DECORATOR}\n{gram}",
         f"{LANE_DECORATOR}\n{full}",
         f"{LANE_INLINE}\n{project}",
+        f"{LANE_PLAIN}\n{vproject}",
+        f"{LANE_INLINE}\n{dmax}",
         f"{LANE_INLINE}\n{schur}",
+        f"{LANE_PLAIN}\n{vschur}",
+        f"{LANE_INLINE}\n{take}",
         f"{LANE_INLINE}\n{damped}",
     ])

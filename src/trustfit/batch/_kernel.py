@@ -90,7 +90,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "20"
+KERNEL_VERSION = "21"
 
 REASONS = {
     0: "not_run",
@@ -544,24 +544,9 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th, lbt, ubt, LB, UB,
     return -1, i
 
 
-@njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
-def _ln_take_trial(l, A, g, Ar, Xm, c, G, At, gt, Art, Xmt, ct, Gt):
-    for a in range(NTH):
-        g[l, a] = gt[l, a]
-        for b in range(NTH):
-            A[l, a, b] = At[l, a, b]
-            Ar[l, a, b] = Art[l, a, b]
-        for b in range(NQ):
-            Xm[l, a, b] = Xmt[l, a, b]
-    for a in range(NQ):
-        c[l, a] = ct[l, a]
-        for b in range(NQ):
-            G[l, a, b] = Gt[l, a, b]
-
-
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, At, gt, Art,
-               Xmt, ct, Gt, gtol, ftol, tau):
+def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL, FL, AL,
+               gtol, ftol, tau):
     # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
     # returns a stop code, 0 to go on.
     if fresh[l]:
@@ -569,7 +554,7 @@ def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, At, gt
         F[l] = Ft
         if not math.isfinite(Ft):
             return 6
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, At, gt, Art, Xmt, ct, Gt)
+        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL)
         gmax = 0.0
         dmax = 0.0
         for a in range(NTH):
@@ -587,7 +572,7 @@ def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, At, gt
         rho = dF / pred[l]
         for a in range(NTH):
             TH[l, a] = TT[a, l]
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, At, gt, Art, Xmt, ct, Gt)
+        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL)
         Fold = F[l]
         F[l] = Ft
         if dF <= ftol * Fold:
@@ -742,33 +727,33 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     GL = np.zeros(NGACC * LN)
     CL = np.zeros(NQ * LN)
     FL = np.zeros(NFACC * LN)
-    TH, H, HG, g, gt = (np.zeros((LN, NTH)), np.zeros((LN, NTH)), np.zeros((LN, NTH)),
-                        np.zeros((LN, NTH)), np.zeros((LN, NTH)))
-    A, At, Ar, Art = (np.zeros((LN, NTH, NTH)), np.zeros((LN, NTH, NTH)),
-                      np.zeros((LN, NTH, NTH)), np.zeros((LN, NTH, NTH)))
-    Xm, Xmt = np.zeros((LN, NTH, NQ)), np.zeros((LN, NTH, NQ))
-    c, ct = np.zeros((LN, NQ)), np.zeros((LN, NQ))
-    G, Gt = np.zeros((LN, NQ, NQ)), np.zeros((LN, NQ, NQ))
+    AL = np.zeros(NTH * NTH * LN)  # the trial point's reduced normal matrix (Schur)
+    RD = np.zeros(LN)  # each lane's ridge on G (0 unless G is numerically singular)
+    OK = np.zeros(LN)  # 1.0 where the lane's projection succeeded
+    # each lane's current point (lane-major: A[l] is lane l's matrix)
+    TH, H, HG, g = (np.zeros((LN, NTH)), np.zeros((LN, NTH)), np.zeros((LN, NTH)),
+                    np.zeros((LN, NTH)))
+    A, Ar = np.zeros((LN, NTH, NTH)), np.zeros((LN, NTH, NTH))
+    Xm, c, G = np.zeros((LN, NTH, NQ)), np.zeros((LN, NQ)), np.zeros((LN, NQ, NQ))
     F, mu, nu, pred = np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN)
     nit = np.zeros(LN, np.int64)
     cur = np.full(LN, -1, np.int64)
     fresh = np.zeros(LN, np.bool_)
-    okp = np.zeros(LN, np.bool_)
     ws = _workspace(mp)
     x = np.empty(NP)
     se = np.empty(NP)
     X0 = np.empty((LN, NP))  # each lane's start (reported as is when the model is not finite there)
     _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
-             XL, YL, WL, B, TT, GL, CL, FL, TH, H, HG, g, gt, A, At, Ar, Art, Xm, Xmt, c, ct,
-             G, Gt, F, mu, nu, pred, nit, cur, fresh, okp, ws, x, se, X0)
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
+             mu, nu, pred, nit, cur, fresh, ws, x, se, X0)
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
-             XL, YL, WL, B, TT, GL, CL, FL, TH, H, HG, g, gt, A, At, Ar, Art, Xm, Xmt, c, ct,
-             G, Gt, F, mu, nu, pred, nit, cur, fresh, okp, ws, x, se, X0):
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
+             mu, nu, pred, nit, cur, fresh, ws, x, se, X0):
     # _fit_lanes' loop, without reference counting (it only indexes arrays)
     m = Y.shape[1]
     mp = YL.shape[0]
@@ -791,15 +776,23 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
             break
         _ln_basis(TT, XL, YL, WL, B, mp)
         _ln_gram(B, GL, mp)
+        # c = G^-1 b in every lane; where G is numerically singular, again with a ridge
+        # of 1e-13 max diag G (the one-curve _vp_project's rule)
         for l in range(LN):
-            okp[l] = _ln_project(GL, CL, ct, Gt, l)
+            RD[l] = 0.0
+        _lnv_project(GL, CL, RD, OK)
+        for l in range(LN):
+            if cur[l] >= 0 and OK[l] == 0.0:
+                RD[l] = 1e-13 * _ln_gram_dmax(GL, l)
+                _ln_project1(GL, CL, RD, OK, l)
         _ln_full(B, CL, FL, mp)
+        _lnv_schur(GL, FL, RD, AL)
         for l in range(LN):
             if cur[l] < 0:
                 continue
-            Ft = _ln_schur(FL, Gt, At, gt, Art, Xmt, l) if okp[l] else np.nan
+            Ft = 0.5 * FL[l] if OK[l] != 0.0 else np.nan
             reason = _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G,
-                                At, gt, Art, Xmt, ct, Gt, gtol, ftol, tau)
+                                GL, CL, FL, AL, gtol, ftol, tau)
             if reason == 0:
                 reason = _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt,
                                   bounded, maxiter, xtol, ftol)
