@@ -616,8 +616,43 @@ def generate_varpro_lane_source(bm) -> str:
         body.append(f"c[l, {a}] = CL[{a} * LN + l]")
         for b in range(q):
             body.append(f"G[l, {a}, {b}] = GL[{gidx[(min(a, b), max(a, b))]} * LN + l]")
-    take = ("def _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL):\n"
+    for a in range(p):
+        body.append(f"GC[{a} * LN + l] = FL[{fg[a]} * LN + l]")
+        for b in range(p):
+            body.append(f"AC[{a * p + b} * LN + l] = AL[{a * p + b} * LN + l]")
+    take = ("def _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC):\n"
             + textwrap.indent("\n".join(body), "    "))
+
+    # the LM step of one lane from its current point (lane-last AC, GC, THL), branch-free
+    # as _lm_one computes it: damped step, trial point (projected on the bounds), |h|^2,
+    # |x|^2, predicted decrease, and the Gauss-Newton gain; OKS/OKG flag failed pivots
+    body = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]", "MU[l]", None)
+    body += _ldl_solve_lines(p, lambda i: f"-GC[{i} * LN + l]", lambda i: f"h_{i}")
+    body.append("OKS[l] = 1.0 if " + " & ".join(f"(D_{i} > 0.0)" for i in range(p)) + " else 0.0")
+    body += ["hn2 = 0.0", "xn2 = 0.0"]
+    for a in range(p):
+        body += [f"t_{a} = THL[{a} * LN + l]", f"xa_{a} = t_{a} + h_{a}", "if bounded:",
+                 f"    xa_{a} = LBT[{a}] if xa_{a} < LBT[{a}] else (UBT[{a}] if xa_{a} > UBT[{a}] else xa_{a})",
+                 f"    h_{a} = xa_{a} - t_{a}",
+                 f"XT[{a} * LN + l] = xa_{a}", f"hn2 += h_{a} * h_{a}", f"xn2 += t_{a} * t_{a}"]
+    body += ["HN2[l] = hn2", "XN2[l] = xn2", "pr = 0.0"]
+    for a in range(p):
+        body.append("s = 0.0")
+        body += [f"s += AC[{a * p + b} * LN + l] * h_{b}" for b in range(p)]
+        body.append(f"pr += -GC[{a} * LN + l] * h_{a} - 0.5 * h_{a} * s")
+    body.append("PR[l] = pr")
+    gn = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]", "0.0", None)
+    gn += _ldl_solve_lines(p, lambda i: f"-GC[{i} * LN + l]", lambda i: f"hg_{i}")
+    body += gn
+    body.append("OKG[l] = 1.0 if " + " & ".join(f"(D_{i} > 0.0)" for i in range(p)) + " else 0.0")
+    body.append("gn = 0.0")
+    body += [f"gn -= 0.5 * GC[{a} * LN + l] * hg_{a}" for a in range(p)]
+    body.append("GN[l] = gn")
+    step1 = ("def _ln_step1(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l):\n"
+             + textwrap.indent("\n".join(body), "    "))
+    vstep = ("def _lnv_step(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG):\n"
+             "    for l in range(LN):\n"
+             "        _ln_step1(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)")
 
     body = _ldl_lines(p, lambda i, j: f"A[l, {i}, {j}]", "mu", ["return False"])
     body += _ldl_solve_lines(p, lambda i: f"-g[l, {i}]", lambda i: f"H[l, {i}]")
@@ -635,5 +670,7 @@ def generate_varpro_lane_source(bm) -> str:
         f"{LANE_INLINE}\n{schur}",
         f"{LANE_PLAIN}\n{vschur}",
         f"{LANE_INLINE}\n{take}",
+        f"{LANE_INLINE}\n{step1}",
+        f"{LANE_PLAIN}\n{vstep}",
         f"{LANE_INLINE}\n{damped}",
     ])

@@ -90,7 +90,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "21"
+KERNEL_VERSION = "22"
 
 REASONS = {
     0: "not_run",
@@ -509,7 +509,7 @@ LANE_MAX_B = 192
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
-def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th, lbt, ubt, LB, UB,
+def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th, lbt, ubt, LB, UB,
              out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
     # The next fittable curve from row i into lane l: its points (padded as in
     # _fit_range) and its start theta.  Rows with non-finite data (5) or start (8) are
@@ -539,14 +539,15 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th, lbt, ubt, LB, UB,
         _vp_split(x, LB, UB, th, lbt, ubt)
         for a in range(NTH):
             TH[l, a] = th[a]
+            THL[a * LN + l] = th[a]
             TT[a, l] = th[a]
         return i, i + 1
     return -1, i
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL, FL, AL,
-               gtol, ftol, tau):
+def _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL, FL,
+               AL, AC, GC, gtol, ftol, tau):
     # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
     # returns a stop code, 0 to go on.
     if fresh[l]:
@@ -554,7 +555,7 @@ def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL
         F[l] = Ft
         if not math.isfinite(Ft):
             return 6
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL)
+        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         gmax = 0.0
         dmax = 0.0
         for a in range(NTH):
@@ -572,7 +573,8 @@ def _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL
         rho = dF / pred[l]
         for a in range(NTH):
             TH[l, a] = TT[a, l]
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL)
+            THL[a * LN + l] = TT[a, l]
+        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         Fold = F[l]
         F[l] = Ft
         if dF <= ftol * Fold:
@@ -637,6 +639,29 @@ def _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded, ma
         pred[l] = pr
         return 0
     return 4
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_step_taken(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded, maxiter,
+                   xtol, ftol, XT, HN2, XN2, PR, GN, OKS, OKG):
+    # _ln_step's decisions on the step _lnv_step computed for lane l (same tests, same
+    # order); a failed factorization goes through _ln_step itself (raise mu, retry)
+    if OKS[l] == 0.0:
+        return _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded,
+                        maxiter, xtol, ftol)
+    if nit[l] >= maxiter:
+        return 4
+    nit[l] += 1
+    for a in range(NTH):
+        TT[a, l] = XT[a * LN + l]
+    if math.sqrt(HN2[l]) <= xtol * (math.sqrt(XN2[l]) + xtol):
+        return 2
+    pr = PR[l]
+    if not bounded and pr <= ftol * F[l]:
+        if OKG[l] != 0.0 and GN[l] <= ftol * F[l]:
+            return 3
+    pred[l] = pr
+    return 0
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
@@ -728,6 +753,13 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     CL = np.zeros(NQ * LN)
     FL = np.zeros(NFACC * LN)
     AL = np.zeros(NTH * NTH * LN)  # the trial point's reduced normal matrix (Schur)
+    # the current point lane-last too (A, g, theta), for the step vectorized across lanes,
+    # and that step's results (trial point, |h|^2, |x|^2, predicted and Gauss-Newton gain)
+    AC, GC, THL, XT = (np.zeros(NTH * NTH * LN), np.zeros(NTH * LN), np.zeros(NTH * LN),
+                       np.zeros(NTH * LN))
+    HN2, XN2, PR, GN, OKS, OKG = (np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN),
+                                  np.zeros(LN), np.zeros(LN))
+    STOP = np.zeros(LN, np.int64)  # a lane's stop code this iteration (-1: step taken)
     RD = np.zeros(LN)  # each lane's ridge on G (0 unless G is numerically singular)
     OK = np.zeros(LN)  # 1.0 where the lane's projection succeeded
     # each lane's current point (lane-major: A[l] is lane l's matrix)
@@ -746,21 +778,23 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
-             mu, nu, pred, nit, cur, fresh, ws, x, se, X0)
+             mu, nu, pred, nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN,
+             OKS, OKG, STOP)
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
-             mu, nu, pred, nit, cur, fresh, ws, x, se, X0):
+             mu, nu, pred, nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN,
+             OKS, OKG, STOP):
     # _fit_lanes' loop, without reference counting (it only indexes arrays)
     m = Y.shape[1]
     mp = YL.shape[0]
     th, lbt, ubt = ws[16], ws[17], ws[18]
     i = i0
     for l in range(LN):
-        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th, lbt, ubt,
+        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th, lbt, ubt,
                              LB, UB, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
                              out_gn)
         fresh[l] = True
@@ -788,21 +822,27 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
         _ln_full(B, CL, FL, mp)
         _lnv_schur(GL, FL, RD, AL)
         for l in range(LN):
+            STOP[l] = 0
             if cur[l] < 0:
                 continue
             Ft = 0.5 * FL[l] if OK[l] != 0.0 else np.nan
-            reason = _ln_update(l, Ft, fresh, TT, TH, F, mu, nu, pred, A, g, Ar, Xm, c, G,
-                                GL, CL, FL, AL, gtol, ftol, tau)
-            if reason == 0:
-                reason = _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt,
-                                  bounded, maxiter, xtol, ftol)
-            if reason != 0:
+            STOP[l] = _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c,
+                                 G, GL, CL, FL, AL, AC, GC, gtol, ftol, tau)
+            if STOP[l] == 0:
+                STOP[l] = -1  # to take a step
+        _lnv_step(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
+        for l in range(LN):
+            if STOP[l] == -1:
+                STOP[l] = _ln_step_taken(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt,
+                                         ubt, bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR,
+                                         GN, OKS, OKG)
+            if STOP[l] > 0:
                 for a in range(NP):
                     x[a] = X0[l, a]
-                _ln_finish(l, cur[l], reason, F, nit, TH, Ar, Xm, c, G, g, ws, x, se, m,
+                _ln_finish(l, cur[l], STOP[l], F, nit, TH, Ar, Xm, c, G, g, ws, x, se, m,
                            absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
                            out_rcond, out_gn)
-                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, x, th,
+                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th,
                                      lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
                                      out_se, out_rcond, out_gn)
                 fresh[l] = True
