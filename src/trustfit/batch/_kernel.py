@@ -54,13 +54,14 @@ solves, divisions, horizontal sums) that leave the core idle.  For such curves
 (:func:`uses_lanes`) ``run_kernel`` calls ``fit_*_lanes``, whose ``_fit_lanes`` runs
 ``LN`` = 16 curves per thread side by side: every per-point pass loops over the
 points and, inside, over the lanes (arrays stored lane-last), so the compiler
-vectorizes across curves; the small per-curve steps of 16 independent curves overlap in
-the out-of-order core.  Each lane runs ``_lm_one``'s iteration exactly (same tests, same
-order of operations within the lane), and a lane whose curve stops loads the next row
-at once, so there is no lockstep and a curve's result does not depend on its lane or
+vectorizes across curves.  The small solves (projection, Schur complement, the damped
+and the Gauss-Newton step) are branch-free loops over the lanes too, and the decisions
+(accept, damping, stops) run lane by lane.  Each lane runs ``_lm_one``'s iteration
+exactly (same tests, same order of operations within the lane), and a lane whose curve
+stops loads the next row within the iteration, so there is no lockstep and a curve's result does not depend on its lane or
 its neighbours (tested bit for bit).  Sums over the points run in point order within a
 lane, where the one-curve kernel sums SIMD partial sums: the two differ in the last
-bits.  Measured on exp2 m=11: 2.5 -> 1.95 us per fit on one core.  The two entry points
+bits.  Measured on exp2 m=11: 2.5 -> 1.6 us per fit on one core.  The two entry points
 are compiled separately, on first use, so a first call compiles only the one it needs.
 
 The model part (``_accum``: residuals, ``A`` and ``g`` in one pass) is generated from
