@@ -522,13 +522,15 @@ def generate_varpro_lane_source(bm) -> str:
     then ``b = Phi^T u``.
     ``_ln_full(B, CL, FL, mp)``: with ``c = CL[:, lane]``, ``FL`` (NFACC, LN): ``||r||^2``,
     the upper triangle of ``Ar = J^T J``, ``Xm = J^T Phi`` (row-major) and ``g = J^T r``.
-    ``_lnv_project(GL, CL, RD, OK)``: ``c = G^-1 b`` into ``CL`` for every lane, with G
-    shifted by the lane's ridge ``RD``, branch-free (vectorized across lanes); ``OK`` is
+    ``_lnv_project(GL, CL, RD, OK, GF)``: ``c = G^-1 b`` into ``CL`` for every lane, with
+    G shifted by the lane's ridge ``RD``, branch-free (vectorized across lanes); ``OK`` is
     0.0 where a pivot failed (the caller retries that lane with a ridge through
-    ``_ln_project1``).  ``_lnv_schur(GL, FL, RD, AL)``: the Schur complement, lane-last
-    into ``AL``.  ``_ln_take_trial`` copies an accepted trial point's results into the
-    lane's current state, which is lane-major (``A[l]`` is lane l's matrix), as is
-    ``_ln_damped(A, g, mu, H, l)``, ``_damped_step`` for one lane.
+    ``_ln_project1``); ``GF``: the factors of G.  ``_lnv_schur(GF, FL, AL)``: the Schur
+    complement from those factors, lane-last into ``AL``.  ``_lnv_step(...)``: every
+    lane's damped step, trial point, |h|^2, |x|^2, predicted decrease and Gauss-Newton
+    gain (``_ln_step1`` for one lane).  ``_ln_take_trial`` copies an accepted trial
+    point's results into the lane's current state (``AC``, ``GC`` lane-last; ``Ar``,
+    ``Xm``, ``c``, ``G`` lane-major, read once per curve).
     """
     nl, lin, k, lines, codes, ndrows, terms = _varpro_parts(bm)
     p, q = len(nl), len(lin)
@@ -545,8 +547,15 @@ def generate_varpro_lane_source(bm) -> str:
     fg = {a: 1 + len(fa) + p * q + a for a in range(p)}
     nfacc = 1 + len(fa) + p * q + p
 
-    def g_entry(i, j):
-        return f"G_{min(i, j)}_{max(i, j)}"
+    def gl(i, j):  # G's entry (i, j) in GL
+        return f"GL[{gidx[(min(i, j), max(i, j))]} * LN + l]"
+
+    def pivots_ok(n):
+        return " & ".join(f"(D_{i} > 0.0)" for i in range(n))
+
+    # G's factors J_i = 1/D_i and l_i_j, kept per lane from the projection for the Schur
+    # complement
+    factors = [f"J_{i}" for i in range(q)] + [f"l_{i}_{j}" for i in range(q) for j in range(i)]
 
     # basis: the per-curve pass with a lane loop inside the point loop
     body = ["for j in range(mp):", "    o = j * (NROWS * LN)", "    for l in range(LN):"]
@@ -584,43 +593,39 @@ def generate_varpro_lane_source(bm) -> str:
     # projection and Schur complement of one lane, branch-free (the Gram matrix shifted
     # by the lane's ridge RD[l], 0 unless the lane needed it): the loops over the lanes
     # (_lnv_project, _lnv_schur) vectorize; OK[l] = 0.0 flags a failed factorization
-    pivots_ok = " & ".join(f"(D_{i} > 0.0)" for i in range(q))
-    body = _ldl_lines(q, lambda i, j: f"GL[{gidx[(min(i, j), max(i, j))]} * LN + l]", "RD[l]", None)
+    body = _ldl_lines(q, gl, "RD[l]", None)
     body += _ldl_solve_lines(q, lambda i: f"GL[{len(gidx) + i} * LN + l]", lambda i: f"c_{i}")
     body += [f"CL[{i} * LN + l] = c_{i}" for i in range(q)]
-    body += [f"OK[l] = 1.0 if {pivots_ok} else 0.0"]
-    project = "def _ln_project1(GL, CL, RD, OK, l):\n" + textwrap.indent("\n".join(body), "    ")
-    vproject = ("def _lnv_project(GL, CL, RD, OK):\n    for l in range(LN):\n"
-                "        _ln_project1(GL, CL, RD, OK, l)")
+    body += [f"GF[{i} * LN + l] = {v}" for i, v in enumerate(factors)]
+    body += [f"OK[l] = 1.0 if {pivots_ok(q)} else 0.0"]
+    project = "def _ln_project1(GL, CL, RD, OK, GF, l):\n" + textwrap.indent("\n".join(body), "    ")
+    vproject = ("def _lnv_project(GL, CL, RD, OK, GF):\n    for l in range(LN):\n"
+                "        _ln_project1(GL, CL, RD, OK, GF, l)")
     dmax = "def _ln_gram_dmax(GL, l):\n    return max(" + ", ".join(
-        f"GL[{gidx[(i, i)]} * LN + l]" for i in range(q)) + ", 0.0)"
+        gl(i, i) for i in range(q)) + ", 0.0)"
 
-    body = _ldl_lines(q, lambda i, j: f"GL[{gidx[(min(i, j), max(i, j))]} * LN + l]", "RD[l]", None)
+    body = [f"{v} = GF[{i} * LN + l]" for i, v in enumerate(factors)]
     body += _schur_lines(p, q, lambda kk, l_: f"FL[{fx[(kk, l_)]} * LN + l]",
                          lambda a, b: f"FL[{fa[(a, b)]} * LN + l]",
                          lambda a, b: f"AL[{a * p + b} * LN + l]")
-    schur = "def _ln_schur1(GL, FL, RD, AL, l):\n" + textwrap.indent("\n".join(body), "    ")
-    vschur = ("def _lnv_schur(GL, FL, RD, AL):\n    for l in range(LN):\n"
-              "        _ln_schur1(GL, FL, RD, AL, l)")
+    schur = "def _ln_schur1(GF, FL, AL, l):\n" + textwrap.indent("\n".join(body), "    ")
+    vschur = ("def _lnv_schur(GF, FL, AL):\n    for l in range(LN):\n"
+              "        _ln_schur1(GF, FL, AL, l)")
 
     # an accepted trial point: its lane-last results into the lane's current state
     body = []
     for a in range(p):
-        body.append(f"g[l, {a}] = FL[{fg[a]} * LN + l]")
+        body.append(f"GC[{a} * LN + l] = FL[{fg[a]} * LN + l]")
         for b in range(p):
-            body.append(f"A[l, {a}, {b}] = AL[{a * p + b} * LN + l]")
+            body.append(f"AC[{a * p + b} * LN + l] = AL[{a * p + b} * LN + l]")
             body.append(f"Ar[l, {a}, {b}] = FL[{fa[(min(a, b), max(a, b))]} * LN + l]")
         for b in range(q):
             body.append(f"Xm[l, {a}, {b}] = FL[{fx[(a, b)]} * LN + l]")
     for a in range(q):
         body.append(f"c[l, {a}] = CL[{a} * LN + l]")
         for b in range(q):
-            body.append(f"G[l, {a}, {b}] = GL[{gidx[(min(a, b), max(a, b))]} * LN + l]")
-    for a in range(p):
-        body.append(f"GC[{a} * LN + l] = FL[{fg[a]} * LN + l]")
-        for b in range(p):
-            body.append(f"AC[{a * p + b} * LN + l] = AL[{a * p + b} * LN + l]")
-    take = ("def _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC):\n"
+            body.append(f"G[l, {a}, {b}] = {gl(a, b)}")
+    take = ("def _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC):\n"
             + textwrap.indent("\n".join(body), "    "))
 
     # the LM step of one lane from its current point (lane-last AC, GC, THL), branch-free
@@ -628,7 +633,7 @@ def generate_varpro_lane_source(bm) -> str:
     # |x|^2, predicted decrease, and the Gauss-Newton gain; OKS/OKG flag failed pivots
     body = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]", "MU[l]", None)
     body += _ldl_solve_lines(p, lambda i: f"-GC[{i} * LN + l]", lambda i: f"h_{i}")
-    body.append("OKS[l] = 1.0 if " + " & ".join(f"(D_{i} > 0.0)" for i in range(p)) + " else 0.0")
+    body.append(f"OKS[l] = 1.0 if {pivots_ok(p)} else 0.0")
     body += ["hn2 = 0.0", "xn2 = 0.0"]
     for a in range(p):
         body += [f"t_{a} = THL[{a} * LN + l]", f"xa_{a} = t_{a} + h_{a}", "if bounded:",
@@ -644,7 +649,7 @@ def generate_varpro_lane_source(bm) -> str:
     gn = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]", "0.0", None)
     gn += _ldl_solve_lines(p, lambda i: f"-GC[{i} * LN + l]", lambda i: f"hg_{i}")
     body += gn
-    body.append("OKG[l] = 1.0 if " + " & ".join(f"(D_{i} > 0.0)" for i in range(p)) + " else 0.0")
+    body.append(f"OKG[l] = 1.0 if {pivots_ok(p)} else 0.0")
     body.append("gn = 0.0")
     body += [f"gn -= 0.5 * GC[{a} * LN + l] * hg_{a}" for a in range(p)]
     body.append("GN[l] = gn")
@@ -654,13 +659,8 @@ def generate_varpro_lane_source(bm) -> str:
              "    for l in range(LN):\n"
              "        _ln_step1(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)")
 
-    body = _ldl_lines(p, lambda i, j: f"A[l, {i}, {j}]", "mu", ["return False"])
-    body += _ldl_solve_lines(p, lambda i: f"-g[l, {i}]", lambda i: f"H[l, {i}]")
-    body.append("return True")
-    damped = "def _ln_damped(A, g, mu, H, l):\n" + textwrap.indent("\n".join(body), "    ")
-
     return "\n\n\n".join([
-        f"NGACC = {ngacc}\nNFACC = {nfacc}\n",
+        f"NGACC = {ngacc}\nNFACC = {nfacc}\nNGF = {len(factors)}\n",
         f"{LANE_DECORATOR}\n{basis}",
         f"{LANE_DECORATOR}\n{gram}",
         f"{LANE_DECORATOR}\n{full}",
@@ -672,5 +672,4 @@ def generate_varpro_lane_source(bm) -> str:
         f"{LANE_INLINE}\n{take}",
         f"{LANE_INLINE}\n{step1}",
         f"{LANE_PLAIN}\n{vstep}",
-        f"{LANE_INLINE}\n{damped}",
     ])

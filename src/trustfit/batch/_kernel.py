@@ -91,7 +91,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "22"
+KERNEL_VERSION = "23"
 
 REASONS = {
     0: "not_run",
@@ -270,7 +270,32 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
-def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
+def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_gn):
+    # row i's statistics from its final full normal matrix A and gradient g (see the
+    # module docstring; s^2 = 2F/(m - n), 1 with absolute_sigma); NaN where they do not
+    # exist (model not finite at the start, or a non-finite cost)
+    for a in range(NP):
+        se[a] = np.nan
+    rc = np.nan
+    gn = np.nan
+    if reason != 6 and math.isfinite(F):
+        dof = m - NP
+        if absolute_sigma:
+            s2 = 1.0
+        elif dof > 0:
+            s2 = 2.0 * F / dof
+        else:
+            s2 = np.nan
+        rc, gn = _curve_stats(A, g, F, s2, se)
+    for a in range(NP):
+        out_se[i, a] = se[a]
+    out_rcond[i] = rc
+    out_gn[i] = gn
+
+
+@njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
+def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason, out_se,
+                out_rcond, out_gn):
     # x <- the start of row i; True (and the row's results written) when the row cannot
     # be fitted: non-finite data, sigma or x (5), or non-finite start (8)
     m = Y.shape[1]
@@ -293,6 +318,9 @@ def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason
         return False
     for a in range(NP):
         out_p[i, a] = x[a] if ok else np.nan
+        out_se[i, a] = np.nan
+    out_rcond[i] = np.nan
+    out_gn[i] = np.nan
     out_F[i] = np.nan
     out_nit[i] = 0
     out_reason[i] = 8 if ok else 5
@@ -340,11 +368,8 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
         xi = i if X.shape[0] > 1 else 0
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
-        for a in range(NP):
-            out_se[i, a] = np.nan
-        out_rcond[i] = np.nan
-        out_gn[i] = np.nan
-        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
+        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason,
+                       out_se, out_rcond, out_gn):
             continue
         if X.shape[0] > 1:
             _pad_x(X, xi, Xp)
@@ -360,39 +385,7 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
         out_F[i] = F
         out_nit[i] = nit
         out_reason[i] = reason
-        if reason == 6 or not math.isfinite(F):
-            continue
-        dof = m - NP
-        if absolute_sigma:
-            s2 = 1.0
-        elif dof > 0:
-            s2 = 2.0 * F / dof
-        else:
-            s2 = np.nan
-        for a in range(NP):
-            se[a] = np.nan
-        out_rcond[i], out_gn[i] = _curve_stats(A, g, F, s2, se)
-        for a in range(NP):
-            out_se[i, a] = se[a]
-
-
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
-def fit_parallel(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    N = Y.shape[0]
-    nb = (N + block - 1) // block
-    for b in prange(nb):
-        i0 = b * block
-        i1 = min(N, i0 + block)
-        _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
-
-
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    _fit_range(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+        _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_gn)
 '''
 
 
@@ -510,36 +503,28 @@ LANE_MAX_B = 192
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
-def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th, lbt, ubt, LB, UB,
+def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB,
              out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    # The next fittable curve from row i into lane l: its points (padded as in
-    # _fit_range) and its start theta.  Rows with non-finite data (5) or start (8) are
-    # reported and skipped.  Returns (row loaded or -1 when none is left, next row).
+    # The next fittable curve from row i into lane l: its points and its start theta.
+    # Rows with non-finite data (5) or start (8) are reported and skipped.  Returns (row
+    # loaded or -1 when none is left, next row).
     m = Y.shape[1]
-    mp = YL.shape[0]
     while i < i1:
         xi = i if X.shape[0] > 1 else 0
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
-        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason):
-            for a in range(NP):
-                out_se[i, a] = np.nan
-            out_rcond[i] = np.nan
-            out_gn[i] = np.nan
+        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason,
+                       out_se, out_rcond, out_gn):
             i += 1
             continue
         for c in range(X.shape[1]):
-            for j in range(mp):
-                XL[c, j, l] = X[xi, c, min(j, m - 1)]
+            for j in range(m):
+                XL[c, j, l] = X[xi, c, j]
         for j in range(m):
             YL[j, l] = Y[i, j]
             WL[j, l] = W[wi, j]
-        for j in range(m, mp):
-            YL[j, l] = 0.0
-            WL[j, l] = 0.0
         _vp_split(x, LB, UB, th, lbt, ubt)
         for a in range(NTH):
-            TH[l, a] = th[a]
             THL[a * LN + l] = th[a]
             TT[a, l] = th[a]
         return i, i + 1
@@ -547,8 +532,8 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th, lbt, ubt, LB
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c, G, GL, CL, FL,
-               AL, AC, GC, gtol, ftol, tau):
+def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
+               gtol, ftol, tau):
     # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
     # returns a stop code, 0 to go on.
     if fresh[l]:
@@ -556,12 +541,12 @@ def _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c, G, G
         F[l] = Ft
         if not math.isfinite(Ft):
             return 6
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         gmax = 0.0
         dmax = 0.0
         for a in range(NTH):
-            gmax = max(gmax, abs(g[l, a]))
-            dmax = max(dmax, A[l, a, a])
+            gmax = max(gmax, abs(GC[a * LN + l]))
+            dmax = max(dmax, AC[(a * NTH + a) * LN + l])
         if gmax <= gtol:
             return 1
         mu[l] = tau * dmax
@@ -573,16 +558,15 @@ def _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c, G, G
     if math.isfinite(Ft) and pred[l] > 0.0 and dF > 0.0:
         rho = dF / pred[l]
         for a in range(NTH):
-            TH[l, a] = TT[a, l]
             THL[a * LN + l] = TT[a, l]
-        _ln_take_trial(l, A, g, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         Fold = F[l]
         F[l] = Ft
         if dF <= ftol * Fold:
             return 3
         gmax = 0.0
         for a in range(NTH):
-            gmax = max(gmax, abs(g[l, a]))
+            gmax = max(gmax, abs(GC[a * LN + l]))
         if gmax <= gtol:
             return 1
         t = 2.0 * rho - 1.0
@@ -597,59 +581,20 @@ def _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c, G, G
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded, maxiter,
-             xtol, ftol):
-    # _lm_one's step for lane l: the next trial point into TT[:, l]; returns a stop
-    # code, 0 when the trial point is to be evaluated.
-    while nit[l] < maxiter:
-        nit[l] += 1
-        if not _ln_damped(A, g, mu[l], H, l):
-            mu[l] *= nu[l]
-            nu[l] *= 2.0
-            if not (mu[l] < 1e300):
-                return 7
-            continue
-        hn2 = 0.0
-        xn2 = 0.0
-        for a in range(NTH):
-            xa = TH[l, a] + H[l, a]
-            if bounded:
-                if xa < lbt[a]:
-                    xa = lbt[a]
-                elif xa > ubt[a]:
-                    xa = ubt[a]
-                H[l, a] = xa - TH[l, a]
-            TT[a, l] = xa
-            hn2 += H[l, a] * H[l, a]
-            xn2 += TH[l, a] * TH[l, a]
-        if math.sqrt(hn2) <= xtol * (math.sqrt(xn2) + xtol):
-            return 2
-        pr = 0.0
-        for a in range(NTH):
-            s = 0.0
-            for b in range(NTH):
-                s += A[l, a, b] * H[l, b]
-            pr += -g[l, a] * H[l, a] - 0.5 * H[l, a] * s
-        if not bounded and pr <= ftol * F[l]:
-            if _ln_damped(A, g, 0.0, HG, l):
-                gn = 0.0
-                for a in range(NTH):
-                    gn -= 0.5 * g[l, a] * HG[l, a]
-                if gn <= ftol * F[l]:
-                    return 3
-        pred[l] = pr
-        return 0
-    return 4
-
-
-@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_step_taken(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded, maxiter,
+def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, maxiter,
                    xtol, ftol, XT, HN2, XN2, PR, GN, OKS, OKG):
-    # _ln_step's decisions on the step _lnv_step computed for lane l (same tests, same
-    # order); a failed factorization goes through _ln_step itself (raise mu, retry)
-    if OKS[l] == 0.0:
-        return _ln_step(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bounded,
-                        maxiter, xtol, ftol)
+    # _lm_one's step for lane l, on what _lnv_step computed (same tests, same order):
+    # the trial point into TT[:, l]; returns a stop code, 0 when it is to be evaluated.
+    # A failed factorization raises mu and computes the lane's step again.
+    while OKS[l] == 0.0:
+        if nit[l] >= maxiter:
+            return 4
+        nit[l] += 1
+        mu[l] *= nu[l]
+        nu[l] *= 2.0
+        if not (mu[l] < 1e300):
+            return 7
+        _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)
     if nit[l] >= maxiter:
         return 4
     nit[l] += 1
@@ -666,72 +611,32 @@ def _ln_step_taken(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt, ubt, bound
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
-def _ln_finish(l, i, reason, F, nit, TH, Ar, Xm, c, G, g, ws, x, se, m, absolute_sigma,
+def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
                out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
-    # lane l's curve (row i) is done: its results, as _fit_range writes them
-    for a in range(NP):
-        out_se[i, a] = np.nan
-    out_rcond[i] = np.nan
-    out_gn[i] = np.nan
+    # lane l's curve (row i) is done: its results, as _fit_range writes them (x holds
+    # its start, reported as is when the model was not finite there)
     out_F[i] = F[l]
     out_nit[i] = nit[l]
     out_reason[i] = reason
-    if reason == 6:
-        for a in range(NP):
-            out_p[i, a] = x[a]
-        return
-    th, cs, Ars, Xms, Gs, gs = ws[16], ws[8], ws[6], ws[7], ws[9], ws[1]
-    for a in range(NTH):
-        th[a] = TH[l, a]
-        gs[a] = g[l, a]
-        for b in range(NTH):
-            Ars[a, b] = Ar[l, a, b]
-        for b in range(NQ):
-            Xms[a, b] = Xm[l, a, b]
-    for a in range(NQ):
-        cs[a] = c[l, a]
-        for b in range(NQ):
-            Gs[a, b] = G[l, a, b]
-    _vp_join(th, cs, x)
+    Af, gf = ws[19], ws[20]
+    if reason != 6:
+        th, cs, Ars, Xms, Gs, gs = ws[16], ws[8], ws[6], ws[7], ws[9], ws[1]
+        for a in range(NTH):
+            th[a] = THL[a * LN + l]
+            gs[a] = GC[a * LN + l]
+            for b in range(NTH):
+                Ars[a, b] = Ar[l, a, b]
+            for b in range(NQ):
+                Xms[a, b] = Xm[l, a, b]
+        for a in range(NQ):
+            cs[a] = c[l, a]
+            for b in range(NQ):
+                Gs[a, b] = G[l, a, b]
+        _vp_join(th, cs, x)
+        _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
     for a in range(NP):
         out_p[i, a] = x[a]
-    if not math.isfinite(F[l]):
-        return
-    Af, gf = ws[19], ws[20]
-    _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
-    dof = m - NP
-    if absolute_sigma:
-        s2 = 1.0
-    elif dof > 0:
-        s2 = 2.0 * F[l] / dof
-    else:
-        s2 = np.nan
-    for a in range(NP):
-        se[a] = np.nan
-    out_rcond[i], out_gn[i] = _curve_stats(Af, gf, F[l], s2, se)
-    for a in range(NP):
-        out_se[i, a] = se[a]
-
-
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
-def fit_parallel_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                       absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se,
-                       out_rcond, out_gn):
-    N = Y.shape[0]
-    nb = (N + block - 1) // block
-    for b in prange(nb):
-        i0 = b * block
-        i1 = min(N, i0 + block)
-        _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
-
-
-@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def fit_serial_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                     absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se,
-                     out_rcond, out_gn):
-    _fit_lanes(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_gn)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
@@ -740,21 +645,20 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     # LN curves at a time, each in its own lane of the per-point passes; a lane whose
     # curve stops takes the next row at once (no lockstep).  Per lane, the iteration is
     # _lm_one's (with _vp_eval), so a curve's result does not depend on its lane.
-    m = Y.shape[1]
-    mp = m  # no padding: the lane loops are vectorized across curves, not points
-    XL = np.zeros((X.shape[1], mp, LN))
-    YL = np.zeros((mp, LN))
-    WL = np.zeros((mp, LN))
+    m = Y.shape[1]  # no padding: the lane loops are vectorized across curves
+    XL = np.zeros((X.shape[1], m, LN))
+    YL = np.zeros((m, LN))
+    WL = np.zeros((m, LN))
     # flat, point-major: B[(j * NROWS + row) * LN + lane]; GL, CL, FL: [row * LN + lane]
     # (constant offsets between rows let LLVM vectorize the lane loops without
     # run-time alias checks)
-    B = np.zeros(mp * NROWS * LN)
+    B = np.zeros(m * NROWS * LN)
     TT = np.zeros((NTH, LN))
     GL = np.zeros(NGACC * LN)
     CL = np.zeros(NQ * LN)
     FL = np.zeros(NFACC * LN)
     AL = np.zeros(NTH * NTH * LN)  # the trial point's reduced normal matrix (Schur)
-    # the current point lane-last too (A, g, theta), for the step vectorized across lanes,
+    # each lane's current A, g and theta (lane-last, for the step vectorized across lanes),
     # and that step's results (trial point, |h|^2, |x|^2, predicted and Gauss-Newton gain)
     AC, GC, THL, XT = (np.zeros(NTH * NTH * LN), np.zeros(NTH * LN), np.zeros(NTH * LN),
                        np.zeros(NTH * LN))
@@ -763,39 +667,38 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     STOP = np.zeros(LN, np.int64)  # a lane's stop code this iteration (-1: step taken)
     RD = np.zeros(LN)  # each lane's ridge on G (0 unless G is numerically singular)
     OK = np.zeros(LN)  # 1.0 where the lane's projection succeeded
-    # each lane's current point (lane-major: A[l] is lane l's matrix)
-    TH, H, HG, g = (np.zeros((LN, NTH)), np.zeros((LN, NTH)), np.zeros((LN, NTH)),
-                    np.zeros((LN, NTH)))
-    A, Ar = np.zeros((LN, NTH, NTH)), np.zeros((LN, NTH, NTH))
+    GF = np.zeros(NGF * LN)  # the factors of each lane's G (projection -> Schur)
+    # the rest of each lane's current point, read once per curve (lane-major: Ar[l] is
+    # lane l's matrix)
+    Ar = np.zeros((LN, NTH, NTH))
     Xm, c, G = np.zeros((LN, NTH, NQ)), np.zeros((LN, NQ)), np.zeros((LN, NQ, NQ))
     F, mu, nu, pred = np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN)
     nit = np.zeros(LN, np.int64)
     cur = np.full(LN, -1, np.int64)
     fresh = np.zeros(LN, np.bool_)
-    ws = _workspace(mp)
+    ws = _workspace(m)
     x = np.empty(NP)
     se = np.empty(NP)
     X0 = np.empty((LN, NP))  # each lane's start (reported as is when the model is not finite there)
     _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
-             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
-             mu, nu, pred, nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN,
-             OKS, OKG, STOP)
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             STOP)
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
-             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, TH, H, HG, g, A, Ar, Xm, c, G, F,
-             mu, nu, pred, nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN,
-             OKS, OKG, STOP):
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             STOP):
     # _fit_lanes' loop, without reference counting (it only indexes arrays)
     m = Y.shape[1]
-    mp = YL.shape[0]
     th, lbt, ubt = ws[16], ws[17], ws[18]
     i = i0
     for l in range(LN):
-        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th, lbt, ubt,
+        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt,
                              LB, UB, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
                              out_gn)
         fresh[l] = True
@@ -809,47 +712,71 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
                 busy = True
         if not busy:
             break
-        _ln_basis(TT, XL, YL, WL, B, mp)
-        _ln_gram(B, GL, mp)
+        _ln_basis(TT, XL, YL, WL, B, m)
+        _ln_gram(B, GL, m)
         # c = G^-1 b in every lane; where G is numerically singular, again with a ridge
         # of 1e-13 max diag G (the one-curve _vp_project's rule)
         for l in range(LN):
             RD[l] = 0.0
-        _lnv_project(GL, CL, RD, OK)
+        _lnv_project(GL, CL, RD, OK, GF)
         for l in range(LN):
             if cur[l] >= 0 and OK[l] == 0.0:
                 RD[l] = 1e-13 * _ln_gram_dmax(GL, l)
-                _ln_project1(GL, CL, RD, OK, l)
-        _ln_full(B, CL, FL, mp)
-        _lnv_schur(GL, FL, RD, AL)
+                _ln_project1(GL, CL, RD, OK, GF, l)
+        _ln_full(B, CL, FL, m)
+        _lnv_schur(GF, FL, AL)
         for l in range(LN):
             STOP[l] = 0
             if cur[l] < 0:
                 continue
             Ft = 0.5 * FL[l] if OK[l] != 0.0 else np.nan
-            STOP[l] = _ln_update(l, Ft, fresh, TT, TH, THL, F, mu, nu, pred, A, g, Ar, Xm, c,
-                                 G, GL, CL, FL, AL, AC, GC, gtol, ftol, tau)
+            STOP[l] = _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL,
+                                 FL, AL, AC, GC, gtol, ftol, tau)
             if STOP[l] == 0:
                 STOP[l] = -1  # to take a step
         _lnv_step(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
         for l in range(LN):
             if STOP[l] == -1:
-                STOP[l] = _ln_step_taken(l, TT, TH, H, HG, F, mu, nu, pred, nit, A, g, lbt,
-                                         ubt, bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR,
-                                         GN, OKS, OKG)
+                STOP[l] = _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt,
+                                         bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR, GN,
+                                         OKS, OKG)
             if STOP[l] > 0:
                 for a in range(NP):
                     x[a] = X0[l, a]
-                _ln_finish(l, cur[l], STOP[l], F, nit, TH, Ar, Xm, c, G, g, ws, x, se, m,
+                _ln_finish(l, cur[l], STOP[l], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
                            absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
                            out_rcond, out_gn)
-                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, TH, THL, x, th,
+                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
                                      lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
                                      out_se, out_rcond, out_gn)
                 fresh[l] = True
                 nit[l] = 0
                 for a in range(NP):
                     X0[l, a] = x[a]
+'''
+
+
+ENTRY_POINTS = '''
+
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
+def fit_parallel{suffix}(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
+                 out_gn):
+    N = Y.shape[0]
+    nb = (N + block - 1) // block
+    for b in prange(nb):
+        i0 = b * block
+        i1 = min(N, i0 + block)
+        {fit_block}(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+
+
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+def fit_serial{suffix}(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
+               out_gn):
+    {fit_block}(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
 '''
 
 
@@ -907,6 +834,11 @@ def kernel_source(bm, method: str = "lm") -> str:
         model_part = generate_accum_source(bm) + "\n\n\n" + generate_damped_step_source(
             bm.n_params) + "\n\n\n" + stats
         method_part = LM_PART
+    # the entry points (numba compiles each on first use): one curve after another, and
+    # for varpro also the lanes
+    entries = ENTRY_POINTS.format(suffix="", fit_block="_fit_range")
+    if method == "varpro":
+        entries += ENTRY_POINTS.format(suffix="_lanes", fit_block="_fit_lanes")
     return _TEMPLATE.format(
         codegen_version=CODEGEN_VERSION,
         kernel_version=KERNEL_VERSION,
@@ -915,7 +847,7 @@ def kernel_source(bm, method: str = "lm") -> str:
         n=bm.n_params,
         model_part=model_part,
         method_part=method_part,
-    )
+    ) + entries
 
 
 def load_kernel(bm, method: str = "lm"):
