@@ -25,7 +25,10 @@ def test_finds_global_minimum_and_its_mirror_image(textbook16):
     assert sum(m.count for m in r.minima) <= 16
     assert any(e.endswith("equivalent to minimum 0 (the same fit with x[0] <-> x[1], "
                           "x[2] <-> x[3]).") for e in r.events)
-    assert r.events[0].startswith("multistart: 16 starts (sobol design, seed 0; start 0 is x0)")
+    # The best run's own events come first; which start was best may depend on the BLAS kernel.
+    summary = [e for e in r.events if e.startswith("multistart: ")]
+    assert len(summary) == 1
+    assert summary[0].startswith("multistart: 16 starts (sobol design, seed 0; start 0 is x0)")
     np.testing.assert_array_equal(r.x0, ex.STARTS[2])
 
 

@@ -118,3 +118,55 @@ def test_rescue_argument_is_validated():
         trustfit.least_squares(ex.residuals, ex.STARTS[0], rescue="yes")
     with pytest.raises(ValueError, match="seed must be a whole number"):
         trustfit.least_squares(ex.residuals, ex.STARTS[0], seed=1.5)
+
+
+def test_restart_from_a_non_finite_start_is_skipped_not_raised():
+    """A rescue start is trustfit's choice: where it gives non-finite residuals the restart
+    is skipped with an event, and the next restart runs."""
+    from trustfit.rescue import rescue
+    from trustfit.result import NonFiniteStart
+
+    stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], jac=ex.jacobian,
+                                     rescue=False)
+    calls = []
+
+    def run_once(start, nfev_left=None, iter_left=None):
+        calls.append(start)
+        if len(calls) == 1:
+            raise NonFiniteStart("non-finite residuals at x0")
+        return trustfit.least_squares(ex.residuals, start, jac=ex.jacobian, rescue=False,
+                                      max_nfev=nfev_left)
+
+    r = rescue(run_once, stalled, max_nfev=10_000)
+    assert len(calls) >= 2
+    assert any(e.startswith("rescue restart 1: the start [") and e.endswith(
+        "gives non-finite residuals; skipped.") for e in r.events)
+    assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+
+
+def test_mgh17_far_start_coalesced_exponentials_are_separated():
+    """NIST MGH17 from start 1 with forward differences: on some BLAS kernels Levenberg-
+    Marquardt's path ends where the two exponentials coalesce (rates 0.0166 and 0.0168,
+    amplitudes +-78, cost 3.989e-5, DEGENERATE). Restarted from the stalled point with the
+    pairs pushed apart, the fit reaches the certified minimum (cost 2.7324e-5)."""
+    from trustfit.reference import nist
+
+    p = nist.load("MGH17")
+    stall = np.array([3.82238298e-01, 7.86852892e+01, -7.82191878e+01, 1.66037253e-02,
+                      1.67938056e-02])
+    stalled = trustfit.least_squares(p.residuals, stall, method="lm", rescue=False)
+    assert stalled.stop_reason is trustfit.StopReason.DEGENERATE
+    assert stalled.cost == pytest.approx(3.9890e-5, rel=1e-3)
+    from trustfit.rescue import rescue
+
+    def run_once(start, nfev_left=None, iter_left=None):
+        return trustfit.least_squares(p.residuals, start, rescue=False, max_nfev=nfev_left)
+
+    # As if the stall had been reached from NIST's start 1.
+    import dataclasses
+    r = rescue(run_once, dataclasses.replace(stalled, x0=np.asarray(p.starts[0], float)),
+               max_nfev=5000)
+    assert r.success
+    assert nist.lre(r.x, p.certified) >= 7.0
+    assert any("the best stalled point, pushed apart x[1]/x[2], x[3]/x[4]" in e
+               for e in r.events)

@@ -20,7 +20,7 @@ from . import stopping
 from .globalize import Outcome, Trial
 from .polish import polish
 from .problem import Problem
-from .result import FitResult, IterationRecord, StopReason
+from .result import FitResult, IterationRecord, NonFiniteStart, StopReason
 from .scaling import Scaling
 from .steps.base import Iterate, StepStrategy
 
@@ -93,13 +93,13 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
     f0 = problem.residuals(x0)
     if not np.all(np.isfinite(f0)):
         bad = np.flatnonzero(~np.isfinite(f0))
-        raise ValueError(
+        raise NonFiniteStart(
             f"fun returned non-finite residuals at x0 (at indices {bad[:10].tolist()}); "
             "the starting point must give finite residuals.")
     J0 = problem.jacobian(x0, f0)
     if not np.all(np.isfinite(J0)):
         cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
-        raise ValueError(
+        raise NonFiniteStart(
             f"the Jacobian at x0 has non-finite entries in columns {cols.tolist()}; "
             "the starting point must give a finite Jacobian.")
 
