@@ -81,3 +81,23 @@ def test_nist_lower_difficulty(p, method, start):
     assert r.success, r.message
     assert nist.lre(r.x, p.certified) >= 6.0
     assert len(LOWER) == 8
+
+
+def test_subpackages_and_model_classes_are_attributes_of_the_package():
+    """The README's examples use ``trustfit.models.Model`` and ``trustfit.examples`` after a
+    bare ``import trustfit``; they load on first access (``import trustfit`` stays light)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, trustfit; assert 'sympy' not in sys.modules; "
+            "m = trustfit.models.Model('a*exp(-k*t)', independent='t'); "
+            "assert trustfit.Model is trustfit.models.Model; "
+            "assert trustfit.Parameters is trustfit.models.Parameters; "
+            "assert trustfit.examples.T.size == 11; "
+            "assert 'models' in dir(trustfit); print(m.param_names)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("['a', 'k']", "('a', 'k')")
+    import trustfit
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        trustfit.nonexistent

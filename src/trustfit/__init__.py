@@ -11,3 +11,22 @@ __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "
            "FitResult", "FitWarning", "IterationRecord", "Minimum", "StopReason", "curve_fit",
            "diagnose", "fit", "fit_batch", "least_squares", "multistart"]
 __version__ = "0.1.0"
+
+# Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
+# ``import trustfit`` stays light: the model layer and the examples are not loaded until asked.
+_LAZY_MODULES = ("models", "examples", "statistics", "reference", "plots")
+_LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    raise AttributeError(f"module 'trustfit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_NAMES))
