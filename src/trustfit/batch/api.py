@@ -356,7 +356,9 @@ def _attach_lambdified(bm: BatchModel) -> None:
         raise ValueError("the numpy fallback supports one independent variable")
     args = list(bm.independent_symbols) + list(bm.param_symbols)
     f = sympy.lambdify(args, bm.expr, ["scipy", "numpy"])
-    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), ["scipy", "numpy"])
+    from trustfit.models._edges import edge_safe_diff
+
+    d = [sympy.lambdify(args, edge_safe_diff(bm.expr, p), ["scipy", "numpy"])
          for p in bm.param_symbols]
 
     def jac(x, *p):
