@@ -145,12 +145,9 @@ def _guard_product(product):
     powers = _powers(product)
     if not powers:
         return product
-    args = []
-    for factor in product.args:
-        base, exponent = factor.as_base_exp()
-        # the vanishing powers themselves are left alone (their exponent may hold u too)
-        args.append(factor if base in powers and powers[base] == exponent
-                    else _replace_logs(factor, powers))
+    # the powers u**b themselves come back unchanged (b is not a positive integer, or u
+    # holds no log): only logs entering the product polynomially are replaced
+    args = [_replace_logs(factor, powers) for factor in product.args]
     if args == list(product.args):
         return product
     return sympy.Mul(*args)
