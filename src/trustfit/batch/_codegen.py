@@ -87,9 +87,11 @@ def model_key(bm) -> str:
     key = bm.__dict__.get("_model_key")
     if key is not None:
         return key
+    from trustfit.models._edges import EDGES_VERSION
+
     text = "|".join(
         [
-            CODEGEN_VERSION,
+            CODEGEN_VERSION + "." + EDGES_VERSION,
             sympy.srepr(bm.expr),
             ",".join(sympy.srepr(s) for s in bm.param_symbols),
             ",".join(sympy.srepr(s) for s in bm.independent_symbols),
@@ -158,12 +160,12 @@ def generate_accum_source(bm) -> str:
     itself does); ``A`` (n, n) and ``g`` (n,) outputs; ``B`` (n + 1, mp) scratch.  Returns ``F = 1/2 sum r^2``; NaN/inf
     propagate into F (the LM rejects such trial points).
     """
-    import sympy
+    from trustfit.models._edges import edge_safe_diff
 
     n = len(bm.param_symbols)
     k = len(bm.independent_symbols)
     expr, pnew = _renamed(bm)
-    lines, codes = _cse_code([expr] + [sympy.diff(expr, p) for p in pnew])
+    lines, codes = _cse_code([expr] + [edge_safe_diff(expr, p) for p in pnew])
     fcode, dcode = codes[0], codes[1:]
 
     body = []
@@ -237,6 +239,8 @@ def _varpro_parts(bm):
     ``c_{l-1}``)."""
     import sympy
 
+    from trustfit.models._edges import edge_safe_diff
+
     layout = varpro_layout(bm)
     if layout is None:
         raise CodegenError("model is not separable (needs linear and nonlinear parameters)")
@@ -249,7 +253,7 @@ def _varpro_parts(bm):
     drows = []
     for l_, ph in enumerate(phis):
         for kk, th in enumerate(ths):
-            d = sympy.diff(ph, th)
+            d = edge_safe_diff(ph, th)
             if d != 0:
                 drows.append((l_, kk, d))
     lines, codes = _cse_code(phis + [d for _, _, d in drows])

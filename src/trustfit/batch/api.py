@@ -34,6 +34,7 @@ import numpy as np
 
 from ._kernel import REASONS, SUCCESS_CODES
 from ._model import BatchModel, as_batch_model
+from ._nonfinite import explain_nonfinite
 
 # Stop codes and their names are the kernel's (one table for both).
 STOP_REASONS = REASONS
@@ -73,6 +74,9 @@ class BatchResult:
         without the flag.
     diagnosis_code : (N,) int8, see ``DIAGNOSES``; ``diagnosis`` gives the names.
     method : the method that ran, ``'lm'`` or ``'varpro'`` (``'auto'`` resolved).
+    nonfinite : lines saying, for the curves that failed, where the model or a
+        derivative is not finite (which parameter, which point, how many curves); see
+        :mod:`._nonfinite`.  Empty when there is nothing to say.
     """
 
     param_names: list[str]
@@ -89,6 +93,7 @@ class BatchResult:
     backend: str = "compiled"
     timings: dict = field(default_factory=dict)
     method: str = "lm"
+    nonfinite: list = field(default_factory=list)
 
     @property
     def stop_reason(self) -> np.ndarray:
@@ -110,13 +115,16 @@ class BatchResult:
         """Counts per stop reason and per diagnosis (only non-zero counts)."""
         sc = np.bincount(self.stop_code.astype(np.int64), minlength=len(STOP_REASONS))
         dc = np.bincount(self.diagnosis_code.astype(np.int64), minlength=len(DIAGNOSES))
-        return {
+        out = {
             "n_curves": len(self),
             "n_success": int(self.success.sum()),
             "n_rescued": int(self.rescued.sum()),
             "stop_reason": {STOP_REASONS[k]: int(c) for k, c in enumerate(sc) if c},
             "diagnosis": {DIAGNOSES[k]: int(c) for k, c in enumerate(dc) if c},
         }
+        if self.nonfinite:
+            out["nonfinite"] = list(self.nonfinite)
+        return out
 
     def __repr__(self) -> str:
         s = self.summary()
@@ -356,7 +364,9 @@ def _attach_lambdified(bm: BatchModel) -> None:
         raise ValueError("the numpy fallback supports one independent variable")
     args = list(bm.independent_symbols) + list(bm.param_symbols)
     f = sympy.lambdify(args, bm.expr, ["scipy", "numpy"])
-    d = [sympy.lambdify(args, sympy.diff(bm.expr, p), ["scipy", "numpy"])
+    from trustfit.models._edges import edge_safe_diff
+
+    d = [sympy.lambdify(args, edge_safe_diff(bm.expr, p), ["scipy", "numpy"])
          for p in bm.param_symbols]
 
     def jac(x, *p):
@@ -663,11 +673,13 @@ def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
         if prog:
             prog(e)
     t_fit = time.perf_counter() - t0
+    success = np.isin(res["stop_code"], SUCCESS_CODES)
     return BatchResult(
         param_names=list(spec.bm.param_names),
-        success=np.isin(res["stop_code"], SUCCESS_CODES),
+        success=success,
         backend=spec.backend,
         method=spec.method,
         timings={"prepare_s": t_prepare, "fit_s": t_fit},
+        nonfinite=explain_nonfinite(spec.bm, X, Y, W, P0, res["params"], success),
         **res,
     )

@@ -128,6 +128,7 @@ class Model:
                  params: Sequence[str] | Mapping[str, Any] | None = None, *,
                  name: str | None = None, guess: Callable | None = None):
         sympy = _import_sympy()
+        from ._edges import edge_safe_diff  # u**b*log(u) is its limit 0 at u = 0, b > 0
         tree = validate(expr)
         indep = [independent] if isinstance(independent, str) else list(independent)
         if not indep:
@@ -158,7 +159,7 @@ class Model:
                            strict=True))
         try:
             self.expr = to_sympy(tree, symbols, expr)
-            self.jacobian_exprs = [sympy.diff(self.expr, s) for s in self.param_symbols]
+            self.jacobian_exprs = [edge_safe_diff(self.expr, s) for s in self.param_symbols]
         except RecursionError:  # MAX_DEPTH should prevent it; never let it escape raw
             raise ValueError(f"model expression {expr!r} is too deeply nested for sympy"
                              ) from None
@@ -412,6 +413,7 @@ class Model:
         if self.has_jacobian:
             def jac(xv):
                 return self.residual_jacobian(full(xv), x_arg, ya, s)[:, idx]
+        fun.param_names = params.varying  # the solver's messages name Jacobian columns
 
         return FitProblem(fun, jac, x0, (lower, upper), params.varying, params)
 
