@@ -187,7 +187,7 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
         finding = check_rank(result, result.param_names)
         text = finding[0].message if finding else "the Jacobian is rank deficient."
         warnings.warn(f"{text} pcov is the pseudo-inverse.", FitWarning, stacklevel=2)
-    if not np.isfinite(cov.residual_variance):
+    if np.isnan(cov.residual_variance) and not result.absolute_sigma:
         warnings.warn(f"No degrees of freedom left ({result.fun.size} residuals, rank "
                       f"{cov.rank}): the scale of the errors is unknown and pcov is nan; pass "
                       "sigma with absolute_sigma=True if the errors are known.", FitWarning,

@@ -90,18 +90,7 @@ def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization,
 
 def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
          options: LoopOptions) -> FitResult:
-    f0 = problem.residuals(x0)
-    if not np.all(np.isfinite(f0)):
-        bad = np.flatnonzero(~np.isfinite(f0))
-        raise ValueError(
-            f"fun returned non-finite residuals at x0 (at indices {bad[:10].tolist()}); "
-            "the starting point must give finite residuals.")
-    J0 = problem.jacobian(x0, f0)
-    if not np.all(np.isfinite(J0)):
-        cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
-        raise ValueError(
-            f"the Jacobian at x0 has non-finite entries in columns {cols.tolist()}; "
-            "the starting point must give a finite Jacobian.")
+    f0, J0 = problem.start(x0)  # NonFiniteStart (a ValueError) where nothing is finite
 
     scaling = Scaling(options.x_scale, x0.size)
 

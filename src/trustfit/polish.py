@@ -11,7 +11,8 @@ converging where the cost has stopped telling.
 After a converged stop, take Gauss-Newton steps while they shrink (by a factor 0.9 at least:
 the signature of convergence; where Gauss-Newton diverges, it stops at once) and the cost does
 not rise above its rounding level; keep the last point whose step shrank. Each polish step
-costs one residual and one Jacobian evaluation. On small-residual problems Gauss-Newton
+costs one residual and one Jacobian evaluation, within ``max_nfev``: with no residual
+evaluation left in the budget there is no polish step. On small-residual problems Gauss-Newton
 converges quadratically and one or two steps reach rounding level; on large-residual ones
 (ENSO: rate about 0.64) it converges linearly and takes more, which is why the cap is 30.
 """
@@ -44,6 +45,8 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
         if not np.isfinite(h_norm) or h_norm <= EPS * float(np.linalg.norm(it.D * it.x)):
+            break
+        if problem.budget_left == 0:
             break
         x_new = np.clip(it.x + h, it.lb, it.ub)
         trial = Trial(problem, x_new, refined=True)
