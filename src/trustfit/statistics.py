@@ -133,7 +133,14 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     of ten leaves the rank, the null space and, up to that factor squared, ``pcov`` the same
     (with ``absolute_sigma=False`` the factors cancel: ``sigma = 1e200`` gives the pcov of
     ``sigma = 1``). Memory: O(m n), one scaled copy of ``J``; no ``U`` and no m x m array.
+    Entries beyond the range of floats are ``inf``, quietly: the number is that large.
     """
+    with np.errstate(all="ignore"):
+        return _covariance(result, absolute_sigma, rcond, jac)
+
+
+def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | None,
+                jac: np.ndarray | None) -> Covariance:
     J = np.asarray(result.jac if jac is None else jac, dtype=float)
     if J.ndim != 2:
         raise ValueError(f"the Jacobian must be a 2-D array, got shape {J.shape}.")
@@ -191,9 +198,11 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         B = W * (inv_s * factor)  # C = B B^T, entries of B of the size of standard errors
         C = B @ B.T
-    null = W[:, ~kept]
+    # Unit combinations in parameter units: V D^-1 with D^-1 divided by its largest entry
+    # (the direction is the same; 1 / d itself may overflow for a column of 1e-310s).
+    null = Vt.T[:, ~kept] * (d.min(initial=1.0) / d)[:, None]
     if null.size:
-        null = null / np.linalg.norm(null, axis=0)  # unit combinations in parameter units
+        null = null / np.linalg.norm(null, axis=0)
     return Covariance(C, rank, rcond, s, null, s2)
 
 
@@ -250,12 +259,19 @@ class FitStatistics:
 
 def goodness_of_fit(result: FitResult, ydata: np.ndarray | None = None,
                     sigma: np.ndarray | None = None) -> FitStatistics:
+    with np.errstate(all="ignore"):  # values beyond the float range are inf, quietly
+        return _goodness_of_fit(result, ydata, sigma)
+
+
+def _goodness_of_fit(result: FitResult, ydata: np.ndarray | None,
+                     sigma: np.ndarray | None) -> FitStatistics:
     m, n = np.shape(result.jac)
     chi2 = float(2.0 * result.cost)
     dof = m - n
     redchi = chi2 / dof if dof > 0 else math.nan
-    with np.errstate(all="ignore"):
-        log_term = m * math.log(chi2 / m) if chi2 > 0 else -math.inf
+    # ln(chi2 / m) as a difference of logs: chi2 / m can underflow to 0 where chi2 > 0.
+    log_term = (m * (math.log(chi2) - math.log(m)) if chi2 > 0 else
+                -math.inf if chi2 == 0 else math.nan)
     aic = log_term + 2 * n
     bic = log_term + n * math.log(m)
     y = ydata if ydata is not None else getattr(result, "ydata", None)
