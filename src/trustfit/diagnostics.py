@@ -201,16 +201,10 @@ def sparse_null_basis(N: np.ndarray) -> np.ndarray:
         return N
     from scipy.linalg import qr
 
-    if not np.all(np.isfinite(N)):
-        return N  # nothing to simplify: reported as it is
     _, _, piv = qr(N.T, pivoting=True)
     rows = np.sort(piv[: N.shape[1]])
-    block = N[rows, :]
-    # The pivoted block is invertible when N's columns are independent; where they are not
-    # (to rounding), the echelon form does not exist and N itself is the answer.
-    if np.linalg.cond(block) > 1.0 / EPS:
-        return N / np.linalg.norm(N, axis=0)
-    B = N @ np.linalg.inv(block)
+    block = N[rows, :]  # singular when N's columns are dependent to rounding: N is kept
+    B = N @ np.linalg.inv(block) if np.linalg.cond(block) <= 1.0 / EPS else N.copy()
     B[np.abs(B) < 1e-12 * np.abs(B).max()] = 0.0
     return B / np.linalg.norm(B, axis=0)
 

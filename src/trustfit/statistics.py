@@ -156,16 +156,17 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
     e_J = _power_of_two_exponent(J)
     A = np.empty((m, n), order="F")
     np.ldexp(J, -e_J, out=A)
+    nrm2 = scipy.linalg.blas.dnrm2  # no squares formed: safe from under- and overflow
+    norms = np.array([nrm2(A[:, j]) for j in range(n)])
     zero = np.zeros(n, dtype=bool)
     if n and jac is None:
         # A column whose effect is negligible (diagnostics.check_not_moved: a parameter the
         # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
-        # in it would look like information.
+        # in it would look like information. The rule reads J only through its column
+        # norms, so it is given the 1 x n row of them (no m x n square of J).
         from .stopping import zero_columns
 
-        zero = zero_columns(A, result.x, getattr(result, "x0", None))
-    nrm2 = scipy.linalg.blas.dnrm2  # no squares formed: safe from under- and overflow
-    norms = np.array([nrm2(A[:, j]) for j in range(n)])
+        zero = zero_columns(norms[None, :], result.x, getattr(result, "x0", None))
     d = np.where(norms > 0, norms, 1.0)
     A *= np.where(zero, 0.0, 1.0 / d)  # J D^-1, column by column, in place
     if n:
