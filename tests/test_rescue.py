@@ -120,30 +120,6 @@ def test_rescue_argument_is_validated():
         trustfit.least_squares(ex.residuals, ex.STARTS[0], seed=1.5)
 
 
-def test_restart_from_a_non_finite_start_is_skipped_not_raised():
-    """A rescue start is trustfit's choice: where it gives non-finite residuals the restart
-    is skipped with an event, and the next restart runs."""
-    from trustfit.rescue import rescue
-    from trustfit.result import NonFiniteStart
-
-    stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], jac=ex.jacobian,
-                                     rescue=False)
-    calls = []
-
-    def run_once(start, nfev_left=None, iter_left=None):
-        calls.append(start)
-        if len(calls) == 1:
-            raise NonFiniteStart("non-finite residuals at x0")
-        return trustfit.least_squares(ex.residuals, start, jac=ex.jacobian, rescue=False,
-                                      max_nfev=nfev_left)
-
-    r = rescue(run_once, stalled, max_nfev=10_000)
-    assert len(calls) >= 2
-    assert any(e.startswith("rescue restart 1: the start [") and e.endswith(
-        "gives non-finite residuals; skipped.") for e in r.events)
-    assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
-
-
 def test_mgh17_far_start_coalesced_exponentials_are_separated():
     """NIST MGH17 from start 1 with forward differences: on some BLAS kernels Levenberg-
     Marquardt's path ends where the two exponentials coalesce (rates 0.0166 and 0.0168,

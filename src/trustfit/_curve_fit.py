@@ -26,6 +26,7 @@ from scipy import linalg
 
 from ._least_squares import least_squares
 from .differentiation import finite_difference_jacobian
+from .problem import real_jacobian
 from .result import FitResult, StopReason
 
 
@@ -46,15 +47,32 @@ def _signature_names(f: Callable) -> tuple[str, ...] | None:
     return tuple(positional[1:])
 
 
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float array, or a ``ValueError`` naming ``name``: complex values would
+    lose their imaginary part in the cast (NumPy only warns), and so would text."""
+    a = np.asarray(value)
+    if np.iscomplexobj(a):
+        hint = ("; fit the real and imaginary parts as separate residuals" if name == "ydata"
+                else "")
+        raise ValueError(f"{name} must be real numbers, got complex values (dtype "
+                         f"{a.dtype}){hint}.")
+    try:
+        return a.astype(float, copy=False)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got dtype {a.dtype}.") from None
+
+
 def _whitening(sigma: Any, m: int):
     """A function mapping ``f - y`` (and Jacobian rows) to weighted residuals."""
     if sigma is None:
         return lambda r: r, None
-    s = np.asarray(sigma, dtype=float)
+    s = _real_array("sigma", sigma)
     if s.shape == (m,):
         if np.any(s <= 0) or not np.all(np.isfinite(s)):
             raise ValueError("sigma must be positive and finite.")
-        return (lambda r: r / s if r.ndim == 1 else r / s[:, None]), s
+        # In place on a 1-D r: the callers pass a fresh array of differences (m = 1e6:
+        # one 8 MB temporary less per evaluation); a Jacobian is the caller's, so copied.
+        return (lambda r: np.divide(r, s, out=r) if r.ndim == 1 else r / s[:, None]), s
     if s.shape == (m, m):
         try:
             L = linalg.cholesky(s, lower=True)
@@ -67,12 +85,12 @@ def _whitening(sigma: Any, m: int):
 def _clean(xdata: Any, ydata: Any, nan_policy: str | None, check_finite: bool | None):
     if nan_policy not in (None, "raise", "omit"):
         raise ValueError(f"nan_policy must be None, 'raise' or 'omit', got {nan_policy!r}.")
-    ydata = np.asarray(ydata, dtype=float)
+    ydata = _real_array("ydata", ydata)
     if ydata.ndim != 1 or ydata.size == 0:
         raise ValueError(f"ydata must be a non-empty 1-D array, got shape {ydata.shape}.")
     x_is_array = isinstance(xdata, np.ndarray) or isinstance(xdata, (list, tuple))
     if x_is_array:
-        xdata = np.asarray(xdata, dtype=float)
+        xdata = _real_array("xdata", xdata)
     if check_finite is None:
         check_finite = nan_policy is None
     if nan_policy == "omit" and x_is_array:
@@ -122,11 +140,17 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         kwargs["max_nfev"] = kwargs.pop("maxfev")
 
     def residuals(p):
-        return whiten(np.asarray(f(xdata, *p), dtype=float).ravel() - ydata)
+        model = np.asarray(f(xdata, *p))
+        if np.iscomplexobj(model) and not np.iscomplexobj(p):
+            raise ValueError("f returned complex values; the model must be real (the "
+                             "complex-step Jacobian, jac='cs', is the one place where f is "
+                             "called with complex parameters and may return complex values).")
+        # Complex only inside jac='cs''s evaluations, which read the imaginary part.
+        return whiten(model.ravel() - ydata)
 
     if callable(jac):
         def jacobian(p):
-            return whiten(np.asarray(jac(xdata, *p), dtype=float).reshape(m, p.size))
+            return whiten(real_jacobian(jac(xdata, *p), m, p.size))
         solver_jac: Callable | str = jacobian
     else:
         solver_jac = "2-point" if jac is None else jac
@@ -137,9 +161,10 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         with np.errstate(all="ignore"):
             J, evals = finite_difference_jacobian(residuals, result.x, result.fun, "3-point",
                                                   lb, ub)
+            grad = J.T @ result.fun
         if np.all(np.isfinite(J)):
             result.jac = J
-            result.grad = J.T @ result.fun
+            result.grad = grad
             result.jac_method = "3-point"
             result.nfev_fd += evals
             result.events.append("jac re-evaluated at the solution with 3-point differences "
@@ -187,7 +212,7 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
         finding = check_rank(result, result.param_names)
         text = finding[0].message if finding else "the Jacobian is rank deficient."
         warnings.warn(f"{text} pcov is the pseudo-inverse.", FitWarning, stacklevel=2)
-    if not np.isfinite(cov.residual_variance):
+    if np.isnan(cov.residual_variance) and not result.absolute_sigma:
         warnings.warn(f"No degrees of freedom left ({result.fun.size} residuals, rank "
                       f"{cov.rank}): the scale of the errors is unknown and pcov is nan; pass "
                       "sigma with absolute_sigma=True if the errors are known.", FitWarning,

@@ -11,7 +11,7 @@ from . import _validate as check
 from ._loop import LoopOptions, run
 from .differentiation import METHODS as FD_METHODS
 from .globalize import ArmijoBacktracking, TrustRegionTest
-from .problem import Problem
+from .problem import NonFiniteStart, Problem
 from .result import FitResult, StopReason
 from .steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
 from .steps.damped import DAMPING_RULES
@@ -79,6 +79,38 @@ def _auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool)
     return better
 
 
+def _budget_stop(result: FitResult, problem: Problem) -> None:
+    """The run tried to evaluate past ``max_nfev`` and the problem refused (see
+    :class:`~trustfit.problem.Problem`): the refused trial was never a real point, so no
+    decision taken on it stands. The run stops with ``MAX_NFEV`` at its last evaluated
+    point, as it would have had the budget been checked before that trial."""
+    if result.history and result.history[-1].nfev >= problem.max_nfev:
+        last = result.history[-1]
+        result.history[-1] = dataclasses.replace(
+            last, note="max_nfev reached: the trial point was not evaluated")
+    if result.stop_reason is not StopReason.MAX_NFEV:
+        result.events.append(
+            f"max_nfev={problem.max_nfev} reached in iteration {result.nit}: "
+            f"{problem.refused} further evaluation{'s' if problem.refused > 1 else ''} "
+            f"refused; the run stopped there ({result.stop_reason.name} on the unevaluated "
+            "trial does not stand).")
+    result.stop_reason, result.stop_value = StopReason.MAX_NFEV, float(problem.max_nfev)
+
+
+def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.ndarray,
+                    ub: np.ndarray) -> FitResult:
+    """A start trustfit chose itself (a rescue or multi-start start) where the residuals or
+    the Jacobian are not finite: not the caller's error, so not raised. The start is rejected:
+    a result with infinite cost that no comparison keeps and that is never a success."""
+    m, n = exc.f0.size, start.size
+    return FitResult(
+        x=start.copy(), cost=np.inf, fun=exc.f0.copy(), jac=np.full((m, n), np.nan),
+        grad=np.full(n, np.nan), optimality=np.inf, active_mask=np.zeros(n, dtype=int),
+        nfev=1, njev=0, nit=0, method=method, stop_reason=StopReason.NO_PROGRESS,
+        stop_value=np.nan, nfev_fd=exc.nfev_fd, x0=start.copy(),
+        bounds=(lb.copy(), ub.copy()), events=[f"start rejected: {exc}"])
+
+
 def _unsupported(name: str, value: Any, allowed: Any, why: str) -> None:
     if value is not allowed and value != allowed:
         raise ValueError(f"{name}={value!r} is not supported: {why}")
@@ -142,7 +174,10 @@ def least_squares(
         BoxBOD, MGH17, Bennett5).
     x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1, except in the
         dogleg stage of ``'auto'``, which uses ``'jac'``.
-    max_nfev : residual evaluations budget (finite-difference evaluations not counted);
+    max_nfev : residual evaluations budget, a hard cap on ``nfev`` over everything the call
+        does (line searches, the polish, the fallback of ``'auto'``, rescue restarts; with
+        ``starts``, each start's run). As in SciPy (1.16 and later), evaluations spent on
+        finite-difference Jacobians are not counted: they are ``nfev_fd``.
         ``None``: ``100 n (n + 1)``.
     verbose : 0 silent, 1 final message, 2 one line per iteration.
     callback : ``callback(intermediate_result)`` or ``callback(x)``; return True or raise
@@ -216,9 +251,11 @@ def least_squares(
 
     def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
         """One run of the driver loop with one method, fresh counters and strategy."""
-        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step)
+        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
         strategy, globalization = _build(name, tau, damping, xtol, accel)
         result = run(problem, start, strategy, globalization, name, opts)
+        if problem.refused:
+            _budget_stop(result, problem)
         # After a converged stop the loop polishes, and with forward differences the final
         # Jacobian is then a 5-point one (trustfit.polish); the covariance's rank cut-off
         # follows the accuracy of the Jacobian it is given.
@@ -238,15 +275,20 @@ def least_squares(
             opts = dataclasses.replace(opts, max_nfev=nfev_left)
         if iter_left is not None:
             opts = dataclasses.replace(opts, max_iter=iter_left)
-        if method != "auto":
-            return run_method(method, start, opts)
-        return _auto(run_method, start, opts, x_scale is None)
+        try:
+            if method != "auto":
+                return run_method(method, start, opts)
+            return _auto(run_method, start, opts, x_scale is None)
+        except NonFiniteStart as exc:
+            if np.array_equal(start, x0):
+                raise  # the caller's x0: the caller's error
+            return _rejected_start(start, exc, method, lb, ub)
 
     if starts is not None:
         from .multistart import multistart_runs
 
         return multistart_runs(run_once, x0, lb, ub, starts, seed=seed, rescue=rescue,
-                               **(_multistart or {}))
+                               max_nfev=max_nfev, max_iter=max_iter, **(_multistart or {}))
     result = run_once(x0)
     if rescue:
         from .rescue import rescue as rescue_layer

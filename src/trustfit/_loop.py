@@ -20,7 +20,7 @@ from . import stopping
 from .globalize import Outcome, Trial
 from .polish import polish
 from .problem import Problem
-from .result import FitResult, IterationRecord, NonFiniteStart, StopReason
+from .result import FitResult, IterationRecord, StopReason
 from .scaling import Scaling
 from .steps.base import Iterate, StepStrategy
 
@@ -88,36 +88,9 @@ def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization,
         return _run(problem, x0, strategy, globalization, method, options)
 
 
-def _where_not_finite(J: np.ndarray, cols: np.ndarray, problem: Problem) -> str:
-    """Each non-finite column's parameter name (when ``jac`` or ``fun`` carries
-    ``param_names``, as expression models' do) and its first non-finite residual index."""
-    names = (getattr(problem._jac, "param_names", None)
-             or getattr(problem._fun, "param_names", None))
-    if names is not None and len(names) != J.shape[1]:
-        names = None
-    parts = []
-    for c in cols[:10]:
-        label = f"d/d {names[c]}" if names is not None else f"column {c}"
-        row = int(np.argmax(~np.isfinite(J[:, c])))
-        parts.append(f"{label} first at residual index {row}")
-    return "; ".join(parts)
-
-
 def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
          options: LoopOptions) -> FitResult:
-    f0 = problem.residuals(x0)
-    if not np.all(np.isfinite(f0)):
-        bad = np.flatnonzero(~np.isfinite(f0))
-        raise NonFiniteStart(
-            f"fun returned non-finite residuals at x0 (at indices {bad[:10].tolist()}); "
-            "the starting point must give finite residuals.")
-    J0 = problem.jacobian(x0, f0)
-    if not np.all(np.isfinite(J0)):
-        cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
-        raise NonFiniteStart(
-            f"the Jacobian at x0 has non-finite entries in columns {cols.tolist()} "
-            f"({_where_not_finite(J0, cols, problem)}); "
-            "the starting point must give a finite Jacobian.")
+    f0, J0 = problem.start(x0)  # NonFiniteStart (a ValueError) where nothing is finite
 
     scaling = Scaling(options.x_scale, x0.size)
 

@@ -203,7 +203,8 @@ def sparse_null_basis(N: np.ndarray) -> np.ndarray:
 
     _, _, piv = qr(N.T, pivoting=True)
     rows = np.sort(piv[: N.shape[1]])
-    B = N @ np.linalg.inv(N[rows, :])
+    block = N[rows, :]  # singular when N's columns are dependent to rounding: N is kept
+    B = N @ np.linalg.inv(block) if np.linalg.cond(block) <= 1.0 / EPS else N.copy()
     B[np.abs(B) < 1e-12 * np.abs(B).max()] = 0.0
     return B / np.linalg.norm(B, axis=0)
 

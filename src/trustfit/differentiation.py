@@ -69,12 +69,16 @@ def finite_difference_jacobian(
 
     h = _steps(x, rel)
     room_up, room_down = ub - x, x - lb
+    # One contiguous column buffer, reused: differences are formed in it in place (fast,
+    # unlike J's strided columns) and copied once into J; no m-sized temporaries per column.
+    buffer = np.empty(m)
     for j in range(n):
         hj = h[j]
         if method == "2-point":
             # Forward unless the upper bound is in the way and there is more room below.
             sign = 1.0 if (hj <= room_up[j] or room_down[j] < room_up[j]) else -1.0
-            col, dx = np.zeros(m), 0.0
+            col = buffer
+            col[:] = 0.0
             for attempt in (sign, -sign):
                 xs = x.copy()
                 xs[j] = x[j] + attempt * hj
@@ -82,7 +86,8 @@ def finite_difference_jacobian(
                 if xs[j] == x[j]:
                     continue
                 dx = xs[j] - x[j]
-                col = (np.asarray(fun(xs)).reshape(m) - f0) / dx
+                np.subtract(np.asarray(fun(xs)).reshape(m), f0, out=col)
+                col /= dx
                 evaluations += 1
                 if np.all(np.isfinite(col)):
                     break
@@ -102,9 +107,11 @@ def finite_difference_jacobian(
                 xp, xm = x.copy(), x.copy()
                 xp[j] += hj
                 xm[j] -= hj
-                fp = np.asarray(fun(xp)).reshape(m)
-                fm = np.asarray(fun(xm)).reshape(m)
-                J[:, j] = (fp - fm) / (xp[j] - xm[j])
+                col = buffer
+                np.subtract(np.asarray(fun(xp)).reshape(m), np.asarray(fun(xm)).reshape(m),
+                            out=col)
+                col /= xp[j] - xm[j]
+                J[:, j] = col
                 evaluations += 2
             else:
                 # One-sided second-order formula on the side with room.

@@ -152,8 +152,8 @@ def _counted(run_once: Callable[..., FitResult], total: int,
     lock = threading.Lock()
     done = [0]
 
-    def run(p):
-        r = run_once(p)
+    def run(p, *budgets):
+        r = run_once(p, *budgets)
         with lock:
             done[0] += 1
             progress(done[0], total)
@@ -166,18 +166,20 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
                     ub: np.ndarray, n_starts: int, seed: int = 0, rescue: bool = True,
                     design: str = "sobol", workers: int | None = 2,
                     param_names: tuple[str, ...] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> FitResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    max_nfev: int | None = None, max_iter: int | None = None) -> FitResult:
     """Run ``run_once(start)`` from each design point; the best result with ``minima`` set
-    and a summary in ``events``. ``progress(done, total)`` is called after each run (from
-    the worker threads, one call at a time), e.g. to draw a progress bar."""
+    and a summary in ``events``. ``progress(done, total)`` is called after each design run
+    (from the worker threads, one call at a time), e.g. to draw a progress bar; the rescue
+    of the best run calls ``run_once(start, nfev_left, iter_left)`` directly, within the
+    budgets ``max_nfev`` and ``max_iter`` of that run."""
     points = design_points(x0, lb, ub, n_starts, design, seed)
-    if progress is not None:
-        run_once = _counted(run_once, len(points), progress)
+    run_design = run_once if progress is None else _counted(run_once, len(points), progress)
     if workers is None or workers <= 1:
-        results = [run_once(p) for p in points]
+        results = [run_design(p) for p in points]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(run_once, points))
+            results = list(pool.map(run_design, points))
     finite = [k for k, r in enumerate(results) if math.isfinite(r.cost)]
     best_k = min(finite, key=lambda k: results[k].cost) if finite else 0
     minima = cluster(results)
@@ -185,7 +187,7 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
     if rescue:
         from .rescue import rescue as rescue_layer
 
-        best = rescue_layer(run_once, best, seed=seed)
+        best = rescue_layer(run_once, best, seed=seed, max_nfev=max_nfev, max_iter=max_iter)
     names = list(param_names) if param_names else [f"x[{j}]" for j in range(x0.size)]
     failed = sum(not is_minimum(r) for r in results)
     events = [f"multistart: {n_starts} starts ({design} design, seed {seed}; start 0 is x0), "

@@ -11,7 +11,8 @@ converging where the cost has stopped telling.
 After a converged stop, take Gauss-Newton steps while they shrink (by a factor 0.9 at least:
 the signature of convergence; where Gauss-Newton diverges, it stops at once) and the cost does
 not rise above its rounding level; keep the last point whose step shrank. Each polish step
-costs one residual and one Jacobian evaluation. On small-residual problems Gauss-Newton
+costs one residual and one Jacobian evaluation, within ``max_nfev``: with no residual
+evaluation left in the budget there is no polish step. On small-residual problems Gauss-Newton
 converges quadratically and one or two steps reach rounding level; on large-residual ones
 (ENSO: rate about 0.64) it converges linearly and takes more, which is why the cap is 30.
 """
@@ -32,18 +33,33 @@ SHRINK = 0.9       # a step must shrink by this factor for the iteration to coun
 COST_NOISE = 1e-10  # relative rise of F treated as rounding noise, not as an uphill step
 
 
+def _gauss_newton_step(it: Iterate) -> np.ndarray:
+    """The Gauss-Newton step from ``it``; then the iterate's cached scaled Jacobian and SVD
+    (each m x n) are dropped, since the polish needs only the step (they are recomputed on
+    demand should anything ask again). With m = 1e6 residuals this keeps the polish at two
+    Jacobians alive instead of six."""
+    h = it.unscale(it.svd.gauss_newton())
+    for name in ("svd", "scaled_jacobian"):  # cached_property values live in __dict__
+        it.__dict__.pop(name, None)
+    return h
+
+
 def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
            first_iteration: int) -> tuple[Iterate, list[IterationRecord]]:
     records: list[IterationRecord] = []
+    for name in ("svd", "scaled_jacobian"):  # the loop's last factorization is done with
+        it.__dict__.pop(name, None)
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
         if not np.all(np.isfinite(J)):
             return it, records
         it = make_iterate(it.x, it.f, J)
-    h = it.unscale(it.svd.gauss_newton())
+    h = _gauss_newton_step(it)
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
         if not np.isfinite(h_norm) or h_norm <= EPS * float(np.linalg.norm(it.D * it.x)):
+            break
+        if problem.budget_left == 0:
             break
         x_new = np.clip(it.x + h, it.lb, it.ub)
         trial = Trial(problem, x_new, refined=True)
@@ -53,7 +69,7 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
         if not np.all(np.isfinite(J_new)):
             break
         cand = make_iterate(trial.x, trial.f, J_new)
-        h_cand = cand.unscale(cand.svd.gauss_newton())
+        h_cand = _gauss_newton_step(cand)
         h_cand_norm = float(np.linalg.norm(cand.D * h_cand))
         accepted = h_cand_norm <= SHRINK * h_norm
         records.append(IterationRecord(

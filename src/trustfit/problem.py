@@ -8,7 +8,13 @@ Every evaluation of the user's function goes through :class:`Problem`, which
   step, reported as such, not a ``RuntimeWarning``),
 * checks the output shape against the first evaluation,
 * counts residual evaluations (``nfev``), Jacobian evaluations (``njev``) and the residual
-  evaluations spent on finite differences (``nfev_fd``) separately.
+  evaluations spent on finite differences (``nfev_fd``) separately,
+* enforces ``max_nfev`` as a hard cap on ``nfev``: an evaluation past the budget is refused
+  (the user's function is not called, nothing is counted, and the trial gets ``nan``
+  residuals, so it is rejected like any non-finite trial); ``refused`` counts them and the
+  caller reports the stop as ``MAX_NFEV``. As in SciPy (1.16 and later, every method),
+  evaluations for finite-difference Jacobians are not counted in ``nfev`` nor limited by
+  ``max_nfev``: they are ``nfev_fd``.
 """
 from __future__ import annotations
 
@@ -18,6 +24,63 @@ from typing import Any
 import numpy as np
 
 from .differentiation import finite_difference_jacobian
+
+
+class NonFiniteStart(ValueError):
+    """The residuals, their cost or the Jacobian are not finite at a starting point. At the
+    caller's ``x0`` this is the caller's error and is raised; at a point trustfit chose
+    itself (a rescue or multi-start start) the start is rejected instead
+    (:func:`trustfit._least_squares.least_squares`). ``f0``: the residuals there;
+    ``nfev_fd``: the evaluations spent on the Jacobian."""
+
+    def __init__(self, message: str, f0: np.ndarray, nfev_fd: int = 0):
+        super().__init__(message)
+        self.f0, self.nfev_fd = f0, nfev_fd
+
+
+def real_jacobian(J: Any, m: int, n: int) -> np.ndarray:
+    """A user's Jacobian as a float (m, n) array, or a ``ValueError`` naming ``jac``: complex
+    values are refused (casting would drop the imaginary part), and so is any other shape,
+    the transposed ``(n, m)`` one included (reshaping it would scramble the entries). A 1-D
+    array is accepted where it is unambiguous: length m for one parameter, length n for one
+    residual."""
+    J = np.asarray(J)
+    if np.iscomplexobj(J):
+        raise ValueError("jac returned complex values; the Jacobian must be real (for a "
+                         "complex-step derivative pass jac='cs').")
+    if J.ndim <= 1 and (m == 1 or n == 1) and J.size == m * n:
+        J = J.reshape(m, n)
+    if J.shape != (m, n):
+        hint = (" (the transpose: rows must be residuals, columns parameters)"
+                if J.shape == (n, m) and m != n else "")
+        raise ValueError(f"jac must return an array of shape (m, n) = ({m}, {n}), but it "
+                         f"returned shape {J.shape}{hint}.")
+    try:
+        with np.errstate(all="ignore"):
+            return J.astype(float, copy=False)
+    except (TypeError, ValueError):
+        raise ValueError(f"jac must return numbers, got an array of {J.dtype}.") from None
+
+
+def _few(indices: np.ndarray, limit: int = 10) -> str:
+    """``[i, j, ...]``: at most ``limit`` indices, then how many more."""
+    shown = str(indices[:limit].tolist())
+    return shown if indices.size <= limit else f"{shown[:-1]}, ... ({indices.size} in all)]"
+
+
+def _where_not_finite(J: np.ndarray, cols: np.ndarray, problem: "Problem") -> str:
+    """Each non-finite column's parameter name (when ``jac`` or ``fun`` carries
+    ``param_names``, as expression models' do) and its first non-finite residual index."""
+    names = (getattr(problem._jac, "param_names", None)
+             or getattr(problem._fun, "param_names", None))
+    if names is not None and len(names) != J.shape[1]:
+        names = None
+    parts = []
+    for c in cols[:10]:
+        label = f"d/d {names[c]}" if names is not None else f"column {c}"
+        row = int(np.argmax(~np.isfinite(J[:, c])))
+        parts.append(f"{label} first at residual index {row}")
+    return "; ".join(parts)
 
 
 class Problem:
@@ -31,6 +94,7 @@ class Problem:
         args: tuple = (),
         kwargs: dict | None = None,
         diff_step: np.ndarray | None = None,
+        max_nfev: int | None = None,
     ):
         self._fun = fun
         self._jac = jac
@@ -43,6 +107,8 @@ class Problem:
         self.nfev = 0
         self.njev = 0
         self.nfev_fd = 0
+        self.max_nfev = max_nfev
+        self.refused = 0
 
     @property
     def bounded(self) -> bool:
@@ -57,8 +123,17 @@ class Problem:
             out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
             return np.atleast_1d(np.asarray(out))
 
+    @property
+    def budget_left(self) -> int | None:
+        """Residual evaluations left under ``max_nfev`` (``None``: no budget)."""
+        return None if self.max_nfev is None else max(0, self.max_nfev - self.nfev)
+
     def residuals(self, x: np.ndarray) -> np.ndarray:
-        """Residual vector at ``x`` as float64; may contain inf/nan (the caller decides)."""
+        """Residual vector at ``x`` as float64; may contain inf/nan (the caller decides).
+        Past ``max_nfev`` the evaluation is refused: all ``nan``, not counted."""
+        if self.m is not None and self.budget_left == 0:
+            self.refused += 1
+            return np.full(self.m, np.nan)
         self.nfev += 1
         return self._checked_call(x)
 
@@ -83,6 +158,36 @@ class Problem:
         with np.errstate(all="ignore"):
             return out.astype(float, copy=False)
 
+    def start(self, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals and Jacobian at a starting point, or :class:`NonFiniteStart` naming what
+        is not finite: residuals (their indices), the cost ``1/2 ||r||^2`` (each residual
+        finite but the sum of squares overflows; the residuals above ``sqrt(max / m)``, the
+        size at which m of them overflow, are named), or Jacobian columns."""
+        f0 = self.residuals(x0)
+        if not np.all(np.isfinite(f0)):
+            bad = np.flatnonzero(~np.isfinite(f0))
+            raise NonFiniteStart(
+                f"fun returned non-finite residuals at x0 (at indices {_few(bad)}); "
+                "the starting point must give finite residuals.", f0)
+        with np.errstate(over="ignore"):
+            cost = 0.5 * float(f0 @ f0)
+        if not np.isfinite(cost):
+            big = np.flatnonzero(np.abs(f0) > np.sqrt(np.finfo(float).max / f0.size))
+            raise NonFiniteStart(
+                f"the cost 1/2 ||fun(x0)||^2 overflows at x0: the residuals at indices "
+                f"{_few(big)} reach {float(np.max(np.abs(f0))):.3g}; rescale the residuals "
+                "(e.g. with sigma) so that their sum of squares is finite.", f0)
+        fd_before = self.nfev_fd
+        J0 = self.jacobian(x0, f0)
+        if not np.all(np.isfinite(J0)):
+            cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
+            raise NonFiniteStart(
+                f"the Jacobian at x0 has non-finite entries in columns {_few(cols)} "
+                f"({_where_not_finite(J0, cols, self)}); "
+                "the starting point must give a finite Jacobian.", f0,
+                self.nfev_fd - fd_before)
+        return f0, J0
+
     # --- Jacobian ----------------------------------------------------------------------------
     @property
     def refinable(self) -> bool:
@@ -99,12 +204,7 @@ class Problem:
                 J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
             if hasattr(J, "toarray"):  # scipy.sparse
                 J = J.toarray()
-            J = np.atleast_2d(np.asarray(J, dtype=float))
-            if J.shape != (self.m, self.n):
-                raise ValueError(
-                    f"jac must return an array of shape (m, n) = ({self.m}, {self.n}), "
-                    f"but it returned shape {J.shape}.")
-            return J
+            return real_jacobian(J, self.m, self.n)
         def fun(point: np.ndarray) -> np.ndarray:
             return self._checked_call(point, allow_complex=self._jac == "cs")
 

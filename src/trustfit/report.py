@@ -55,7 +55,13 @@ def _g(v: float) -> str:
 
 
 def report(result: FitResult, full: bool = False) -> str:
-    """The text report; ``full=False`` gives the brief one."""
+    """The text report; ``full=False`` gives the brief one. Numbers beyond the range of
+    floats (a relative error of 1e-300 / 1e-10) print as ``inf``, without a warning."""
+    with np.errstate(all="ignore"):
+        return _report(result, full)
+
+
+def _report(result: FitResult, full: bool) -> str:
     from .diagnostics import diagnose
     from .statistics import confidence_intervals, covariance, goodness_of_fit
 

