@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import returned_numbers
 from .differentiation import finite_difference_jacobian
 
 
@@ -55,7 +56,7 @@ class Problem:
     def _call(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
             out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
-            return np.atleast_1d(np.asarray(out))
+        return np.atleast_1d(returned_numbers("fun", out))
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """Residual vector at ``x`` as float64; may contain inf/nan (the caller decides)."""
