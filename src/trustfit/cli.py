@@ -208,8 +208,20 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # argparse (before Python 3.12) drops the value of --opt=-- and leaves an empty list
+    for name, value in vars(args).items():
+        if isinstance(value, list) and name != "options":
+            prog = f"{parser.prog} {args.command}"
+            parser.exit(EXIT_BAD_INPUT, f"{prog}: error: argument --{name.replace('_', '-')}: "
+                                        f"'--' is not a value (see {prog} --help)\n")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     from ._table import InputError
 
     def fail(code: int, message: str) -> int:

@@ -107,6 +107,10 @@ def _stack(path: str) -> np.ndarray:
         raise InputError(f"{path}: a single number, not an (N, m) stack of curves")
     if Y.ndim == 1:
         Y = Y[None, :]
+    if Y.ndim != 2:
+        raise InputError(f"{path}: shape {Y.shape}; a stack is (N, m): N curves of m points")
+    if Y.size == 0:
+        raise InputError(f"{path}: shape {Y.shape}, no data to fit")
     if Y.dtype != np.float64:  # integers, float32, big-endian: the kernel reads float64
         Y = np.asarray(Y, dtype=np.float64)
     return Y
