@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(PY) bench/nist.py
+
+# The fuzz tests (marker `fuzz`) with the long hypothesis profile registered in
+# tests/conftest.py; the normal suite runs them with a few examples each.
+fuzz: $(VENV)/.test-installed
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m fuzz -p no:cacheprovider --hypothesis-show-statistics
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
+from . import _validate as check
 from ._least_squares import least_squares
 from .differentiation import finite_difference_jacobian
 from .problem import real_jacobian
@@ -120,6 +121,7 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
     ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.statistics` use them.
     """
+    check.function("f", f)
     xdata, ydata, keep = _clean(xdata, ydata, nan_policy, check_finite)
     if sigma is not None and keep is not None and np.ndim(sigma) == 1:
         sigma = np.asarray(sigma)[keep]
@@ -130,7 +132,9 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
                              "(the number of parameters cannot be read from its signature).")
         p0 = np.ones(len(names))
     p0 = np.atleast_1d(np.asarray(p0, dtype=float))
-    if names is not None and len(names) != p0.size:
+    if param_names is not None:
+        names = check.param_names(param_names, p0.size)
+    elif names is not None and len(names) != p0.size:
         names = None
     m = ydata.size
     whiten, sigma1d = _whitening(sigma, m)

@@ -17,62 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from ._options import check_output, parse_bounds, parse_p0, writing
 from ._table import InputError, read_columns
 
 CONFIDENCE = 0.95
 
 
-# --- option parsing -------------------------------------------------------------------------
-def _pairs(option: str, text: str) -> list[tuple[str, str]]:
-    """``"a=1, b=2"`` -> ``[("a", "1"), ("b", "2")]`` with errors naming the option."""
-    out = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, eq, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq or not name or not value:
-            raise InputError(f"{option}: {item!r} is not of the form name=value")
-        if any(n == name for n, _ in out):
-            raise InputError(f"{option}: {name!r} is given twice")
-        out.append((name, value))
-    if not out:
-        raise InputError(f"{option}: no values given (write e.g. {option} a=1,b=0.1)")
-    return out
-
-
-def _number(option: str, name: str, text: str, allow_inf: bool = False) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise InputError(f"{option}: {name}={text!r} is not a number") from None
-    if math.isnan(v) or (math.isinf(v) and not allow_inf):
-        raise InputError(f"{option}: {name}={text!r} must be a finite number")
-    return v
-
-
-def parse_p0(text: str) -> dict[str, float]:
-    return {n: _number("--p0", n, v) for n, v in _pairs("--p0", text)}
-
-
-def parse_bounds(text: str) -> dict[str, tuple[float, float]]:
-    """``"b=0:10, c=:5"``: lower and upper, either side may be empty (no bound) or inf."""
-    out = {}
-    for name, value in _pairs("--bounds", text):
-        lo, colon, hi = value.partition(":")
-        if not colon:
-            raise InputError(f"--bounds: {name}={value!r} must be lower:upper, e.g. "
-                             f"{name}=0:10 (either side may be left empty)")
-        lower = _number("--bounds", name, lo, allow_inf=True) if lo.strip() else -math.inf
-        upper = _number("--bounds", name, hi, allow_inf=True) if hi.strip() else math.inf
-        if not lower < upper:
-            raise InputError(f"--bounds: {name}={value!r}: the lower bound must be below the "
-                             f"upper bound")
-        out[name] = (lower, upper)
-    return out
-
-
+# --- option parsing (the values themselves: trustfit._options) ----------------------------
 def _check_names(option: str, given, params: list[str]) -> None:
     for name in given:
         if name not in params:
@@ -108,6 +59,8 @@ def build_model(expr: str, var: str):
                          f"--var NAME and write NAME for it in --model")
     try:
         return Model(expr, independent=var)
+    except ImportError as exc:  # sympy is imported when the first expression is built
+        raise InputError(f"--model: expression models are not available ({exc})") from None
     except (ValueError, SyntaxError, TypeError) as exc:
         # The parser's messages end with the expression and a caret under the column on
         # lines of their own; the first line already names the column.
@@ -339,16 +292,12 @@ def _minima_json(result, names):
                  equivalent_to=m.equivalent_to) for m in minima]
 
 
+OUTPUTS = ("json", "plot", "convergence", "animate")
+
+
 def check_outputs(args) -> None:
-    """Fail before the fit, not after it, on an output that cannot be written."""
-    for option in ("json", "plot", "convergence", "animate"):
-        target = getattr(args, option)
-        if target is None:
-            continue
-        parent = Path(target).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise InputError(f"--{option}: cannot write {target}: the folder {parent} does "
-                             f"not exist")
+    """Fail before the fit, not after it, on an output that cannot be written
+    (:func:`trustfit._options.check_output`; the data file is never overwritten)."""
     if args.animate is not None:
         from .plots.animate import _check_format
         try:
@@ -369,12 +318,17 @@ def check_outputs(args) -> None:
             if target is not None and suffix not in kinds:
                 raise InputError(f"--{option}: cannot tell the image format of {target!r} "
                                  f"from its name; end it in .png, .pdf or .svg")
+    given = [(f"--{o}", getattr(args, o)) for o in OUTPUTS if getattr(args, o) is not None]
+    for k, (option, target) in enumerate(given):
+        check_output(option, target, inputs=[args.data], others=given[:k])
 
 
 def write_outputs(out: FitOutcome, args) -> list[str]:
     written = []
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(out, args), indent=1) + "\n")
+        text = json.dumps(to_json(out, args), indent=1) + "\n"
+        with writing("--json", args.json):
+            Path(args.json).write_text(text)
         written.append(args.json)
     if args.plot or args.convergence or args.animate:
         import matplotlib.pyplot as plt
@@ -391,26 +345,32 @@ def write_outputs(out: FitOutcome, args) -> list[str]:
             fig = plots.plot_fit(out.result, model_fn, out.x, out.y, out.sigma,
                                  jac_fn=jac_fn, absolute_sigma=args.absolute_sigma,
                                  xlabel=args.x, ylabel=args.y)
-            fig.savefig(args.plot, dpi=100)
+            with writing("--plot", args.plot):
+                fig.savefig(args.plot, dpi=100)
             plt.close(fig)
             written.append(args.plot)
         if args.convergence:
             fig = plots.plot_convergence(out.result)
-            fig.savefig(args.convergence, dpi=100)
+            with writing("--convergence", args.convergence):
+                fig.savefig(args.convergence, dpi=100)
             plt.close(fig)
             written.append(args.convergence)
         if args.animate:
-            plots.animate_fit(out.result, model_fn, out.x, out.y, args.animate,
-                              sigma=out.sigma, param_names=out.names, xlabel=args.x,
-                              ylabel=args.y)
+            with writing("--animate", args.animate):
+                plots.animate_fit(out.result, model_fn, out.x, out.y, args.animate,
+                                  sigma=out.sigma, param_names=out.names, xlabel=args.x,
+                                  ylabel=args.y)
             written.append(args.animate)
     return written
 
 
 def main(args) -> int:
     check_outputs(args)
-    out = run_fit(args)
-    print(report(out, args))
-    for path in write_outputs(out, args):
-        print(f"wrote {path}")
+    # Data near the ends of the double range (1e300) overflow in the statistics' sums of
+    # squares: the report shows inf or n/a there; a RuntimeWarning would only be noise.
+    with np.errstate(all="ignore"):
+        out = run_fit(args)
+        print(report(out, args))
+        for path in write_outputs(out, args):
+            print(f"wrote {path}")
     return 0 if out.result.success else 1

@@ -204,6 +204,7 @@ def least_squares(
     :class:`trustfit.FitResult` with SciPy's fields plus ``nit``, ``method``, ``stop_reason``
     and ``history``. ``success`` is True only when a convergence test fired.
     """
+    check.function("fun", fun)
     x0 = check.starting_point(x0)
     n = x0.size
     if method is None:

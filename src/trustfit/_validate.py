@@ -131,3 +131,55 @@ def diff_step(value: Any, n: int) -> np.ndarray | None:
     if not np.all(np.isfinite(step) & (step > 0)):
         raise ValueError(f"diff_step must be positive and finite, got {step.tolist()}.")
     return step
+
+
+def function(name: str, value: Any) -> Any:
+    """A callable argument (``fun``, ``f``); anything else is a TypeError."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable (a function), got {_show(value)} of type "
+                        f"{type(value).__name__}.")
+    return value
+
+
+def returned_numbers(name: str, out: Any) -> np.ndarray:
+    """What the user's ``name`` returned, as an array of numbers: a TypeError for a dict, a
+    generator, a string, None or other objects; a ValueError for a ragged sequence. The
+    user's own errors are raised before this runs, so they pass through unchanged."""
+    try:
+        arr = np.asarray(out)
+    except ValueError:
+        raise ValueError(f"{name} returned a ragged sequence {_show(out)}; it must return a "
+                         f"1-D array of numbers.") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must return an array of numbers, but it returned "
+                        f"{type(out).__name__} {_show(out)}.")
+    return arr
+
+
+def param_names(value: Any, n: int) -> list[str] | None:
+    """``param_names``: None, or a list or tuple of ``n`` strings."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"param_names must be a list or tuple of {n} strings, got "
+                        f"{_show(value)}.")
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"param_names must be strings, got {_show(bad[0])} of type "
+                        f"{type(bad[0]).__name__} in {_show(value)}.")
+    if len(value) != n:
+        raise ValueError(f"param_names has {len(value)} names for {n} parameters; give one "
+                         f"name per parameter.")
+    return [str(v) for v in value]
+
+
+def whole_number(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """A whole number in ``[low, high]``: a TypeError for None, floats, strings and bools,
+    a ValueError outside the range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number, got {_show(value)} of type "
+                        f"{type(value).__name__}.")
+    if value < low or (high is not None and value > high):
+        where = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be a whole number {where}, got {value}.")
+    return int(value)

@@ -4,17 +4,23 @@
     trustfit demo [--out DIR]
     trustfit bench nist [options]      (and ``trustfit bench batch`` where installed)
 
-Bad input (a missing file or column, a non-numeric cell, a bad expression, an unknown
-parameter) prints one line on stderr and exits with status 2; ``--debug`` shows the
-traceback instead. ``trustfit fit`` exits 0 when the fit converged and 1 when it stopped
-without converging (the report says why).
+Exit status: 0 converged, 1 not converged (the report says why; for ``batch``: some curve
+did not converge), 2 bad input, 3 an internal error (a bug: the message asks to report it).
+Bad input (a missing file or column, a cell that is not a number, a bad expression, an
+unknown parameter, an output that cannot be written, a missing optional dependency) is one
+line on stderr naming the file, line and column, or the option; ``--debug`` adds the
+traceback. Output paths are checked before any fitting, and an input file is never
+overwritten. Numbers follow one rule everywhere (:mod:`trustfit._table`).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import inspect
+import os
 import sys
+import traceback
 
 EXIT_NOT_CONVERGED = 1
 EXIT_BAD_INPUT = 2
@@ -24,6 +30,23 @@ EXIT_INTERNAL = 3
 BENCHMARKS = {"nist": "trustfit.bench_nist", "batch": "trustfit.bench_batch"}
 #: Where a benchmark lives when it is not installed as a module.
 BENCH_HINTS = {"batch": "; install the batch extra: pip install 'trustfit[batch]'"}
+#: Optional dependencies and the extra that installs each.
+EXTRAS = {"sympy": "models", "numba": "batch", "llvmlite": "batch", "matplotlib": "plot",
+          "PIL": "plot", "dask": "dask", "distributed": "dask"}
+#: The second half of an internal error's line.
+REPORT_HINT = ("this is a bug in trustfit; please report it with the command line "
+               "(--debug shows the traceback)")
+
+
+def version() -> str:
+    """The installed distribution's version (importlib.metadata), else the package's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("trustfit")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+        return __version__
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,18 +64,22 @@ examples:
 
 The expression may use + - * / ** ^, numbers, pi, e and the functions exp log ln log10 sqrt
 sin cos tan asin acos atan sinh cosh tanh abs erf erfc; every other name is a parameter,
-except the independent variable (--x, or --var). Exit status: 0 converged, 1 not converged,
-2 bad input.
+except the independent variable (--x, or --var). Numbers (cells, --p0, --bounds) are ASCII
+digits with an optional sign, decimal point and exponent; --bounds sides may be inf or
+empty. Exit status: 0 converged, 1 not converged, 2 bad input, 3 internal error.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._options import whole_number
+
     parser = Parser(prog="trustfit",
                     description="trustfit: nonlinear least squares and curve fitting that gets "
                                 "the right answer, and says why when it can't.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an error instead of one line")
+                        help="show the traceback of an error with its one line")
+    parser.add_argument("--version", action="version", version=f"trustfit {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     fit = sub.add_parser("fit", help="fit an expression to two columns of a CSV file",
@@ -80,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="bounds lower:upper of some parameters; either side may be empty")
     fit.add_argument("--method", default=None, metavar="M",
                      help="lm (default), hybrid, dogleg, gn (SciPy's trf, dogbox accepted)")
-    fit.add_argument("--max-nfev", type=int, default=None, metavar="N",
+    fit.add_argument("--max-nfev", type=whole_number(1), default=None, metavar="N",
                      help="residual evaluation budget")
-    fit.add_argument("--starts", type=int, default=None, metavar="N",
+    fit.add_argument("--starts", type=whole_number(), default=None, metavar="N",
                      help="multi-start: N runs from --p0 and N-1 quasi-random points around "
                           "it (within --bounds where both are given); the best is reported "
                           "with the distinct minima found")
@@ -110,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="fit every curve of an (N, m) .npy / .csv stack "
                                          "with the compiled batch kernel")
     add_batch_arguments(batch)
+    batch.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
 
     bench = sub.add_parser("bench", help="benchmarks: nist (the NIST StRD problems), batch",
                            add_help=True)
@@ -150,28 +179,83 @@ def _run(args) -> int:
     raise AssertionError(args.command)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first non-blank line of the message (the expression parser adds the expression
+    and a caret under the column on lines of their own; the first line names the column)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _missing_extra(exc: ImportError) -> str | None:
+    """The message for an optional dependency that is not installed, or None when the
+    ImportError is something else (then it is an internal error)."""
+    top = (exc.name or "").partition(".")[0]
+    if top in EXTRAS:
+        return (f"this needs {top}, which is not installed: pip install "
+                f"'trustfit[{EXTRAS[top]}]'")
+    text = str(exc)
+    if "pip install 'trustfit[" in text:  # trustfit's own message, which names the extra
+        return _one_line(exc)
+    return None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test's capture)
+        pass
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # argparse (before Python 3.12) drops the value of --opt=-- and leaves an empty list
+    for name, value in vars(args).items():
+        if isinstance(value, list) and name != "options":
+            prog = f"{parser.prog} {args.command}"
+            parser.exit(EXIT_BAD_INPUT, f"{prog}: error: argument --{name.replace('_', '-')}: "
+                                        f"'--' is not a value (see {prog} --help)\n")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     from ._table import InputError
 
+    def fail(code: int, message: str) -> int:
+        if args.debug:
+            traceback.print_exc()
+        print(f"trustfit {args.command}: {message}", file=sys.stderr)
+        return code
+
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a full device or a closed pipe fails here, not at exit
+        return code
+    except OSError as exc:
+        # Files trustfit writes report their own errors (InputError, naming the option);
+        # a closed pipe or a full device left here is standard output.
+        if exc.errno not in (errno.EPIPE, errno.ENOSPC):
+            return fail(EXIT_INTERNAL, f"internal error: {type(exc).__name__}: "
+                                       f"{_one_line(exc)}; {REPORT_HINT}")
+        _quiet_stdout()
+        return fail(EXIT_BAD_INPUT, f"error: cannot write to standard output: "
+                                    f"{exc.strerror or exc}")
     except InputError as exc:
-        if args.debug:
-            raise
-        print(f"trustfit {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail(EXIT_BAD_INPUT, f"error: {_one_line(exc)}")
     except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print(f"trustfit {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return fail(130, "interrupted")
+    except ImportError as exc:
+        missing = _missing_extra(exc)
+        if missing is not None:
+            return fail(EXIT_BAD_INPUT, f"error: {missing}")
+        return fail(EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {_one_line(exc)}; "
+                                   f"{REPORT_HINT}")
     except Exception as exc:  # anything else is a bug or an environment problem
-        if args.debug:
-            raise
-        print(f"trustfit {args.command}: internal error: {type(exc).__name__}: {exc} "
-              f"(run with --debug for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return fail(EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {_one_line(exc)}; "
+                                   f"{REPORT_HINT}")
 
 
 if __name__ == "__main__":

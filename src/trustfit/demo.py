@@ -99,7 +99,28 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
     return written
 
 
+def check_out(out: Path) -> None:
+    """Before the table: ``--out`` must be a folder, or a path where one is made now, and
+    the pictures need matplotlib."""
+    from ._table import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder; give a folder for the "
+                         f"pictures")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InputError(f"--out: cannot make the folder {out}: {existing} is a file")
+    import matplotlib  # noqa: F401  (an ImportError here names the missing plot extra)
+
+    from ._options import writing
+
+    with writing("--out", out):
+        out.mkdir(parents=True, exist_ok=True)
+
+
 def main(out: str | Path | None = None) -> int:
+    if out is not None:
+        check_out(Path(out))
     print("trustfit demo: y = x3*exp(x1*t) + x4*exp(x2*t), t = 0, 2, ..., 20 "
           "(Madsen, Nielsen & Tingleff 2004)")
     print("trustfit with the article's settings (gtol = xtol = 1e-5, at most 1000 iterations, "
@@ -109,7 +130,11 @@ def main(out: str | Path | None = None) -> int:
     if out is not None:
         out = Path(out)
         print(f"\npictures of the article's method ('hybrid') from each start, in {out}/:")
-        for path in write_pictures(out):
+        from ._options import writing
+
+        with writing("--out", out):
+            written = write_pictures(out)
+        for path in written:
             print(f"  wrote {path}")
         print(f"\nthe same fit from the command line (start 1):\n  trustfit fit "
               f"{out / 'textbook.csv'} --model \"{examples.EXPRESSION}\" --x t --y y "

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _validate as check
 from .result import FitResult, StopReason
 from . import stopping
 from .stopping import CONDITION_LIMIT as _CONDITION_LIMIT
@@ -126,13 +127,11 @@ class Diagnosis:
 
 # --- naming -----------------------------------------------------------------------------------
 def _names(result: FitResult, param_names: Sequence[str] | None) -> list[str] | None:
-    names = param_names if param_names is not None else getattr(result, "param_names", None)
-    if names is None:
-        return None
-    names = [str(s) for s in names]
-    if len(names) != result.x.size:
-        raise ValueError(f"param_names has {len(names)} names for {result.x.size} parameters.")
-    return names
+    if not isinstance(result, FitResult):
+        raise TypeError(f"result must be a FitResult (from trustfit.least_squares or "
+                        f"trustfit.fit), got {type(result).__name__}.")
+    names = param_names if param_names is not None else result.param_names
+    return check.param_names(names, result.x.size)
 
 
 def _label(names: list[str] | None, j: int) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import returned_numbers
 from .differentiation import finite_difference_jacobian
 
 
@@ -121,7 +122,7 @@ class Problem:
     def _call(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
             out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
-            return np.atleast_1d(np.asarray(out))
+        return np.atleast_1d(returned_numbers("fun", out))
 
     @property
     def budget_left(self) -> int | None:

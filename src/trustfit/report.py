@@ -19,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from . import _validate as check
 from .diagnostics import NULL_COMPONENT
 from .result import FitResult
 
@@ -45,9 +46,10 @@ MEANING = {
 
 
 def _names(result: FitResult) -> list[str]:
-    if result.param_names is not None:
-        return list(result.param_names)
-    return [f"x[{j}]" for j in range(result.x.size)]
+    if not isinstance(result, FitResult):
+        raise TypeError(f"report needs a FitResult, got {type(result).__name__}.")
+    names = check.param_names(result.param_names, result.x.size)
+    return names if names is not None else [f"x[{j}]" for j in range(result.x.size)]
 
 
 def _g(v: float) -> str:

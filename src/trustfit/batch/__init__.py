@@ -10,6 +10,6 @@ Importing this package imports numpy only; numba, sympy and dask are imported wh
 fit needs them.
 """
 
-from .api import DIAGNOSES, STOP_REASONS, BatchResult, fit_batch
+from .api import DIAGNOSES, STOP_REASONS, BatchResult, CompileWarning, fit_batch
 
-__all__ = ["fit_batch", "BatchResult", "STOP_REASONS", "DIAGNOSES"]
+__all__ = ["fit_batch", "BatchResult", "CompileWarning", "STOP_REASONS", "DIAGNOSES"]

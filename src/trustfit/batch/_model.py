@@ -23,6 +23,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .._curve_fit import FitWarning
+
+
+class CompileWarning(FitWarning):
+    """fit_batch could not compile a symbolic model and runs it on the numpy path (slower,
+    same algorithm); the message gives numba's reason."""
+
 
 @dataclass
 class BatchModel:

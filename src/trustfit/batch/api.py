@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as check
 from ._kernel import REASONS, SUCCESS_CODES
-from ._model import BatchModel, as_batch_model
+from ._model import BatchModel, CompileWarning, as_batch_model
 from ._nonfinite import explain_nonfinite
 
 # Stop codes and their names are the kernel's (one table for both).
@@ -49,6 +50,8 @@ DIAGNOSES = {
 }
 
 METHODS = ("auto", "lm", "varpro")
+#: The largest ``maxiter``: iteration counts are stored as int32.
+MAX_ITER = 2**31 - 1
 RESCUE_TIGHTEN = 1e-2
 
 
@@ -347,7 +350,7 @@ def _resolve_backend(bm: BatchModel, backend: str, parallel: bool = True,
         warnings.warn(
             f"trustfit.fit_batch: cannot compile the model ({exc}); using the slower "
             f"vectorized numpy path",
-            RuntimeWarning,
+            CompileWarning,
             stacklevel=3,
         )
     _attach_lambdified(bm)
@@ -614,10 +617,13 @@ def fit_batch(
         raise ValueError(f"method: {method!r} is not supported by fit_batch; use one of {METHODS}")
     if backend not in ("auto", "compiled", "numpy"):
         raise ValueError(f"backend: {backend!r}; must be 'auto', 'compiled' or 'numpy'")
-    if int(maxiter) < 0:
-        raise ValueError(f"maxiter: {maxiter}; must be >= 0")
-    if int(chunk_size) < 1:
-        raise ValueError(f"chunk_size: {chunk_size}; must be >= 1")
+    maxiter = check.whole_number("maxiter", maxiter, 0, MAX_ITER)
+    chunk_size = check.whole_number("chunk_size", chunk_size, 1)
+    if isinstance(bounds, dict):
+        for name, pair in bounds.items():
+            if np.ndim(pair) != 1 or np.size(pair) != 2:
+                raise TypeError(f"bounds: {name!r}: {pair!r}; each value of a bounds dict "
+                                f"must be a pair (lo, hi), e.g. {{{name!r}: (0, 10)}}")
     bm = as_batch_model(model, params=params, independent=independent)
 
     if type(Y).__module__.startswith("dask"):
