@@ -43,12 +43,33 @@ def fit(**kw):
     (dict(damping="fletcher"), "damping must be one of 'nielsen', 'marquardt'; got 'fletcher'"),
     (dict(verbose=3), "verbose must be 0, 1 or 2, got 3"),
     (dict(loss="huber"), r"loss='huber' is not supported"),
-    (dict(args=[1]), "args must be a tuple, got list"),
-    (dict(callback=5), "callback must be callable or None"),
 ])
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         fit(**kw)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(args=[1]), "args must be a tuple, got list"),
+    (dict(kwargs=[("a", 1)]), "kwargs must be a dict, got list"),
+    (dict(callback=5), "callback must be callable or None"),
+    (dict(rescue="yes"), "rescue must be True or False"),
+    (dict(seed=1.5), "seed must be a whole number"),
+])
+def test_arguments_of_the_wrong_type(kw, match):
+    with pytest.raises(TypeError, match=match):
+        fit(**kw)
+
+
+def test_a_model_returning_no_numbers_is_a_type_error_naming_it():
+    def f(t, a):
+        return {"value": a * t}
+
+    with pytest.raises(TypeError, match="f must return an array of numbers, but it returned dict"):
+        trustfit.curve_fit(f, np.arange(5.0), np.arange(5.0), p0=[1.0])
+    with pytest.raises(TypeError, match="jac must return an array of numbers"):
+        trustfit.curve_fit(lambda t, a: a * t, np.arange(5.0), np.arange(5.0), p0=[1.0],
+                           jac=lambda t, a: iter([t]))
 
 
 def test_fun_with_wrong_output_shape():

@@ -114,9 +114,9 @@ def test_callback_stop_is_not_rescued():
 
 
 def test_rescue_argument_is_validated():
-    with pytest.raises(ValueError, match="rescue must be True or False"):
+    with pytest.raises(TypeError, match="rescue must be True or False"):
         trustfit.least_squares(ex.residuals, ex.STARTS[0], rescue="yes")
-    with pytest.raises(ValueError, match="seed must be a whole number"):
+    with pytest.raises(TypeError, match="seed must be a whole number"):
         trustfit.least_squares(ex.residuals, ex.STARTS[0], seed=1.5)
 
 

@@ -144,7 +144,7 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         kwargs["max_nfev"] = kwargs.pop("maxfev")
 
     def residuals(p):
-        model = np.asarray(f(xdata, *p))
+        model = check.returned_numbers("f", f(xdata, *p))
         if np.iscomplexobj(model) and not np.iscomplexobj(p):
             raise ValueError("f returned complex values; the model must be real (the "
                              "complex-step Jacobian, jac='cs', is the one place where f is "
@@ -154,7 +154,8 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
 
     if callable(jac):
         def jacobian(p):
-            return whiten(real_jacobian(jac(xdata, *p), m, p.size))
+            return whiten(real_jacobian(check.returned_numbers("jac", jac(xdata, *p)), m,
+                                        p.size))
         solver_jac: Callable | str = jacobian
     else:
         solver_jac = "2-point" if jac is None else jac

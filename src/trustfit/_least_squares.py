@@ -224,18 +224,18 @@ def least_squares(
     tau = check.positive_float("tau", tau)
     damping = check.choice("damping", damping, DAMPING_RULES)
     if not isinstance(rescue, bool):
-        raise ValueError(f"rescue must be True or False, got {rescue!r}.")
+        raise TypeError(f"rescue must be True or False, got {rescue!r}.")
     starts = check.positive_int_or_none("starts", starts)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be a whole number, got {seed!r}.")
+        raise TypeError(f"seed must be a whole number, got {seed!r}.")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
     if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {callback!r}.")
+        raise TypeError(f"callback must be callable or None, got {callback!r}.")
     if not isinstance(args, tuple):
-        raise ValueError(f"args must be a tuple, got {type(args).__name__}.")
+        raise TypeError(f"args must be a tuple, got {type(args).__name__}.")
     if kwargs is not None and not isinstance(kwargs, dict):
-        raise ValueError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
+        raise TypeError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
     _unsupported("loss", loss, "linear", "trustfit fits plain least squares (loss='linear').")
     _unsupported("tr_solver", tr_solver, None, "trustfit always uses a dense SVD.")
     _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
