@@ -8,6 +8,7 @@ order each iteration: gradient, budgets, step size (on the proposed step, as in 
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from .globalize import Outcome, Trial
 from .polish import polish
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
-from .scaling import Scaling
+from .scaling import ResidualScale, Scaling, ScaledProblem
 from .steps.base import Iterate, StepStrategy
 
 
@@ -55,6 +56,21 @@ def _active_mask(x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _jacobian_kind(problem: Problem, refined: bool) -> str:
+    """How the problem's Jacobian is computed ('exact' for a callable), for its accuracy
+    (:func:`trustfit.stopping.jacobian_noise`); ``refined``: the polish's 5-point one."""
+    jac = getattr(problem, "_jac", None)
+    if not isinstance(jac, str):
+        return "exact"
+    return "5-point" if refined and problem.refinable else jac
+
+
+def _in_user_units(record: IterationRecord, scale: ResidualScale) -> IterationRecord:
+    """A record made inside the solver's residual units, with cost and gradient scaled back."""
+    return dataclasses.replace(record, cost=scale.up2(record.cost),
+                               grad_norm=scale.up2(record.grad_norm))
+
+
 def _print_header() -> None:
     print(f"{'iter':>5} {'cost':>14} {'|g|inf':>10} {'step':>10} {'kind':>6} {'ok':>3}  x")
 
@@ -66,13 +82,13 @@ def _print_record(rec: IterationRecord) -> None:
 
 
 def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
-            record: IterationRecord) -> bool:
+            record: IterationRecord, scale: ResidualScale) -> bool:
     """Call the user's callback after an iteration; True when it asks to stop."""
     if callback is None:
         return False
-    arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=it.f.copy(),
-                          nit=record.iteration, grad=it.g.copy(), optimality=record.grad_norm,
-                          step_kind=record.step_kind)
+    arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=scale.up(it.f),
+                          nit=record.iteration, grad=scale.up2(it.g),
+                          optimality=record.grad_norm, step_kind=record.step_kind)
            if wants_result else record.x.copy())
     try:
         return callback(arg) is True
@@ -92,10 +108,16 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
          options: LoopOptions) -> FitResult:
     f0, J0 = problem.start(x0)  # NonFiniteStart (a ValueError) where nothing is finite
 
+    # The solver works on residuals divided by a power of two fixed here (exact arithmetic);
+    # every reported number is scaled back (trustfit.scaling.ResidualScale).
+    scale = ResidualScale(f0)
+    problem = ScaledProblem(problem, scale)
+    f0, J0 = scale.down(f0), scale.down(J0)
+    noise = stopping.jacobian_noise(_jacobian_kind(problem, refined=False))
     scaling = Scaling(options.x_scale, x0.size)
 
     def make_iterate(x, f, J) -> Iterate:
-        return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub)
+        return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub, noise)
 
     it = make_iterate(x0, f0, J0)
     strategy.start(it)
@@ -108,7 +130,7 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
     reason: StopReason | None = None
     value = math.nan
     while True:
-        reason, value = stopping.gradient_test(it.grad_norm, options.gtol)
+        reason, value = stopping.gradient_test(it.gradient_measure, options.gtol)
         if reason is None:
             reason, value = stopping.budget_test(problem.nfev, options.max_nfev, nit,
                                                  options.max_iter)
@@ -119,10 +141,10 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
         if not np.all(np.isfinite(step.h)):
             reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
             break
-        # In scaled variables (D = 1 unless x_scale says otherwise): a 2 % change of a
-        # parameter of size 1e-4 must not look small beside one of size 500.
-        reason, value = stopping.step_test(float(np.linalg.norm(it.D * step.h)),
-                                           float(np.linalg.norm(it.D * it.x)), options.xtol)
+        # Per parameter: a 2 % change of a parameter of size 1e-4 must not look small beside
+        # one of size 500, nor a change of the signal beside a baseline of 1e9.
+        reason, value = stopping.step_test(step.h, it.x, options.xtol,
+                                           stopping.step_floor(it.J, it.x))
         if reason is not None:
             break
 
@@ -147,7 +169,7 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
                                                              options.rounding)
             if (cost_reason is None and options.rounding
                     and stopping.certify(it.J[:, it.free], it.f, it.cost, it.x[it.free],
-                                     x0[it.free])[0] is None):
+                                         x0[it.free], noise=noise)[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
                 cost_reason, cost_value = StopReason.ROUNDING, gain / it.cost
@@ -161,15 +183,18 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             it = make_iterate(trial.x, trial.f, trial.J)
 
         record = IterationRecord(
-            iteration=nit, x=it.x.copy(), cost=it.cost, grad_norm=it.grad_norm,
-            step_norm=float(np.linalg.norm(outcome.step)), step_kind=step.kind,
-            accepted=outcome.accepted, mu=mu, radius=radius, rho=outcome.rho,
-            nfev=problem.nfev, note=outcome.note)
+            iteration=nit, x=it.x.copy(), cost=scale.up2(it.cost),
+            grad_norm=scale.up2(it.grad_norm), step_norm=float(np.linalg.norm(outcome.step)),
+            step_kind=step.kind, accepted=outcome.accepted,
+            mu=mu if scaling.adaptive else scale.up2(mu),
+            # the dogleg's radius is in variables scaled by the Jacobian's column norms
+            radius=scale.up(radius) if scaling.adaptive and strategy.name == "dogleg"
+            else radius, rho=outcome.rho, nfev=problem.nfev, note=outcome.note)
         history.append(record)
         if options.verbose >= 2:
             _print_record(record)
 
-        if _notify(options.callback, wants_result, it, record):
+        if _notify(options.callback, wants_result, it, record, scale):
             reason, value = StopReason.CALLBACK, float(nit)
             break
         if cost_reason is not None:
@@ -183,8 +208,12 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             reason, value = StopReason.NO_PROGRESS, exhausted
             break
 
+    refined = False
     if options.polish and reason.converged:
+        before = it
         it, polished = polish(problem, it, make_iterate, nit)
+        refined = problem.refinable and it is not before  # polish's 5-point Jacobian
+        polished = [_in_user_units(record, scale) for record in polished]
         history.extend(polished)
         nit += len(polished)
         for record in polished:
@@ -192,23 +221,34 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
                 _print_record(record)
             # Already stopped: a request to stop from the callback changes nothing here, and
             # the residuals passed along are those of the polished point.
-            _notify(options.callback, wants_result, it, record)
+            _notify(options.callback, wants_result, it, record, scale)
 
     events: list[str] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
                      StopReason.COST: options.ftol}.get(reason) or 0.0
-        uncertified, measure = stopping.certify(it.J[:, it.free], it.f, it.cost,
-                                                it.x[it.free], x0[it.free], tolerance)
+        uncertified, measure = stopping.certify(
+            it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+            stopping.jacobian_noise(_jacobian_kind(problem, refined)))
+        if uncertified is not None and problem.refinable and not refined:
+            # Forward differences know J to about sqrt(eps): the condition number and the
+            # stationary share near their limits are then rounding. Confirm with the
+            # fourth-order Jacobian before refusing (4 n evaluations, counted in nfev_fd).
+            J_fine = problem.jacobian(it.x, it.f, refined=True)
+            if np.all(np.isfinite(J_fine)):
+                it = make_iterate(it.x, it.f, J_fine)
+                uncertified, measure = stopping.certify(
+                    it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+                    stopping.jacobian_noise(_jacobian_kind(problem, True)))
         if uncertified is not None:
             events.append(f"{reason.name.lower()} test fired at iteration {nit} "
                           f"({reason.message(value)}), but the point is not certified.")
             reason, value = uncertified, measure
 
     result = FitResult(
-        x=it.x.copy(), cost=it.cost, fun=it.f.copy(), jac=it.J.copy(), grad=it.g.copy(),
-        optimality=it.grad_norm, active_mask=_active_mask(it.x, problem.lb, problem.ub),
+        x=it.x.copy(), cost=scale.up2(it.cost), fun=scale.up(it.f), jac=scale.up(it.J),
+        grad=scale.up2(it.g), optimality=scale.up2(it.grad_norm), active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
         stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),
         bounds=(problem.lb.copy(), problem.ub.copy()), events=events)

@@ -29,6 +29,7 @@ Use ``run_benchmark(configs, problems)`` from code, or the command line
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import platform
@@ -128,10 +129,64 @@ class _Counted:
         return self.fn(b)
 
 
+def _scaled(fn, scale: float):
+    """``fn`` with its output multiplied by ``scale`` (exactly ``fn`` when scale is 1)."""
+    return fn if scale == 1.0 else (lambda b: scale * fn(b))
+
+
+#: Parameter changes that leave a NIST model's values unchanged: permutations of
+#: interchangeable groups (0-based indices) and sign flips taken together. A fit that
+#: reaches the certified minimum's mirror image (MGH17 with its two exponentials swapped) has
+#: found the same minimum, and is scored against the certified values so permuted.
+EQUIVALENT_PARAMETERS = {
+    "MGH17": dict(groups=[(1, 3), (2, 4)]),
+    **{name: dict(groups=[(0, 1), (2, 3), (4, 5)])
+       for name in ("Lanczos1", "Lanczos2", "Lanczos3")},
+    **{name: dict(groups=[(2, 3, 4), (5, 6, 7)], flips=[(4,), (7,)])
+       for name in ("Gauss1", "Gauss2", "Gauss3")},
+    "ENSO": dict(groups=[(3, 4, 5), (6, 7, 8)], flips=[(3, 5), (6, 8)]),
+    "Eckerle4": dict(flips=[(0, 1)]),
+}
+
+
+def equivalent_points(name: str, x: np.ndarray) -> list[np.ndarray]:
+    """``x`` and every parameter vector that gives the same model values for NIST problem
+    ``name`` (:data:`EQUIVALENT_PARAMETERS`)."""
+    rule = EQUIVALENT_PARAMETERS.get(name, {})
+    groups, flips = rule.get("groups", []), rule.get("flips", [])
+    points = []
+    for order in itertools.permutations(range(len(groups))):
+        y = np.array(x, dtype=float)
+        for target, source in zip(groups, (groups[k] for k in order)):
+            y[list(target)] = np.asarray(x, dtype=float)[list(source)]
+        for signs in itertools.product((1.0, -1.0), repeat=len(flips)):
+            z = y.copy()
+            for sign, idx in zip(signs, flips):
+                z[list(idx)] *= sign
+            points.append(z)
+    return points
+
+
+def score_lre(problem: nist.NistProblem, x: np.ndarray) -> float:
+    """LRE of ``x`` against the certified values, the best over the model's equivalent
+    parameter vectors (a mirror image of the certified minimum is that minimum)."""
+    return max(nist.lre(z, problem.certified) for z in equivalent_points(problem.name, x))
+
+
+def _label(config: Config, scale: float) -> str:
+    """``config.label`` with ``@<scale>`` before the Jacobian kind when scale is not 1."""
+    if scale == 1.0:
+        return config.label
+    name, kind = config.label.rsplit("/", 1)
+    return f"{name}@{scale:g}/{kind}"
+
+
 def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
-           options: dict) -> dict:
-    fun = _Counted(problem.residuals)
-    jac = _Counted(problem.residual_jacobian)
+           options: dict, scale: float = 1.0) -> dict:
+    # Residuals (y and the model) times ``scale``, i.e. sigma / scale: the certified
+    # parameters are unchanged, the cost scales by scale**2.
+    fun = _Counted(_scaled(problem.residuals, scale))
+    jac = _Counted(_scaled(problem.residual_jacobian, scale))
     x0 = np.array(problem.starts[start - 1], dtype=float)  # writable copy
     kwargs = dict(options, jac=jac if config.jac == "analytic" else "2-point")
     if config.method is not None:
@@ -141,7 +196,7 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
     solver = scipy.optimize.least_squares if config.solver == "scipy" else tf_solver
 
     row = dict(problem=problem.name, difficulty=problem.difficulty, start=start,
-               config=config.label, solver=config.solver, method=config.method or "default",
+               config=_label(config, scale), scale=scale, solver=config.solver, method=config.method or "default",
                jac=config.jac, tight=config.tight, lre=0.0, lre_rss=0.0, success=False,
                status=None, stop_reason=None, message="", error=None, x=None, cost=None,
                nfev=None, njev=None, fevals=0, jevals=0, n_warnings=0, time=0.0)
@@ -160,14 +215,14 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
     if res is None:
         return row
     x = np.asarray(res.x, dtype=float)
-    rss = 2.0 * float(res.cost)
+    rss = 2.0 * float(res.cost) / scale**2
     stop = getattr(res, "stop_reason", None)
     row.update(
         x=x.tolist(), cost=float(res.cost), success=bool(res.success), status=int(res.status),
         message=str(res.message), stop_reason=getattr(stop, "name", None),
         nfev=None if res.nfev is None else int(res.nfev),
         njev=None if res.njev is None else int(res.njev),
-        lre=nist.lre(x, problem.certified),
+        lre=score_lre(problem, x),
         # Lanczos1's certified RSS (1.4e-25) is below what double precision
         # can reproduce, so its lre_rss is ~0 even at the exact solution.
         lre_rss=nist.lre(rss, problem.certified_rss) if np.isfinite(rss) else 0.0,
@@ -176,7 +231,7 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
 
 
 def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None,
-                  progress=None) -> list[dict]:
+                  progress=None, scales=(1.0,)) -> list[dict]:
     """Run every configuration on every (problem, start) case, in this process.
 
     ``configs``: :class:`Config` objects (see :func:`parse_configs`);
@@ -188,6 +243,9 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None,
     Jacobian, 'trf'/'dogbox' by 1) or "jac" for every solver.
     ``progress(done, total, label)``: called after each case (the command line draws its
     progress bar with it).
+    ``scales``: run every case with the residuals multiplied by each factor (y and sigma
+    scaled alike, the certified parameters unchanged); rows of a scale other than 1 carry
+    ``@<scale>`` in their configuration label.
     Returns one dict per (problem, start, config), ordered by case, then config.
     Raises ValueError for a trustfit configuration when trustfit's solver is
     not importable (filter with :func:`trustfit_solver` first).
@@ -207,10 +265,13 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None,
     options = {} if max_nfev is None else {"max_nfev": max_nfev}
     if x_scale is not None:
         options["x_scale"] = x_scale
-    cases = [(c, p, s) for p in problems for s in starts for c in configs]
+    for f in scales:
+        if not (isinstance(f, (int, float)) and math.isfinite(f) and f > 0):
+            raise ValueError(f"scales: each must be a finite number > 0, got {f!r}")
+    cases = [(c, p, s, f) for f in scales for p in problems for s in starts for c in configs]
     rows = []
-    for k, (c, p, s) in enumerate(cases, start=1):
-        rows.append(_solve(c, p, s, tf_solver, options))
+    for k, (c, p, s, f) in enumerate(cases, start=1):
+        rows.append(_solve(c, p, s, tf_solver, options, float(f)))
         if progress is not None:
             progress(k, len(cases), f"{p.name} start {s}")
     return rows
@@ -287,7 +348,9 @@ def format_summary(summary) -> str:
     return "\n".join(lines)
 
 
-LEGEND = ("Cells: LRE, then '!' = solver reported success with LRE < 4 (false success), "
+LEGEND = ("Cells: LRE (against the certified values, or their mirror image where the model "
+          "has interchangeable parameters, e.g. MGH17's two exponentials), then '!' = solver "
+          "reported success with LRE < 4 (false success), "
           "'-' = solver reported failure, 'err' = exception.\n"
           "nfev/njev: as the solvers report them (SciPy 'lm' with finite differences "
           "reports njev as None: n/a); fevals: residual calls counted here, "
@@ -314,6 +377,10 @@ def build_parser(prog: str = "bench/nist.py") -> argparse.ArgumentParser:
                          "(default: each solver's own; SciPy: 100 * n)")
     ap.add_argument("--x-scale", choices=("jac",), default=None,
                     help="pass x_scale='jac' to every solver (default: each solver's own)")
+    ap.add_argument("--scale", default="1", metavar="S[,S...]",
+                    help="multiply the residuals (y and sigma alike) by each factor, e.g. "
+                         "1,1e-100,1e100: every configuration runs at every scale "
+                         "(default: %(default)s)")
     ap.add_argument("--json", metavar="OUT", default=None,
                     help="also write rows and summary as JSON to OUT")
     return ap
@@ -325,6 +392,10 @@ def main(argv=None, prog: str = "bench/nist.py") -> int:
     args = build_parser(prog).parse_args(argv)
     if args.problems and args.quick:
         raise SystemExit("error: --problems and --quick exclude each other")
+    try:
+        scales = [float(v) for v in args.scale.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(f"error: --scale: numbers separated by commas, got {args.scale!r}")
     try:
         configs = parse_configs([m.strip() for m in args.methods.split(",") if m.strip()],
                                 args.jac)
@@ -349,14 +420,16 @@ def main(argv=None, prog: str = "bench/nist.py") -> int:
             if v is not None}
     print(f"NIST StRD: {len(problems)} problems x 2 starts; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, SciPy {scipy.__version__}; solver options: "
-          + (", ".join(f"{k}={v!r}" for k, v in opts.items()) or "each solver's defaults"),
+          + (", ".join(f"{k}={v!r}" for k, v in opts.items()) or "each solver's defaults")
+          + ("" if scales == [1.0] else
+             "; residuals scaled by " + ", ".join(f"{f:g}" for f in scales)),
           end="\n\n")
     try:
         from ._progress import Progress
 
-        with Progress(len(configs) * len(problems) * 2, "NIST StRD") as bar:
+        with Progress(len(configs) * len(problems) * 2 * len(scales), "NIST StRD") as bar:
             rows = run_benchmark(configs, problems, max_nfev=args.max_nfev,
-                                 x_scale=args.x_scale,
+                                 x_scale=args.x_scale, scales=scales,
                                  progress=lambda done, total, label: bar.advance(note=label))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None

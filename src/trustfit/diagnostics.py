@@ -20,9 +20,10 @@ code                       fires when
                            ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
                            linearised model unchanged (a symmetric point such as the textbook's
                            ``x1 = x2, x3 = x4``)
-``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` (``s_j`` the
-                           parameter's size, ``max(|x_j|, |x0_j|)``, 1 if both are 0) is at
-                           most ``ZERO_COLUMN = 1e-8`` times the largest column's effect
+``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` is within
+                           ``ZERO_COLUMN = 100`` times the Jacobian's own error
+                           (:func:`trustfit.stopping.zero_columns`: ``eps`` or the finite
+                           differences' ``eps / h``, times the size of the model's terms)
 ``not_stationary``         the stop reason is ``STALLED``, or a convergence test fired but a
                            Gauss-Newton step from the final
                            point would still remove more than ``STATIONARY = 1e-4`` of the cost
@@ -310,20 +311,27 @@ def parameter_scale(result: FitResult) -> np.ndarray:
     return stopping.parameter_scale(result.x, result.x0)
 
 
+def _column_signal(result: FitResult) -> np.ndarray:
+    """Each column's effect over its error (:func:`trustfit.stopping.column_signal`, with the
+    accuracy of the Jacobian the result holds)."""
+    return stopping.column_signal(np.asarray(result.jac, dtype=float), result.x, result.x0,
+                                  stopping.jacobian_noise(getattr(result, "jac_method", None)),
+                                  np.asarray(result.fun, dtype=float))
+
+
 def _zero_columns(result: FitResult) -> np.ndarray:
     """Mask of the columns ``check_not_moved`` calls zero (shared with the certificate)."""
-    return stopping.zero_columns(np.asarray(result.jac, dtype=float), result.x, result.x0)
+    return _column_signal(result) <= ZERO_COLUMN
 
 
 def check_not_moved(result: FitResult, names=None) -> list[Finding]:
-    """``parameter_not_moved``: a zero Jacobian column. Scale-free: the column's effect
-    ``||J_j|| s_j`` (``s_j`` = the parameter's size, :func:`parameter_scale`) is at most
-    ``ZERO_COLUMN`` times the largest such effect, so parameters of very different sizes
-    (NIST Hahn1: 1e-9 next to 1) are not mistaken for unused ones."""
-    J = np.asarray(result.jac, dtype=float)
-    effect = _column_norms(J) * parameter_scale(result)
-    top = float(effect.max(initial=0.0))
-    zero = [int(j) for j in np.flatnonzero(_zero_columns(result))]
+    """``parameter_not_moved``: a zero Jacobian column, one whose effect is within
+    ``ZERO_COLUMN`` times the Jacobian's own error (:func:`trustfit.stopping.zero_columns`).
+    Free of the units of the data and of each parameter: parameters of very different sizes
+    (NIST Hahn1: 1e-9 next to 1) are not mistaken for unused ones, nor an offset that starts
+    at 0 beside data of size 1e10."""
+    signal = _column_signal(result)
+    zero = [int(j) for j in np.flatnonzero(signal <= ZERO_COLUMN)]
     if not zero:
         return []
     labels = [_label(names, j) for j in zero]
@@ -340,8 +348,7 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
         _ids(names, zero),
         "Check that the model uses this parameter, and start where it matters (e.g. a "
         "non-zero amplitude); rescue=True restarts from perturbed points.",
-        value=float(max(effect[j] for j in zero) / top) if top else 0.0,
-        threshold=ZERO_COLUMN)]
+        value=float(max(signal[j] for j in zero)), threshold=ZERO_COLUMN)]
 
 
 def exact_fit(result: FitResult) -> bool:

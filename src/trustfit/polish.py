@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import stopping
 from .globalize import Trial
 from .problem import Problem
 from .result import IterationRecord
@@ -57,7 +58,10 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
     h = _gauss_newton_step(it)
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
-        if not np.isfinite(h_norm) or h_norm <= EPS * float(np.linalg.norm(it.D * it.x)):
+        # At rounding level in every parameter: |h_j| <= eps (|x_j| + ||c x|| / c_j), the
+        # rounding of x_j itself or of the model's terms in x_j's units (c: column norms).
+        if not np.isfinite(h_norm) or np.all(
+                np.abs(h) <= EPS * (np.abs(it.x) + stopping.step_floor(it.J, it.x))):
             break
         if problem.budget_left == 0:
             break
@@ -71,7 +75,10 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
         cand = make_iterate(trial.x, trial.f, J_new)
         h_cand = _gauss_newton_step(cand)
         h_cand_norm = float(np.linalg.norm(cand.D * h_cand))
-        accepted = h_cand_norm <= SHRINK * h_norm
+        # Converging: the step shrank by SHRINK, or it shrank at all while the cost fell (the
+        # first Gauss-Newton steps may contract slowly before the asymptotic rate sets in).
+        accepted = h_cand_norm <= SHRINK * h_norm or (h_cand_norm < h_norm
+                                                      and trial.cost < it.cost)
         records.append(IterationRecord(
             iteration=first_iteration + k + 1, x=(cand if accepted else it).x.copy(),
             cost=(cand if accepted else it).cost, grad_norm=(cand if accepted else it).grad_norm,

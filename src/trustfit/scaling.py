@@ -12,7 +12,11 @@ choices, SciPy's ``x_scale`` argument:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .linalg import column_norms
 
 
 class Scaling:
@@ -24,8 +28,59 @@ class Scaling:
     def update(self, J: np.ndarray) -> np.ndarray:
         """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive)."""
         if self.adaptive:
-            with np.errstate(all="ignore"):
-                norms = np.sqrt(np.sum(J * J, axis=0))
+            norms = column_norms(J)
             self._seen = np.maximum(self._seen, np.where(np.isfinite(norms), norms, 0.0))
             self.D = np.where(self._seen > 0.0, self._seen, 1.0)
         return self.D
+
+
+class ResidualScale:
+    """The residuals as the solver sees them: divided by ``2^e``, the power of two with
+    ``max |f(x0)| / 2^e`` in ``[1/2, 1)``.
+
+    Every test in :mod:`trustfit.stopping` is a ratio and does not care; what this buys is
+    range. Data of size 1e-160 give costs that underflow to 0 (and would count as an exact
+    fit), data of size 1e150 squared sums that overflow; divided by a power of two, the solver
+    works with residuals of order one, and the arithmetic is exactly that of the unscaled
+    problem (multiplying by a power of two is exact in binary floating point), so the answer
+    at a scale that did not under- or overflow is unchanged to the last bit. The result is
+    scaled back (:meth:`up`, :meth:`up2`) before anyone sees it.
+    """
+
+    def __init__(self, f0: np.ndarray):
+        top = float(np.max(np.abs(f0), initial=0.0))
+        self.exponent = math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
+
+    def down(self, v):
+        """Residual-like quantity (residuals, Jacobian) into the solver's units."""
+        return np.ldexp(v, -self.exponent)
+
+    def up(self, v):
+        """Residual-like quantity back into the user's units."""
+        return np.ldexp(v, self.exponent)
+
+    def up2(self, v):
+        """Quadratic quantity (cost, gradient, damping) back into the user's units."""
+        if isinstance(v, float) and not math.isfinite(v):
+            return v
+        return np.ldexp(v, 2 * self.exponent)
+
+
+class ScaledProblem:
+    """A :class:`~trustfit.problem.Problem` seen through a :class:`ResidualScale`: residuals
+    and Jacobians come out divided by ``2^e``; everything else (bounds, counters, flags) is
+    the problem's own."""
+
+    def __init__(self, problem, scale: ResidualScale):
+        self._problem = problem
+        self._scale = scale
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        return self._scale.down(self._problem.residuals(x))
+
+    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
+        # Finite differences need the user's residuals at x: scaling back is exact.
+        return self._scale.down(self._problem.jacobian(x, self._scale.up(f), refined))
+
+    def __getattr__(self, name: str):
+        return getattr(self._problem, name)

@@ -3,14 +3,29 @@
 Each test returns ``(StopReason | None, measured_value)`` so the driver can report not only
 *that* a test fired but the value that made it fire (Ceres ``ParameterToleranceReached``,
 SciPy ``_lsq/common.check_termination``). The criteria are those of Madsen, Nielsen &
-Tingleff (2004), eqs. (3.15):
+Tingleff (2004), eqs. (3.15), each in a form that does not depend on the units of the data or
+of the parameters:
 
-* gradient:  ``||g||_inf <= gtol``             (g = J^T r, restricted to free variables)
-* step:      ``||h||_2 <= xtol * (||x||_2 + xtol)``
-* cost:      actual and predicted reductions ``<= ftol * F(x)`` (MINPACK), any trial step
-* budgets:   evaluations and iterations.
+* gradient: ``max_j |J_j . r| / (||J_j|| ||r||) <= gtol`` (:func:`gradient_cosine`), the
+  cosine of the angle between the residuals and each Jacobian column: MINPACK's ``gtol``
+  (Moré, Garbow & Hillstrom 1980, User Guide for MINPACK-1, sec. 2.3; SciPy's ``'lm'``);
+* step: ``|h_j| <= xtol (|x_j| + xtol w_j)`` for every parameter (:func:`step_test`), the
+  componentwise relative step of Dennis & Schnabel (1983, eq. 7.2.5);
+* cost: actual and predicted reductions ``<= ftol * F(x)`` (MINPACK), any trial step
+* budgets: evaluations and iterations.
 
 A tolerance of ``None`` switches its test off.
+
+Scale invariance, the rule for every threshold here: multiplying the residuals (y and the
+model, or 1/sigma) by any ``s > 0``, adding a constant baseline that a parameter absorbs, or
+changing a parameter's units (``x_j -> c_j x_j``, the model rewritten) leaves every decision
+unchanged up to rounding. Each threshold is therefore a ratio of quantities that scale alike:
+the gradient's cosine and the share of the residual in the range of ``J`` (dimensionless),
+relative steps, relative cost reductions, the condition number of the column-scaled Jacobian,
+and the residual or a column against the Jacobian's own accuracy (``eps`` for an exact
+Jacobian, ``eps / h`` for finite differences with relative step ``h``). The driver also works
+on residuals divided by a power of two fixed at ``x0`` (:class:`trustfit.scaling.ResidualScale`)
+so that costs of 1e-300 or 1e300 neither under- nor overflow.
 
 A convergence test firing is not yet a certificate: :func:`certify` checks the point where it
 fired (first-order stationarity and a non-degenerate Jacobian) before ``success`` is claimed.
@@ -21,8 +36,11 @@ import math
 
 import numpy as np
 
+from .differentiation import DEFAULT_RELATIVE_STEP
+from .linalg import column_norms, norm2
 from .result import StopReason
 
+EPS = float(np.finfo(float).eps)
 #: Largest relative length of the residual's projection on range(J) at a certified point.
 #: On NIST StRD the certified solutions measure at most 1.6e-8 (with finite differences), the
 #: stalls and wrong local solutions at least 1e-6.
@@ -30,15 +48,29 @@ STATIONARY_LIMIT = 1e-7
 #: Largest condition number of the column-scaled Jacobian at a certified point: beyond
 #: 1/sqrt(eps) half the digits of the Gauss-Newton step are rounding, the parameters are not
 #: determined. NIST StRD solutions have at most 5.7e4 (Bennett5).
-CONDITION_LIMIT = 1.0 / math.sqrt(np.finfo(float).eps)
+CONDITION_LIMIT = 1.0 / math.sqrt(EPS)
 #: A fit is exact to rounding, with nothing to certify, when the residuals are below this
-#: times ``|| |J| |x| ||``, the size of the linearised model's terms (:func:`exact_fit`).
-#: Relative to the model, not to the starting cost: an absurd start (cost 1e79 from exp(90))
-#: must not make any later cost look exact.
-EXACT_RESIDUAL = 1e-8
-#: A column whose effect ``||J_j|| max(|x_j|, |x0_j|)`` is at most this times the largest is
-#: zero: the parameter does not influence the residuals (NIST solutions: at least 6e-3).
-ZERO_COLUMN = 1e-8
+#: times ``|| |J| |x| ||``, the size of the linearised model's terms (:func:`exact_fit`): the
+#: rounding error of residuals computed from terms of that size, and of data given to 13
+#: digits (NIST Lanczos1 ends at 514 eps), 2048 eps. Relative to the model, not to the
+#: starting cost: an absurd start (cost 1e79 from exp(90)) must not make any later cost look
+#: exact; and close to rounding, not at 1e-8: a baseline of 1e9 absorbed by an offset makes
+#: the terms 1e9, and a residual of 10 (the signal on top of it) is not an exact fit.
+EXACT_RESIDUAL = 2048 * EPS
+#: A column is zero when it is within this factor of the Jacobian's own error
+#: (:func:`zero_columns`).
+ZERO_COLUMN = 100.0
+#: Relative accuracy ``eps / h`` of a Jacobian by how it was computed (``h`` the relative
+#: finite-difference step, :mod:`trustfit.differentiation`): rounding errors ``eps |f|`` in
+#: the residuals become ``eps |f| / h`` in a difference quotient. ``'exact'``: an analytic or
+#: complex-step Jacobian.
+JACOBIAN_NOISE = {"exact": EPS, "cs": EPS, "callable": EPS,
+                  **{k: EPS / v for k, v in DEFAULT_RELATIVE_STEP.items() if k != "cs"}}
+
+
+def jacobian_noise(kind: str | None) -> float:
+    """Relative accuracy of a Jacobian computed by ``kind`` (see :data:`JACOBIAN_NOISE`)."""
+    return JACOBIAN_NOISE.get(kind or "exact", EPS)
 
 
 def parameter_scale(x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
@@ -50,31 +82,114 @@ def parameter_scale(x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
     return np.where(size > 0, size, 1.0)
 
 
-def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
-    """Mask of the Jacobian columns with no effect (see ``ZERO_COLUMN``). Judged by effect,
-    not by raw norm, so that parameters of very different sizes compare fairly, and a column
-    of finite-difference noise is not mistaken for information after column scaling."""
+def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> float:
+    """``|| |J| |x| || (+ ||r||)``: the size of the linearised model's terms (and of the data,
+    ``y = model - r``), the magnitude that sets the rounding level of the residuals."""
     with np.errstate(all="ignore"):
-        effect = np.sqrt(np.sum(J * J, axis=0)) * parameter_scale(x, x0)
-    top = float(np.nanmax(effect, initial=0.0))
-    return (effect <= ZERO_COLUMN * top) | (top == 0.0)
+        terms = norm2(np.abs(J) @ np.abs(np.asarray(x, dtype=float)))
+    return terms + (norm2(r) if r is not None else 0.0)
+
+
+def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
+                  noise: float = EPS, r: np.ndarray | None = None) -> np.ndarray:
+    """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
+    column, ``inf`` where no error is known (see :func:`zero_columns`)."""
+    J = np.asarray(J, dtype=float)
+    x = np.asarray(x, dtype=float)
+    norms = column_norms(J)
+    if noise > EPS:
+        size = np.where(x != 0.0, np.abs(x), 1.0)
+    else:
+        start = x if x0 is None else np.asarray(x0, dtype=float)
+        # no size for a parameter started at 0: only an exactly zero column is zero
+        size = np.where(start != 0.0, np.maximum(np.abs(x), np.abs(start)), np.inf)
+    level = noise * model_size(J, x, r)
+    with np.errstate(all="ignore"):
+        effect = np.where(norms > 0.0, norms * size, 0.0)
+        return np.where(effect == 0.0, 0.0, effect / level)
+
+
+def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
+                 noise: float = EPS, r: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the Jacobian columns with no effect: a column that is zero or within
+    ``ZERO_COLUMN`` times its own error (:func:`column_signal` at most ``ZERO_COLUMN``).
+
+    The error of column ``j`` is ``noise * T / h_j`` (``T`` = :func:`model_size`, the
+    magnitude whose rounding the column sees): with finite differences ``noise = eps / h``
+    and the step is ``h |x_j|`` (``h`` when ``x_j = 0``), so the test is
+    ``||J_j|| size_j <= ZERO_COLUMN * noise * T`` with ``size_j = |x_j|`` (1 at 0), the
+    finite differences' own convention. With an exact Jacobian (``noise = eps``) the size of a
+    parameter is only known when the user gave one: ``size_j = max(|x_j|, |x0_j|)`` where
+    ``x0_j != 0`` (a parameter whose whole effect is below the residuals' rounding does not
+    influence them); a parameter started at 0 carries no unit, and only an exactly zero column
+    is zero. Every quantity scales with the data, and ``||J_j|| size_j`` is free of the
+    parameter's units: the rule is invariant to both (and a baseline enters only through
+    ``T``, where it truly sets the rounding level of finite differences)."""
+    if np.asarray(J).shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    return column_signal(J, x, x0, noise, r) <= ZERO_COLUMN
+
 
 Outcome = tuple[StopReason | None, float]
 
 
-def gradient_test(grad_norm_inf: float, gtol: float | None) -> Outcome:
-    if gtol is not None and grad_norm_inf <= gtol:
-        return StopReason.GRADIENT, grad_norm_inf
-    return None, grad_norm_inf
+def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
+    """``max_j |J_j . r| / (||J_j|| ||r||)``: the cosine of the angle between the residuals
+    and the Jacobian column closest to them (MINPACK ``lmder``'s ``gnorm``), 0 for an exact
+    fit or a zero column. Unlike ``||J^T r||_inf`` it is the same at every scale of the data
+    and of each parameter, and a baseline absorbed by a parameter leaves it alone."""
+    J = np.asarray(J, dtype=float)
+    if J.shape[1] == 0:
+        return 0.0
+    r_norm = norm2(r)
+    if r_norm == 0.0 or not math.isfinite(r_norm):
+        return 0.0 if r_norm == 0.0 else math.inf
+    norms = column_norms(J)
+    with np.errstate(all="ignore"):
+        unit = J / np.where(norms > 0.0, norms, 1.0)
+        cos = np.abs(unit.T @ (np.asarray(r, dtype=float) / r_norm))
+    value = float(np.max(cos, initial=0.0))
+    return value if math.isfinite(value) else math.inf
 
 
-def step_test(step_norm: float, x_norm: float, xtol: float | None) -> Outcome:
-    """Relative step test; the ``+ xtol`` keeps it meaningful at x = 0."""
+def gradient_test(measure: float, gtol: float | None) -> Outcome:
+    """Fires when the gradient measure (:func:`gradient_cosine` in the driver) is at most
+    ``gtol``."""
+    if gtol is not None and measure <= gtol:
+        return StopReason.GRADIENT, measure
+    return None, measure
+
+
+def step_floor(J: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The floor of the step test for each parameter (:func:`step_test`): the size of the
+    whole parameter vector in the units of ``x_j``, ``||c x|| / c_j`` with ``c`` the
+    Jacobian's column norms (``c_j x_j`` is free of units); infinite for a zero column."""
+    c = column_norms(J)
+    with np.errstate(all="ignore"):
+        return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
+
+
+def step_test(step, x, xtol: float | None, floor=1.0) -> Outcome:
+    """Componentwise relative step (Dennis & Schnabel 1983, eq. 7.2.5): fires when
+    ``|h_j| <= xtol (|x_j| + xtol floor_j)`` for every ``j``; the value is the largest
+    ``|h_j| / (|x_j| + xtol floor_j)``.
+
+    Per parameter, not as ``||h|| <= xtol ||x||``: a norm lets the largest parameter decide, so
+    that a baseline of 1e9 absorbed by an offset, or a parameter in units that make it 1e20,
+    would stop the fit while the others still move by whole percents. ``floor_j`` keeps the
+    test meaningful at ``x_j = 0``; the driver passes the size of the other parameters in the
+    units of ``x_j`` (``||c x|| / c_j``, ``c`` the Jacobian's column norms), so that it too is
+    free of units. Scalars give MNT's eq. 3.15b, ``||h|| <= xtol (||x|| + xtol)``."""
+    h = np.abs(np.atleast_1d(np.asarray(step, dtype=float)))
     if xtol is None:
-        return None, step_norm
-    if step_norm <= xtol * (x_norm + xtol):
-        return StopReason.STEP, step_norm
-    return None, step_norm
+        return None, float(np.max(h, initial=0.0))
+    size = np.abs(np.atleast_1d(np.asarray(x, dtype=float))) + xtol * np.asarray(floor)
+    with np.errstate(all="ignore"):
+        ratio = np.where(h == 0.0, 0.0, h / size)
+    value = float(np.max(ratio, initial=0.0))
+    if bool(np.all(h <= xtol * size)):
+        return StopReason.STEP, value
+    return None, value
 
 
 def cost_test(actual_reduction: float, predicted_reduction: float, cost: float,
@@ -122,22 +237,27 @@ def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None)
 
 def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
               limit: float = EXACT_RESIDUAL) -> bool:
-    """Residuals at most ``limit`` times ``|| |J| |x| ||``, the size of the linearised
-    model's terms: a zero-residual fit whose residual is rounding noise."""
+    """Residuals at most ``limit`` times the size of the linearised model, the smaller of
+    ``|| |J| |x| ||`` (its terms) and ``||J x||`` (their sum): a zero-residual fit whose
+    residual is rounding noise. The sum guards against terms that cancel: amplitudes of
+    +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
+    no fit at all. Norms are computed without underflow (:func:`trustfit.linalg.norm2`)."""
     with np.errstate(all="ignore"):
-        terms = float(np.linalg.norm(np.abs(J) @ np.abs(x)))
-        return bool(np.isfinite(terms) and float(np.linalg.norm(r)) <= limit * terms)
+        total = norm2(np.asarray(J, dtype=float) @ np.asarray(x, dtype=float))
+    terms = min(model_size(J, x), total)
+    return bool(math.isfinite(terms) and norm2(r) <= limit * terms)
 
 
 def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
-            x0: np.ndarray, tolerance: float = 0.0) -> Outcome:
+            x0: np.ndarray, tolerance: float = 0.0, noise: float = EPS) -> Outcome:
     """Check a point where a convergence test fired (``J``: the columns of the free
     variables; a variable held at a bound satisfies its own optimality condition): ``(None, value)`` when it is certified,
     else ``(StopReason.STALLED | StopReason.DEGENERATE, measured value)``.
 
     * exact fit (:func:`exact_fit`): certified;
-    * degenerate: a zero column (:func:`zero_columns`: a parameter with no influence), or
-      condition number of ``J diag(1/||J_j||)`` above ``CONDITION_LIMIT``;
+    * degenerate: a zero column (:func:`zero_columns` with the Jacobian's accuracy ``noise``,
+      :func:`jacobian_noise`: a parameter with no influence), or condition number of
+      ``J diag(1/||J_j||)`` above ``CONDITION_LIMIT``;
     * stationary: ``||U U^T r|| / ||r|| <= max(STATIONARY_LIMIT, sqrt(tolerance))`` with
       ``U`` the left singular vectors of ``J``: the share of the residual the model could
       still remove. Unlike ``||J^T r||`` it does not depend on the scale of the parameters or
@@ -145,17 +265,25 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
       ``xtol = 1e-5`` accepts a point that is stationary only to about that level (the
       square root, since the share enters the cost squared), while a stall with half the
       residual still removable is caught at any tolerance.
+
+    Every measure is a ratio of quantities that scale alike, so the verdict is the same for
+    data in any units (``cost`` is not used: at 1e-160 it underflows to 0). With a finite-
+    difference Jacobian the condition number and the share are only known to about its
+    accuracy; the driver confirms a refusal with a more accurate Jacobian
+    (:func:`trustfit._loop.run`).
     """
-    if cost == 0.0 or J.shape[1] == 0 or exact_fit(J, r, x):
+    del cost  # the norm of r, computed without underflow, decides instead
+    if J.shape[1] == 0 or norm2(r) == 0.0 or exact_fit(J, r, x):
         return None, 0.0
-    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0)):
+    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0, noise, r)):
         return StopReason.DEGENERATE, math.inf
-    norms = np.sqrt(np.sum(J * J, axis=0))
+    norms = column_norms(J)
     U, s, _ = np.linalg.svd(J / norms, full_matrices=False)
     condition = float(s[0] / s[-1]) if s[-1] > 0.0 else math.inf
     if condition > CONDITION_LIMIT:
         return StopReason.DEGENERATE, condition
-    share = float(np.linalg.norm(U.T @ r) / np.linalg.norm(r))
+    r_unit = np.asarray(r, dtype=float) / norm2(r)
+    share = float(np.linalg.norm(U.T @ r_unit))
     if share > max(STATIONARY_LIMIT, math.sqrt(tolerance)):
         return StopReason.STALLED, share
     return None, share

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..linalg import SVDSolver
 from ..problem import Problem
+from ..stopping import gradient_cosine
 
 if TYPE_CHECKING:
     from ..globalize import Outcome
@@ -43,6 +44,8 @@ class Iterate:
     D: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
+    #: relative accuracy of ``J`` (:func:`trustfit.stopping.jacobian_noise`)
+    noise: float = float(np.finfo(float).eps)
     cost: float = field(init=False)
     g: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
@@ -59,6 +62,12 @@ class Iterate:
         return float(np.max(np.abs(self.g[self.free]), initial=0.0))
 
     @cached_property
+    def gradient_measure(self) -> float:
+        """The gradient test's measure over the free variables: the largest cosine between the
+        residuals and a Jacobian column (:func:`trustfit.stopping.gradient_cosine`)."""
+        return gradient_cosine(self.J[:, self.free], self.f)
+
+    @cached_property
     def scaled_jacobian(self) -> np.ndarray:
         """``J D^{-1}`` restricted to the free variables."""
         return self.J[:, self.free] / self.D[self.free]
@@ -66,7 +75,7 @@ class Iterate:
     @cached_property
     def svd(self) -> SVDSolver:
         """SVD of the scaled free Jacobian, shared by every step proposed from this point."""
-        return SVDSolver(self.scaled_jacobian, self.f)
+        return SVDSolver(self.scaled_jacobian, self.f, self.noise)
 
     def unscale(self, z_free: np.ndarray) -> np.ndarray:
         """Full-length step ``h`` from a step ``z`` in scaled free variables."""
