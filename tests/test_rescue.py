@@ -146,3 +146,23 @@ def test_mgh17_far_start_coalesced_exponentials_are_separated():
     assert nist.lre(r.x, p.certified) >= 7.0
     assert any("the best stalled point, pushed apart x[1]/x[2], x[3]/x[4]" in e
                for e in r.events)
+
+
+def test_a_certified_restart_at_the_same_cost_is_kept():
+    """A restart that reaches the best cost so far (within 1e-8) certified, where the best run
+    was not certified, replaces it: the answer is the same, and now it is vouched for."""
+    import dataclasses
+
+    from trustfit.rescue import rescue
+
+    good = trustfit.least_squares(ex.residuals, ex.STARTS[0], jac=ex.jacobian, rescue=False)
+    assert good.success
+    # The same point, as a run that stopped without converging (a budget stop).
+    stalled = dataclasses.replace(good, stop_reason=StopReason.MAX_ITER, x0=np.array(ex.STARTS[0], float))
+
+    def run_once(start, nfev_left=None, iter_left=None):
+        return trustfit.least_squares(ex.residuals, start, jac=ex.jacobian, rescue=False)
+
+    r = rescue(run_once, stalled, max_nfev=10_000)
+    assert r.success and r.cost == pytest.approx(good.cost, rel=1e-8)
+    assert "rescue kept restart 1" in r.events[-1]

@@ -167,8 +167,9 @@ def least_squares(
         (the default: dogleg in Moré-scaled variables, then LM where the dogleg's stop is not
         certified; see :func:`_auto`). SciPy's ``'trf'`` and ``'dogbox'`` map to ``'auto'``
         and to ``'dogleg'``.
-    ftol, xtol, gtol : relative cost reduction, relative step, gradient infinity norm.
-        ``None`` switches a test off. The defaults (1e-15, SciPy's are 1e-8) let the fit run
+    ftol, xtol, gtol : relative cost reduction; relative step per parameter (Dennis &
+        Schnabel eq. 7.2.5); largest cosine between the residuals and a Jacobian column
+        (MINPACK's gtol; scale-free, unlike ``||g||_inf``). ``None`` switches a test off. The defaults (1e-15, SciPy's are 1e-8) let the fit run
         to rounding level, where the rounding test (below) ends it: SciPy's defaults stop
         early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
         BoxBOD, MGH17, Bennett5).

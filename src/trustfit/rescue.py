@@ -57,8 +57,8 @@ when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the s
 (exchangeable parameters excepted: breaking a symmetry may need a larger push): the stall is
 then reproducible, not an accident of the start.
 
-The best run (lowest cost; a restart must lower it by more than a relative ``1e-8``) is
-returned, with the history of every run concatenated in order (the first record of a restart
+The best run (lowest cost; a restart must lower it by more than a relative ``1e-8``, or reach
+the same cost within that and be certified where the best so far is not) is returned, with the history of every run concatenated in order (the first record of a restart
 carries the note ``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and
 ``nfev_fd`` summed over all runs, and one sentence per restart in ``events``.
 """
@@ -199,7 +199,9 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
             what = "jittered x0" + (pushed if pairs else "")
         r = run_once(start, left, left_it)  # a non-finite start comes back rejected (cost inf)
         runs.append(r)
-        improved = r.cost < best.cost * (1.0 - IMPROVEMENT)
+        improved = (r.cost < best.cost * (1.0 - IMPROVEMENT)
+                    or (r.success and not best.success
+                        and r.cost <= best.cost * (1.0 + IMPROVEMENT)))
         events.append(
             f"rescue restart {k}: the previous run stopped ({current.stop_reason.name}, cost "
             f"{current.cost:.6g}) with {', '.join(fired)}; restarted from {_fmt(start)} "

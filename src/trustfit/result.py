@@ -25,7 +25,8 @@ class StopReason(Enum):
 
     #            status  converged usable  message template ({value} is the measured value)
     GRADIENT = (1, True, True,
-                "Converged: the gradient norm {value:.3g} fell below gtol.")
+                "Converged: the largest cosine {value:.3g} between the residuals and a "
+                "column of the Jacobian fell below gtol.")
     COST = (2, True, True,
             "Converged: the relative reduction of the cost {value:.3g} fell below ftol.")
     STEP = (3, True, True,
