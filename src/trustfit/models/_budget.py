@@ -183,6 +183,12 @@ class _Walker:
         if base.value is not None and expo.value is not None:
             value = self.fold(node, _float_power, base.value, expo.value)
             return _Node(value, params, 0, size)
+        if base.value is not None and base.value <= 0.0:
+            # c**p with c < 0 is complex for most p, and its derivative c**p*log(c) is
+            # complex for every p; 0**p is 0 or undefined, its derivative zoo
+            raise self.src.error(f"the power {self.src.segment(node)} raises "
+                                 f"{'zero' if base.value == 0.0 else 'a negative number'} to "
+                                 f"a varying exponent: not a real function", node)
         degree = base.degree * max(1.0, abs(expo.value)) if expo.value is not None else (
             max(base.degree, 1))
         if degree > MAX_DEGREE:

@@ -10,6 +10,8 @@ around the places where exactness costs without helping a float64 evaluation:
 * a power of two numbers is folded in floating point (``9**9**9`` is refused as
   an overflow by the budget, never computed exactly); a constant power with an
   exponent beyond 64 in magnitude (``sqrt(2)**-10**300``) is folded to a Float;
+* a function of an inexact (Float) or huge constant is evaluated in floating
+  point, as the budget did (mpmath's ``erfc(1e300)`` raises ``OverflowError``);
 * sums and products are built once from all their terms or factors (pairwise
   ``a*b*c*...`` re-flattens the growing product at every step: quadratic).
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import ast
 import math
 
+from ._budget import _FLOAT_FUNCTIONS
 from ._safe_parse import CONSTANTS, FUNCTIONS, ExpressionError, _left_spine, _Source
 
 __all__ = ["build_sympy", "not_finite_real"]
@@ -78,6 +81,10 @@ def not_finite_real(expr) -> str | None:
                 return f"it involves the number {_short(atom)}, which overflows a float"
     if expr.has(sympy.AccumBounds):
         return "it is not a single number (an interval of values)"
+    for power in expr.atoms(sympy.Pow):  # e.g. (a - 1 - a)**a, which sympy makes (-1)**a
+        if power.base.is_number and not power.exp.is_number and float(power.base) <= 0:
+            return (f"it raises {_short(power.base)} to a varying exponent (not real; "
+                    f"its derivative involves log({_short(power.base)}))")
     return None
 
 
@@ -144,6 +151,10 @@ class _Builder:
         if isinstance(node, ast.Call):
             name = FUNCTIONS[node.func.id]
             arg = self.conv(node.args[0])
+            if arg.is_number and (arg.is_Float or abs(float(arg)) > _EXACT_INT):
+                # an inexact or huge argument: evaluate in floats, as the budget did
+                # (mpmath's erfc(1e300) raises OverflowError; sympy's answer is no better)
+                return sympy.Float(_FLOAT_FUNCTIONS[node.func.id](float(arg)))
             value = sympy.log(arg, 10) if name == "log10" else getattr(sympy, name)(arg)
             if arg.is_number:  # a constant call: exact, it may be zoo (tan(pi/2))
                 problem = not_finite_real(value)

@@ -30,9 +30,13 @@ The language
 
 Limits, so that a hostile string cannot make sympy work forever: at most
 :data:`MAX_LENGTH` characters, nesting at most :data:`MAX_DEPTH` levels (long
-sums and products do not count), and powers of two numbers are folded in
-floating point first (``9**9**9`` is refused as an overflow, not computed
-exactly); numbers that overflow a float are refused.
+sums and products do not count), only ASCII (Python would silently normalise a
+Unicode look-alike such as ``ａ`` to ``a``), and, before any sympy object is
+built, the budget of :mod:`._budget` (:func:`check_work`): constants folded in
+floating point and refused when they overflow or leave their domain, a bound on
+the degree of nested powers, and a bound on the estimated work of
+differentiating and compiling the model.  A keyword used as a name (``lambda``)
+is named as such, with a suggested spelling.
 
 ``gamma`` is deliberately *not* a function here: it is a common parameter name
 (Lorentzian half-width, damping), so it stays free for that use.
@@ -48,7 +52,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from .names import keyword_advice, validate_name
+from .names import keyword_advice, name_sequence, validate_name
 
 __all__ = [
     "CONSTANTS",
@@ -388,8 +392,12 @@ def check_work(tree: ast.Expression, text: str, independent: Sequence[str] = ())
     return check_budget(tree, _Source(text), independent)
 
 
-def unique_names(names: Sequence[str], what: str) -> list[str]:
-    """Check a list of names for validity and duplicates."""
+def unique_names(names: object, what: str, argument: str | None = None) -> list[str]:
+    """Check a list of names for validity and duplicates.  With ``argument`` (the
+    argument's name, for messages), ``names`` may also be one name or any ordered
+    sequence (:func:`~trustfit.models.names.name_sequence`)."""
+    if argument is not None:
+        names = name_sequence(names, argument)
     out: list[str] = []
     for n in names:
         check_name(n, what)

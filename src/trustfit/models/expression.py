@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from ._safe_parse import check_work, free_names, to_sympy, unique_names, validate
-from .names import name_sequence
 from .parameters import Parameter, Parameters
 
 __all__ = ["FitProblem", "Model", "natural_key"]
@@ -130,7 +129,7 @@ class Model:
                  name: str | None = None, guess: Callable | None = None):
         sympy = _import_sympy()
         tree = validate(expr)
-        indep = unique_names(name_sequence(independent, "independent"), "independent variable")
+        indep = unique_names(independent, "independent variable", "independent")
         names = free_names(tree)
         absent = [v for v in indep if v not in names]
         if absent:
@@ -171,7 +170,7 @@ class Model:
             raise ValueError(f"params must be a sequence of names or a mapping, got the "
                              f"string {params!r} (write params=[{params!r}])")
         else:
-            order = unique_names(name_sequence(params, "params"), "parameter")
+            order = unique_names(params, "parameter", "params")
         if set(order) != set(pnames):
             missing = [p for p in pnames if p not in order]
             extra = [p for p in order if p not in pnames]
