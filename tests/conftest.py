@@ -5,10 +5,10 @@ from pathlib import Path
 # The reference problem registry lives beside the tests.
 sys.path.insert(0, str(Path(__file__).parent))
 
-# Hypothesis profiles: the property and fuzz tests set their own small example counts for
-# the normal suite; `make fuzz` (HYPOTHESIS_PROFILE=fuzz) runs the fuzz tests with many more
-# (tests/test_cli_fuzz.py reads the count from this profile).
+# Hypothesis profiles: the property and fuzz tests keep their own small example counts in the
+# normal suite; `make fuzz` (HYPOTHESIS_PROFILE=fuzz) runs the tests marked `fuzz` with at least
+# this many examples each (they take max(their own count, settings.default.max_examples)).
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("fuzz", max_examples=1000, deadline=None)
+settings.register_profile("fuzz", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -436,3 +436,13 @@ def test_batch_progress_bar_only_on_a_terminal(capsys, monkeypatch, stack):
     monkeypatch.setattr(sys, "stderr", quiet)
     assert cli.main([str(a) for a in batch_args(stack, "--no-progress")]) == 0
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("p0,why", [("lambda=1", "a reserved word in Python; call it lam"),
+                                    ("a__b=1", "dunder"), ("x;y=2", "contains ';'")])
+def test_p0_names_follow_the_one_name_rule(p0, why):
+    from trustfit._options import parse_p0
+    from trustfit._table import InputError
+
+    with pytest.raises(InputError, match=why):
+        parse_p0(p0)

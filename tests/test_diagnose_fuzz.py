@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trustfit
+
+pytestmark = pytest.mark.fuzz
 from trustfit.diagnostics import Diagnosis, diagnose, sparse_null_basis
 from trustfit.result import FitResult, StopReason
 

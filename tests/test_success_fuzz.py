@@ -15,7 +15,7 @@ Jacobian (analytic or forward differences) and rescue on or off. For every resul
   the factor 10 covers the difference between two approximations of one Jacobian).
 
 The noise is at least 1e-6 of the signal, so every minimum has a cost well above rounding.
-``HYPOTHESIS_PROFILE=fuzz`` (``make fuzz``) runs many more examples.
+``HYPOTHESIS_PROFILE=fuzz`` (``make fuzz``) runs 5,000.
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ from scipy.optimize._numdiff import approx_derivative
 
 import trustfit
 
-EXAMPLES = 20_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 400
+pytestmark = pytest.mark.fuzz
+
+EXAMPLES = 5_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 400
 EPS = np.finfo(float).eps
 
 

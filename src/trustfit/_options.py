@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from ._table import SPACE, InputError, parse_int, parse_number
+from .models.names import validate_name
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -28,6 +29,10 @@ def pairs(option: str, text: str) -> list[tuple[str, str]]:
         name, value = name.strip(SPACE), value.strip(SPACE)
         if not eq or not name or not value:
             raise InputError(f"{option}: {item!r} is not of the form name=value")
+        try:
+            validate_name(name, option)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if any(n == name for n, _ in out):
             raise InputError(f"{option}: {name!r} is given twice")
         out.append((name, value))

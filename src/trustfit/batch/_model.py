@@ -6,9 +6,8 @@ symbols in order and the independent-variable symbols.  ``trustfit.Model`` (pack
 ``param_symbols``, ``independent_symbols``); until it is available on every branch,
 :func:`as_batch_model` also accepts
 
-* an expression string (parsed by ``trustfit.models.Model`` when importable, else by
-  sympy here: the parameters are the free symbols other than the independent
-  variable, in order of first appearance in the string),
+* an expression string (parsed by ``trustfit.models.Model``, never by ``sympify``,
+  which evaluates its input as Python),
 * a sympy expression, with ``params=`` / ``independent=`` given,
 * a plain Python callable ``f(x, p1, ..., pn)`` (SciPy ``curve_fit`` convention), for
   the vectorized numpy fallback (no compilation, no symbolic Jacobian).
@@ -68,20 +67,39 @@ def natural_order(names) -> list[str]:
     return sorted(names, key=_natural_key)
 
 
+def _names(value, argument: str, role: str) -> tuple:
+    """``value`` (one name or an ordered sequence; str or sympy Symbol items) as a
+    tuple of validated names: they reach generated source (the kernel cache key,
+    comments) and must be plain identifiers."""
+    from trustfit.models.names import name_sequence, validate_name
+
+    if hasattr(value, "free_symbols") and hasattr(value, "name"):  # one sympy Symbol
+        value = [value]
+    items = name_sequence(value, argument)
+    return tuple(validate_name(getattr(v, "name", v) if hasattr(v, "free_symbols") else v,
+                               f"{argument}: {role}") for v in items)
+
+
 def _from_sympy(expr, params=None, independent="t", source=None) -> BatchModel:
     import sympy
 
+    from trustfit.models._sympy_input import check_sympy_model
+
+    _names(independent, "independent", "independent variable")
     if isinstance(independent, (str, sympy.Symbol)):
         independent = [independent]
     indep = tuple(sympy.Symbol(s) if isinstance(s, str) else s for s in independent)
     if params is None:
         free = {s.name for s in expr.free_symbols} - {s.name for s in indep}
         params = natural_order(free)
+    else:
+        _names(params, "params", "parameter")
     psyms = tuple(sympy.Symbol(p) if isinstance(p, str) else p for p in params)
     # sympify may create Symbols with assumptions; match free symbols by name
-    by_name = {s.name: s for s in expr.free_symbols}
+    by_name = {s.name: s for s in expr.free_symbols if hasattr(s, "name")}
     psyms = tuple(by_name.get(s.name, s) for s in psyms)
     indep = tuple(by_name.get(s.name, s) for s in indep)
+    check_sympy_model(expr, psyms, indep)
     return BatchModel(
         param_names=[s.name for s in psyms],
         expr=expr,
@@ -97,12 +115,24 @@ _FROM_STRING: dict[tuple, BatchModel] = {}
 
 
 def as_batch_model(model, params: Sequence[str] | None = None, independent="t") -> BatchModel:
-    """Normalise ``model`` (trustfit Model, string, sympy expr or callable)."""
+    """Normalise ``model`` (trustfit Model, string, sympy expr or callable).
+
+    Every name (``params``, ``independent``, the symbols of a sympy expression)
+    is checked by :func:`trustfit.models.names.validate_name` before any work.
+    """
     if isinstance(model, BatchModel):
         return model
     # trustfit.Model (duck-typed, so this module does not depend on trustfit.models)
     if hasattr(model, "param_names") and hasattr(model, "expr"):
         if getattr(model, "expr", None) is not None:
+            from trustfit.models.expression import Model
+
+            if type(model) is not Model:  # a Model checked its names and size itself
+                _names(list(model.param_names), "model.param_names", "parameter")
+                from trustfit.models._sympy_input import check_sympy_model
+
+                check_sympy_model(model.expr, tuple(model.param_symbols),
+                                  tuple(model.independent_symbols))
             return BatchModel(
                 param_names=list(model.param_names),
                 expr=model.expr,
@@ -120,25 +150,20 @@ def as_batch_model(model, params: Sequence[str] | None = None, independent="t") 
             source=model,
         )
     if isinstance(model, str):
-        key = (model, independent)
+        # names validated first: they are the cache key (a list is not hashable)
+        indep = _names(independent, "independent", "independent variable")
+        order = None if params is None else _names(params, "params", "parameter")
+        key = (model, indep, order)
         bm = _FROM_STRING.get(key)
-        if bm is not None:
-            return bm
-        try:  # prefer the project's own parser when present
-            from trustfit.models import Model  # type: ignore
+        if bm is None:
+            from trustfit.models import Model
 
-            bm = as_batch_model(Model(model, independent=independent))
-        except ImportError:
-            pass
-        if bm is not None:
+            bm = as_batch_model(Model(model, independent=list(indep),
+                                      params=None if order is None else list(order)))
             if len(_FROM_STRING) >= 256:
                 _FROM_STRING.clear()
             _FROM_STRING[key] = bm
-            return bm
-        import sympy
-
-        expr = sympy.sympify(model)
-        return _from_sympy(expr, params, independent, source=model)
+        return bm
     if callable(model) and not hasattr(model, "free_symbols"):
         if params is None:
             sig = inspect.signature(model)
@@ -149,7 +174,8 @@ def as_batch_model(model, params: Sequence[str] | None = None, independent="t") 
                     f"{getattr(model, '__name__', model)!r} takes {len(names)} argument(s)"
                 )
             params = names[1:]
-        return BatchModel(param_names=list(params), func=model, source=model)
+        return BatchModel(param_names=list(_names(params, "params", "parameter")), func=model,
+                          source=model)
     if hasattr(model, "free_symbols"):  # sympy expression
         return _from_sympy(model, params, independent)
     raise TypeError(

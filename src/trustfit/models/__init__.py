@@ -14,9 +14,11 @@ does not import sympy.
 import importlib
 
 from .expression import FitProblem, Model
+from .names import validate_name
 from .parameters import Parameter, Parameters
 
-__all__ = ["FitProblem", "Model", "Parameter", "Parameters", "available", "get"]
+__all__ = ["FitProblem", "Model", "Parameter", "Parameters", "available", "get",
+           "validate_name"]
 
 
 def _library():

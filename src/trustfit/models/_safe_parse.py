@@ -30,9 +30,13 @@ The language
 
 Limits, so that a hostile string cannot make sympy work forever: at most
 :data:`MAX_LENGTH` characters, nesting at most :data:`MAX_DEPTH` levels (long
-sums and products do not count), and powers of two numbers are folded in
-floating point first (``9**9**9`` is refused as an overflow, not computed
-exactly); numbers that overflow a float are refused.
+sums and products do not count), only ASCII (Python would silently normalise a
+Unicode look-alike such as ``ａ`` to ``a``), and, before any sympy object is
+built, the budget of :mod:`._budget` (:func:`check_work`): constants folded in
+floating point and refused when they overflow or leave their domain, a bound on
+the degree of nested powers, and a bound on the estimated work of
+differentiating and compiling the model.  A keyword used as a name (``lambda``)
+is named as such, with a suggested spelling.
 
 ``gamma`` is deliberately *not* a function here: it is a common parameter name
 (Lorentzian half-width, damping), so it stays free for that use.
@@ -45,7 +49,10 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import re
 from collections.abc import Sequence
+
+from .names import keyword_advice, name_sequence, validate_name
 
 __all__ = [
     "CONSTANTS",
@@ -54,6 +61,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
     "check_name",
+    "check_work",
     "free_names",
     "to_sympy",
     "unique_names",
@@ -154,14 +162,11 @@ class ExpressionError(ValueError):
 def check_name(name: object, what: str) -> str:
     """Check one user-given name (a parameter or independent variable).
 
-    It must be a Python identifier, not a keyword, not a dunder, and not one of
-    the reserved function or constant names.
+    It must pass :func:`~trustfit.models.names.validate_name` (ASCII letters,
+    digits and ``_``, not a keyword, no ``__``) and must not be one of the
+    function or constant names of the expression language.
     """
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(f"{what} {name!r} is not a valid name: use letters, digits and "
-                         f"'_', not starting with a digit, and not a Python keyword")
-    if "__" in name:
-        raise ValueError(f"{what} {name!r} is not allowed: names containing '__' are reserved")
+    validate_name(name, what)
     if name in FUNCTIONS or name in CONSTANTS:
         raise ValueError(f"{what} {name!r} is not allowed: it is a reserved function or "
                          f"constant name in model expressions")
@@ -206,6 +211,17 @@ class _Source:
             col = self.column(line, col0)
         return ExpressionError(self.text, problem, col, line)
 
+    def segment(self, node: ast.AST, limit: int = 60) -> str:
+        """The text of ``node`` as written (shortened to ``limit`` characters)."""
+        start = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
+        end = self.column(getattr(node, "end_lineno", None),
+                          getattr(node, "end_col_offset", None))
+        if start is None or end is None or node.lineno != node.end_lineno:
+            text = ast.unparse(node)
+        else:
+            text = self.text.split("\n")[node.lineno - 1][start - 1:end - 1]
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+
     def operator_col0(self, node: ast.BinOp) -> int | None:
         """Parsed 0-based column of a binary operator: the first non-blank
         character after the left operand (skipping closing parentheses)."""
@@ -238,10 +254,18 @@ def validate(text: object) -> ast.Expression:
             line = text.count("\n", 0, i) + 1
             col = i - (text.rfind("\n", 0, i) + 1) + 1
             raise ExpressionError(text, f"control character {ch!r} is not allowed", col, line)
+    for i, ch in enumerate(text):
+        if not ch.isascii():  # Python would NFKC-normalise it: 'ａ' silently becomes 'a'
+            line = text.count("\n", 0, i) + 1
+            col = i - (text.rfind("\n", 0, i) + 1) + 1
+            raise ExpressionError(text, f"the character {ch!r} (U+{ord(ch):04X}) is not "
+                                  f"allowed: names are ASCII letters, digits and '_', and "
+                                  f"operators are + - * / ** ^", col, line)
     src = _Source(text)
     try:
         tree = ast.parse(src.parsed, mode="eval")
     except SyntaxError as exc:
+        _refuse_keyword(text)  # 'lambda*t': say why, not just "invalid syntax"
         msg = exc.msg or "invalid syntax"
         line = exc.lineno
         col = src.column(line, exc.offset - 1) if exc.offset and exc.offset > 0 else None
@@ -258,6 +282,15 @@ def validate(text: object) -> ast.Expression:
     except RecursionError:
         raise ExpressionError(text, "the expression is nested too deeply") from None
     return tree
+
+
+def _refuse_keyword(text: str) -> None:
+    """Raise the advice for the first Python keyword used as a word in ``text``."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", line):
+            if keyword.iskeyword(match.group()):
+                raise ExpressionError(text, f"{keyword_advice(match.group())} (a name cannot "
+                                      f"be a Python keyword)", match.start() + 1, lineno)
 
 
 def _check_dunders(tree: ast.AST, src: _Source) -> None:
@@ -341,106 +374,30 @@ def free_names(tree: ast.Expression) -> list[str]:
 
 
 def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):
-    """Build a sympy expression from a tree that :func:`validate` accepted.
+    """Build the sympy expression of a tree that :func:`validate` accepted (and
+    :func:`check_work` bounded); see :func:`._build.build_sympy`.  Constant
+    subexpressions that are not finite real numbers are refused there."""
+    from ._build import build_sympy
 
-    ``symbols`` maps every free name to its sympy Symbol.  Numeric constant
-    folding is guarded: a power of two numbers is evaluated in floating point
-    first, so ``9**9**9`` is refused as an overflow instead of making sympy
-    compute a number with hundreds of millions of digits.
-    """
-    import sympy
-
-    src = _Source(text) if text else None
-
-    def fail(problem, node):
-        if src is not None:
-            raise src.error(problem, node)
-        raise ValueError(problem)
-
-    def binop(node, left, right):
-        op = type(node.op)
-        if op is ast.Add:
-            return left + right
-        if op is ast.Sub:
-            return left - right
-        if op is ast.Mult:
-            return left * right
-        if op is ast.Div:
-            if right.is_zero:
-                fail("division by zero", node)
-            return left / right
-        return _power(left, right, node, fail)
-
-    def conv(node):
-        if isinstance(node, ast.Constant):
-            v = node.value
-            if not math.isfinite(v if isinstance(v, float) else _int_as_float(v)):
-                fail(f"the number {str(v)[:20]}... is too large for a float"
-                     if isinstance(v, int) else "a number is too large for a float", node)
-            return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
-        if isinstance(node, ast.Name):
-            if node.id in CONSTANTS:
-                return getattr(sympy, CONSTANTS[node.id])
-            return symbols[node.id]
-        if isinstance(node, ast.UnaryOp):
-            operand = conv(node.operand)
-            return -operand if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.BinOp):
-            first, chain = _left_spine(node)
-            value, terms = conv(first), None
-            for op_node in chain:
-                right = conv(op_node.right)
-                if isinstance(op_node.op, (ast.Add, ast.Sub)):
-                    # gather a run of terms and add once: a + b + c + ... pairwise
-                    # would re-flatten the growing sum at every step (quadratic)
-                    terms = terms or [value]
-                    terms.append(right if isinstance(op_node.op, ast.Add) else -right)
-                else:
-                    if terms:
-                        value, terms = sympy.Add(*terms), None
-                    value = binop(op_node, value, right)
-            return sympy.Add(*terms) if terms else value
-        if isinstance(node, ast.Call):
-            name = FUNCTIONS[node.func.id]
-            arg = conv(node.args[0])
-            if name == "log10":
-                return sympy.log(arg, 10)
-            return getattr(sympy, name)(arg)
-        fail(f"unexpected node {type(node).__name__}", node)  # validate() prevents this
-
-    try:
-        return conv(tree.body)
-    except RecursionError:
-        raise ExpressionError(text, "the expression is nested too deeply") from None
+    return build_sympy(tree, symbols, text)
 
 
-def _int_as_float(v: int) -> float:
-    try:
-        return float(v)
-    except OverflowError:
-        return math.inf
+def check_work(tree: ast.Expression, text: str, independent: Sequence[str] = ()) -> int:
+    """Refuse a validated tree whose symbolic work would be unbounded: constants that
+    overflow or leave their domain when folded, powers past the degree limit, and
+    more differentiation work than the budget (see :mod:`._budget`).  Returns the
+    estimated work.  Cheap: one walk of the tree, no sympy."""
+    from ._budget import check_budget
+
+    return check_budget(tree, _Source(text), independent)
 
 
-def _power(base, exponent, node, fail):
-    import sympy
-
-    if base.is_Number and exponent.is_Number:
-        try:
-            value = float(base) ** float(exponent)
-        except OverflowError:
-            fail(f"the constant ({base})**({exponent}) overflows", node)
-        except ZeroDivisionError:
-            fail(f"the constant ({base})**({exponent}) divides by zero", node)
-        if isinstance(value, complex):
-            fail(f"the constant ({base})**({exponent}) is not a real number", node)
-        if base.is_Integer and exponent.is_Integer and abs(value) < 2.0**63:
-            return sympy.Pow(base, exponent)  # small enough to keep exact
-        return sympy.Float(value)
-    return base**exponent
-
-
-def unique_names(names: Sequence[str], what: str) -> list[str]:
-    """Check a list of names for validity and duplicates."""
+def unique_names(names: object, what: str, argument: str | None = None) -> list[str]:
+    """Check a list of names for validity and duplicates.  With ``argument`` (the
+    argument's name, for messages), ``names`` may also be one name or any ordered
+    sequence (:func:`~trustfit.models.names.name_sequence`)."""
+    if argument is not None:
+        names = name_sequence(names, argument)
     out: list[str] = []
     for n in names:
         check_name(n, what)

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ._safe_parse import free_names, to_sympy, unique_names, validate
+from ._safe_parse import check_work, free_names, to_sympy, unique_names, validate
 from .parameters import Parameter, Parameters
 
 __all__ = ["FitProblem", "Model", "natural_key"]
@@ -130,10 +130,7 @@ class Model:
         sympy = _import_sympy()
         from ._edges import edge_safe_diff  # u**b*log(u) is its limit 0 at u = 0, b > 0
         tree = validate(expr)
-        indep = [independent] if isinstance(independent, str) else list(independent)
-        if not indep:
-            raise ValueError("independent must name at least one variable, got an empty list")
-        unique_names(indep, "independent variable")
+        indep = unique_names(independent, "independent variable", "independent")
         names = free_names(tree)
         absent = [v for v in indep if v not in names]
         if absent:
@@ -144,6 +141,7 @@ class Model:
         pnames = sorted((n for n in names if n not in indep), key=natural_key)
         if not pnames:
             raise ValueError(f"model expression {expr!r} has no parameters to fit")
+        check_work(tree, expr, indep)  # bounds sympy's work before it starts
         self._defaults = Parameters()
         if params is not None:
             pnames = self._order_from(params, pnames, expr)
@@ -173,7 +171,7 @@ class Model:
             raise ValueError(f"params must be a sequence of names or a mapping, got the "
                              f"string {params!r} (write params=[{params!r}])")
         else:
-            order = unique_names(list(params), "parameter")
+            order = unique_names(params, "parameter", "params")
         if set(order) != set(pnames):
             missing = [p for p in pnames if p not in order]
             extra = [p for p in order if p not in pnames]

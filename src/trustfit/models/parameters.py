@@ -11,7 +11,8 @@ bounds=(lower, upper))`` takes, and :meth:`Parameters.full` /
 Rules checked (each failure is a ``ValueError`` naming the parameter, the value
 and the rule):
 
-* a name is a Python identifier without ``__``;
+* a name is ASCII letters, digits and ``_``, not a Python keyword, without ``__``
+  (:func:`~trustfit.models.names.validate_name`);
 * ``min < max`` (use ``vary=False`` to hold a parameter fixed, not ``min == max``);
   bounds may be infinite but not NaN;
 * a value, when given, is a finite real number with ``min <= value <= max``;
@@ -25,6 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
+
+from .names import validate_name
 
 __all__ = ["Parameter", "Parameters"]
 
@@ -51,10 +54,7 @@ class Parameter:
 
     def __init__(self, name: str, value: float | None = None, min: float = -np.inf,
                  max: float = np.inf, vary: bool = True):
-        if not isinstance(name, str) or not name.isidentifier() or "__" in name:
-            raise ValueError(f"parameter name {name!r} is not valid: it must be a Python "
-                             f"identifier without '__'")
-        self.name = name
+        self.name = validate_name(name, "parameter")
         self.value = value
         self.min = min
         self.max = max
