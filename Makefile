@@ -22,7 +22,9 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.demo-installed
 	$(PY) -m trustfit demo --out out/demo
 
+# The layering first (imports only look down, no cycles: pyproject.toml [tool.importlinter]).
 test: $(VENV)/.test-installed
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.test-installed

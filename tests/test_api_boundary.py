@@ -60,7 +60,7 @@ def test_the_users_own_errors_pass_through_unchanged():
 def test_diagnose_and_report_need_a_fit_result():
     with pytest.raises(TypeError, match="result must be a FitResult .* got NoneType"):
         diagnose(None)
-    from trustfit.report import report
+    from trustfit.analysis.report import report
     with pytest.raises(TypeError, match="report needs a FitResult, got dict"):
         report({"x": [1.0]})
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from trustfit import bench_nist
+from trustfit.apps import bench_nist
 from trustfit.reference import nist
 
 

@@ -17,9 +17,9 @@ import scipy.optimize
 from _images import assert_picture, n_frames
 
 import trustfit
-from trustfit import cli
+from trustfit.cli import command as cli
 from trustfit import examples as ex
-from trustfit._progress import Progress
+from trustfit.console.progress import Progress
 
 pytest.importorskip("sympy")
 
@@ -90,7 +90,7 @@ def test_fit_textbook_from_csv_json_and_pictures(tmp_path, textbook_csv):
     np.testing.assert_allclose(got, ex.MINIMUM_X, atol=2e-4)
     # stderr and intervals: the same numbers as the library's covariance of the same fit.
     r = trustfit.least_squares(ex.residuals, ex.STARTS[0], jac=ex.jacobian, method="hybrid")
-    from trustfit.statistics import covariance
+    from trustfit.analysis.uncertainty import covariance
     se = covariance(r).stderr
     for i, name in enumerate(("x1", "x2", "x3", "x4")):
         par = d["parameters"][name]
@@ -331,7 +331,7 @@ def test_demo_table_through_a_subprocess():
 
 
 def test_demo_pictures(tmp_path):
-    from trustfit.demo import write_pictures
+    from trustfit.apps.demo import write_pictures
 
     written = write_pictures(tmp_path / "demo", starts=(3,))
     names = sorted(p.name for p in written)
@@ -344,14 +344,14 @@ def test_demo_pictures(tmp_path):
                                **ex.ARTICLE_SETTINGS)
     gif = tmp_path / "demo" / "start3_animation.gif"
     assert n_frames(gif) == sum(h.accepted for h in r.history) + 1
-    from trustfit._table import read_columns
+    from trustfit.console.table import read_columns
     cols = read_columns(tmp_path / "demo" / "textbook.csv", ["t", "y"])
     np.testing.assert_array_equal(cols["t"], ex.T)
     np.testing.assert_array_equal(cols["y"], ex.Y)
 
 
 def test_bench_nist_is_wired(capsys):
-    pytest.importorskip("trustfit.bench_nist")
+    pytest.importorskip("trustfit.apps.bench_nist")
     with pytest.raises(SystemExit) as exc:
         cli.main(["bench", "nist", "--help"])
     assert exc.value.code == 0
@@ -388,7 +388,7 @@ def test_progress_bar_only_on_a_terminal():
 
 
 def test_bench_nist_progress_bar_only_on_a_terminal(capsys, monkeypatch):
-    pytest.importorskip("trustfit.bench_nist")
+    pytest.importorskip("trustfit.apps.bench_nist")
     argv = ["bench", "nist", "--problems", "Misra1a", "--methods", "tf-lm", "--jac",
             "analytic"]
     assert cli.main(argv) == 0

@@ -2,7 +2,7 @@
 input with exactly one stderr line naming the file, line and column or the option, 3 an
 internal error that asks to be reported. Output paths are checked before the fit, an input
 file is never overwritten, ``--out`` is written exactly where it says, and every number is
-read by one rule (:func:`trustfit._table.parse_number`).
+read by one rule (:func:`trustfit.console.table.parse_number`).
 
 In-process through ``trustfit.cli.main`` (pytest turns any warning into an error, which the
 command would report as exit 3, so "no warning" is checked by every exit code here); a few
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trustfit import cli
-from trustfit._table import InputError, parse_number, read_matrix
+from trustfit.cli import command as cli
+from trustfit.console.table import InputError, parse_number, read_matrix
 
 pytest.importorskip("sympy")
 
@@ -228,7 +228,7 @@ def test_debug_keeps_exit_2_and_adds_the_traceback(capsys, tmp_path):
 
 
 def test_an_internal_error_is_exit_3_with_a_hint_to_report_it(capsys, monkeypatch, line_csv):
-    from trustfit import _fit_command
+    from trustfit.cli import fit_command as _fit_command
 
     def broken(args):
         raise RuntimeError("something inside\nthat spans lines")
@@ -244,7 +244,7 @@ def test_an_internal_error_is_exit_3_with_a_hint_to_report_it(capsys, monkeypatc
 
 
 def _python(code: str, *args, stdout=subprocess.PIPE):
-    env = dict(os.environ, PYTHONPATH=str(Path(cli.__file__).parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(cli.__file__).parents[2]))
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=120, env=env)
 
@@ -441,8 +441,9 @@ def test_batch_progress_bar_only_on_a_terminal(capsys, monkeypatch, stack):
 @pytest.mark.parametrize("p0,why", [("lambda=1", "a reserved word in Python; call it lam"),
                                     ("a__b=1", "dunder"), ("x;y=2", "contains ';'")])
 def test_p0_names_follow_the_one_name_rule(p0, why):
-    from trustfit._options import parse_p0
-    from trustfit._table import InputError
+    from trustfit.cli.fit_command import _check_names
+    from trustfit.console.options import parse_p0
+    from trustfit.console.table import InputError
 
     with pytest.raises(InputError, match=why):
-        parse_p0(p0)
+        _check_names("--p0", parse_p0(p0), ["a", "b"])

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from trustfit import cli
+from trustfit.cli import command as cli
 
 pytest.importorskip("sympy")
 pytestmark = pytest.mark.fuzz

@@ -59,7 +59,7 @@ def test_fit_returns_full_result_with_names_and_report():
     assert r.success and r.param_names == ("a", "k", "c")
     np.testing.assert_array_equal(r.ydata, Y)
     np.testing.assert_array_equal(r.sigma, SIG)
-    assert r.jac_method == "5-point"  # left by the solver's polish (trustfit.polish)
+    assert r.jac_method == "5-point"  # left by the solver's polish (trustfit.solve.polish)
     assert r.events == []
     # Without the polish, the Jacobian at the solution is re-evaluated for the covariance.
     r = trustfit.fit(decay, X, Y, p0=P0, sigma=SIG, polish=False)

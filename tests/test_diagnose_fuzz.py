@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trustfit
+from trustfit.analysis.diagnostics import Diagnosis, diagnose, sparse_null_basis
+from trustfit.core.result import FitResult, StopReason
 
 pytestmark = pytest.mark.fuzz
-from trustfit.diagnostics import Diagnosis, diagnose, sparse_null_basis
-from trustfit.result import FitResult, StopReason
 
 SPECIAL = (0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 1e-300, 5e-324)
 

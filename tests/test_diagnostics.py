@@ -9,9 +9,9 @@ import pytest
 
 import trustfit
 from reference_problems import REGISTRY, bound_active, rank_deficient
-from trustfit import diagnostics as dg
+from trustfit.analysis import diagnostics as dg
 from trustfit import examples as ex
-from trustfit.result import IterationRecord, StopReason
+from trustfit.core.result import IterationRecord, StopReason
 
 T, Y = ex.T, ex.Y
 

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import trustfit
 from trustfit import examples as ex
-from trustfit.result import StopReason
-from trustfit.statistics import covariance
+from trustfit.core.result import StopReason
+from trustfit.analysis.uncertainty import covariance
 
 T = np.linspace(0.0, 5.0, 30)
 Y = 2.0 * np.exp(-0.7 * T) + 0.5 + 0.01 * np.sin(7.0 * T)  # not an exact fit: s2 > 0
@@ -123,7 +123,7 @@ def test_cost_overflow_through_curve_fit_sigma():
 def test_a_start_trustfit_chose_is_rejected_not_raised():
     # exp(b t) at t = 50 overflows for b > 14.2, and its square for b > 7.1: the multi-start
     # design around x0 = [1, 5] reaches both.
-    from trustfit.multistart import design_points
+    from trustfit.strategies.multistart import design_points
 
     t = np.linspace(0.0, 50.0, 30)
     y = 3.0 * np.exp(-0.2 * t)

@@ -6,7 +6,7 @@ import pytest
 
 import trustfit
 from trustfit import examples as ex
-from trustfit.multistart import cluster, design_points
+from trustfit.strategies.multistart import cluster, design_points
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from trustfit import StopReason, stopping
-from trustfit.differentiation import finite_difference_jacobian
+from trustfit import StopReason
+from trustfit.core import stopping
+from trustfit.core.differentiation import finite_difference_jacobian
 from trustfit.globalize import ArmijoBacktracking
-from trustfit.linalg import SVDSolver, solve_spd
-from trustfit.problem import Problem
+from trustfit.core.linalg import SVDSolver, solve_spd
+from trustfit.core.problem import Problem
 from trustfit.steps.base import GaussNewtonModel, Iterate, Step, free_variables
 from trustfit.steps.damped import marquardt_update, nielsen_update
 from trustfit.steps.dogleg import dogleg_step
@@ -253,3 +254,22 @@ def test_complex_step_needs_complex_propagation():
     with pytest.raises(ValueError, match="jac='cs' needs a fun that propagates complex"):
         finite_difference_jacobian(lambda x: np.abs(x).astype(float), np.ones(2), np.ones(2),
                                    "cs", -np.inf * np.ones(2), np.inf * np.ones(2))
+
+
+def test_solve_is_least_squares_with_its_defaults_and_no_rescue():
+    """The profile intervals re-fit through ``trustfit.solve.methods.solve`` (the strategies
+    may not call the face): it must be ``least_squares(fun, x0, bounds=..., rescue=False)``
+    exactly, evaluation for evaluation (NIST Misra1a, start 1, and a bounded variant)."""
+    from trustfit import least_squares
+    from trustfit.reference import nist
+    from trustfit.solve.methods import solve
+
+    p = nist.load("Misra1a")
+    fun = p.residuals
+    for bounds in ((-np.inf, np.inf), ([0.0, 0.0], [600.0, 1e-3])):
+        ours = solve(fun, p.starts[0], bounds)
+        face = least_squares(fun, p.starts[0], bounds=bounds, rescue=False)
+        assert ours.stop_reason is face.stop_reason
+        assert (ours.nfev, ours.nfev_fd, ours.nit) == (face.nfev, face.nfev_fd, face.nit)
+        np.testing.assert_array_equal(ours.x, face.x)
+        assert ours.jac_method == face.jac_method

@@ -6,7 +6,7 @@ import numpy as np
 import trustfit
 from reference_problems import bound_active
 from trustfit import examples as ex
-from trustfit import statistics as st
+from trustfit.analysis import uncertainty as st
 
 
 def two_exp(t, x1, x2, x3, x4):

@@ -9,8 +9,8 @@ import trustfit
 from reference_problems import REGISTRY
 from trustfit import examples as ex
 from trustfit.reference import nist
-from trustfit.rescue import triggers
-from trustfit.result import StopReason
+from trustfit.strategies.rescue import triggers
+from trustfit.core.result import StopReason
 
 
 def two_exp(t, x1, x2, x3, x4):
@@ -133,7 +133,7 @@ def test_mgh17_far_start_coalesced_exponentials_are_separated():
     stalled = trustfit.least_squares(p.residuals, stall, method="lm", rescue=False)
     assert stalled.stop_reason is trustfit.StopReason.DEGENERATE
     assert stalled.cost == pytest.approx(3.9890e-5, rel=1e-3)
-    from trustfit.rescue import rescue
+    from trustfit.strategies.rescue import rescue
 
     def run_once(start, nfev_left=None, iter_left=None):
         return trustfit.least_squares(p.residuals, start, rescue=False, max_nfev=nfev_left)
@@ -153,7 +153,7 @@ def test_a_certified_restart_at_the_same_cost_is_kept():
     was not certified, replaces it: the answer is the same, and now it is vouched for."""
     import dataclasses
 
-    from trustfit.rescue import rescue
+    from trustfit.strategies.rescue import rescue
 
     good = trustfit.least_squares(ex.residuals, ex.STARTS[0], jac=ex.jacobian, rescue=False)
     assert good.success

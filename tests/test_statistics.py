@@ -9,7 +9,8 @@ from scipy import stats
 
 import trustfit
 from trustfit import examples as ex
-from trustfit import statistics as st
+from trustfit.analysis import uncertainty as st
+from trustfit.strategies.profile import profile_intervals
 
 X = np.linspace(0.0, 10.0, 12)
 NOISE = 0.3 * np.sin(3.1 * X)  # deterministic "noise"
@@ -53,13 +54,13 @@ def test_t_intervals_and_profile_intervals_agree_for_a_linear_model(linear):
     se = st.standard_errors(linear)
     np.testing.assert_allclose(ci, np.column_stack([linear.x - q * se, linear.x + q * se]),
                                rtol=1e-12)
-    prof = st.profile_intervals(linear, line, 0.95)
+    prof = profile_intervals(linear, line, 0.95)
     np.testing.assert_allclose(prof, ci, rtol=1e-7)
 
 
 def test_profile_intervals_are_asymmetric_for_a_nonlinear_model():
     r = trustfit.least_squares(ex.residuals, ex.STARTS[0], jac=ex.jacobian)
-    prof = st.profile_intervals(r, ex.residuals, 0.95, params=[0, 1])
+    prof = profile_intervals(r, ex.residuals, 0.95, params=[0, 1])
     ci = st.confidence_intervals(r, 0.95)
     # The profile threshold is met exactly at both ends (Bates & Watts 1988, sec. 6.1).
     for j in (0, 1):

@@ -13,7 +13,7 @@ Reported outcomes and trustfit's, with why the counts differ:
   the initial QN radius after a switch (trustfit: max(1.5 xtol (||x|| + xtol), ||h||/5),
   Madsen, Nielsen & Tingleff 2004, sec. 3.4), the iteration-counting convention above, and
   the initial BFGS matrix: B0 = I in the solver's residual units (residuals divided by the
-  power of two nearest max |r(x0)|, trustfit.scaling.ResidualScale), so that the run is the
+  power of two nearest max |r(x0)|, trustfit.core.scaling.ResidualScale), so that the run is the
   same for data in any units.
 * [0, 0, 0, 0]: a stall at a symmetric point (x1 = x2, x3 = x4) on the step-size test. trustfit
   stalls there too, and reports it: the stop reason is DEGENERATE (not a success), since the

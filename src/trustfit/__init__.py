@@ -1,11 +1,11 @@
 """trustfit: nonlinear least squares and curve fitting that gets the right answer, and says
 why when it can't."""
-from ._curve_fit import FitWarning, curve_fit, fit
-from ._least_squares import DEFAULT_METHOD, METHODS, SOLVERS, least_squares
+from .analysis.diagnostics import Diagnosis, Finding, diagnose
 from .batch import BatchResult, fit_batch
-from .diagnostics import Diagnosis, Finding, diagnose
-from .multistart import Minimum, multistart
-from .result import FitResult, IterationRecord, StopReason
+from .core.result import FitResult, IterationRecord, StopReason
+from .faces.curve_fit import FitWarning, curve_fit, fit
+from .faces.least_squares import DEFAULT_METHOD, METHODS, SOLVERS, least_squares, multistart
+from .strategies.multistart import Minimum
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "Finding",
            "FitResult", "FitWarning", "IterationRecord", "Minimum", "StopReason", "curve_fit",
@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 
 # Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
 # ``import trustfit`` stays light: the model layer and the examples are not loaded until asked.
-_LAZY_MODULES = ("models", "examples", "statistics", "reference", "plots")
+_LAZY_MODULES = {"models": "models", "reference": "reference", "plots": "plots",
+                 "examples": "apps.examples"}
 _LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models"}
 
 
@@ -22,7 +23,7 @@ def __getattr__(name: str):
     import importlib
 
     if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_LAZY_MODULES[name]}")
     if name in _LAZY_NAMES:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module 'trustfit' has no attribute {name!r}")

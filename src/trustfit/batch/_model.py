@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .._curve_fit import FitWarning
+from ..faces.curve_fit import FitWarning
 
 
 class CompileWarning(FitWarning):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _validate as check
+from ..core import validate as check
 from ._kernel import REASONS, SUCCESS_CODES
 from ._model import BatchModel, CompileWarning, as_batch_model
 from ._nonfinite import explain_nonfinite

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._options import (check_output, parse_linspace, parse_p0, parse_positive, whole_number,
+from ..console.options import (check_output, parse_linspace, parse_p0, parse_positive, whole_number,
                         writing)
-from .._table import InputError, read_matrix
+from ..console.table import InputError, read_matrix
 
 #: File types an array option may name.
 ARRAY_SUFFIXES = (".npy", ".csv", ".txt")
@@ -165,7 +165,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run_from_args(ns) -> int:
-    from .._progress import Progress
+    from ..console.progress import Progress
     from .api import fit_batch
     from ._model import CompileWarning
 

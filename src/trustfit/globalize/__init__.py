@@ -4,8 +4,7 @@
   (the damping or radius update belongs to the step strategy, which hears the outcome);
 * :class:`ArmijoBacktracking` searches along the step for sufficient decrease.
 """
-from .common import Outcome, Trial
 from .line_search import ArmijoBacktracking
 from .trust_region import TrustRegionTest
 
-__all__ = ["ArmijoBacktracking", "Outcome", "Trial", "TrustRegionTest"]
+__all__ = ["ArmijoBacktracking", "TrustRegionTest"]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from ..problem import Problem
-from ..steps.base import Iterate, Step
-from .common import Outcome, Trial
+from ..core.problem import Problem
+from ..core.vocabulary import Iterate, Outcome, Step, Trial
 
 
 class TrustRegionTest:

@@ -11,7 +11,7 @@ their input, so they are never given the user's string.  Instead:
    arguments, strings, dunder names, calls of functions not in the whitelist --
    is refused with an :class:`ExpressionError` (a ``ValueError``) that says what
    was found and at which column.
-2. :func:`to_sympy` builds the sympy expression from the validated tree node by
+2. :func:`._build.build_sympy` builds the sympy expression from the validated tree node by
    node, mapping whitelisted names to sympy functions.  Only this module's own
    tables decide what a name means.
 
@@ -32,7 +32,7 @@ Limits, so that a hostile string cannot make sympy work forever: at most
 :data:`MAX_LENGTH` characters, nesting at most :data:`MAX_DEPTH` levels (long
 sums and products do not count), only ASCII (Python would silently normalise a
 Unicode look-alike such as ``ａ`` to ``a``), and, before any sympy object is
-built, the budget of :mod:`._budget` (:func:`check_work`): constants folded in
+built, the budget of :mod:`._budget` (:func:`._budget.check_budget`): constants folded in
 floating point and refused when they overflow or leave their domain, a bound on
 the degree of nested powers, and a bound on the estimated work of
 differentiating and compiling the model.  A keyword used as a name (``lambda``)
@@ -61,9 +61,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
     "check_name",
-    "check_work",
     "free_names",
-    "to_sympy",
     "unique_names",
     "validate",
 ]
@@ -371,25 +369,6 @@ def free_names(tree: ast.Expression) -> list[str]:
             key = (node.lineno, node.col_offset)
             first[node.id] = min(first.get(node.id, key), key)
     return sorted(first, key=first.__getitem__)
-
-
-def to_sympy(tree: ast.Expression, symbols: dict, text: str = ""):
-    """Build the sympy expression of a tree that :func:`validate` accepted (and
-    :func:`check_work` bounded); see :func:`._build.build_sympy`.  Constant
-    subexpressions that are not finite real numbers are refused there."""
-    from ._build import build_sympy
-
-    return build_sympy(tree, symbols, text)
-
-
-def check_work(tree: ast.Expression, text: str, independent: Sequence[str] = ()) -> int:
-    """Refuse a validated tree whose symbolic work would be unbounded: constants that
-    overflow or leave their domain when folded, powers past the degree limit, and
-    more differentiation work than the budget (see :mod:`._budget`).  Returns the
-    estimated work.  Cheap: one walk of the tree, no sympy."""
-    from ._budget import check_budget
-
-    return check_budget(tree, _Source(text), independent)
 
 
 def unique_names(names: object, what: str, argument: str | None = None) -> list[str]:

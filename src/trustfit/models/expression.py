@@ -46,7 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from ._safe_parse import check_work, free_names, to_sympy, unique_names, validate
+from ._budget import check_budget
+from ._build import build_sympy
+from ._safe_parse import _Source, free_names, unique_names, validate
 from .parameters import Parameter, Parameters
 
 __all__ = ["FitProblem", "Model", "natural_key"]
@@ -141,7 +143,7 @@ class Model:
         pnames = sorted((n for n in names if n not in indep), key=natural_key)
         if not pnames:
             raise ValueError(f"model expression {expr!r} has no parameters to fit")
-        check_work(tree, expr, indep)  # bounds sympy's work before it starts
+        check_budget(tree, _Source(expr), indep)  # bounds sympy's work before it starts
         self._defaults = Parameters()
         if params is not None:
             pnames = self._order_from(params, pnames, expr)
@@ -156,7 +158,7 @@ class Model:
         symbols = dict(zip(indep + pnames, self.independent_symbols + self.param_symbols,
                            strict=True))
         try:
-            self.expr = to_sympy(tree, symbols, expr)
+            self.expr = build_sympy(tree, symbols, expr)
             self.jacobian_exprs = [edge_safe_diff(self.expr, s) for s in self.param_symbols]
         except RecursionError:  # MAX_DEPTH should prevent it; never let it escape raw
             raise ValueError(f"model expression {expr!r} is too deeply nested for sympy"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..result import FitResult
+from ..core.result import FitResult
 
 ModelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -60,7 +60,7 @@ RESTART_NOTE = "rescue restart"
 
 
 def is_restart(rec) -> bool:
-    """The first record of a rescue restart (:mod:`trustfit.rescue` notes it so): the run
+    """The first record of a rescue restart (:mod:`trustfit.strategies.rescue` notes it so): the run
     continues from a new starting point, not from the previous iterate."""
     return rec.note.startswith(RESTART_NOTE)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..result import FitResult
+from ..core.result import FitResult
 from ._common import ModelFn, as_1d, cost_of, fmt, iterates, model_values, pyplot, sigma_array
 
 FORMATS = (".gif", ".mp4")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..result import FitResult
+from ..core.result import FitResult
 from ._common import KIND_COLORS, KIND_LABELS, fmt, is_restart, outcome, pyplot, wrap_title
 
 TINY = 1e-300  # a zero cost or gradient is drawn at the floor of the log axis, not dropped

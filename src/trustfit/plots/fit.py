@@ -1,7 +1,7 @@
 """Fit plot: the data with error bars, the fitted curve, a confidence band, and the residuals.
 
 The band is the delta method's: with ``C`` the parameter covariance
-(:func:`trustfit.statistics.covariance`) and ``j(x) = d f(x; p) / d p`` at the solution,
+(:func:`trustfit.analysis.uncertainty.covariance`) and ``j(x) = d f(x; p) / d p`` at the solution,
 
 ``var f(x) = j(x)^T C j(x)``,   band ``f(x) +- q sqrt(var f(x))``,
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..result import FitResult
-from ..statistics import covariance
+from ..core.result import FitResult
+from ..analysis.uncertainty import covariance
 from ._common import ModelFn, as_1d, fmt, model_values, outcome, pyplot, sigma_array, wrap_title
 
 EPS = np.finfo(float).eps

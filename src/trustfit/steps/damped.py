@@ -1,7 +1,7 @@
 """Levenberg-Marquardt damped steps and their damping rules.
 
 The step solves ``(J^T J + mu D^2) h = -g``, computed as the augmented least-squares problem
-``[J; sqrt(mu) D] h = [-r; 0]`` through the SVD of ``J D^{-1}`` (see :mod:`trustfit.linalg`),
+``[J; sqrt(mu) D] h = [-r; 0]`` through the SVD of ``J D^{-1}`` (see :mod:`trustfit.core.linalg`),
 never through the normal equations. Madsen, Nielsen & Tingleff (2004), sec. 3.2:
 
 * start: ``mu_0 = tau * max_i (J^T J)_ii`` (in scaled variables), ``tau = 1e-3`` by default;
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..problem import Problem
+from ..core.problem import Problem
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 if TYPE_CHECKING:
-    from ..globalize import Outcome
+    from ..core.vocabulary import Outcome
 
 DAMPING_RULES = ("nielsen", "marquardt")
 MU_LIMIT = 1e300  # past this the step underflows to zero: no room left

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..problem import Problem
+from ..core.problem import Problem
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 if TYPE_CHECKING:
-    from ..globalize import Outcome
+    from ..core.vocabulary import Outcome
 
 RADIUS_FLOOR = 1e-300
 

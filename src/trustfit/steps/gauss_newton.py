@@ -7,7 +7,7 @@ The length is chosen by the line search (:mod:`trustfit.globalize.line_search`).
 """
 from __future__ import annotations
 
-from ..problem import Problem
+from ..core.problem import Problem
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..linalg import solve_spd
-from ..problem import Problem
+from ..core.linalg import solve_spd
+from ..core.problem import Problem
 from .base import Iterate, QuadraticModel, Step, StepStrategy
 from .damped import LevenbergMarquardt
 
 if TYPE_CHECKING:
-    from ..globalize import Outcome
+    from ..core.vocabulary import Outcome
 
 EPS = np.finfo(float).eps
 SWITCH_RATIO = 0.02      # ||g||_inf < 0.02 F marks a large-residual problem

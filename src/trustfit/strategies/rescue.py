@@ -3,7 +3,7 @@ run is stuck, keep the best, and say what was done.
 
 A layer over "run the loop once": the driver loop is not touched. After a run,
 :func:`rescue` looks at the result and restarts when one of these fires (see
-:mod:`trustfit.diagnostics` for each cutoff):
+:mod:`trustfit.analysis.diagnostics` for each cutoff):
 
 * ``exchangeable_parameters``: Jacobian columns equal up to sign, a symmetric point where
   every Gauss-Newton-type method stalls (the textbook example from ``[0, 0, 0, 0]``);
@@ -69,8 +69,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .diagnostics import check_not_moved, check_stationary, exact_fit, exchangeable_pairs
-from .result import FitResult, StopReason
+from ..analysis.diagnostics import check_not_moved, check_stationary, exact_fit, exchangeable_pairs
+from ..core.result import FitResult, StopReason
 
 MAX_RESTARTS = 4
 STALL_PUSH = 0.3
@@ -81,7 +81,7 @@ SAME_COST = 1e-6
 
 
 def triggers(result: FitResult) -> list[str]:
-    """The rescue triggers that fire for ``result`` (codes of :mod:`trustfit.diagnostics`,
+    """The rescue triggers that fire for ``result`` (codes of :mod:`trustfit.analysis.diagnostics`,
     plus ``'not_converged'``)."""
     with np.errstate(all="ignore"):  # overflowing residuals are findings, not warnings
         return _triggers(result)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import returned_numbers
+from .validate import returned_numbers
 from .differentiation import finite_difference_jacobian
 
 
@@ -31,7 +31,7 @@ class NonFiniteStart(ValueError):
     """The residuals, their cost or the Jacobian are not finite at a starting point. At the
     caller's ``x0`` this is the caller's error and is raised; at a point trustfit chose
     itself (a rescue or multi-start start) the start is rejected instead
-    (:func:`trustfit._least_squares.least_squares`). ``f0``: the residuals there;
+    (:func:`trustfit.faces.least_squares.least_squares`). ``f0``: the residuals there;
     ``nfev_fd``: the evaluations spent on the Jacobian."""
 
     def __init__(self, message: str, f0: np.ndarray, nfev_fd: int = 0):

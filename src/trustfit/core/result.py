@@ -131,21 +131,21 @@ class FitResult:
     #: How ``jac`` was computed: ``'callable'`` (analytic), ``'2-point'``, ``'3-point'`` or
     #: ``'cs'``; decides the rank cut-off of the covariance (its accuracy).
     jac_method: str = "callable"
-    #: Set by a multi-start fit: the distinct minima found (:class:`trustfit.multistart.Minimum`).
+    #: Set by a multi-start fit: the distinct minima found (:class:`trustfit.strategies.multistart.Minimum`).
     minima: list | None = None
 
     # --- layers over the result (imported lazily: result.py imports none of them) ----------
     @property
     def diagnosis(self):
         """:func:`trustfit.diagnose` of this result: findings with messages and advice."""
-        from .diagnostics import diagnose
+        from ..analysis.diagnostics import diagnose
 
         return diagnose(self)
 
     def report(self, full: bool = False) -> str:
         """A brief (default) or full text report: stop reason, parameters with standard
-        errors and intervals, correlations, findings with advice (:mod:`trustfit.report`)."""
-        from .report import report
+        errors and intervals, correlations, findings with advice (:mod:`trustfit.analysis.report`)."""
+        from ..analysis.report import report
 
         return report(self, full=full)
 

@@ -12,7 +12,7 @@ decided on the column-scaled Jacobian, so parameters of very different sizes (NI
 1e-9 next to 1) do not look rank deficient; for a full-rank Jacobian the result is the same
 matrix. A column whose effect ``||J_j|| |x_j|`` is at most 1e-8 of the largest counts as zero
 (a parameter the residuals do not depend on; see ``parameter_not_moved`` in
-:mod:`trustfit.diagnostics`). Directions with singular values below the cut-off are not
+:mod:`trustfit.analysis.diagnostics`). Directions with singular values below the cut-off are not
 determined by the data:
 they are reported in ``null_space`` (columns are parameter combinations), the covariance is
 the pseudo-inverse in column-scaled coordinates, ``D^-1 (J D^-1)^+ (J D^-1)^+T D^-1``, and
@@ -26,21 +26,20 @@ finite-difference Jacobian, ``eps**(2/3)`` for ``'3-point'``, ``eps**(4/5)`` for
 ``'5-point'`` one the polish leaves, ``eps`` for an analytic or complex-step one. Singular values
 below the Jacobian's own error are noise, not information.
 
-Everything here is a pure function of the result except :func:`profile_intervals`, which
-re-fits the model with one parameter held fixed at a time and therefore needs the residual
-function.
+Everything here is a pure function of the result. Profile-likelihood intervals re-fit the
+model and so live with the strategies over solving (:mod:`trustfit.strategies.profile`).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy import optimize, stats
+from scipy import stats
 
-from .result import FitResult
+from ..core.result import FitResult
+from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
 #: Relative accuracy of the Jacobian by how it was computed (``FitResult.jac_method``).
@@ -164,8 +163,6 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
         # in it would look like information. The rule reads J only through its column
         # norms, so it is given the 1 x n row of them (no m x n square of J).
-        from .stopping import zero_columns
-
         zero = zero_columns(norms[None, :], result.x, getattr(result, "x0", None))
     d = np.where(norms > 0, norms, 1.0)
     A *= np.where(zero, 0.0, 1.0 / d)  # J D^-1, column by column, in place
@@ -285,83 +282,3 @@ def _goodness_of_fit(result: FitResult, ydata: np.ndarray | None,
         sst = float(np.sum(w * (y - ybar) ** 2))
         r2 = 1.0 - chi2 / sst if sst > 0 else math.nan
     return FitStatistics(m, n, dof, chi2, redchi, aic, bic, r2)
-
-
-def profile_intervals(result: FitResult, fun: Callable[[np.ndarray], np.ndarray],
-                      level: float = 0.95, absolute_sigma: bool | None = None,
-                      params: list[int] | None = None, max_widths: float = 64.0) -> np.ndarray:
-    """Profile-likelihood intervals, shape ``(n, 2)``: the values of ``x_j`` at which the
-    cost, minimised over the other parameters with ``x_j`` fixed, rises to the threshold
-
-    * ``S(x_j) = S_min * (1 + F(1, m - n; level) / (m - n))`` with the variance estimated
-      (the likelihood-ratio / profile-t interval of Bates & Watts 1988, sec. 6.1), or
-    * ``S(x_j) = S_min + chi2(1; level)`` with ``absolute_sigma=True``,
-
-    where ``S = 2 F`` is the sum of squared (weighted) residuals. This is the one function in
-    this module that evaluates the model: ``fun(x)`` must return the same residuals the fit
-    used. For each side it steps out in multiples of the standard error until the threshold
-    is crossed (at most ``max_widths`` standard errors; ``±inf`` if it never is, meaning the
-    data do not bound the parameter on that side), then finds the crossing with Brent's
-    method. Bounds of the fit are respected. Parameters not in ``params`` get ``nan``.
-    """
-    from ._least_squares import least_squares
-
-    if absolute_sigma is None:
-        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
-    x_hat = np.asarray(result.x, dtype=float)
-    m, n = np.shape(result.jac)
-    dof = m - n
-    s_min = 2.0 * result.cost
-    if absolute_sigma:
-        target = s_min + float(stats.chi2.ppf(level, 1))
-    elif dof > 0:
-        target = s_min * (1.0 + float(stats.f.ppf(level, 1, dof)) / dof)
-    else:
-        raise ValueError("profile intervals need m > n (no degrees of freedom left).")
-    se = covariance(result, absolute_sigma).stderr
-    lb, ub = result.bounds if result.bounds is not None else (np.full(n, -np.inf),
-                                                              np.full(n, np.inf))
-    out = np.full((n, 2), np.nan)
-    for j in (range(n) if params is None else params):
-        others = [k for k in range(n) if k != j]
-        guess = {"x": x_hat[others].copy()}
-
-        def profile(v: float) -> float:
-            if not others:
-                r = np.asarray(fun(np.array([v])), dtype=float)
-                return float(r @ r) - target
-
-            def sub(z):
-                x = x_hat.copy()
-                x[j] = v
-                x[others] = z
-                return fun(x)
-
-            z0 = np.clip(guess["x"], lb[others], ub[others])
-            fit = least_squares(sub, z0, bounds=(lb[others], ub[others]), rescue=False)
-            guess["x"] = fit.x
-            return 2.0 * fit.cost - target
-
-        width = se[j] if se[j] > 0 and np.isfinite(se[j]) else max(abs(x_hat[j]), 1.0) * 1e-3
-        for side, sign in ((0, -1.0), (1, 1.0)):
-            guess["x"] = x_hat[others].copy()
-            limit = lb[j] if sign < 0 else ub[j]
-            inner, k = x_hat[j], 1.0
-            found = None
-            while k <= max_widths:
-                outer = x_hat[j] + sign * k * width
-                if (sign < 0 and outer <= limit) or (sign > 0 and outer >= limit):
-                    outer = limit
-                if profile(outer) > 0:
-                    found = outer
-                    break
-                if outer == limit:
-                    break
-                inner, k = outer, 2.0 * k
-            if found is None:
-                out[j, side] = limit if np.isfinite(limit) and outer == limit else sign * np.inf
-                continue
-            guess["x"] = x_hat[others].copy()
-            out[j, side] = optimize.brentq(profile, inner, found, xtol=1e-10 * max(
-                abs(x_hat[j]), width), rtol=1e-10)
-    return out

@@ -10,7 +10,7 @@ Bad input (a missing file or column, a cell that is not a number, a bad expressi
 unknown parameter, an output that cannot be written, a missing optional dependency) is one
 line on stderr naming the file, line and column, or the option; ``--debug`` adds the
 traceback. Output paths are checked before any fitting, and an input file is never
-overwritten. Numbers follow one rule everywhere (:mod:`trustfit._table`).
+overwritten. Numbers follow one rule everywhere (:mod:`trustfit.console.table`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
 #: ``trustfit bench NAME`` runs ``main(argv, prog=...)`` of these modules when installed.
-BENCHMARKS = {"nist": "trustfit.bench_nist", "batch": "trustfit.bench_batch"}
+BENCHMARKS = {"nist": "trustfit.apps.bench_nist", "batch": "trustfit.apps.bench_batch"}
 #: Where a benchmark lives when it is not installed as a module.
 BENCH_HINTS = {"batch": "; install the batch extra: pip install 'trustfit[batch]'"}
 #: Optional dependencies and the extra that installs each.
@@ -45,7 +45,7 @@ def version() -> str:
     try:
         return metadata.version("trustfit")
     except metadata.PackageNotFoundError:
-        from . import __version__
+        from .. import __version__
         return __version__
 
 
@@ -71,7 +71,7 @@ empty. Exit status: 0 converged, 1 not converged, 2 bad input, 3 internal error.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._options import whole_number
+    from ..console.options import whole_number
 
     parser = Parser(prog="trustfit",
                     description="trustfit: nonlinear least squares and curve fitting that gets "
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                       help=argparse.SUPPRESS)
 
-    from .batch.cli import add_arguments as add_batch_arguments
+    from ..batch.cli import add_arguments as add_batch_arguments
     batch = sub.add_parser("batch", help="fit every curve of an (N, m) .npy / .csv stack "
                                          "with the compiled batch kernel")
     add_batch_arguments(batch)
@@ -154,7 +154,7 @@ def _bench(name: str, options: list[str]) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and module_name.startswith(exc.name):
-            from ._table import InputError
+            from ..console.table import InputError
             raise InputError(f"the {name} benchmark ({module_name}) is not part of this "
                              f"installation of trustfit{BENCH_HINTS.get(name, '')}") from None
         raise
@@ -166,15 +166,15 @@ def _bench(name: str, options: list[str]) -> int:
 
 def _run(args) -> int:
     if args.command == "fit":
-        from . import _fit_command
+        from . import fit_command as _fit_command
         return _fit_command.main(args)
     if args.command == "demo":
-        from .demo import main as demo_main
+        from ..apps.demo import main as demo_main
         return demo_main(out=args.out)
     if args.command == "bench":
         return _bench(args.benchmark, args.options)
     if args.command == "batch":
-        from .batch.cli import run_from_args
+        from ..batch.cli import run_from_args
         return run_from_args(args)
     raise AssertionError(args.command)
 
@@ -222,7 +222,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    from ._table import InputError
+    from ..console.table import InputError
 
     def fail(code: int, message: str) -> int:
         if args.debug:

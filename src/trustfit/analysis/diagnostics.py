@@ -22,7 +22,7 @@ code                       fires when
                            ``x1 = x2, x3 = x4``)
 ``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` is within
                            ``ZERO_COLUMN = 100`` times the Jacobian's own error
-                           (:func:`trustfit.stopping.zero_columns`: ``eps`` or the finite
+                           (:func:`trustfit.core.stopping.zero_columns`: ``eps`` or the finite
                            differences' ``eps / h``, times the size of the model's terms)
 ``not_stationary``         the stop reason is ``STALLED``, or a convergence test fired but a
                            Gauss-Newton step from the final
@@ -49,7 +49,7 @@ code                       fires when
 =========================  =====================================================================
 
 A rank-deficient Jacobian with its combination named; a pseudo-inverse covariance is then
-returned by :mod:`trustfit.statistics`, flagged, never a silent ``inf``.
+returned by :mod:`trustfit.analysis.uncertainty`, flagged, never a silent ``inf``.
 """
 from __future__ import annotations
 
@@ -58,14 +58,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validate as check
-from .result import FitResult, StopReason
-from . import stopping
-from .stopping import CONDITION_LIMIT as _CONDITION_LIMIT
-from .stopping import STATIONARY_LIMIT, ZERO_COLUMN
+from ..core import validate as check
+from ..core.result import FitResult, StopReason
+from ..core import stopping
+from ..core.stopping import CONDITION_LIMIT as _CONDITION_LIMIT
+from ..core.stopping import STATIONARY_LIMIT, ZERO_COLUMN
+from .uncertainty import covariance, default_rcond
 
 EPS = float(np.finfo(float).eps)
-#: The solver's own limit (:data:`trustfit.stopping.CONDITION_LIMIT`, 1/sqrt(eps) ~ 6.7e7):
+#: The solver's own limit (:data:`trustfit.core.stopping.CONDITION_LIMIT`, 1/sqrt(eps) ~ 6.7e7):
 #: beyond it a stop is not certified (``DEGENERATE``), and this finding says why.
 COND_LIMIT = _CONDITION_LIMIT
 EXCHANGE_COS = 1e-4
@@ -211,8 +212,6 @@ def sparse_null_basis(N: np.ndarray) -> np.ndarray:
 
 def check_rank(result: FitResult, names=None) -> list[Finding]:
     """``rank_deficient``: numerical rank of J below n (cut-off ``eps * max(m, n) * s_max``)."""
-    from .statistics import covariance
-
     if not np.all(np.isfinite(result.jac)):
         return []
     cov = covariance(result)
@@ -248,7 +247,6 @@ def check_conditioning(result: FitResult, names=None) -> list[Finding]:
     if np.any(norms == 0) or not np.all(np.isfinite(J)) or np.any(_zero_columns(result)):
         return []  # a zero column: rank_deficient and parameter_not_moved say it
     _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
-    from .statistics import default_rcond
 
     if s[-1] <= default_rcond(result) * s[0]:
         return []  # rank deficient: reported by check_rank
@@ -307,12 +305,12 @@ def check_exchangeable(result: FitResult, names=None) -> list[Finding]:
 
 
 def parameter_scale(result: FitResult) -> np.ndarray:
-    """The size of each parameter (:func:`trustfit.stopping.parameter_scale`)."""
+    """The size of each parameter (:func:`trustfit.core.stopping.parameter_scale`)."""
     return stopping.parameter_scale(result.x, result.x0)
 
 
 def _column_signal(result: FitResult) -> np.ndarray:
-    """Each column's effect over its error (:func:`trustfit.stopping.column_signal`, with the
+    """Each column's effect over its error (:func:`trustfit.core.stopping.column_signal`, with the
     accuracy of the Jacobian the result holds)."""
     return stopping.column_signal(np.asarray(result.jac, dtype=float), result.x, result.x0,
                                   stopping.jacobian_noise(getattr(result, "jac_method", None)),
@@ -326,7 +324,7 @@ def _zero_columns(result: FitResult) -> np.ndarray:
 
 def check_not_moved(result: FitResult, names=None) -> list[Finding]:
     """``parameter_not_moved``: a zero Jacobian column, one whose effect is within
-    ``ZERO_COLUMN`` times the Jacobian's own error (:func:`trustfit.stopping.zero_columns`).
+    ``ZERO_COLUMN`` times the Jacobian's own error (:func:`trustfit.core.stopping.zero_columns`).
     Free of the units of the data and of each parameter: parameters of very different sizes
     (NIST Hahn1: 1e-9 next to 1) are not mistaken for unused ones, nor an offset that starts
     at 0 beside data of size 1e10."""
@@ -353,7 +351,7 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
 
 def exact_fit(result: FitResult) -> bool:
     """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms
-    ``|| |J| |x| ||`` (:func:`trustfit.stopping.exact_fit`, with this layer's looser cutoff)."""
+    ``|| |J| |x| ||`` (:func:`trustfit.core.stopping.exact_fit`, with this layer's looser cutoff)."""
     return stopping.exact_fit(np.asarray(result.jac, dtype=float), np.asarray(result.fun),
                               np.asarray(result.x, dtype=float), EXACT_FIT)
 

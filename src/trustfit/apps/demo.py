@@ -11,7 +11,7 @@ import numpy as np
 import scipy.optimize
 
 from . import examples
-from ._least_squares import SOLVERS, least_squares
+from ..faces.least_squares import SOLVERS, least_squares
 
 
 def _row(tool: str, method: str, cost: float, x: np.ndarray, iterations: str, stop: str) -> str:
@@ -60,10 +60,10 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
     settings; and ``textbook.csv``. A progress bar runs on stderr when it is a terminal."""
     import matplotlib.pyplot as plt
 
-    from . import plots
-    from ._progress import Progress
-    from ._table import write_columns
-    from .plots._common import outcome
+    from .. import plots
+    from ..console.progress import Progress
+    from ..console.table import write_columns
+    from ..plots._common import outcome
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -102,7 +102,7 @@ def write_pictures(out: Path, starts=(1, 2, 3)) -> list[Path]:
 def check_out(out: Path) -> None:
     """Before the table: ``--out`` must be a folder, or a path where one is made now, and
     the pictures need matplotlib."""
-    from ._table import InputError
+    from ..console.table import InputError
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder; give a folder for the "
@@ -112,7 +112,7 @@ def check_out(out: Path) -> None:
         raise InputError(f"--out: cannot make the folder {out}: {existing} is a file")
     import matplotlib  # noqa: F401  (an ImportError here names the missing plot extra)
 
-    from ._options import writing
+    from ..console.options import writing
 
     with writing("--out", out):
         out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def main(out: str | Path | None = None) -> int:
     if out is not None:
         out = Path(out)
         print(f"\npictures of the article's method ('hybrid') from each start, in {out}/:")
-        from ._options import writing
+        from ..console.options import writing
 
         with writing("--out", out):
             written = write_pictures(out)

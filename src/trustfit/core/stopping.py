@@ -24,7 +24,7 @@ the gradient's cosine and the share of the residual in the range of ``J`` (dimen
 relative steps, relative cost reductions, the condition number of the column-scaled Jacobian,
 and the residual or a column against the Jacobian's own accuracy (``eps`` for an exact
 Jacobian, ``eps / h`` for finite differences with relative step ``h``). The driver also works
-on residuals divided by a power of two fixed at ``x0`` (:class:`trustfit.scaling.ResidualScale`)
+on residuals divided by a power of two fixed at ``x0`` (:class:`trustfit.core.scaling.ResidualScale`)
 so that costs of 1e-300 or 1e300 neither under- nor overflow.
 
 A convergence test firing is not yet a certificate: :func:`certify` checks the point where it
@@ -61,7 +61,7 @@ EXACT_RESIDUAL = 2048 * EPS
 #: (:func:`zero_columns`).
 ZERO_COLUMN = 100.0
 #: Relative accuracy ``eps / h`` of a Jacobian by how it was computed (``h`` the relative
-#: finite-difference step, :mod:`trustfit.differentiation`): rounding errors ``eps |f|`` in
+#: finite-difference step, :mod:`trustfit.core.differentiation`): rounding errors ``eps |f|`` in
 #: the residuals become ``eps |f| / h`` in a difference quotient. ``'exact'``: an analytic or
 #: complex-step Jacobian.
 JACOBIAN_NOISE = {"exact": EPS, "cs": EPS, "callable": EPS,
@@ -130,7 +130,8 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     return column_signal(J, x, x0, noise, r) <= ZERO_COLUMN
 
 
-Outcome = tuple[StopReason | None, float]
+#: What a stopping test returns: the reason that fired (``None``: none) and the measured value.
+Verdict = tuple[StopReason | None, float]
 
 
 def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
@@ -152,7 +153,7 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def gradient_test(measure: float, gtol: float | None) -> Outcome:
+def gradient_test(measure: float, gtol: float | None) -> Verdict:
     """Fires when the gradient measure (:func:`gradient_cosine` in the driver) is at most
     ``gtol``."""
     if gtol is not None and measure <= gtol:
@@ -169,7 +170,7 @@ def step_floor(J: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
 
 
-def step_test(step, x, xtol: float | None, floor=1.0) -> Outcome:
+def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
     """Componentwise relative step (Dennis & Schnabel 1983, eq. 7.2.5): fires when
     ``|h_j| <= xtol (|x_j| + xtol floor_j)`` for every ``j``; the value is the largest
     ``|h_j| / (|x_j| + xtol floor_j)``.
@@ -193,7 +194,7 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Outcome:
 
 
 def cost_test(actual_reduction: float, predicted_reduction: float, cost: float,
-              ftol: float | None) -> Outcome:
+              ftol: float | None) -> Verdict:
     """Relative reduction test of MINPACK's ``lmder`` (Moré, Garbow & Hillstrom 1980):
     both the actual and the predicted reductions of the cost are at most ``ftol * F``, and
     they agree to a factor 2. It applies to every trial step, accepted or not: a step whose own
@@ -211,7 +212,7 @@ def cost_test(actual_reduction: float, predicted_reduction: float, cost: float,
 
 
 def rounding_test(actual_reduction: float, predicted_reduction: float, cost: float,
-                  threshold: float) -> Outcome:
+                  threshold: float) -> Verdict:
     """The cost has reached its rounding level: a step whose model promised a relative
     reduction below ``threshold`` disagreed with the actual change (``rho < 0`` or ``rho > 2``).
 
@@ -227,7 +228,7 @@ def rounding_test(actual_reduction: float, predicted_reduction: float, cost: flo
     return None, math.nan
 
 
-def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None) -> Outcome:
+def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None) -> Verdict:
     if max_nfev is not None and nfev >= max_nfev:
         return StopReason.MAX_NFEV, float(max_nfev)
     if max_iter is not None and nit >= max_iter:
@@ -241,7 +242,7 @@ def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
     ``|| |J| |x| ||`` (its terms) and ``||J x||`` (their sum): a zero-residual fit whose
     residual is rounding noise. The sum guards against terms that cancel: amplitudes of
     +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
-    no fit at all. Norms are computed without underflow (:func:`trustfit.linalg.norm2`)."""
+    no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`)."""
     with np.errstate(all="ignore"):
         total = norm2(np.asarray(J, dtype=float) @ np.asarray(x, dtype=float))
     terms = min(model_size(J, x), total)
@@ -249,7 +250,7 @@ def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
 
 
 def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
-            x0: np.ndarray, tolerance: float = 0.0, noise: float = EPS) -> Outcome:
+            x0: np.ndarray, tolerance: float = 0.0, noise: float = EPS) -> Verdict:
     """Check a point where a convergence test fired (``J``: the columns of the free
     variables; a variable held at a bound satisfies its own optimality condition): ``(None, value)`` when it is certified,
     else ``(StopReason.STALLED | StopReason.DEGENERATE, measured value)``.
@@ -270,7 +271,7 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     data in any units (``cost`` is not used: at 1e-160 it underflows to 0). With a finite-
     difference Jacobian the condition number and the share are only known to about its
     accuracy; the driver confirms a refusal with a more accurate Jacobian
-    (:func:`trustfit._loop.run`).
+    (:func:`trustfit.core.loop.run`).
     """
     del cost  # the norm of r, computed without underflow, decides instead
     if J.shape[1] == 0 or norm2(r) == 0.0 or exact_fit(J, r, x):

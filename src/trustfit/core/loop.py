@@ -2,7 +2,9 @@
 
 Every method runs through :func:`run`; a method is a step strategy (what step to propose, with
 its model, damping or radius) plus a globalization (how to accept it). The loop itself knows no
-method's rules. Stopping tests are pure functions from :mod:`trustfit.stopping`, tried in this
+method's rules. Phases that follow the loop (the Gauss-Newton polish of
+:mod:`trustfit.solve.polish`) are given to :func:`run` by the code that builds the method; they
+see the loop's final :class:`LoopState` and run before the converged point is certified. Stopping tests are pure functions from :mod:`trustfit.core.stopping`, tried in this
 order each iteration: gradient, budgets, step size (on the proposed step, as in Madsen, Nielsen
 & Tingleff 2004), then cost reduction after an accepted step.
 """
@@ -11,19 +13,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
 from . import stopping
-from .globalize import Outcome, Trial
-from .polish import polish
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
 from .scaling import ResidualScale, Scaling, ScaledProblem
-from .steps.base import Iterate, StepStrategy
+from .vocabulary import Iterate, Outcome, StepStrategy, Trial
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _active_mask(x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 
 def _jacobian_kind(problem: Problem, refined: bool) -> str:
     """How the problem's Jacobian is computed ('exact' for a callable), for its accuracy
-    (:func:`trustfit.stopping.jacobian_noise`); ``refined``: the polish's 5-point one."""
+    (:func:`trustfit.core.stopping.jacobian_noise`); ``refined``: the polish's 5-point one."""
     jac = getattr(problem, "_jac", None)
     if not isinstance(jac, str):
         return "exact"
@@ -96,20 +96,54 @@ def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
         return True
 
 
+@dataclass
+class LoopState:
+    """Where the loop stopped, in the solver's residual units, for the phases after it."""
+
+    problem: ScaledProblem
+    scale: ResidualScale
+    x0: np.ndarray
+    options: LoopOptions
+    make_iterate: Callable[[np.ndarray, np.ndarray, np.ndarray], Iterate]
+    it: Iterate
+    nit: int
+    history: list[IterationRecord]
+    reason: StopReason
+    value: float
+    wants_result: bool
+    #: the final Jacobian is the refined (5-point) one of a phase
+    refined: bool = False
+
+    def in_user_units(self, record: IterationRecord) -> IterationRecord:
+        return _in_user_units(record, self.scale)
+
+    def announce(self, record: IterationRecord) -> None:
+        """Print a phase's record (``verbose=2``) and pass it to the callback. Already stopped:
+        a request to stop from the callback changes nothing here, and the residuals passed
+        along are those of the current point."""
+        if self.options.verbose >= 2:
+            _print_record(record)
+        _notify(self.options.callback, self.wants_result, self.it, record, self.scale)
+
+
 def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
-        options: LoopOptions) -> FitResult:
-    """Run the loop. Floating-point warnings are off inside it: an overflow at a wild trial
-    point is a rejected step, detected by explicit finiteness checks, never a RuntimeWarning."""
+        options: LoopOptions, phases: Sequence[Callable[[LoopState], None]] = ()) -> FitResult:
+    """Run the loop, then each of ``phases`` on its final state, then certify and build the
+    result. Floating-point warnings are off inside it: an overflow at a wild trial point is a
+    rejected step, detected by explicit finiteness checks, never a RuntimeWarning."""
     with np.errstate(all="ignore"):
-        return _run(problem, x0, strategy, globalization, method, options)
+        state = _iterate(problem, x0, strategy, globalization, options)
+        for phase in phases:
+            phase(state)
+        return _finish(state, method)
 
 
-def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
-         options: LoopOptions) -> FitResult:
+def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization,
+             options: LoopOptions) -> LoopState:
     f0, J0 = problem.start(x0)  # NonFiniteStart (a ValueError) where nothing is finite
 
     # The solver works on residuals divided by a power of two fixed here (exact arithmetic);
-    # every reported number is scaled back (trustfit.scaling.ResidualScale).
+    # every reported number is scaled back (trustfit.core.scaling.ResidualScale).
     scale = ResidualScale(f0)
     problem = ScaledProblem(problem, scale)
     f0, J0 = scale.down(f0), scale.down(J0)
@@ -208,21 +242,16 @@ def _run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization
             reason, value = StopReason.NO_PROGRESS, exhausted
             break
 
-    refined = False
-    if options.polish and reason.converged:
-        before = it
-        it, polished = polish(problem, it, make_iterate, nit)
-        refined = problem.refinable and it is not before  # polish's 5-point Jacobian
-        polished = [_in_user_units(record, scale) for record in polished]
-        history.extend(polished)
-        nit += len(polished)
-        for record in polished:
-            if options.verbose >= 2:
-                _print_record(record)
-            # Already stopped: a request to stop from the callback changes nothing here, and
-            # the residuals passed along are those of the polished point.
-            _notify(options.callback, wants_result, it, record, scale)
+    return LoopState(problem, scale, x0, options, make_iterate, it, nit, history, reason, value,
+                     wants_result)
 
+
+def _finish(state: LoopState, method: str) -> FitResult:
+    """Certify a converged stop (:func:`trustfit.core.stopping.certify`) and build the result
+    in the user's units."""
+    problem, scale, x0, options = state.problem, state.scale, state.x0, state.options
+    make_iterate, it, nit, refined = state.make_iterate, state.it, state.nit, state.refined
+    reason, value, history = state.reason, state.value, state.history
     events: list[str] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.

@@ -425,7 +425,7 @@ def main(argv=None, prog: str = "bench/nist.py") -> int:
              "; residuals scaled by " + ", ".join(f"{f:g}" for f in scales)),
           end="\n\n")
     try:
-        from ._progress import Progress
+        from ..console.progress import Progress
 
         with Progress(len(configs) * len(problems) * 2 * len(scales), "NIST StRD") as bar:
             rows = run_benchmark(configs, problems, max_nfev=args.max_nfev,

@@ -8,7 +8,8 @@ way in every solver. The Gauss-Newton step ``h = -J^+ r`` is computed from ``J^T
 accurate to rounding in ``r`` itself, so Newton's iteration on the gradient equation keeps
 converging where the cost has stopped telling.
 
-After a converged stop, take Gauss-Newton steps while they shrink (by a factor 0.9 at least:
+A phase of a method (:func:`polish_phase`, given to :func:`trustfit.core.loop.run` by
+:mod:`trustfit.solve.methods`), not of the loop. After a converged stop, take Gauss-Newton steps while they shrink (by a factor 0.9 at least:
 the signature of convergence; where Gauss-Newton diverges, it stops at once) and the cost does
 not rise above its rounding level; keep the last point whose step shrank. Each polish step
 costs one residual and one Jacobian evaluation, within ``max_nfev``: with no residual
@@ -22,11 +23,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import stopping
-from .globalize import Trial
-from .problem import Problem
-from .result import IterationRecord
-from .steps.base import Iterate
+from ..core import stopping
+from ..core.problem import Problem
+from ..core.loop import LoopState
+from ..core.result import IterationRecord
+from ..core.vocabulary import Iterate, Trial
 
 EPS = np.finfo(float).eps
 MAX_POLISH_STEPS = 30
@@ -88,3 +89,20 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
             break
         it, h, h_norm = cand, h_cand, h_cand_norm
     return it, records
+
+
+def polish_phase(state: LoopState) -> None:
+    """The polish as a phase after the loop: after a converged stop, polish the final iterate
+    and append its records to the history (in the user's units, printed and passed to the
+    callback like the loop's own). With forward differences the polished point's Jacobian
+    is the refined 5-point one (``state.refined``)."""
+    if not state.reason.converged:
+        return
+    before = state.it
+    state.it, polished = polish(state.problem, state.it, state.make_iterate, state.nit)
+    state.refined = state.problem.refinable and state.it is not before
+    records = [state.in_user_units(record) for record in polished]
+    state.history.extend(records)
+    state.nit += len(records)
+    for record in records:
+        state.announce(record)

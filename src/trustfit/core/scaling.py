@@ -38,7 +38,7 @@ class ResidualScale:
     """The residuals as the solver sees them: divided by ``2^e``, the power of two with
     ``max |f(x0)| / 2^e`` in ``[1/2, 1)``.
 
-    Every test in :mod:`trustfit.stopping` is a ratio and does not care; what this buys is
+    Every test in :mod:`trustfit.core.stopping` is a ratio and does not care; what this buys is
     range. Data of size 1e-160 give costs that underflow to 0 (and would count as an exact
     fit), data of size 1e150 squared sums that overflow; divided by a power of two, the solver
     works with residuals of order one, and the arithmetic is exactly that of the unscaled
@@ -67,7 +67,7 @@ class ResidualScale:
 
 
 class ScaledProblem:
-    """A :class:`~trustfit.problem.Problem` seen through a :class:`ResidualScale`: residuals
+    """A :class:`~trustfit.core.problem.Problem` seen through a :class:`ResidualScale`: residuals
     and Jacobians come out divided by ``2^e``; everything else (bounds, counters, flags) is
     the problem's own."""
 

@@ -19,9 +19,10 @@ from collections import Counter
 
 import numpy as np
 
-from . import _validate as check
-from .diagnostics import NULL_COMPONENT
-from .result import FitResult
+from ..core import validate as check
+from .diagnostics import NULL_COMPONENT, diagnose
+from .uncertainty import confidence_intervals, covariance, goodness_of_fit
+from ..core.result import FitResult
 
 CORRELATION = 0.9
 LEVEL = 0.95
@@ -64,9 +65,6 @@ def report(result: FitResult, full: bool = False) -> str:
 
 
 def _report(result: FitResult, full: bool) -> str:
-    from .diagnostics import diagnose
-    from .statistics import confidence_intervals, covariance, goodness_of_fit
-
     names = _names(result)
     cov = covariance(result)
     ci = confidence_intervals(result, LEVEL, cov=cov)

@@ -1,7 +1,7 @@
 """Options of the ``trustfit`` command: values read by the one number rule of
-:mod:`trustfit._table`, and output paths checked before any work.
+:mod:`trustfit.console.table`, and output paths checked before any work.
 
-Every error is an :class:`~trustfit._table.InputError` naming the option: one line on
+Every error is an :class:`~trustfit.console.table.InputError` naming the option: one line on
 stderr, exit status 2.
 """
 from __future__ import annotations
@@ -13,8 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from ._table import SPACE, InputError, parse_int, parse_number
-from .models.names import validate_name
+from .table import SPACE, InputError, parse_int, parse_number
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -29,10 +28,6 @@ def pairs(option: str, text: str) -> list[tuple[str, str]]:
         name, value = name.strip(SPACE), value.strip(SPACE)
         if not eq or not name or not value:
             raise InputError(f"{option}: {item!r} is not of the form name=value")
-        try:
-            validate_name(name, option)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
         if any(n == name for n, _ in out):
             raise InputError(f"{option}: {name!r} is given twice")
         out.append((name, value))
@@ -84,7 +79,7 @@ def parse_positive(option: str, text: str) -> float:
 
 
 def whole_number(low: int | None = None):
-    """An argparse ``type``: a whole number by :func:`trustfit._table.parse_int`, at least
+    """An argparse ``type``: a whole number by :func:`trustfit.console.table.parse_int`, at least
     ``low``; argparse turns the error into its one-line usage error (exit 2)."""
     def convert(text: str) -> int:
         try:

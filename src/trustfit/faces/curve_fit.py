@@ -4,10 +4,10 @@ result), built on :func:`trustfit.least_squares`.
 The residuals are ``(f(xdata, *p) - ydata) / sigma`` for a 1-D ``sigma``, and
 ``L^-1 (f(xdata, *p) - ydata)`` for a 2-D ``sigma`` (the covariance of ``ydata``,
 ``sigma = L L^T``), as in SciPy. The covariance of the parameters is computed by
-:func:`trustfit.statistics.covariance` (SVD with an explicit rank cut-off: a pseudo-inverse,
+:func:`trustfit.analysis.uncertainty.covariance` (SVD with an explicit rank cut-off: a pseudo-inverse,
 flagged by a :class:`FitWarning` that names the undetermined combination, never ``inf``).
 
-When no Jacobian is given, the solver's final polish (:mod:`trustfit.polish`) leaves a
+When no Jacobian is given, the solver's final polish (:mod:`trustfit.solve.polish`) leaves a
 fourth-order central-difference Jacobian at the solution, and that is what the covariance
 uses. Where the polish did not run (the fit did not converge, or ``polish=False``), the
 Jacobian at the solution is evaluated once more with ``'3-point'`` central differences (error
@@ -24,11 +24,14 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from . import _validate as check
-from ._least_squares import least_squares
-from .differentiation import finite_difference_jacobian
-from .problem import real_jacobian
-from .result import FitResult, StopReason
+from ..analysis.diagnostics import check_rank
+from ..analysis.uncertainty import covariance
+from ..core import validate as check
+from ..strategies.multistart import StartDesign
+from .least_squares import solve_with_design
+from ..core.differentiation import finite_difference_jacobian
+from ..core.problem import real_jacobian
+from ..core.result import FitResult, StopReason
 
 
 class FitWarning(UserWarning):
@@ -119,7 +122,7 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     ``f``'s signature). Further keyword arguments go to :func:`trustfit.least_squares`
     (``rescue``, ``starts``, ``max_nfev``, ``ftol``, ...; SciPy's ``maxfev`` is accepted as
     ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
-    ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.statistics` use them.
+    ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.analysis.uncertainty` use them.
     """
     check.function("f", f)
     xdata, ydata, keep = _clean(xdata, ydata, nan_policy, check_finite)
@@ -138,8 +141,6 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         names = None
     m = ydata.size
     whiten, sigma1d = _whitening(sigma, m)
-    if kwargs.get("starts") is not None and names is not None:
-        kwargs["_multistart"] = {**kwargs.get("_multistart", {}), "param_names": tuple(names)}
     if "maxfev" in kwargs:
         kwargs["max_nfev"] = kwargs.pop("maxfev")
 
@@ -159,8 +160,10 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
         solver_jac: Callable | str = jacobian
     else:
         solver_jac = "2-point" if jac is None else jac
-    result = least_squares(residuals, p0, jac=solver_jac, bounds=bounds, method=method,
-                           **kwargs)
+    # a multi-start names the parameters in its events
+    plan = StartDesign(param_names=tuple(names) if names is not None else None)
+    result = solve_with_design(plan, residuals, p0, jac=solver_jac, bounds=bounds,
+                               method=method, **kwargs)
     if result.jac_method == "2-point":
         lb, ub = result.bounds
         with np.errstate(all="ignore"):
@@ -192,7 +195,7 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     Returns ``popt, pcov`` (and ``infodict, mesg, ier`` with ``full_output=True``; ``infodict``
     holds ``nfev``, ``fvec``, ``fjac`` and ``result``, the full :class:`FitResult`).
     ``pcov`` comes from the SVD of the Jacobian with an explicit rank cut-off
-    (:func:`trustfit.statistics.covariance`): when the Jacobian is rank deficient it is the
+    (:func:`trustfit.analysis.uncertainty.covariance`): when the Jacobian is rank deficient it is the
     pseudo-inverse and a :class:`FitWarning` names the undetermined combination; it is never
     ``inf``. Like SciPy, a fit that did not converge raises ``RuntimeError``; ``rescue=True``
     (default) first restarts from perturbed points when the fit stalls. A fit that stopped
@@ -200,9 +203,6 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     rank-deficient model) returns its answer with a :class:`FitWarning` instead, as SciPy does
     for a singular covariance.
     """
-    from .diagnostics import check_rank
-    from .statistics import covariance
-
     result = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
                  nan_policy=nan_policy, **kwargs)
     degenerate = result.stop_reason is StopReason.DEGENERATE

@@ -16,7 +16,7 @@ Each run has the full budget; the rescue layer is applied only to the best run (
 already are the global strategy).
 
 Minima: converged runs at a stationary point (see ``not_stationary`` in
-:mod:`trustfit.diagnostics`) whose costs agree to ``COST_RTOL = 1e-6`` (relative) and parameters to
+:mod:`trustfit.analysis.diagnostics`) whose costs agree to ``COST_RTOL = 1e-6`` (relative) and parameters to
 ``X_RTOL = 1e-3`` (relative to ``max(|x|, 1e-12)``) are the same minimum. Two minima with the
 same cost whose parameters agree under a permutation of the parameters (``x_b = x_a[perm]``
 to ``X_RTOL``) are reported as *equivalent*: the textbook example's two minima are the same
@@ -30,16 +30,29 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
-from .result import FitResult
+from ..analysis.diagnostics import STATIONARY, exact_fit, gauss_newton_fraction
+from ..core.result import FitResult
+from .rescue import rescue as rescue_layer
 
 COST_RTOL = 1e-6
 X_RTOL = 1e-3
 DESIGNS = ("sobol", "lhs")
+
+
+@dataclass(frozen=True)
+class StartDesign:
+    """How the starts are laid out and run: the design (``'sobol'`` or ``'lhs'``), the thread
+    pool's size, a ``progress(done, total)`` callback and the parameter names for the
+    events."""
+
+    design: str = "sobol"
+    workers: int | None = 2
+    progress: Callable[[int, int], None] | None = None
+    param_names: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -103,8 +116,6 @@ def _permutation(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
 
 def is_minimum(r: FitResult) -> bool:
     """Converged, and stationary (the diagnosis' ``not_stationary`` test does not fire)."""
-    from .diagnostics import STATIONARY, exact_fit, gauss_newton_fraction
-
     with np.errstate(all="ignore"):
         return bool(r.success and (exact_fit(r) or gauss_newton_fraction(r) <= STATIONARY))
 
@@ -163,16 +174,16 @@ def _counted(run_once: Callable[..., FitResult], total: int,
 
 
 def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.ndarray,
-                    ub: np.ndarray, n_starts: int, seed: int = 0, rescue: bool = True,
-                    design: str = "sobol", workers: int | None = 2,
-                    param_names: tuple[str, ...] | None = None,
-                    progress: Callable[[int, int], None] | None = None,
-                    max_nfev: int | None = None, max_iter: int | None = None) -> FitResult:
+                    ub: np.ndarray, n_starts: int, plan: StartDesign = StartDesign(),
+                    seed: int = 0, rescue: bool = True, max_nfev: int | None = None,
+                    max_iter: int | None = None) -> FitResult:
     """Run ``run_once(start)`` from each design point; the best result with ``minima`` set
     and a summary in ``events``. ``progress(done, total)`` is called after each design run
     (from the worker threads, one call at a time), e.g. to draw a progress bar; the rescue
     of the best run calls ``run_once(start, nfev_left, iter_left)`` directly, within the
     budgets ``max_nfev`` and ``max_iter`` of that run."""
+    design, workers, progress, param_names = (plan.design, plan.workers, plan.progress,
+                                              plan.param_names)
     points = design_points(x0, lb, ub, n_starts, design, seed)
     run_design = run_once if progress is None else _counted(run_once, len(points), progress)
     if workers is None or workers <= 1:
@@ -185,8 +196,6 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
     minima = cluster(results)
     best = results[best_k]
     if rescue:
-        from .rescue import rescue as rescue_layer
-
         best = rescue_layer(run_once, best, seed=seed, max_nfev=max_nfev, max_iter=max_iter)
     names = list(param_names) if param_names else [f"x[{j}]" for j in range(x0.size)]
     failed = sum(not is_minimum(r) for r in results)
@@ -207,21 +216,3 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
                   "run only).")
     return dataclasses.replace(best, x0=x0.copy(), minima=minima,
                                events=list(best.events) + events)
-
-
-def multistart(fun: Callable[..., Any], x0: Any, starts: int = 8, *, design: str = "sobol",
-               seed: int = 0, workers: int | None = 2,
-               progress: Callable[[int, int], None] | None = None,
-               param_names: tuple[str, ...] | None = None, **kwargs: Any) -> FitResult:
-    """``least_squares`` from ``starts`` deterministic starting points (see the module
-    docstring); keyword arguments go to :func:`trustfit.least_squares`. Returns the best
-    :class:`FitResult` with ``minima``, the distinct minima with how often each was found.
-    ``progress(done, total)`` is called after each run (the command line draws its progress
-    bar with it); ``param_names`` name the parameters in the events."""
-    from ._least_squares import least_squares
-
-    return least_squares(fun, x0, starts=starts, seed=seed,
-                         _multistart={"design": design, "workers": workers,
-                                      "progress": progress,
-                                      "param_names": None if param_names is None
-                                      else tuple(param_names)}, **kwargs)

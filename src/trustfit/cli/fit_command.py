@@ -1,8 +1,8 @@
 """``trustfit fit``: a CSV file and an expression in, a report, JSON and pictures out.
 
-The command is a layer over the library: it reads the columns (:mod:`trustfit._table`),
+The command is a layer over the library: it reads the columns (:mod:`trustfit.console.table`),
 builds the expression model (:mod:`trustfit.models`), solves with
-:func:`trustfit.least_squares`, takes uncertainties from :mod:`trustfit.statistics` and
+:func:`trustfit.least_squares`, takes uncertainties from :mod:`trustfit.analysis.uncertainty` and
 draws with :mod:`trustfit.plots`. Bad input raises :class:`InputError` with one line that
 says what and where; the entry point prints it without a traceback.
 """
@@ -17,15 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from ._options import check_output, parse_bounds, parse_p0, writing
-from ._table import InputError, read_columns
+from ..console.options import check_output, parse_bounds, parse_p0, writing
+from ..console.table import InputError, read_columns
 
 CONFIDENCE = 0.95
 
 
-# --- option parsing (the values themselves: trustfit._options) ----------------------------
+# --- option parsing (the values themselves: trustfit.console.options) --------------------
 def _check_names(option: str, given, params: list[str]) -> None:
+    from ..models.names import validate_name
+
     for name in given:
+        try:
+            validate_name(name, f"{option} name")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if name not in params:
             why = (f"; in an expression {name} is the constant {name}, so call the parameter "
                    f"something else" if name in ("e", "pi") else "")
@@ -50,7 +56,7 @@ class FitOutcome:
 
 def build_model(expr: str, var: str):
     try:
-        from .models import Model
+        from ..models import Model
     except ImportError as exc:
         raise InputError(f"--model: expression models are not available ({exc}); install "
                          f"them with pip install 'trustfit[models]'") from None
@@ -71,14 +77,14 @@ def build_model(expr: str, var: str):
 
 
 def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
-    """Standard errors and ``level`` intervals from :mod:`trustfit.statistics`, and the note
+    """Standard errors and ``level`` intervals from :mod:`trustfit.analysis.uncertainty`, and the note
     saying how the intervals were made.
 
     Parameters in an undetermined direction of a rank-deficient Jacobian (a null-space
     component of at least ``diagnostics.NULL_COMPONENT``, the rule of the report) get
     ``nan``: the pseudo-inverse gives them an error of 0, which would read as "exact".
     """
-    from . import statistics
+    from ..analysis import uncertainty as statistics
 
     cov = statistics.covariance(result, absolute_sigma=absolute_sigma)
     m, n = np.shape(result.jac)
@@ -92,7 +98,7 @@ def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
     se = cov.stderr.copy()
     intervals = statistics.confidence_intervals(result, level, absolute_sigma, cov=cov)
     if cov.rank_deficient:
-        from .diagnostics import NULL_COMPONENT
+        from ..analysis.diagnostics import NULL_COMPONENT
 
         undetermined = np.any(np.abs(cov.null_space) >= NULL_COMPONENT, axis=1)
         se[undetermined] = np.nan
@@ -157,13 +163,13 @@ def _solve(problem, args):
     options = dict(jac=problem.jac if problem.jac is not None else "2-point",
                    bounds=problem.bounds, method=args.method, max_nfev=args.max_nfev)
     if args.starts is None:
-        from ._least_squares import least_squares
+        from ..faces.least_squares import least_squares
 
         return least_squares(problem.fun, problem.x0, **options)
     if args.starts < 2:
         raise InputError(f"--starts: give at least 2 starts, got {args.starts}")
-    from ._progress import Progress
-    from .multistart import multistart
+    from ..console.progress import Progress
+    from ..faces.least_squares import multistart
 
     with Progress(args.starts, "multi-start") as bar:
         return multistart(problem.fun, problem.x0, starts=args.starts,
@@ -174,7 +180,7 @@ def _solve(problem, args):
 def _diagnose(result, names):
     """``trustfit.diagnose(result)`` when the diagnostics layer is installed, else None."""
     try:
-        from . import diagnose
+        from .. import diagnose
     except ImportError:
         return None
     try:
@@ -297,9 +303,9 @@ OUTPUTS = ("json", "plot", "convergence", "animate")
 
 def check_outputs(args) -> None:
     """Fail before the fit, not after it, on an output that cannot be written
-    (:func:`trustfit._options.check_output`; the data file is never overwritten)."""
+    (:func:`trustfit.console.options.check_output`; the data file is never overwritten)."""
     if args.animate is not None:
-        from .plots.animate import _check_format
+        from ..plots.animate import _check_format
         try:
             _check_format(Path(args.animate))
         except ValueError as exc:
@@ -333,7 +339,7 @@ def write_outputs(out: FitOutcome, args) -> list[str]:
     if args.plot or args.convergence or args.animate:
         import matplotlib.pyplot as plt
 
-        from . import plots
+        from .. import plots
 
         model = out.model
 

@@ -1,0 +1,187 @@
+"""The vocabulary shared by the driver loop, the step strategies and the globalizations.
+
+An :class:`Iterate` is the current point with everything a strategy needs; a strategy proposes
+a :class:`Step` (with the local model that predicts its reduction, GSL ``multifit_nlinear``
+``preduction``); a globalization evaluates it at a :class:`Trial` point and returns an
+:class:`Outcome` (accepted or not, the gain ratio), which the strategy hears through
+:meth:`StepStrategy.update` (Ceres' ``StepAccepted`` / ``StepRejected`` hooks). Defined here,
+below ``steps/`` and ``globalize/``, so that neither imports the other.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from .linalg import SVDSolver
+from .problem import Problem
+from .stopping import gradient_cosine
+
+
+def free_variables(x: np.ndarray, g: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """Mask of variables free to move: not held at a bound by a gradient pushing outward.
+
+    A variable sitting on its lower bound with ``g_j > 0`` (descent would go below it), or on
+    its upper bound with ``g_j < 0``, is fixed for this iteration; the step is computed over the
+    others (an active-set projection, as SciPy's ``dogbox``).
+    """
+    held = ((x <= lb) & (g > 0.0)) | ((x >= ub) & (g < 0.0))
+    return ~held
+
+
+@dataclass
+class Iterate:
+    """The current point with everything the strategies need, computed once."""
+
+    x: np.ndarray
+    f: np.ndarray
+    J: np.ndarray
+    D: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    #: relative accuracy of ``J`` (:func:`trustfit.core.stopping.jacobian_noise`)
+    noise: float = float(np.finfo(float).eps)
+    cost: float = field(init=False)
+    g: np.ndarray = field(init=False)
+    free: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        with np.errstate(all="ignore"):
+            self.cost = 0.5 * float(self.f @ self.f)
+            self.g = self.J.T @ self.f
+        self.free = free_variables(self.x, self.g, self.lb, self.ub)
+
+    @cached_property
+    def grad_norm(self) -> float:
+        """``||g||_inf`` over the free variables: the first-order optimality measure."""
+        return float(np.max(np.abs(self.g[self.free]), initial=0.0))
+
+    @cached_property
+    def gradient_measure(self) -> float:
+        """The gradient test's measure over the free variables: the largest cosine between the
+        residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
+        return gradient_cosine(self.J[:, self.free], self.f)
+
+    @cached_property
+    def scaled_jacobian(self) -> np.ndarray:
+        """``J D^{-1}`` restricted to the free variables."""
+        return self.J[:, self.free] / self.D[self.free]
+
+    @cached_property
+    def svd(self) -> SVDSolver:
+        """SVD of the scaled free Jacobian, shared by every step proposed from this point."""
+        return SVDSolver(self.scaled_jacobian, self.f, self.noise)
+
+    def unscale(self, z_free: np.ndarray) -> np.ndarray:
+        """Full-length step ``h`` from a step ``z`` in scaled free variables."""
+        h = np.zeros_like(self.x)
+        h[self.free] = z_free / self.D[self.free]
+        return h
+
+
+class LocalModel(Protocol):
+    """The model a step came from: it states how much the step promised."""
+
+    def predicted_reduction(self, s: np.ndarray) -> float: ...
+
+
+@dataclass
+class Step:
+    """A proposed step ``h`` (full length, zero in held variables) and the model it came from.
+
+    ``relaxed_acceptance`` (Madsen's hybrid, quasi-Newton steps): accept also when
+    ``F_new <= (1 + delta) F`` and the gradient norm decreases.
+    """
+
+    h: np.ndarray
+    kind: str
+    model: LocalModel
+    relaxed_acceptance: float | None = None
+
+    @cached_property
+    def norm(self) -> float:
+        return float(np.linalg.norm(self.h))
+
+
+class Trial:
+    """A point where the residuals were evaluated; its Jacobian is computed on demand, once.
+
+    A trial with non-finite residuals has ``cost = inf`` and is never accepted."""
+
+    def __init__(self, problem: Problem, x: np.ndarray, f: np.ndarray | None = None,
+                 J: np.ndarray | None = None, refined: bool = False):
+        self.problem = problem
+        self.x = x
+        self.f = problem.residuals(x) if f is None else f
+        with np.errstate(all="ignore"):
+            cost = 0.5 * float(self.f @ self.f)
+        self.finite = bool(np.all(np.isfinite(self.f))) and math.isfinite(cost)
+        self.cost = cost if self.finite else math.inf
+        self._J = J
+        self.refined = refined
+
+    @property
+    def J(self) -> np.ndarray | None:
+        return self._J
+
+    def jacobian(self) -> np.ndarray:
+        if self._J is None:
+            self._J = self.problem.jacobian(self.x, self.f, self.refined)
+        return self._J
+
+    @cached_property
+    def g(self) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.jacobian().T @ self.f
+
+    @cached_property
+    def grad_norm(self) -> float:
+        free = free_variables(self.x, self.g, self.problem.lb, self.problem.ub)
+        value = float(np.max(np.abs(self.g[free]), initial=0.0))
+        return value if math.isfinite(value) else math.inf
+
+
+@dataclass
+class Outcome:
+    """What became of a step: the trial, whether it was accepted, the gain ratio ``rho``
+    (actual over predicted reduction, ``nan`` for a line search) and the step actually taken
+    (after projection onto the bounds and any shortening)."""
+
+    trial: Trial
+    accepted: bool
+    step: np.ndarray
+    rho: float = math.nan
+    predicted: float = math.nan
+    line_search_failed: bool = False
+    note: str = ""
+
+
+class StepStrategy:
+    """Interface of a step strategy. Subclasses keep their own state (damping, radius)."""
+
+    name = "base"
+    needs_trial_jacobian = False  # the hybrid needs J at every trial point for its BFGS update
+
+    def start(self, it: Iterate) -> None:
+        """Initialise the damping / radius from the first iterate."""
+
+    def propose(self, it: Iterate, problem: Problem) -> Step:
+        raise NotImplementedError
+
+    def update(self, it: Iterate, step: Step, outcome: Outcome) -> None:
+        """Hear what became of the step (accepted or not, gain ratio, new gradient)."""
+
+    def exhausted(self) -> float | None:
+        """The damping or radius value if it has run out of room (no step can be found)."""
+        return None
+
+    @property
+    def mu(self) -> float:
+        return float("nan")
+
+    @property
+    def radius(self) -> float:
+        return float("nan")

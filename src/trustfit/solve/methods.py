@@ -1,0 +1,185 @@
+"""Building and running a method: a step strategy (:mod:`trustfit.steps`) plus a
+globalization (:mod:`trustfit.globalize`) run by the core loop, with the Gauss-Newton polish
+(:mod:`trustfit.solve.polish`) as a phase after it, and ``'auto'``, which runs two methods.
+The face (:func:`trustfit.least_squares`) validates the arguments and asks
+:func:`make_run_once` for the function that fits from one start; the strategies over solving
+(rescue, multi-start) call that function again from points they choose.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core import validate as check
+from ..core.loop import LoopOptions, run
+from ..core.problem import NonFiniteStart, Problem
+from ..core.result import FitResult, StopReason
+from ..globalize import ArmijoBacktracking, TrustRegionTest
+from ..steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
+from ..steps.damped import DAMPING_RULES
+from .polish import polish_phase
+
+__all__ = ["ALIASES", "DAMPING_RULES", "DEFAULT_METHOD", "METHODS", "ROUNDING_LEVEL", "SOLVERS",
+           "auto", "build", "make_run_once", "solve"]
+
+#: The solvers, each one step strategy plus one globalization.
+SOLVERS = ("gn", "lm", "hybrid", "dogleg")
+METHODS = ("auto",) + SOLVERS
+#: The default method: chosen by measurement on the NIST StRD problems (bench/nist.py):
+#: Powell's dogleg in Moré-scaled variables, and Levenberg-Marquardt from the same start when
+#: the dogleg's stop is not certified (:func:`auto`).
+DEFAULT_METHOD = "auto"
+#: Relative predicted reduction below which a disagreeing trial step is rounding noise
+#: (:func:`trustfit.core.stopping.rounding_test`).
+ROUNDING_LEVEL = 1e-10
+#: SciPy's names mapped to trustfit's own bounded solvers. 'dogbox' is a dogleg with a box;
+#: 'trf' (SciPy's default) maps to trustfit's default.
+ALIASES = {"trf": DEFAULT_METHOD, "dogbox": "dogleg"}
+
+
+def build(method: str, tau: float, damping: str, xtol: float | None, accel: bool = False):
+    """A method is a step strategy plus a globalization."""
+    if method == "gn":
+        return GaussNewton(), ArmijoBacktracking()
+    if method == "lm":
+        return LevenbergMarquardt(tau, damping, accel), TrustRegionTest()
+    if method == "hybrid":
+        return Hybrid(tau, damping, xtol), TrustRegionTest()
+    return Dogleg(), TrustRegionTest()
+
+
+def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) -> FitResult:
+    """The default method: two solvers whose failures do not overlap on NIST StRD.
+
+    Powell's dogleg with Moré's Jacobian scaling (``x_scale='jac'`` unless the user gave one)
+    is the cheapest certified solver there (50 of 54 cases, 3464 residual evaluations for all
+    54), and it reaches MGH10 from its far start, where Levenberg-Marquardt creeps along the
+    valley for thousands of iterations. Where its stop is not certified (MGH17 and MGH09 from
+    their far starts), Levenberg-Marquardt with Nielsen's damping (``x_scale=1``) runs from the
+    same start with the evaluations left, and the better answer is kept: certified first,
+    then lower cost. Together: 54 of 54 at LRE >= 7. The dogleg gets half of ``max_nfev``
+    (MGH10's far start uses 47 % of it), the fallback the rest; both runs are counted.
+    """
+    first_opts = dataclasses.replace(opts, x_scale="jac") if default_scale else opts
+    if opts.max_nfev is not None:  # half the budget each, so that the fallback has room
+        first_opts = dataclasses.replace(first_opts, max_nfev=max(1, opts.max_nfev // 2))
+    first = run_method("dogleg", start, first_opts)
+    if first.success or first.stop_reason is StopReason.CALLBACK:
+        return first
+    budget = None if opts.max_nfev is None else opts.max_nfev - first.nfev
+    if budget is not None and budget < 1:
+        return first
+    second_opts = dataclasses.replace(opts, max_nfev=budget,
+                                      x_scale=np.ones(start.size) if default_scale
+                                      else opts.x_scale)
+    second = run_method("lm", start, second_opts)
+    better = second if (second.success, -second.cost) > (first.success, -first.cost) else first
+    other = first if better is second else second
+    better.nfev, better.njev = first.nfev + second.nfev, first.njev + second.njev
+    better.nfev_fd = first.nfev_fd + second.nfev_fd
+    better.events.insert(0, (
+        f"auto: the dogleg stopped with {first.stop_reason.name} (cost {first.cost:.6g}); "
+        f"Levenberg-Marquardt from the same start reached {second.stop_reason.name} (cost "
+        f"{second.cost:.6g}); kept the {better.method} result ({other.method}'s "
+        f"evaluations are included in nfev)."))
+    return better
+
+
+def _budget_stop(result: FitResult, problem: Problem) -> None:
+    """The run tried to evaluate past ``max_nfev`` and the problem refused (see
+    :class:`~trustfit.core.problem.Problem`): the refused trial was never a real point, so no
+    decision taken on it stands. The run stops with ``MAX_NFEV`` at its last evaluated
+    point, as it would have had the budget been checked before that trial."""
+    if result.history and result.history[-1].nfev >= problem.max_nfev:
+        last = result.history[-1]
+        result.history[-1] = dataclasses.replace(
+            last, note="max_nfev reached: the trial point was not evaluated")
+    if result.stop_reason is not StopReason.MAX_NFEV:
+        result.events.append(
+            f"max_nfev={problem.max_nfev} reached in iteration {result.nit}: "
+            f"{problem.refused} further evaluation{'s' if problem.refused > 1 else ''} "
+            f"refused; the run stopped there ({result.stop_reason.name} on the unevaluated "
+            "trial does not stand).")
+    result.stop_reason, result.stop_value = StopReason.MAX_NFEV, float(problem.max_nfev)
+
+
+def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.ndarray,
+                    ub: np.ndarray) -> FitResult:
+    """A start trustfit chose itself (a rescue or multi-start start) where the residuals or
+    the Jacobian are not finite: not the caller's error, so not raised. The start is rejected:
+    a result with infinite cost that no comparison keeps and that is never a success."""
+    m, n = exc.f0.size, start.size
+    return FitResult(
+        x=start.copy(), cost=np.inf, fun=exc.f0.copy(), jac=np.full((m, n), np.nan),
+        grad=np.full(n, np.nan), optimality=np.inf, active_mask=np.zeros(n, dtype=int),
+        nfev=1, njev=0, nit=0, method=method, stop_reason=StopReason.NO_PROGRESS,
+        stop_value=np.nan, nfev_fd=exc.nfev_fd, x0=start.copy(),
+        bounds=(lb.copy(), ub.copy()), events=[f"start rejected: {exc}"])
+
+
+def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., Any] | str,
+                  lb: np.ndarray, ub: np.ndarray, args: tuple, kwargs: dict | None,
+                  step: Any, method: str, options: LoopOptions, *, tau: float, damping: str,
+                  xtol: float | None, accel: bool, default_scale: bool
+                  ) -> Callable[..., FitResult]:
+    """``run_once(start, nfev_left=None, iter_left=None)``: one fit with ``method`` from
+    ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``)."""
+    n = x0.size
+
+    def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
+        """One run of the driver loop with one method, fresh counters and strategy."""
+        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
+        strategy, globalization = build(name, tau, damping, xtol, accel)
+        result = run(problem, start, strategy, globalization, name, opts,
+                     phases=(polish_phase,) if opts.polish else ())
+        if problem.refused:
+            _budget_stop(result, problem)
+        # After a converged stop the polish phase runs, and with forward differences the final
+        # Jacobian is then a 5-point one (trustfit.solve.polish); the covariance's rank cut-off
+        # follows the accuracy of the Jacobian it is given.
+        polished = opts.polish and problem.refinable and (
+            result.stop_reason.converged
+            or result.stop_reason in (StopReason.STALLED, StopReason.DEGENERATE))
+        result.jac_method = ("5-point" if polished else
+                             jac if isinstance(jac, str) else "callable")
+        return result
+
+    def run_once(start: np.ndarray, nfev_left: int | None = None,
+                 iter_left: int | None = None) -> FitResult:
+        """One fit from ``start``; the budgets given replace max_nfev / max_iter (the rescue
+        layer's share of them)."""
+        opts = options
+        if nfev_left is not None:
+            opts = dataclasses.replace(opts, max_nfev=nfev_left)
+        if iter_left is not None:
+            opts = dataclasses.replace(opts, max_iter=iter_left)
+        try:
+            if method != "auto":
+                return run_method(method, start, opts)
+            return auto(run_method, start, opts, default_scale)
+        except NonFiniteStart as exc:
+            if np.array_equal(start, x0):
+                raise  # the caller's x0: the caller's error
+            return _rejected_start(start, exc, method, lb, ub)
+
+    return run_once
+
+
+def solve(fun: Callable[[np.ndarray], np.ndarray], x0: Any, bounds: Any) -> FitResult:
+    """One fit of ``fun`` from ``x0`` within ``bounds`` with every default of
+    :func:`trustfit.least_squares` and no rescue (``least_squares(fun, x0, bounds=bounds,
+    rescue=False)``, which ``tests/test_parts.py`` checks): for strategies that re-fit
+    sub-problems, such as the profile-likelihood intervals."""
+    x0 = check.starting_point(x0)
+    lb, ub = check.box(bounds, x0)
+    n = x0.size
+    options = LoopOptions(ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=100 * n * (n + 1),
+                          max_iter=None, x_scale=check.x_scale(1.0, n), rounding=ROUNDING_LEVEL,
+                          polish=True)
+    run_once = make_run_once(fun, x0, "2-point", lb, ub, (), None, check.diff_step(None, n),
+                             DEFAULT_METHOD, options, tau=1e-3, damping="nielsen", xtol=1e-15,
+                             accel=False, default_scale=True)
+    return run_once(x0)
