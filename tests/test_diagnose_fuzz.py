@@ -76,3 +76,24 @@ def test_sparse_null_basis_of_a_degenerate_block_does_not_raise():
     N = np.column_stack([v, v * (1 + 1e-17)])
     B = sparse_null_basis(N)
     assert B.shape[0] == 3 and np.all(np.isfinite(B))
+
+
+def test_null_space_of_a_column_of_1e_300_is_finite_on_every_blas_kernel():
+    """Found by the fuzz under OPENBLAS_CORETYPE=SkylakeX: the null vector scaled to parameter
+    units had entries near 1e-300, whose norm underflowed to 0 in that kernel's nrm2, and
+    diagnose raised from SciPy's qr ("array must not contain infs or NaNs")."""
+    from trustfit.analysis.uncertainty import covariance
+
+    x = np.array([-0.53566937, 0.36159505, 1.30400005])
+    r = FitResult(x=x, cost=0.0055, fun=np.array([0.10490012]),
+                  jac=np.array([[1.25730221e-001, 1.0e-300, 6.40422650e-001]]),
+                  grad=np.array([1.3e-2, 1.0e-301, 6.7e-2]), optimality=0.067,
+                  active_mask=np.zeros(3, dtype=int), nfev=3, njev=2, nit=0, method="lm",
+                  stop_reason=StopReason.GRADIENT, stop_value=1.0, history=[], nfev_fd=0,
+                  x0=x.copy(), bounds=(np.full(3, -np.inf), np.full(3, np.inf)), events=[],
+                  jac_method="callable")
+    null = covariance(r).null_space
+    assert null.shape == (3, 2) and np.all(np.isfinite(null))
+    np.testing.assert_allclose(np.linalg.norm(null, axis=0), 1.0, rtol=1e-12)
+    diagnose(r)  # does not raise
+    assert isinstance(r.report(), str)

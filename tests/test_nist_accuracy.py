@@ -1,7 +1,10 @@
 """Certified accuracy on the 54 NIST StRD cases with trustfit's default call (no method, no
 tolerances), and a success flag that never lies, for every method.
 
-LRE = correct significant digits of the worst parameter against NIST's certified values.
+LRE = correct significant digits of the worst parameter against NIST's certified values, or
+their mirror image where the model has interchangeable parameters (``nist.score_lre``: MGH17
+with its two exponentials swapped is the same minimum; which one a run reaches can depend on
+the last bits of the BLAS kernel).
 Targets (issue 3): finite differences LRE >= 6 and analytic Jacobians LRE >= 7 on every case,
 median >= 9; zero cases where success is True and LRE < 4.
 
@@ -38,7 +41,7 @@ def default_fd():
 
 def _assert_case(r, p, start, min_lre):
     assert r.success, r.message
-    assert nist.lre(r.x, p.certified) >= min_lre
+    assert nist.score_lre(p, r.x) >= min_lre
 
 
 @pytest.mark.parametrize("p,start", CASES, ids=IDS)
@@ -52,8 +55,8 @@ def test_default_call_finite_differences_lre_6(p, start, default_fd):
 
 
 def test_default_call_median_lre(default_analytic, default_fd):
-    lre_an = [nist.lre(r.x, nist.load(k[0]).certified) for k, r in default_analytic.items()]
-    lre_fd = [nist.lre(r.x, nist.load(k[0]).certified) for k, r in default_fd.items()]
+    lre_an = [nist.score_lre(nist.load(k[0]), r.x) for k, r in default_analytic.items()]
+    lre_fd = [nist.score_lre(nist.load(k[0]), r.x) for k, r in default_fd.items()]
     assert np.median(lre_an) >= 10.0  # measured 10.8
     assert np.median(lre_fd) >= 10.0  # measured 10.6
     assert min(lre_an) >= 7.0 and min(lre_fd) >= 6.0
@@ -73,6 +76,6 @@ def test_no_false_success_for_any_method(method, jac):
     false = []
     for p, s in CASES:
         r = _fit(p, s, method=method, jac=p.residual_jacobian if jac == "analytic" else jac)
-        if r.success and nist.lre(r.x, p.certified) < 4:
+        if r.success and nist.score_lre(p, r.x) < 4:
             false.append(f"{p.name}/{s}: {r.stop_reason.name}")
     assert false == []

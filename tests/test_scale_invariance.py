@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import trustfit
 from trustfit import StopReason, examples as ex
 from trustfit.core import stopping
-from trustfit.apps.bench_nist import score_lre
+from trustfit.reference.nist import score_lre
 from trustfit.reference import nist
 
 PROBLEMS = {p.name: p for p in nist.load_all()}

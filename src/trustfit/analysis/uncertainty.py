@@ -200,7 +200,12 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
     # (the direction is the same; 1 / d itself may overflow for a column of 1e-310s).
     null = Vt.T[:, ~kept] * (d.min(initial=1.0) / d)[:, None]
     if null.size:
-        null = null / np.linalg.norm(null, axis=0)
+        # Largest entry to 1 first: some BLAS kernels' nrm2 does not rescale, and the norm
+        # of a column of 1e-300s would underflow to 0 there.
+        top = np.max(np.abs(null), axis=0)
+        null = null / np.where(top > 0, top, 1.0)
+        length = np.linalg.norm(null, axis=0)
+        null = null / np.where(length > 0, length, 1.0)
     return Covariance(C, rank, rcond, s, null, s2)
 
 

@@ -29,7 +29,6 @@ Use ``run_benchmark(configs, problems)`` from code, or the command line
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import platform
@@ -134,45 +133,6 @@ def _scaled(fn, scale: float):
     return fn if scale == 1.0 else (lambda b: scale * fn(b))
 
 
-#: Parameter changes that leave a NIST model's values unchanged: permutations of
-#: interchangeable groups (0-based indices) and sign flips taken together. A fit that
-#: reaches the certified minimum's mirror image (MGH17 with its two exponentials swapped) has
-#: found the same minimum, and is scored against the certified values so permuted.
-EQUIVALENT_PARAMETERS = {
-    "MGH17": dict(groups=[(1, 3), (2, 4)]),
-    **{name: dict(groups=[(0, 1), (2, 3), (4, 5)])
-       for name in ("Lanczos1", "Lanczos2", "Lanczos3")},
-    **{name: dict(groups=[(2, 3, 4), (5, 6, 7)], flips=[(4,), (7,)])
-       for name in ("Gauss1", "Gauss2", "Gauss3")},
-    "ENSO": dict(groups=[(3, 4, 5), (6, 7, 8)], flips=[(3, 5), (6, 8)]),
-    "Eckerle4": dict(flips=[(0, 1)]),
-}
-
-
-def equivalent_points(name: str, x: np.ndarray) -> list[np.ndarray]:
-    """``x`` and every parameter vector that gives the same model values for NIST problem
-    ``name`` (:data:`EQUIVALENT_PARAMETERS`)."""
-    rule = EQUIVALENT_PARAMETERS.get(name, {})
-    groups, flips = rule.get("groups", []), rule.get("flips", [])
-    points = []
-    for order in itertools.permutations(range(len(groups))):
-        y = np.array(x, dtype=float)
-        for target, source in zip(groups, (groups[k] for k in order)):
-            y[list(target)] = np.asarray(x, dtype=float)[list(source)]
-        for signs in itertools.product((1.0, -1.0), repeat=len(flips)):
-            z = y.copy()
-            for sign, idx in zip(signs, flips):
-                z[list(idx)] *= sign
-            points.append(z)
-    return points
-
-
-def score_lre(problem: nist.NistProblem, x: np.ndarray) -> float:
-    """LRE of ``x`` against the certified values, the best over the model's equivalent
-    parameter vectors (a mirror image of the certified minimum is that minimum)."""
-    return max(nist.lre(z, problem.certified) for z in equivalent_points(problem.name, x))
-
-
 def _label(config: Config, scale: float) -> str:
     """``config.label`` with ``@<scale>`` before the Jacobian kind when scale is not 1."""
     if scale == 1.0:
@@ -222,7 +182,7 @@ def _solve(config: Config, problem: nist.NistProblem, start: int, tf_solver,
         message=str(res.message), stop_reason=getattr(stop, "name", None),
         nfev=None if res.nfev is None else int(res.nfev),
         njev=None if res.njev is None else int(res.njev),
-        lre=score_lre(problem, x),
+        lre=nist.score_lre(problem, x),
         # Lanczos1's certified RSS (1.4e-25) is below what double precision
         # can reproduce, so its lre_rss is ~0 even at the exact solution.
         lre_rss=nist.lre(rss, problem.certified_rss) if np.isfinite(rss) else 0.0,

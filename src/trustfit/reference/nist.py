@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -279,3 +280,42 @@ def lre(estimate, certified) -> float:
     if worst == 0.0:
         return LRE_MAX
     return min(LRE_MAX, max(0.0, -math.log10(worst)))
+
+
+#: Parameter changes that leave a NIST model's values unchanged: permutations of
+#: interchangeable groups (0-based indices) and sign flips taken together. A fit that
+#: reaches the certified minimum's mirror image (MGH17 with its two exponentials swapped) has
+#: found the same minimum, and is scored against the certified values so permuted.
+EQUIVALENT_PARAMETERS = {
+    "MGH17": dict(groups=[(1, 3), (2, 4)]),
+    **{name: dict(groups=[(0, 1), (2, 3), (4, 5)])
+       for name in ("Lanczos1", "Lanczos2", "Lanczos3")},
+    **{name: dict(groups=[(2, 3, 4), (5, 6, 7)], flips=[(4,), (7,)])
+       for name in ("Gauss1", "Gauss2", "Gauss3")},
+    "ENSO": dict(groups=[(3, 4, 5), (6, 7, 8)], flips=[(3, 5), (6, 8)]),
+    "Eckerle4": dict(flips=[(0, 1)]),
+}
+
+
+def equivalent_points(name: str, x: np.ndarray) -> list[np.ndarray]:
+    """``x`` and every parameter vector that gives the same model values for NIST problem
+    ``name`` (:data:`EQUIVALENT_PARAMETERS`)."""
+    rule = EQUIVALENT_PARAMETERS.get(name, {})
+    groups, flips = rule.get("groups", []), rule.get("flips", [])
+    points = []
+    for order in itertools.permutations(range(len(groups))):
+        y = np.array(x, dtype=float)
+        for target, source in zip(groups, (groups[k] for k in order)):
+            y[list(target)] = np.asarray(x, dtype=float)[list(source)]
+        for signs in itertools.product((1.0, -1.0), repeat=len(flips)):
+            z = y.copy()
+            for sign, idx in zip(signs, flips):
+                z[list(idx)] *= sign
+            points.append(z)
+    return points
+
+
+def score_lre(problem: "NistProblem", x: np.ndarray) -> float:
+    """LRE of ``x`` against the certified values, the best over the model's equivalent
+    parameter vectors (a mirror image of the certified minimum is that minimum)."""
+    return max(lre(z, problem.certified) for z in equivalent_points(problem.name, x))
