@@ -18,8 +18,13 @@ single-fit ``method='lm'``:
   ``L(0) - L(h) = -g^T h - 1/2 h^T A h`` (``= -g^T h - 1/2 ||J h||^2``).
 * accept when ``rho > 0`` (and ``F(x+h)`` finite): ``mu <- mu * max(1/3, 1 - (2 rho - 1)^3)``,
   ``nu <- 2``; else ``mu <- mu * nu``, ``nu <- 2 nu`` (Nielsen's damping update).
-* stop (``stop_reason`` code): ``||g||_inf <= gtol`` (1), ``||h|| <= xtol (||x|| + xtol)``
-  (2), ``F(x) - F(x+h) <= ftol F(x)`` on an accepted step (3), iteration budget (4).
+* stop (``stop_reason`` code), the single fit's tests (:mod:`trustfit.stopping`):
+  gradient (1): ``|g_j| <= gtol ||J_j|| ||r||`` for every j (MINPACK's cosine between
+  ``r`` and each column of J, invariant to the scale of the data, of sigma and of the
+  parameters); step (2): ``|h_j| <= xtol (|x_j| + xtol ||D x|| / D_j)`` for every j,
+  ``D_j = ||J_j||`` (per parameter, free of units); cost (3): the actual and the
+  predicted reductions of a trial step, accepted or not, both ``<= ftol F(x)`` and
+  within a factor 2 of each other (MINPACK); iteration budget (4).
   Other codes: 5 non-finite data in the curve (``Y`` row, ``sigma`` row or ``x`` row):
   the curve is not fitted and gets NaN parameters; 6 model not finite at the start;
   7 damping overflowed (``mu > 1e300``) without an acceptable step; 8 non-finite start.
@@ -91,7 +96,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "23"
+KERNEL_VERSION = "24"
 
 REASONS = {
     0: "not_run",
@@ -180,6 +185,46 @@ def tf_exp(x):
 {method_part}
 
 
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _gradient_small(A, g, F, gtol):
+    # MINPACK's gradient test (lmder's gnorm): the largest cosine between r and a column
+    # of J, |g_j| / (||J_j|| ||r||) with ||J_j||^2 = A_jj and ||r||^2 = 2F, at most gtol.
+    # Invariant to the scale of the data, of sigma and of each parameter.  A zero column
+    # (g_j = 0) passes; so does an exact fit (F = 0, g = 0); NaN does not.
+    lim = gtol * math.sqrt(2.0 * F)
+    for a in range(g.shape[0]):
+        if not (abs(g[a]) <= lim * math.sqrt(A[a, a])):
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _step_small(A, x, h, xtol):
+    # the single fit's step test (trustfit.stopping.step_test, Dennis & Schnabel eq.
+    # 7.2.5): |h_j| <= xtol (|x_j| + xtol ||D x|| / D_j) for every j, D_j = ||J_j||, here
+    # multiplied by D_j; per parameter and free of units (a parameter of size 1e9 does
+    # not hide the steps of the others); a zero column passes
+    dx2 = 0.0
+    for a in range(x.shape[0]):
+        dx2 += A[a, a] * x[a] * x[a]
+    floor = xtol * math.sqrt(dx2)
+    for a in range(x.shape[0]):
+        d = math.sqrt(A[a, a])
+        if not (abs(h[a]) * d <= xtol * (abs(x[a]) * d + floor)):
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _cost_small(F, Ft, pred, ftol):
+    # the single fit's cost test (trustfit.stopping.cost_test, MINPACK's): the actual and
+    # the predicted reductions of a trial step, accepted or not, both at most ftol F and
+    # agreeing to a factor 2
+    dF = F - Ft
+    return (F > 0.0 and math.isfinite(Ft) and abs(dF) <= ftol * F and pred <= ftol * F
+            and (pred <= 0.0 or dF <= 2.0 * pred))
+
+
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
@@ -189,12 +234,10 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
-    gmax = 0.0
     dmax = 0.0
     for a in range(D):
-        gmax = max(gmax, abs(g[a]))
         dmax = max(dmax, A[a, a])
-    if gmax <= gtol:
+    if _gradient_small(A, g, F, gtol):
         return F, 0, 1
     mu = tau * dmax
     if not (mu > 0.0):
@@ -209,8 +252,6 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
             if not (mu < 1e300):
                 return F, nit, 7
             continue
-        hn2 = 0.0
-        xn2 = 0.0
         for a in range(D):
             xa = x[a] + h[a]
             if bounded:
@@ -220,9 +261,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                     xa = ub[a]
                 h[a] = xa - x[a]
             xt[a] = xa
-            hn2 += h[a] * h[a]
-            xn2 += x[a] * x[a]
-        if math.sqrt(hn2) <= xtol * (math.sqrt(xn2) + xtol):
+        if _step_small(A, x, h, xtol):
             return F, nit, 2
         pred = 0.0
         for a in range(D):
@@ -241,6 +280,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                     return F, nit, 3
         Ft = _eval(xt, Xp, Yp, Wp, ws, True)
         dF = F - Ft
+        small = _cost_small(F, Ft, pred, ftol)
         if math.isfinite(Ft) and pred > 0.0 and dF > 0.0:
             rho = dF / pred
             for a in range(D):
@@ -249,18 +289,16 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 for b in range(D):
                     A[a, b] = At[a, b]
             _accept(ws)
-            Fold = F
             F = Ft
-            if dF <= ftol * Fold:
+            if small:
                 return F, nit, 3
-            gmax = 0.0
-            for a in range(D):
-                gmax = max(gmax, abs(g[a]))
-            if gmax <= gtol:
+            if _gradient_small(A, g, F, gtol):
                 return F, nit, 1
             t = 2.0 * rho - 1.0
             mu *= max(1.0 / 3.0, 1.0 - t * t * t)
             nu = 2.0
+        elif small:
+            return F, nit, 3
         else:
             mu *= nu
             nu *= 2.0
@@ -270,14 +308,20 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
-def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_gn):
+def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats):
     # row i's statistics from its final full normal matrix A and gradient g (see the
     # module docstring; s^2 = 2F/(m - n), 1 with absolute_sigma); NaN where they do not
-    # exist (model not finite at the start, or a non-finite cost)
+    # exist (model not finite at the start, or a non-finite cost).  out_stats[i]:
+    # gn_gain, a bound on the condition number of the column-scaled Jacobian (inf when A
+    # is not numerically positive definite) and the column norms ||J_j|| (for the
+    # certificate, trustfit.batch._certify)
     for a in range(NP):
         se[a] = np.nan
     rc = np.nan
     gn = np.nan
+    tr = np.nan
+    for a in range(NP + 2):
+        out_stats[i, a] = np.nan
     if reason != 6 and math.isfinite(F):
         dof = m - NP
         if absolute_sigma:
@@ -286,16 +330,21 @@ def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond,
             s2 = 2.0 * F / dof
         else:
             s2 = np.nan
-        rc, gn = _curve_stats(A, g, F, s2, se)
+        rc, gn, tr = _curve_stats(A, g, F, s2, se)
+        for a in range(NP):
+            out_stats[i, 2 + a] = math.sqrt(A[a, a])
     for a in range(NP):
         out_se[i, a] = se[a]
     out_rcond[i] = rc
-    out_gn[i] = gn
+    out_stats[i, 0] = gn
+    # cond(J D^-1)^2 = cond(S) <= NP trace(S^-1) (S = D^-1 A D^-1 has unit diagonal, so
+    # its largest eigenvalue is at most NP and its smallest at least 1 / trace(S^-1))
+    out_stats[i, 1] = math.sqrt(NP * tr)
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
 def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason, out_se,
-                out_rcond, out_gn):
+                out_rcond, out_stats):
     # x <- the start of row i; True (and the row's results written) when the row cannot
     # be fitted: non-finite data, sigma or x (5), or non-finite start (8)
     m = Y.shape[1]
@@ -320,7 +369,8 @@ def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason
         out_p[i, a] = x[a] if ok else np.nan
         out_se[i, a] = np.nan
     out_rcond[i] = np.nan
-    out_gn[i] = np.nan
+    for a in range(NP + 2):
+        out_stats[i, a] = np.nan
     out_F[i] = np.nan
     out_nit[i] = 0
     out_reason[i] = 8 if ok else 5
@@ -340,21 +390,21 @@ def _pad_x(X, xi, Xp):
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
     # one curve after another: the scratch here, the loop in _fit_range_loop
     m = Y.shape[1]
     # the curve's points padded to a multiple of 4 (see _accum): weight 0, data 0, last x
     mp = (m + 3) // 4 * 4
     _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                     absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                    out_gn, np.empty(NP), np.empty(NP), np.zeros((X.shape[1], mp)),
+                    out_stats, np.empty(NP), np.empty(NP), np.zeros((X.shape[1], mp)),
                     np.zeros(mp), np.zeros(mp), _workspace(mp))
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                     absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                    out_gn, x, se, Xp, Yp, Wp, ws):
+                    out_stats, x, se, Xp, Yp, Wp, ws):
     # without reference counting (it only indexes arrays): with it, every call and
     # view in the loop took an atomic increment and decrement (~7 % of gauss m=64)
     m = Y.shape[1]
@@ -369,7 +419,7 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
         if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason,
-                       out_se, out_rcond, out_gn):
+                       out_se, out_rcond, out_stats):
             continue
         if X.shape[0] > 1:
             _pad_x(X, xi, Xp)
@@ -385,7 +435,7 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
         out_F[i] = F
         out_nit[i] = nit
         out_reason[i] = reason
-        _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_gn)
+        _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats)
 '''
 
 
@@ -504,7 +554,7 @@ LANE_MAX_B = 192
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy")
 def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB,
-             out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
+             out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
     # The next fittable curve from row i into lane l: its points and its start theta.
     # Rows with non-finite data (5) or start (8) are reported and skipped.  Returns (row
     # loaded or -1 when none is left, next row).
@@ -514,7 +564,7 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB
         wi = i if W.shape[0] > 1 else 0
         pi = i if P0.shape[0] > 1 else 0
         if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason,
-                       out_se, out_rcond, out_gn):
+                       out_se, out_rcond, out_stats):
             i += 1
             continue
         for c in range(X.shape[1]):
@@ -532,6 +582,31 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB
 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_gradient_small(l, AC, GC, F, gtol):
+    # _gradient_small for lane l (A and g stored lane-last)
+    lim = gtol * math.sqrt(2.0 * F)
+    for a in range(NTH):
+        if not (abs(GC[a * LN + l]) <= lim * math.sqrt(AC[(a * NTH + a) * LN + l])):
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_step_small(l, AC, THL, XT, xtol):
+    # _step_small for lane l: the step h = XT - THL (projected on the bounds)
+    dx2 = 0.0
+    for a in range(NTH):
+        dx2 += AC[(a * NTH + a) * LN + l] * THL[a * LN + l] * THL[a * LN + l]
+    floor = xtol * math.sqrt(dx2)
+    for a in range(NTH):
+        d = math.sqrt(AC[(a * NTH + a) * LN + l])
+        x = THL[a * LN + l]
+        if not (abs(XT[a * LN + l] - x) * d <= xtol * (abs(x) * d + floor)):
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
                gtol, ftol, tau):
     # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
@@ -542,12 +617,10 @@ def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL,
         if not math.isfinite(Ft):
             return 6
         _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
-        gmax = 0.0
         dmax = 0.0
         for a in range(NTH):
-            gmax = max(gmax, abs(GC[a * LN + l]))
             dmax = max(dmax, AC[(a * NTH + a) * LN + l])
-        if gmax <= gtol:
+        if _ln_gradient_small(l, AC, GC, F[l], gtol):
             return 1
         mu[l] = tau * dmax
         if not (mu[l] > 0.0):
@@ -555,23 +628,22 @@ def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL,
         nu[l] = 2.0
         return 0
     dF = F[l] - Ft
+    small = _cost_small(F[l], Ft, pred[l], ftol)
     if math.isfinite(Ft) and pred[l] > 0.0 and dF > 0.0:
         rho = dF / pred[l]
         for a in range(NTH):
             THL[a * LN + l] = TT[a, l]
         _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
-        Fold = F[l]
         F[l] = Ft
-        if dF <= ftol * Fold:
+        if small:
             return 3
-        gmax = 0.0
-        for a in range(NTH):
-            gmax = max(gmax, abs(GC[a * LN + l]))
-        if gmax <= gtol:
+        if _ln_gradient_small(l, AC, GC, Ft, gtol):
             return 1
         t = 2.0 * rho - 1.0
         mu[l] *= max(1.0 / 3.0, 1.0 - t * t * t)
         nu[l] = 2.0
+    elif small:
+        return 3
     else:
         mu[l] *= nu[l]
         nu[l] *= 2.0
@@ -600,7 +672,7 @@ def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, 
     nit[l] += 1
     for a in range(NTH):
         TT[a, l] = XT[a * LN + l]
-    if math.sqrt(HN2[l]) <= xtol * (math.sqrt(XN2[l]) + xtol):
+    if _ln_step_small(l, AC, THL, XT, xtol):
         return 2
     pr = PR[l]
     if not bounded and pr <= ftol * F[l]:
@@ -612,7 +684,7 @@ def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
-               out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
+               out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
     # lane l's curve (row i) is done: its results, as _fit_range writes them (x holds
     # its start, reported as is when the model was not finite there)
     out_F[i] = F[l]
@@ -636,12 +708,12 @@ def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolu
         _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
     for a in range(NP):
         out_p[i, a] = x[a]
-    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_gn)
+    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn):
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
     # LN curves at a time, each in its own lane of the per-point passes; a lane whose
     # curve stops takes the next row at once (no lockstep).  Per lane, the iteration is
     # _lm_one's (with _vp_eval), so a curve's result does not depend on its lane.
@@ -681,7 +753,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     se = np.empty(NP)
     X0 = np.empty((LN, NP))  # each lane's start (reported as is when the model is not finite there)
     _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
+             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
              nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
              STOP)
@@ -689,7 +761,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn,
+             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
              nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
              STOP):
@@ -700,7 +772,7 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
     for l in range(LN):
         cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt,
                              LB, UB, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                             out_gn)
+                             out_stats)
         fresh[l] = True
         nit[l] = 0
         for a in range(NP):
@@ -745,10 +817,10 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
                     x[a] = X0[l, a]
                 _ln_finish(l, cur[l], STOP[l], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
                            absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
-                           out_rcond, out_gn)
+                           out_rcond, out_stats)
                 cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
                                      lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
-                                     out_se, out_rcond, out_gn)
+                                     out_se, out_rcond, out_stats)
                 fresh[l] = True
                 nit[l] = 0
                 for a in range(NP):
@@ -761,22 +833,22 @@ ENTRY_POINTS = '''
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy", parallel=True)
 def fit_parallel{suffix}(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                  absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                 out_gn):
+                 out_stats):
     N = Y.shape[0]
     nb = (N + block - 1) // block
     for b in prange(nb):
         i0 = b * block
         i1 = min(N, i0 + block)
         {fit_block}(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def fit_serial{suffix}(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-               out_gn):
+               out_stats):
     {fit_block}(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_gn)
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
 '''
 
 
@@ -917,15 +989,16 @@ def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau
 
     ``out``: optional tuple of preallocated per-curve arrays (params (N, n) float64,
     cost (N,) float64, nit (N,) int32, stop code (N,) int8, stderr (N, n) float64,
-    rcond (N,) float64, gn_gain (N,) float64), e.g. row slices of the final result,
-    so nothing is copied.
+    rcond (N,) float64, statistics (N, n + 2) float64: gn_gain, a bound on the condition
+    number of the column-scaled Jacobian, the column norms), e.g. row slices of the
+    final result, so nothing is copied.
     """
     import numpy as np
 
     N, n = Y.shape[0], P0.shape[1]
     if out is None:
         out = (np.empty((N, n)), np.empty(N), np.empty(N, dtype=np.int32),
-               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N), np.empty(N))
+               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N), np.empty((N, n + 2)))
     # numba compiles a separate specialization for read-only arrays (a memory-mapped
     # .npy opened with mmap_mode='r', np.broadcast_to views): copy those (one chunk).
     X, Y, W, P0, LB, UB = (a if a.flags.writeable else a.copy() for a in (X, Y, W, P0, LB, UB))
