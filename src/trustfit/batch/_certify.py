@@ -95,17 +95,18 @@ def reasons(codes: np.ndarray) -> np.ndarray:
     return table[np.asarray(codes, dtype=np.int64)]
 
 
-def certify_chunk(bm, X, Y, W, P0, out, tolerances):
+def certify_chunk(bm, X, Y, W, P0, out, tolerances, linear=()):
     """Certify the converged curves of a kernel (or fallback) run, in place.
 
     ``out``: the run's per-curve arrays ``(params, cost, nit, code, stderr, rcond, stats)``
-    (``stats``: gn_gain, the condition bound and the column norms, see
-    :func:`trustfit.batch._kernel.run_kernel`); ``tolerances``: the user's ``(gtol, xtol,
-    ftol)``.  Codes of curves that fail the certificate become ``STALLED_CODE`` or
-    ``DEGENERATE_CODE``.  Returns ``(share, condition)`` per curve: the share of the
-    residual in range(J) and the condition number of the column-scaled Jacobian (the
-    SVD's where the exact path ran, else the kernel's bound, at most sqrt(n) times too
-    large); NaN where the curve was not fitted.
+    (``stats``: gn_gain, the condition bound and the two screen ratios, see the kernel's
+    ``_curve_results``); ``tolerances``: the user's ``(gtol, xtol, ftol)``; ``linear``:
+    the parameters whose starts were not used (variable projection), whose size is then
+    their fitted value's.  Codes of curves that fail the certificate
+    become ``STALLED_CODE`` or ``DEGENERATE_CODE``.  Returns ``(share, condition)`` per
+    curve: the share of the residual in range(J) and the condition number of the
+    column-scaled Jacobian (from its QR where the exact path ran, else the kernel's
+    bound, at most sqrt(n) times too large); NaN where the curve was not fitted.
 
     The single fit's order of tests decides where it matters for ``success``: a possible
     exact fit goes to :func:`trustfit.stopping.certify` first, and so does a point that
@@ -115,42 +116,54 @@ def certify_chunk(bm, X, Y, W, P0, out, tolerances):
     either way).
     """
     p, F, _, code, _, _, stats = out
-    N, n = p.shape
     with np.errstate(invalid="ignore"):
         share = np.sqrt(np.maximum(stats[:, 0], 0.0))
     condition = stats[:, 1].copy()
-    idx = np.flatnonzero(np.isin(code, CONVERGED_CODES))
-    if not idx.size:
+    conv = (code >= CONVERGED_CODES[0]) & (code <= CONVERGED_CODES[-1])
+    if not conv.any():
         return share, condition
-    x0 = np.broadcast_to(P0, (N, n))
-    tol = np.select([code == 1, code == 2, code == 3], list(tolerances), 0.0)
+    tol = np.array((0.0,) + tuple(tolerances))[np.where(conv, code, 0)]
     limit = np.maximum(STATIONARY_LIMIT, np.sqrt(tol))
-    with np.errstate(all="ignore"):
-        Fc = F[idx]
-        maybe_zero, maybe_exact = _screens(stats[idx, 2:], np.sqrt(2.0 * Fc), p[idx], x0[idx])
-        trusted = Y.shape[1] * EPS * condition[idx] ** 2 <= NE_TRUST
-    exact_fit = Fc == 0.0
-    share[idx[exact_fit]] = 0.0
-    cheap = ~exact_fit & trusted & ~maybe_exact
-    fine = share[idx] <= limit[idx]
-    code[idx[cheap & ~fine]] = STALLED_CODE
-    single = idx[cheap & fine & maybe_zero]
+    x0 = _sizes_from(P0, p, linear)
+    with np.errstate(invalid="ignore"):
+        maybe_zero = ~(stats[:, 2] > SCREEN)
+        maybe_exact = ~(stats[:, 3] > SCREEN)
+        # the normal equations decide where m eps cond^2 <= NE_TRUST
+        trusted = condition <= math.sqrt(NE_TRUST / (Y.shape[1] * EPS))
+    exact_fit = conv & (F == 0.0)
+    share[exact_fit] = 0.0
+    cheap = conv & ~exact_fit & trusted & ~maybe_exact
+    fine = share <= limit
+    code[cheap & ~fine] = STALLED_CODE
+    single = np.flatnonzero(cheap & fine & maybe_zero)
     if single.size:
         r, J = _residuals_and_jacobian(bm, X, Y, W, p, single)
         for k, i in enumerate(single):
             _certify_curve(J[k], r[k], x0, p, F, code, share, condition, tol, i)
-    rest = idx[~exact_fit & ~cheap]
+    rest = np.flatnonzero(conv & ~exact_fit & ~cheap)
     if rest.size:
         _exact_path(bm, X, Y, W, x0, p, F, code, share, condition, limit, tol, rest)
     return share, condition
 
 
+def _sizes_from(P0, p, linear):
+    """The starts that give the parameters their sizes: ``P0`` (broadcast), with the
+    fitted values for the ``linear`` parameters."""
+    x0 = np.broadcast_to(P0, p.shape)
+    if len(linear):
+        x0 = x0.copy()
+        x0[:, linear] = p[:, linear]
+    return x0
+
+
 def _screens(norms, residual, p, x0):
-    """Masks of the curves whose zero-column or exact-fit rule might apply (``SCREEN``)."""
-    effect = norms * stopping.parameter_scale(p, x0)
-    total = effect.sum(axis=1)
-    maybe_zero = np.any(effect <= SCREEN * (total + residual)[:, None], axis=1)
-    return maybe_zero, ~(residual > SCREEN * total)
+    """Masks of the curves whose zero-column or exact-fit rule might apply (``SCREEN``),
+    from the column norms and the residual's (the kernel's ratios, computed so too);
+    sizes as :func:`trustfit.stopping.parameter_scale`'s."""
+    from ._fallback import screen_ratios
+
+    ratios = screen_ratios(norms, residual, p, x0)
+    return ~(ratios[:, 0] > SCREEN), ~(ratios[:, 1] > SCREEN)
 
 
 def _exact_path(bm, X, Y, W, x0, p, F, code, share, condition, limit, tol, idx):

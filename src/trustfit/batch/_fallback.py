@@ -121,6 +121,18 @@ def cost_small(F, Ft, pred, ftol):
                 & ((pred <= 0.0) | (dF <= 2.0 * pred)))
 
 
+def screen_ratios(norms, res, x, x0):
+    """The kernel's ratios for the certificate's screens (``_curve_results``): with the
+    column norms ``||J_j||``, the residual's ``||r||`` and the effects ``e_j = ||J_j||
+    max(|x_j|, |x0_j|)`` (1 for a size 0), the smallest ``e_j / (sum e + ||r||)`` and
+    ``||r|| / sum e``, as columns of a (K, 2) array."""
+    size = np.maximum(np.abs(x), np.abs(x0))
+    with np.errstate(all="ignore"):
+        effect = norms * np.where(size > 0.0, size, 1.0)
+        total = effect.sum(axis=1)
+        return np.stack([effect.min(axis=1) / (total + res), res / total], axis=1)
+
+
 def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, absolute_sigma):
     """Vectorized LM; same outputs as ``_kernel.run_kernel``.  X is (nx, 1, m)."""
     if X.shape[1] != 1:
@@ -151,7 +163,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
 
     Aall = np.zeros((N, n, n))
     gall = np.zeros((N, n))
-    out_stats = np.full((N, n + 2), np.nan)  # gn_gain, condition bound, column norms
+    out_stats = np.full((N, 4), np.nan)  # for the certificate, as the kernel's
     if idx.size:
         with np.errstate(all="ignore"):
             F, A, g = _accum(bm, xsel(idx), Y[idx], Wf[idx], P[idx])
@@ -229,7 +241,9 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
     if gi.size:
         A = Aall[gi]
         d = np.diagonal(A, axis1=1, axis2=2)
-        out_stats[gi, 2:] = np.sqrt(d)
+        with np.errstate(invalid="ignore"):
+            out_stats[gi, 2:] = screen_ratios(np.sqrt(d), np.sqrt(2.0 * out_F[gi]), P[gi],
+                                              np.broadcast_to(P0, (N, n))[gi])
         out_stats[gi, 1] = np.inf  # until a factorization says otherwise
         pos = (d > 0).all(1)
         out_rcond[gi[~pos]] = 0.0

@@ -96,7 +96,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "24"
+KERNEL_VERSION = "25"
 
 REASONS = {
     0: "not_run",
@@ -124,6 +124,8 @@ from numba.extending import intrinsic
 from llvmlite import ir
 
 NP = {n}
+# parameters whose start is not used (variable projection's linear ones): sized by their value
+START_UNUSED = {start_unused}
 
 
 @intrinsic
@@ -308,19 +310,22 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
 
 
 @njit(cache=True, _nrt=False, nogil=True, error_model="numpy", inline="always")
-def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats):
+def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
+                   x, X0, r0):
     # row i's statistics from its final full normal matrix A and gradient g (see the
     # module docstring; s^2 = 2F/(m - n), 1 with absolute_sigma); NaN where they do not
-    # exist (model not finite at the start, or a non-finite cost).  out_stats[i]:
-    # gn_gain, a bound on the condition number of the column-scaled Jacobian (inf when A
-    # is not numerically positive definite) and the column norms ||J_j|| (for the
-    # certificate, trustfit.batch._certify)
+    # exist (model not finite at the start, or a non-finite cost).  out_stats[i], for
+    # the certificate (trustfit.batch._certify): gn_gain, a bound on the condition
+    # number of the column-scaled Jacobian (inf when A is not numerically positive
+    # definite), and with the effects e_j = ||J_j|| size_j (size_j = max(|x_j|, |x0_j|),
+    # |x_j| for a parameter whose start is not used, 1 for 0; x0 = X0[r0]): the smallest
+    # e_j / (sum e + ||r||) and ||r|| / sum e
     for a in range(NP):
         se[a] = np.nan
     rc = np.nan
     gn = np.nan
     tr = np.nan
-    for a in range(NP + 2):
+    for a in range(4):
         out_stats[i, a] = np.nan
     if reason != 6 and math.isfinite(F):
         dof = m - NP
@@ -331,8 +336,16 @@ def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond,
         else:
             s2 = np.nan
         rc, gn, tr = _curve_stats(A, g, F, s2, se)
+        total = 0.0
+        least = math.inf
         for a in range(NP):
-            out_stats[i, 2 + a] = math.sqrt(A[a, a])
+            size = abs(x[a]) if START_UNUSED[a] else max(abs(x[a]), abs(X0[r0, a]))
+            e = math.sqrt(A[a, a]) * (size if size > 0.0 else 1.0)
+            total += e
+            least = min(least, e)
+        res = math.sqrt(2.0 * F)
+        out_stats[i, 2] = least / (total + res)
+        out_stats[i, 3] = res / total
     for a in range(NP):
         out_se[i, a] = se[a]
     out_rcond[i] = rc
@@ -369,7 +382,7 @@ def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason
         out_p[i, a] = x[a] if ok else np.nan
         out_se[i, a] = np.nan
     out_rcond[i] = np.nan
-    for a in range(NP + 2):
+    for a in range(4):
         out_stats[i, a] = np.nan
     out_F[i] = np.nan
     out_nit[i] = 0
@@ -435,7 +448,8 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
         out_F[i] = F
         out_nit[i] = nit
         out_reason[i] = reason
-        _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats)
+        _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
+                       x, P0, pi)
 '''
 
 
@@ -684,7 +698,7 @@ def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, 
 
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
-               out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
+               out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats, X0):
     # lane l's curve (row i) is done: its results, as _fit_range writes them (x holds
     # its start, reported as is when the model was not finite there)
     out_F[i] = F[l]
@@ -708,7 +722,8 @@ def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolu
         _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
     for a in range(NP):
         out_p[i, a] = x[a]
-    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats)
+    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
+                   x, X0, l)
 
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
@@ -817,7 +832,7 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
                     x[a] = X0[l, a]
                 _ln_finish(l, cur[l], STOP[l], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
                            absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
-                           out_rcond, out_stats)
+                           out_rcond, out_stats, X0)
                 cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
                                      lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
                                      out_se, out_rcond, out_stats)
@@ -892,8 +907,10 @@ def kernel_source(bm, method: str = "lm") -> str:
 
     text = " ".join(sympy.sstr(bm.expr).split())
     stats = generate_curve_stats_source(bm.n_params)
+    unused = ()
     if method == "varpro":
         nl, lin = varpro_layout(bm)
+        unused = lin
         model_part = "\n\n\n".join([
             generate_varpro_source(bm),
             generate_varpro_solve_source(len(lin), len(nl)),
@@ -917,6 +934,7 @@ def kernel_source(bm, method: str = "lm") -> str:
         model_text=text[:200],
         param_names=", ".join(bm.param_names),
         n=bm.n_params,
+        start_unused=repr(tuple(i in unused for i in range(bm.n_params))),
         model_part=model_part,
         method_part=method_part,
     ) + entries
@@ -989,16 +1007,15 @@ def run_kernel(mod, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau
 
     ``out``: optional tuple of preallocated per-curve arrays (params (N, n) float64,
     cost (N,) float64, nit (N,) int32, stop code (N,) int8, stderr (N, n) float64,
-    rcond (N,) float64, statistics (N, n + 2) float64: gn_gain, a bound on the condition
-    number of the column-scaled Jacobian, the column norms), e.g. row slices of the
-    final result, so nothing is copied.
+    rcond (N,) float64, statistics (N, 4) float64 for the certificate, see
+    ``_curve_results``), e.g. row slices of the final result, so nothing is copied.
     """
     import numpy as np
 
     N, n = Y.shape[0], P0.shape[1]
     if out is None:
         out = (np.empty((N, n)), np.empty(N), np.empty(N, dtype=np.int32),
-               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N), np.empty((N, n + 2)))
+               np.empty(N, dtype=np.int8), np.empty((N, n)), np.empty(N), np.empty((N, 4)))
     # numba compiles a separate specialization for read-only arrays (a memory-mapped
     # .npy opened with mmap_mode='r', np.broadcast_to views): copy those (one chunk).
     X, Y, W, P0, LB, UB = (a if a.flags.writeable else a.copy() for a in (X, Y, W, P0, LB, UB))

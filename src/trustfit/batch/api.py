@@ -299,9 +299,9 @@ def _run(spec: _Spec, X, Y, W, P0, out=None):
 
 def _fit(spec: _Spec, X, Y, W, P0, out):
     """Fit the curves (kernel or numpy fallback) into ``out`` (not certified yet); return
-    the per-curve statistics the certificate reads (gn_gain, condition bound, column
-    norms)."""
-    stats = np.empty((Y.shape[0], spec.bm.n_params + 2))
+    the per-curve statistics the certificate reads (gn_gain, condition bound, screen
+    ratios: the kernel's ``_curve_results``)."""
+    stats = np.empty((Y.shape[0], 4))
     run = out[:6] + (stats,)
     if spec.backend == "compiled":
         from ._kernel import load_kernel, run_kernel
@@ -326,14 +326,13 @@ def _fit(spec: _Spec, X, Y, W, P0, out):
 
 def _certify(spec: _Spec, X, Y, W, P0, out, stats):
     """:mod:`._certify` on the fitted curves of ``out`` (codes, share and condition set)."""
+    linear = ()
     if spec.method == "varpro":  # the linear parameters' starts are not used: no sizes
         from ._codegen import varpro_layout
 
-        lin = varpro_layout(spec.bm)[1]
-        P0 = np.array(np.broadcast_to(P0, out[0].shape))
-        P0[:, lin] = out[0][:, lin]
+        linear = varpro_layout(spec.bm)[1]
     share, condition = certify_chunk(spec.bm, X, Y, W, P0, out[:6] + (stats,),
-                                     spec.certify_tol)
+                                     spec.certify_tol, linear)
     out[7][...] = share
     out[8][...] = condition
 
