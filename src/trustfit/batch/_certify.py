@@ -87,6 +87,16 @@ NE_TRUST = 1e-3
 SCREEN = 1e-7
 
 
+#: The diagnosis code (``trustfit.batch.DIAGNOSES``) of each stop code; a certified
+#: curve that the rescue improved is diagnosed ``rescued`` (1) instead.
+DIAGNOSIS_OF_CODE = np.array([3, 0, 0, 0, 3, 4, 5, 3, 5, 3, 2], dtype=np.int8)
+
+
+def succeeded(codes: np.ndarray) -> np.ndarray:
+    """Mask of the certified curves (``SUCCESS_CODES``: a contiguous range)."""
+    return (codes >= SUCCESS_CODES[0]) & (codes <= SUCCESS_CODES[-1])
+
+
 def reasons(codes: np.ndarray) -> np.ndarray:
     """The :class:`StopReason` of each code, as an object array."""
     table = np.empty(max(CODES) + 1, dtype=object)
@@ -119,7 +129,7 @@ def certify_chunk(bm, X, Y, W, P0, out, tolerances, linear=()):
     with np.errstate(invalid="ignore"):
         share = np.sqrt(np.maximum(stats[:, 0], 0.0))
     condition = stats[:, 1].copy()
-    conv = (code >= CONVERGED_CODES[0]) & (code <= CONVERGED_CODES[-1])
+    conv = succeeded(code)  # not refused yet
     if not conv.any():
         return share, condition
     tol = np.array((0.0,) + tuple(tolerances))[np.where(conv, code, 0)]

@@ -27,7 +27,8 @@ from ._inputs import (
     prepare_sigma,
     prepare_x,
 )
-from .api import SUCCESS_CODES, BatchResult, _resolve, _Spec, fit_chunk
+from ._certify import succeeded
+from .api import BatchResult, _resolve, _Spec, fit_chunk
 
 #: Per-curve scalars packed after the params and stderr columns, in this order.
 _SCALARS = ("cost", "nit", "stop_code", "rcond", "rescued", "diagnosis_code", "gn_gain",
@@ -53,7 +54,7 @@ def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
         param_names=list(spec.bm.param_names),
         params=P[:, :n].copy(),
         stderr=P[:, n : 2 * n].copy(),
-        success=np.isin(cols["stop_code"], SUCCESS_CODES),
+        success=succeeded(cols["stop_code"]),
         backend=spec.backend + "+dask",
         method=spec.method,
         **cols,

@@ -222,7 +222,9 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         rej = ~accepted & (stop == 0)
         mu[rej] *= nu[rej]
         nu[rej] *= 2.0
-        stop[rej & ~(mu < 1e300)] = 7
+        dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)  # the kernel's _exhausted
+        with np.errstate(over="ignore"):
+            stop[rej & ~(mu < 1e300 * np.where(dmax > 0.0, dmax, 1.0))] = 7
         stop[(stop == 0) & (nit >= maxiter)] = 4
         fin = stop > 0
         if fin.any():

@@ -134,11 +134,11 @@ def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_
     optimum from 99.935 % to 99.940 % (m = 64) and 99.873 % to 99.913 % (m = 11) for
     20 % and 60 % more time.
     """
-    from ._certify import CONVERGED_CODES, DEGENERATE_CODE, NOT_CONVERGED_CODES, STALLED_CODE
+    from ._certify import DEGENERATE_CODE, NOT_CONVERGED_CODES, STALLED_CODE, succeeded
 
-    full = np.isin(reason, NOT_CONVERGED_CODES)
-    refused = np.isin(reason, (STALLED_CODE, DEGENERATE_CODE))  # by the certificate
-    ok = np.isin(reason, CONVERGED_CODES)
+    full = (reason == NOT_CONVERGED_CODES[0]) | (reason == NOT_CONVERGED_CODES[1])
+    refused = (reason == STALLED_CODE) | (reason == DEGENERATE_CODE)  # by the certificate
+    ok = succeeded(reason)
     with np.errstate(invalid="ignore"):
         stopped_short = ok & (gn_gain > gain_factor * max(ftol, 1e-12))
         if not varpro:

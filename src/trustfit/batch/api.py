@@ -32,16 +32,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._certify import (
+from ._certify import (  # noqa: F401  (SUCCESS_CODES re-exported)
     CODES,
-    DEGENERATE_CODE,
-    NOT_CONVERGED_CODES,
-    STALLED_CODE,
+    DIAGNOSIS_OF_CODE,
     SUCCESS_CODES,
     certify_chunk,
     reasons,
+    succeeded,
 )
-from ._inputs import (
+from ._inputs import (  # noqa: F401  (METHODS re-exported)
     METHODS,
     check_dtype,
     check_options,
@@ -419,6 +418,22 @@ def _rescue_pass(spec, X, Y, W, P0, res, rescued):
     nit[tgt] = total
 
 
+def _unit_weights(Y, W):
+    """``(W * scale, scale)`` with ``scale`` the power of two that brings the chunk's
+    largest ``|y w|`` near 1.  Multiplying every residual by a power of two is exact: the
+    fits, every test and the certificate are the same bit for bit, whatever the chunk,
+    and the costs (and the Jacobian's products in variable projection, fourth powers of
+    the weights) neither overflow nor underflow for data or sigma from 1e-150 to 1e150."""
+    with np.errstate(all="ignore"):
+        wmax = np.max(np.abs(W), initial=0.0, where=np.isfinite(W))
+        ymax = np.max(np.abs(Y), initial=0.0, where=np.isfinite(Y))
+        size = wmax * ymax if ymax > 0.0 else wmax
+    if not (0.0 < size < np.inf):
+        return W, 1.0
+    scale = float(np.ldexp(1.0, -int(np.frexp(size)[1])))
+    return W * scale, scale
+
+
 def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
     """Fit one chunk of curves (main pass + rescue) into ``out`` (a dict of per-curve
     arrays, see ``_alloc``; allocated when None) and return it.
@@ -429,19 +444,21 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
     N = Y.shape[0]
     if out is None:
         out = _alloc(N, spec.bm.n_params)
+    W, scale = _unit_weights(Y, W)
     res = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
     rescued = out["rescued"]
     rescued[:] = False
     if spec.rescue and N:
         _rescue_pass(spec, X, Y, W, P0, res, rescued)
+    if scale != 1.0:  # back to the user's units (exact, as the scaling was)
+        with np.errstate(over="ignore"):
+            out["cost"][...] = out["cost"] / (scale * scale)
+        if spec.absolute_sigma:
+            out["stderr"][...] = out["stderr"] * scale
     reason = out["stop_code"]
     diag = out["diagnosis_code"]
-    diag[:] = 0
-    diag[rescued & np.isin(reason, SUCCESS_CODES)] = 1
-    diag[reason == DEGENERATE_CODE] = 2
-    diag[np.isin(reason, NOT_CONVERGED_CODES + (STALLED_CODE,))] = 3
-    diag[reason == 5] = 4
-    diag[np.isin(reason, (6, 8))] = 5
+    diag[:] = DIAGNOSIS_OF_CODE[reason]
+    diag[rescued & succeeded(reason)] = 1
     return out
 
 
@@ -600,7 +617,7 @@ def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
     t_fit = time.perf_counter() - t0
     return BatchResult(
         param_names=list(spec.bm.param_names),
-        success=np.isin(res["stop_code"], SUCCESS_CODES),
+        success=succeeded(res["stop_code"]),
         backend=spec.backend,
         method=spec.method,
         timings={"prepare_s": t_prepare, "fit_s": t_fit},
