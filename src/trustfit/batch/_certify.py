@@ -132,9 +132,11 @@ def certify_chunk(bm, X, Y, W, P0, out, tolerances, linear=()):
     conv = succeeded(code)  # not refused yet
     if not conv.any():
         return share, condition
-    tol = np.array((0.0,) + tuple(tolerances))[np.where(conv, code, 0)]
+    # the tolerance of the test that fired, and the share it accepts, by stop code
+    tol = np.zeros(max(CODES) + 1)
+    tol[list(CONVERGED_CODES)] = tolerances
     limit = np.maximum(STATIONARY_LIMIT, np.sqrt(tol))
-    x0 = _sizes_from(P0, p, linear)
+    x0 = _Starts(P0, p, linear)
     with np.errstate(invalid="ignore"):
         maybe_zero = ~(stats[:, 2] > SCREEN)
         maybe_exact = ~(stats[:, 3] > SCREEN)
@@ -143,7 +145,7 @@ def certify_chunk(bm, X, Y, W, P0, out, tolerances, linear=()):
     exact_fit = conv & (F == 0.0)
     share[exact_fit] = 0.0
     cheap = conv & ~exact_fit & trusted & ~maybe_exact
-    fine = share <= limit
+    fine = share <= limit[code]
     code[cheap & ~fine] = STALLED_CODE
     single = np.flatnonzero(cheap & fine & maybe_zero)
     if single.size:
@@ -156,14 +158,20 @@ def certify_chunk(bm, X, Y, W, P0, out, tolerances, linear=()):
     return share, condition
 
 
-def _sizes_from(P0, p, linear):
-    """The starts that give the parameters their sizes: ``P0`` (broadcast), with the
-    fitted values for the ``linear`` parameters."""
-    x0 = np.broadcast_to(P0, p.shape)
-    if len(linear):
-        x0 = x0.copy()
-        x0[:, linear] = p[:, linear]
-    return x0
+class _Starts:
+    """The starts that give the parameters their sizes, row by row (``x0[i]``,
+    ``x0[idx]``): ``P0`` (one row for all curves, or one per curve), with the fitted
+    values for the ``linear`` parameters (whose starts were not used)."""
+
+    def __init__(self, P0, p, linear):
+        self.P0, self.p, self.linear = P0, p, list(linear)
+
+    def __getitem__(self, idx):
+        rows = self.P0[0 if self.P0.shape[0] == 1 else idx]
+        rows = np.array(np.broadcast_to(rows, self.p[idx].shape))
+        if self.linear:
+            rows[..., self.linear] = self.p[idx][..., self.linear]
+        return rows
 
 
 def _screens(norms, residual, p, x0):
@@ -194,7 +202,7 @@ def _exact_path(bm, X, Y, W, x0, p, F, code, share, condition, limit, tol, idx):
     condition[idx] = cond
     share[idx] = sh
     degenerate = ~(cond <= CONDITION_LIMIT)
-    stalled = ~degenerate & ~(sh <= limit[idx])
+    stalled = ~degenerate & ~(sh <= limit[code[idx]])
     code[idx[degenerate & ~maybe_exact]] = DEGENERATE_CODE
     code[idx[stalled & ~maybe_exact]] = STALLED_CODE
     for k in np.flatnonzero(finite & (maybe_exact | (maybe_zero & ~degenerate & ~stalled))):
@@ -273,7 +281,8 @@ def _certify_curve(J, r, x0, p, F, code, share, condition, tol, i):
     """Curve ``i`` (its weighted ``J`` and ``r``) through
     :func:`trustfit.stopping.certify` itself."""
     try:
-        reason, value = stopping.certify(J, r, float(F[i]), p[i], x0[i], float(tol[i]))
+        reason, value = stopping.certify(J, r, float(F[i]), p[i], x0[i],
+                                         float(tol[code[i]]))
     except np.linalg.LinAlgError:
         reason, value = StopReason.DEGENERATE, math.inf
     _record(code, share, condition, i, reason, value)

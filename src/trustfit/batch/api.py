@@ -425,13 +425,22 @@ def _unit_weights(Y, W):
     and the costs (and the Jacobian's products in variable projection, fourth powers of
     the weights) neither overflow nor underflow for data or sigma from 1e-150 to 1e150."""
     with np.errstate(all="ignore"):
-        wmax = np.max(np.abs(W), initial=0.0, where=np.isfinite(W))
-        ymax = np.max(np.abs(Y), initial=0.0, where=np.isfinite(Y))
-        size = wmax * ymax if ymax > 0.0 else wmax
+        size = _largest(W) * (_largest(Y) or 1.0)
     if not (0.0 < size < np.inf):
         return W, 1.0
     scale = float(np.ldexp(1.0, -int(np.frexp(size)[1])))
     return W * scale, scale
+
+
+def _largest(a) -> float:
+    """The largest finite ``|a|`` (0 when none), without a temporary the size of ``a``
+    unless it holds non-finite values."""
+    top = max(abs(float(np.max(a, initial=0.0))), abs(float(np.min(a, initial=0.0))))
+    if np.isfinite(top):
+        return top
+    rows = a.reshape(a.shape[0], -1)
+    return max((float(np.max(np.abs(r), initial=0.0, where=np.isfinite(r))) for r in rows),
+               default=0.0)
 
 
 def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
