@@ -98,9 +98,9 @@ def _chol_solve(M, mu, rhs):
 def gradient_small(A, g, F, gtol):
     """The kernel's gradient test (MINPACK's): ``|g_j| <= gtol ||J_j|| ||r||`` for every
     j, with ``||J_j||^2 = A_jj`` and ``||r||^2 = 2F`` (NaN fails)."""
-    with np.errstate(invalid="ignore"):
-        lim = gtol * np.sqrt(2.0 * F)[:, None] * np.sqrt(np.diagonal(A, axis1=1, axis2=2))
-        return np.all(np.abs(g) <= lim, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lim = (gtol * gtol * 2.0 * F)[:, None] * np.diagonal(A, axis1=1, axis2=2)
+        return np.all(g * g <= lim, axis=1)  # squared, as the kernel
 
 
 def step_small(A, x, h, xtol):

@@ -97,7 +97,7 @@ from pathlib import Path
 
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 
-KERNEL_VERSION = "26"
+KERNEL_VERSION = "28"
 
 # The stop codes the kernel writes (1-8) and what they mean: trustfit.batch._certify.CODES.
 
@@ -185,9 +185,10 @@ def _gradient_small(A, g, F, gtol):
     # of J, |g_j| / (||J_j|| ||r||) with ||J_j||^2 = A_jj and ||r||^2 = 2F, at most gtol.
     # Invariant to the scale of the data, of sigma and of each parameter.  A zero column
     # (g_j = 0) passes; so does an exact fit (F = 0, g = 0); NaN does not.
-    lim = gtol * math.sqrt(2.0 * F)
+    # squared, free of square roots: g_j^2 <= gtol^2 2F A_jj
+    lim = gtol * gtol * 2.0 * F
     for a in range(g.shape[0]):
-        if not (abs(g[a]) <= lim * math.sqrt(A[a, a])):
+        if not (g[a] * g[a] <= lim * A[a, a]):
             return False
     return True
 
@@ -600,9 +601,10 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB
 @njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _ln_gradient_small(l, AC, GC, F, gtol):
     # _gradient_small for lane l (A and g stored lane-last)
-    lim = gtol * math.sqrt(2.0 * F)
+    lim = gtol * gtol * 2.0 * F
     for a in range(NTH):
-        if not (abs(GC[a * LN + l]) <= lim * math.sqrt(AC[(a * NTH + a) * LN + l])):
+        ga = GC[a * LN + l]
+        if not (ga * ga <= lim * AC[(a * NTH + a) * LN + l]):
             return False
     return True
 
