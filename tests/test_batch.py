@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("numba")
 sympy = pytest.importorskip("sympy")
 
+from trustfit import StopReason  # noqa: E402
 from trustfit.batch import CompileWarning, fit_batch  # noqa: E402
 
 
@@ -60,33 +61,43 @@ def exp2_res_jac(t, y):
 
 def mnt_lm(res, jac, x0, maxiter=200, gtol=1e-8, xtol=1e-8, ftol=1e-8, tau=1e-3):
     """Reference Levenberg-Marquardt, Madsen-Nielsen-Tingleff (2004) Alg. 3.16, with the
-    stopping rules of trustfit's 'lm' (written from the paper, numpy.linalg.solve)."""
+    stopping tests of trustfit's single fit (trustfit.stopping): MINPACK's gradient
+    cosine, the componentwise step relative to the Jacobian's column norms, MINPACK's
+    cost test on every trial step (written from the paper, numpy.linalg.solve)."""
     x = np.array(x0, float)
     r, J = res(x), jac(x)
     F = 0.5 * r @ r
+
+    def gradient_small(J, r):
+        return np.all(np.abs(J.T @ r) <= gtol * np.linalg.norm(J, axis=0) * np.linalg.norm(r))
+
     A, g = J.T @ J, J.T @ r
-    if np.max(np.abs(g)) <= gtol:
+    if gradient_small(J, r):
         return x, F, 0, 1
     mu, nu = tau * np.max(np.diag(A)), 2.0
     for k in range(1, maxiter + 1):
         h = np.linalg.solve(A + mu * np.eye(len(x)), -g)
-        if np.linalg.norm(h) <= xtol * (np.linalg.norm(x) + xtol):
+        d = np.linalg.norm(J, axis=0)
+        if np.all(np.abs(h) * d <= xtol * (np.abs(x) * d + xtol * np.linalg.norm(d * x))):
             return x, F, k, 2
         xn = x + h
         rn = res(xn)
         Fn = 0.5 * rn @ rn
         pred = -g @ h - 0.5 * h @ A @ h
+        small = (np.isfinite(Fn) and abs(F - Fn) <= ftol * F and pred <= ftol * F
+                 and (pred <= 0 or F - Fn <= 2 * pred))
         if np.isfinite(Fn) and pred > 0 and F - Fn > 0:
             rho = (F - Fn) / pred
-            dF, Fold = F - Fn, F
             x, r, J, F = xn, rn, jac(xn), Fn
             A, g = J.T @ J, J.T @ r
-            if dF <= ftol * Fold:
+            if small:
                 return x, F, k, 3
-            if np.max(np.abs(g)) <= gtol:
+            if gradient_small(J, r):
                 return x, F, k, 1
             mu *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
             nu = 2.0
+        elif small:
+            return x, F, k, 3
         else:
             mu *= nu
             nu *= 2.0
@@ -245,13 +256,13 @@ def test_nan_rows_are_reported_and_do_not_poison_others():
     r = fit_batch(EXP2, t, Yb, P0, sigma=sig, chunk_size=64)
     rs = fit_batch(EXP2, t, Y, P0, sigma=np.full(Y.shape, 0.02), chunk_size=64)
     bad = [3, 100, 150, 200, 299]
-    assert list(r.stop_reason[bad]) == ["invalid_data"] * 5
+    assert list(r.stop_reason[bad]) == [StopReason.INVALID_INPUT] * 5
     assert list(r.diagnosis[bad]) == ["invalid_data"] * 5
     assert np.isnan(r.params[bad]).all() and not r.success[bad].any()
     ok = np.setdiff1d(np.arange(300), bad)
     np.testing.assert_array_equal(r.params[ok], rs.params[ok])
     np.testing.assert_array_equal(r.cost[ok], rs.cost[ok])
-    assert r.summary()["stop_reason"]["invalid_data"] == 5
+    assert r.summary()["stop_reason"]["INVALID_INPUT"] == 5
     # unweighted clean fit unaffected by chunking
     np.testing.assert_array_equal(clean.params, fit_batch(EXP2, t, Y, P0, chunk_size=7).params)
 
@@ -331,7 +342,8 @@ def test_dask_path_equals_in_memory_on_local_cluster():
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
         for f in ("nit", "stop_code", "rescued", "diagnosis_code", "success"):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
-    assert dsk.stop_reason[17] == "invalid_data"
+    assert dsk.stop_reason[17] is StopReason.INVALID_INPUT
+    assert dsk.diagnosis[17] == "invalid_data"
 
 
 def test_cli_entry_npy_and_csv(tmp_path, capsys):

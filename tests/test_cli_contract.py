@@ -64,7 +64,8 @@ def fit_args(path, *extra, model="a*t+b", p0="a=1,b=0"):
 @pytest.fixture
 def stack(tmp_path):
     t = np.linspace(0, 4, 12)
-    Y = np.stack([2.0 * np.exp(-0.5 * t), 1.0 * np.exp(-1.5 * t)])
+    noise = 1e-3 * np.random.default_rng(0).standard_normal((2, t.size))
+    Y = np.stack([2.0 * np.exp(-0.5 * t), 1.0 * np.exp(-1.5 * t)]) + noise
     path = tmp_path / "stack.npy"
     np.save(path, Y)
     return path
@@ -399,7 +400,7 @@ def test_batch_out_is_written_exactly_where_it_says(capsys, tmp_path, stack, nam
     assert json.loads(out)["n_success"] == 2
     if name.lower().endswith(".npz"):
         res = np.load(target)
-        np.testing.assert_allclose(res["params"], [[2.0, 0.5], [1.0, 1.5]], rtol=1e-8)
+        np.testing.assert_allclose(res["params"], [[2.0, 0.5], [1.0, 1.5]], rtol=3e-3)
     else:
         lines = target.read_text().splitlines()
         assert lines[0].startswith("a,k,stderr_a,stderr_k,cost") and len(lines) == 3

@@ -165,7 +165,9 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         # norms, so it is given the 1 x n row of them (no m x n square of J).
         zero = zero_columns(norms[None, :], result.x, getattr(result, "x0", None))
     d = np.where(norms > 0, norms, 1.0)
-    A *= np.where(zero, 0.0, 1.0 / d)  # J D^-1, column by column, in place
+    # J D^-1 in place, by division: 1 / d overflows for a column of subnormal norm beside one
+    # of size 1 (a zero column divides by inf and becomes exactly 0).
+    A /= np.where(zero, np.inf, d)
     if n:
         s, Vt = _singular_values_and_vectors(A)
     else:

@@ -37,6 +37,13 @@ Data (fixed seeds, documented so the numbers can be reproduced)
   ``x1 ~ -U(0.4, 1.2)``, ``x2 ~ -U(0.1, 0.4)`` (two decays, overlapping-ish rates so that
   some curves are hard), ``x3, x4 ~ U(0.5, 2)``, ``e ~ N(0, 0.03^2)``; start
   ``(-1, -0.2, 1, 1)`` for every curve.
+* scale invariance (printed last, or alone with ``--scale-only``): the exp2 and gauss
+  curves (m = 64, N = 1e4 with ``--quick``, else 1e5) with y multiplied by 1e-6 and 1e6
+  and the linear parameters' starts with it: the share at the optimum (reference: the
+  lower of trustfit's tight fits from the true parameters, and on the first curves also
+  SciPy ``least_squares(method='lm')`` at 1e-15 from them), the curves reported as a
+  success away from the optimum, and a SciPy loop from the same start with SciPy's own
+  success flag.
 * gauss: ``y = a exp(-(t - mu)^2 / (2 s^2)) + c + e``, ``t = linspace(0, 10, 64)``,
   ``a ~ U(1, 3)``, ``mu ~ U(4, 6)``, ``s ~ U(0.7, 1.5)``, ``c ~ U(0, 0.5)``,
   ``e ~ N(0, 0.05^2)``; start ``a=2, c=0.2, mu=5, s=1``.
@@ -60,9 +67,11 @@ import warnings
 import numpy as np
 
 MODELS = {
-    "exp2": dict(expr="x3*exp(x1*t) + x4*exp(x2*t)", p0=[-1.0, -0.2, 1.0, 1.0]),
-    "gauss": dict(expr="a*exp(-(t - mu)**2/(2*s**2)) + c", p0=[2.0, 0.2, 5.0, 1.0]),
+    "exp2": dict(expr="x3*exp(x1*t) + x4*exp(x2*t)", p0=[-1.0, -0.2, 1.0, 1.0], linear=[2, 3]),
+    "gauss": dict(expr="a*exp(-(t - mu)**2/(2*s**2)) + c", p0=[2.0, 0.2, 5.0, 1.0],
+                  linear=[0, 1]),
 }
+SCALES = (1.0, 1e-6, 1e6)
 CASES = [("exp2", 64, 250_000), ("exp2", 11, 600_000), ("gauss", 64, 500_000)]
 
 
@@ -132,6 +141,81 @@ def scipy_loop(name, t, Y, p0):
     return time.perf_counter() - t0, cost
 
 
+def scipy_reference(name, t, Y, start, **tol):
+    """SciPy ``least_squares(method='lm')`` per curve from ``start`` (one row per curve):
+    the cost and SciPy's own success flag."""
+    from scipy.optimize import least_squares
+
+    f, jac = scipy_fn(name)
+    cost, success = np.full(Y.shape[0], np.nan), np.zeros(Y.shape[0], dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(Y.shape[0]):
+            s = least_squares(lambda p: f(t, *p) - Y[i], start[i], jac=lambda p: jac(t, *p),
+                              method="lm", **tol)
+            cost[i], success[i] = s.cost, s.success
+    return cost, success
+
+
+def scale_section(Ns, scipy_n):
+    """The same curves with y multiplied by 1e-6 and 1e6 (the linear parameters' starts
+    too): the share at the optimum must not change, and no curve may be a success away
+    from it.  The optimum: a tight fit from the true parameters (trustfit's kernel on all
+    curves; SciPy least_squares at 1e-15 on the first ``scipy_n``); beside it, a SciPy loop
+    from the same start, with SciPy's success flag."""
+    from trustfit.batch import fit_batch
+
+    N = Ns[-1]
+    print(f"\n== scale invariance: y times {', '.join(f'{s:g}' for s in SCALES)} "
+          f"(N={N:,}; SciPy on {scipy_n:,} curves) ==")
+    tight = dict(rescue=False, gtol=1e-14, xtol=1e-14, ftol=1e-14, maxiter=1000)
+    rows = []
+    for name, m in (("exp2", 64), ("gauss", 64)):
+        spec = MODELS[name]
+        t, Y, true = gen(name, N, m)
+        ns = min(scipy_n, N)
+        runs = {}
+        # the optimum of the problem scaled by s is s^2 times the unscaled one: the best
+        # reference cost found at any scale, in units of the unscaled problem
+        ref, sref = np.full(N, np.inf), np.full(ns, np.inf)
+        for s in SCALES:
+            p0 = np.array(spec["p0"])
+            p0[spec["linear"]] *= s
+            truth = true.copy()
+            truth[:, spec["linear"]] *= s
+            Ys = Y * s
+            r = fit_batch(spec["expr"], t, Ys, p0)
+            for method in ("lm", "varpro"):
+                c = fit_batch(spec["expr"], t, Ys, truth, method=method, **tight).cost
+                ref = np.minimum(ref, c / s**2)
+            c, _ = scipy_reference(name, t, Ys[:ns], truth[:ns], xtol=1e-15, ftol=1e-15,
+                                   gtol=1e-15)
+            sref = np.minimum(sref, c / s**2)
+            scost, ssucc = scipy_reference(name, t, Ys[:ns], np.tile(p0, (ns, 1)))
+            runs[s] = (r, scost / s**2, ssucc)
+        sref = np.minimum(sref, ref[:ns])
+        for s, (r, scost, ssucc) in runs.items():
+            at = r.cost / s**2 <= ref * (1 + 1e-6)
+            at_sub = r.cost[:ns] / s**2 <= sref * (1 + 1e-6)
+            s_at = scost <= sref * (1 + 1e-6)
+            rows.append((name, s, at.mean(), int((r.success & ~at).sum())))
+            print(f"{name} m={m} y*{s:g}: trustfit at optimum {at.mean() * 100:6.2f}% "
+                  f"(first {ns:,}: {at_sub.mean() * 100:6.2f}% with SciPy's reference too), "
+                  f"success {r.success.mean() * 100:6.2f}%, success not at the optimum "
+                  f"{int((r.success & ~at).sum())} (first {ns:,}: "
+                  f"{int((r.success[:ns] & ~at_sub).sum())}); {r.summary()['stop_reason']} | "
+                  f"SciPy lm loop: at optimum {s_at.mean() * 100:6.2f}%, success "
+                  f"{ssucc.mean() * 100:6.2f}%, success not at the optimum "
+                  f"{int((ssucc & ~s_at).sum())}", flush=True)
+    for name in ("exp2", "gauss"):
+        mine = [row for row in rows if row[0] == name]
+        shares = {f"{row[1]:g}": f"{row[2] * 100:.3f}%" for row in mine}
+        print(f"{name}: at optimum by scale {shares} "
+              f"[{'same' if len({row[2] for row in mine}) == 1 else 'DIFFERENT'}]; "
+              f"success not at the optimum {[row[3] for row in mine]} (target 0: a curve "
+              f"certified at a distinct local minimum counts too)")
+
+
 def compile_times(expr, m):
     """Cold and warm compile time of the kernel fit_batch runs by default ('auto') on
     curves of m points, each in a fresh process."""
@@ -160,6 +244,8 @@ def main(argv=None, prog="bench/batch.py"):
     ap.add_argument("--quick", action="store_true", help="N up to 1e5, SciPy on 500 curves")
     ap.add_argument("--scipy-n", type=int, default=None, help="curves in the SciPy loop")
     ap.add_argument("--max-n", type=float, default=None, help="largest N (default 1e6)")
+    ap.add_argument("--scale-only", action="store_true",
+                    help="only the scale-invariance section (y times 1e-6 and 1e6)")
     args = ap.parse_args(argv)
     from trustfit.batch import fit_batch
     from trustfit.batch._kernel import warm_kernel
@@ -173,6 +259,9 @@ def main(argv=None, prog="bench/batch.py"):
     print(f"trustfit batch benchmark: numba {numba.__version__}, {numba.get_num_threads()} "
           f"threads, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           f"(machine shared: numbers are noisy)")
+    if args.scale_only:
+        scale_section([min(maxN, 10**4 if args.quick else 10**5)], scipy_n)
+        return 0
     summary = []
     for name, m, target in CASES:
         spec = MODELS[name]
@@ -248,6 +337,7 @@ def main(argv=None, prog="bench/batch.py"):
             f"{1 + mem:.2f}x input "
             + (f"[{'met' if 1 + mem <= 1.5 else 'MISSED'}]" if m == 64 else "[target is for m=64]")
         )
+    scale_section([min(maxN, 10**4 if args.quick else 10**5)], scipy_n)
     mx = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process max RSS {mx:,.0f} MiB (includes the data, the reference fits and SciPy)")
 

@@ -473,7 +473,8 @@ def generate_varpro_solve_source(q: int, p: int) -> str:
 
 
 def generate_curve_stats_source(n: int) -> str:
-    """``_curve_stats(A, g, F, s2, se) -> (rcond, gn_gain)``, unrolled for n parameters.
+    """``_curve_stats(A, g, F, s2, se) -> (rcond, gn_gain, trace(S^-1))``, unrolled for n
+    parameters.
 
     With ``D = diag(A)^-1/2`` and the factorization ``S = D A D = L P L^T`` (unit lower
     L, pivots P, :func:`_ldl_lines`): ``rcond = min_i P_i`` (the squared smallest pivot
@@ -481,11 +482,11 @@ def generate_curve_stats_source(n: int) -> str:
     ``gn_gain = 1/2 g^T A^-1 g / F = 1/2 sum_i y_i^2 / P_i / F`` with ``y = L^-1 D g``,
     and the standard errors ``se_i = D_ii sqrt(s2 (S^-1)_ii)`` with
     ``(S^-1)_ii = sum_k ((L^-1)_ki)^2 / P_k``; ``se`` is left untouched (NaN) when A is
-    not positive definite."""
-    body = [f"if not (A[{i}, {i}] > 0.0):\n    return 0.0, np.nan" for i in range(n)]
+    not positive definite, and the trace of ``S^-1`` is then inf."""
+    fail = "return 0.0, np.nan, math.inf"
+    body = [f"if not (A[{i}, {i}] > 0.0):\n    {fail}" for i in range(n)]
     body += [f"d_{i} = 1.0 / math.sqrt(A[{i}, {i}])" for i in range(n)]
-    body += _ldl_lines(n, lambda i, j: f"A[{i}, {j}] * d_{i} * d_{j}", "0.0",
-                       ["return 0.0, np.nan"])
+    body += _ldl_lines(n, lambda i, j: f"A[{i}, {j}] * d_{i} * d_{j}", "0.0", [fail])
     body.append("pmin = min(" + ", ".join(f"D_{i}" for i in range(n)) + ", math.inf)")
     for i in range(n):
         terms = "".join(f" - l_{i}_{k} * y_{k}" for k in range(i))
@@ -499,8 +500,9 @@ def generate_curve_stats_source(n: int) -> str:
             body.append(f"V_{i}_{j} = -({terms})")
     for j in range(n):
         sq = " + ".join([f"J_{j}"] + [f"V_{k}_{j} * V_{k}_{j} * J_{k}" for k in range(j + 1, n)])
-        body.append(f"se[{j}] = math.sqrt(s2 * ({sq})) * d_{j}")
-    body.append("return pmin, gn")
+        body.append(f"q_{j} = {sq}")
+        body.append(f"se[{j}] = math.sqrt(s2 * q_{j}) * d_{j}")
+    body.append("return pmin, gn, " + " + ".join(f"q_{j}" for j in range(n)))
     return (
         '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
         'inline="always")\n'

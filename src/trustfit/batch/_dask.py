@@ -8,8 +8,8 @@ curve's result depends only on its own row, so the results equal the in-memory p
 exactly, whatever the chunking, on a single machine or a ``dask.distributed``
 cluster (each worker generates or loads the compiled kernel from its own cache).
 
-The per-block results are packed into one float64 array of shape (rows, 2n + 7)
-(params, stderr, cost, nit, stop code, rcond, rescued, diagnosis, gn_gain) and unpacked into a
+The per-block results are packed into one float64 array of shape (rows, 2n + 9)
+(params, stderr, then the scalars of ``_SCALARS``) and unpacked into a
 :class:`~trustfit.batch.api.BatchResult` after ``compute``.  With ``compute=False``,
 :class:`DaskBatch` holds the lazy packed array; ``.compute()`` gives the result, and
 ``.packed`` can be stored (e.g. ``to_zarr``) when even the results are too large.
@@ -19,52 +19,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import (
-    SUCCESS_CODES,
-    BatchResult,
-    _prepare_bounds,
-    _prepare_p0,
-    _prepare_sigma,
-    _prepare_x,
-    _resolve,
-    _Spec,
+from ._inputs import (
     check_stack_shape,
-    fit_chunk,
+    check_starts_within,
+    prepare_bounds,
+    prepare_p0,
+    prepare_sigma,
+    prepare_x,
 )
+from ._certify import succeeded
+from .api import BatchResult, _resolve, _Spec, fit_chunk
+
+#: Per-curve scalars packed after the params and stderr columns, in this order.
+_SCALARS = ("cost", "nit", "stop_code", "rcond", "rescued", "diagnosis_code", "gn_gain",
+            "share", "condition")
 
 
 def _pack(out: dict, n: int) -> np.ndarray:
     N = out["cost"].shape[0]
-    P = np.empty((N, 2 * n + 7))
+    P = np.empty((N, 2 * n + len(_SCALARS)))
     P[:, :n] = out["params"]
     P[:, n : 2 * n] = out["stderr"]
-    P[:, 2 * n] = out["cost"]
-    P[:, 2 * n + 1] = out["nit"]
-    P[:, 2 * n + 2] = out["stop_code"]
-    P[:, 2 * n + 3] = out["rcond"]
-    P[:, 2 * n + 4] = out["rescued"]
-    P[:, 2 * n + 5] = out["diagnosis_code"]
-    P[:, 2 * n + 6] = out["gn_gain"]
+    for k, name in enumerate(_SCALARS):
+        P[:, 2 * n + k] = out[name]
     return P
 
 
 def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
     n = spec.bm.n_params
-    code = P[:, 2 * n + 2].astype(np.int8)
+    dtypes = {"nit": np.int32, "stop_code": np.int8, "rescued": bool, "diagnosis_code": np.int8}
+    cols = {name: P[:, 2 * n + k].astype(dtypes.get(name, float))
+            for k, name in enumerate(_SCALARS)}
     return BatchResult(
         param_names=list(spec.bm.param_names),
         params=P[:, :n].copy(),
-        cost=P[:, 2 * n].copy(),
-        success=np.isin(code, SUCCESS_CODES),
-        stop_code=code,
-        nit=P[:, 2 * n + 1].astype(np.int32),
         stderr=P[:, n : 2 * n].copy(),
-        rcond=P[:, 2 * n + 3].copy(),
-        rescued=P[:, 2 * n + 4].astype(bool),
-        diagnosis_code=P[:, 2 * n + 5].astype(np.int8),
-        gn_gain=P[:, 2 * n + 6].copy(),
+        success=succeeded(cols["stop_code"]),
         backend=spec.backend + "+dask",
         method=spec.method,
+        **cols,
     )
 
 
@@ -98,13 +91,16 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     n = bm.n_params
     Y = Y.rechunk({1: -1})
     rows = Y.chunks[0]
-    X = _prepare_x(x, bm, N, m)  # x is small unless per-curve; per-curve x is chunked
-    P0 = _prepare_p0(p0, bm, N)
-    W = _prepare_sigma(sigma, N, m)
-    LB, UB, bounded = _prepare_bounds(bounds, bm)
+    X = prepare_x(x, bm, N, m)  # x is small unless per-curve; per-curve x is chunked
+    P0 = prepare_p0(p0, bm, N)
+    W = prepare_sigma(sigma, N, m)
+    LB, UB, bounded = prepare_bounds(bounds, bm)
+    if bounded:
+        check_starts_within(P0, LB, UB, bm)
     meth, be = _resolve(bm, method, backend, False, LB, UB, m)
-    spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
-                 float(tau), bool(absolute_sigma), bool(rescue), be, False, meth)
+    # the options were checked by fit_batch
+    spec = _Spec(bm, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, bool(absolute_sigma),
+                 bool(rescue), be, False, meth)
     if be == "numpy" and X.shape[1] != 1:
         raise ValueError("the numpy fallback supports one independent variable")
     args = [Y]
@@ -129,7 +125,7 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
         per_w=per_w,
         per_p=per_p,
         dtype=float,
-        chunks=(rows, (2 * n + 7,)),
+        chunks=(rows, (2 * n + len(_SCALARS),)),
         meta=np.empty((0, 0)),
     )
     lazy = DaskBatch(packed, spec)

@@ -95,6 +95,44 @@ def _chol_solve(M, mu, rhs):
     return ok, out, L
 
 
+def gradient_small(A, g, F, gtol):
+    """The kernel's gradient test (MINPACK's): ``|g_j| <= gtol ||J_j|| ||r||`` for every
+    j, with ``||J_j||^2 = A_jj`` and ``||r||^2 = 2F`` (NaN fails)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        lim = (gtol * gtol * 2.0 * F)[:, None] * np.diagonal(A, axis1=1, axis2=2)
+        return np.all(g * g <= lim, axis=1)  # squared, as the kernel
+
+
+def step_small(A, x, h, xtol):
+    """The kernel's step test (:func:`trustfit.stopping.step_test`): ``|h_j| D_j <= xtol
+    (|x_j| D_j + xtol ||D x||)`` for every j, ``D_j = ||J_j|| = sqrt(A_jj)``."""
+    d = np.sqrt(np.diagonal(A, axis1=1, axis2=2))
+    floor = xtol * np.sqrt(np.sum((d * x) ** 2, axis=1))
+    with np.errstate(invalid="ignore"):
+        return np.all(np.abs(h) * d <= xtol * (np.abs(x) * d + floor[:, None]), axis=1)
+
+
+def cost_small(F, Ft, pred, ftol):
+    """The kernel's cost test (:func:`trustfit.stopping.cost_test`): actual and predicted
+    reductions both ``<= ftol F``, within a factor 2 of each other."""
+    dF = F - Ft
+    with np.errstate(invalid="ignore"):
+        return ((F > 0.0) & np.isfinite(Ft) & (np.abs(dF) <= ftol * F) & (pred <= ftol * F)
+                & ((pred <= 0.0) | (dF <= 2.0 * pred)))
+
+
+def screen_ratios(norms, res, x, x0):
+    """The kernel's ratios for the certificate's screens (``_curve_results``): with the
+    column norms ``||J_j||``, the residual's ``||r||`` and the effects ``e_j = ||J_j||
+    max(|x_j|, |x0_j|)`` (1 for a size 0), the smallest ``e_j / (sum e + ||r||)`` and
+    ``||r|| / sum e``, as columns of a (K, 2) array."""
+    size = np.maximum(np.abs(x), np.abs(x0))
+    with np.errstate(all="ignore"):
+        effect = norms * np.where(size > 0.0, size, 1.0)
+        total = effect.sum(axis=1)
+        return np.stack([effect.min(axis=1) / (total + res), res / total], axis=1)
+
+
 def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, absolute_sigma):
     """Vectorized LM; same outputs as ``_kernel.run_kernel``.  X is (nx, 1, m)."""
     if X.shape[1] != 1:
@@ -125,7 +163,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
 
     Aall = np.zeros((N, n, n))
     gall = np.zeros((N, n))
-    out_gn = np.full(N, np.nan)
+    out_stats = np.full((N, 4), np.nan)  # for the certificate, as the kernel's
     if idx.size:
         with np.errstate(all="ignore"):
             F, A, g = _accum(bm, xsel(idx), Y[idx], Wf[idx], P[idx])
@@ -135,8 +173,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         Aall[idx] = A
         gall[idx] = g
         keep = finite.copy()
-        gmax = np.max(np.abs(g), axis=1)
-        done = keep & (gmax <= gtol)
+        done = keep & gradient_small(A, g, F, gtol)
         out_reason[idx[done]] = 1
         keep &= ~done
         idx, F, A, g = idx[keep], F[keep], A[keep], g[keep]
@@ -154,7 +191,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         if bounded:
             xt = np.clip(xt, LB, UB)
         h = xt - x
-        small = ok & (np.linalg.norm(h, axis=1) <= xtol * (np.linalg.norm(x, axis=1) + xtol))
+        small = ok & step_small(A, x, h, xtol)
         stop[small] = 2
         trial = ok & ~small
         accepted = np.zeros(idx.size, dtype=bool)
@@ -169,16 +206,15 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
                 dF = F[ti] - Ft
                 acc = np.isfinite(Ft) & (pred > 0.0) & (dF > 0.0)
                 rho = np.where(acc, dF / np.where(pred > 0, pred, 1.0), 0.0)
+                cost_done = cost_small(F[ti], Ft, pred, ftol)
             ai = ti[acc]
             accepted[ai] = True
             P[idx[ai]] = xt[ai]
-            Fold = F[ai]
             F[ai] = Ft[acc]
             A[ai] = At[acc]
             g[ai] = gt[acc]
-            fstop = dF[acc] <= ftol * Fold
-            stop[ai[fstop]] = 3
-            gstop = (~fstop) & (np.max(np.abs(gt[acc]), axis=1) <= gtol)
+            stop[ti[cost_done]] = 3  # accepted or not (a rejected step keeps the point)
+            gstop = (~cost_done[acc]) & gradient_small(At[acc], gt[acc], Ft[acc], gtol)
             stop[ai[gstop]] = 1
             t = 2.0 * rho[acc] - 1.0
             mu[ai] *= np.maximum(1.0 / 3.0, 1.0 - t * t * t)
@@ -186,7 +222,9 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         rej = ~accepted & (stop == 0)
         mu[rej] *= nu[rej]
         nu[rej] *= 2.0
-        stop[rej & ~(mu < 1e300)] = 7
+        dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)  # the kernel's _exhausted
+        with np.errstate(over="ignore"):
+            stop[rej & ~(mu < 1e300 * np.where(dmax > 0.0, dmax, 1.0))] = 7
         stop[(stop == 0) & (nit >= maxiter)] = 4
         fin = stop > 0
         if fin.any():
@@ -199,12 +237,16 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         keep = ~fin
         idx, F, A, g, mu, nu, nit = idx[keep], F[keep], A[keep], g[keep], mu[keep], nu[keep], nit[keep]
 
-    # standard errors and rcond, as in the kernel
+    # standard errors, rcond and the certificate's statistics, as in the kernel
     good = np.isin(out_reason, (1, 2, 3, 4, 7)) & np.isfinite(out_F)
     gi = np.nonzero(good)[0]
     if gi.size:
         A = Aall[gi]
         d = np.diagonal(A, axis1=1, axis2=2)
+        with np.errstate(invalid="ignore"):
+            out_stats[gi, 2:] = screen_ratios(np.sqrt(d), np.sqrt(2.0 * out_F[gi]), P[gi],
+                                              np.broadcast_to(P0, (N, n))[gi])
+        out_stats[gi, 1] = np.inf  # until a factorization says otherwise
         pos = (d > 0).all(1)
         out_rcond[gi[~pos]] = 0.0
         gi, A, d = gi[pos], A[pos], d[pos]
@@ -219,7 +261,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         _, h, _ = _chol_solve(S, 0.0, e)
         Fg = out_F[gi]
         with np.errstate(all="ignore"):
-            out_gn[gi] = np.where(Fg > 0, 0.5 * np.einsum("ij,ij->i", e, h) / Fg, 0.0)
+            out_stats[gi, 0] = np.where(Fg > 0, 0.5 * np.einsum("ij,ij->i", e, h) / Fg, 0.0)
         dof = m - n
         if absolute_sigma:
             s2 = np.ones(gi.size)
@@ -227,10 +269,13 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             s2 = 2.0 * out_F[gi] / dof
         else:
             s2 = np.full(gi.size, np.nan)
+        trace = np.zeros(gi.size)
         for a in range(n):
             e = np.zeros((gi.size, n))
             e[:, a] = 1.0
             _, h, _ = _chol_solve(S, 0.0, e)
+            trace += h[:, a]
             with np.errstate(all="ignore"):
                 out_se[gi, a] = np.sqrt(s2 * h[:, a] / d[:, a])
-    return P, out_F, out_nit, out_reason, out_se, out_rcond, out_gn
+        out_stats[gi, 1] = np.sqrt(n * trace)  # the kernel's bound on cond(J D^-1)
+    return P, out_F, out_nit, out_reason, out_se, out_rcond, out_stats

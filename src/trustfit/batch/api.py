@@ -32,26 +32,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core import validate as check
-from ._kernel import REASONS, SUCCESS_CODES
-from ._model import BatchModel, CompileWarning, as_batch_model
+from ._certify import (  # noqa: F401  (SUCCESS_CODES re-exported)
+    CODES,
+    DIAGNOSIS_OF_CODE,
+    SUCCESS_CODES,
+    certify_chunk,
+    reasons,
+    succeeded,
+)
+from ._inputs import (  # noqa: F401  (METHODS re-exported)
+    METHODS,
+    check_dtype,
+    check_options,
+    check_stack_shape,
+    check_starts_within,
+    prepare_bounds,
+    prepare_p0,
+    prepare_sigma,
+    prepare_x,
+    real_array,
+)
+from ._model import BatchModel, CompileWarning, as_batch_model  # noqa: F401
 from ._nonfinite import explain_nonfinite
 
-# Stop codes and their names are the kernel's (one table for both).
-STOP_REASONS = REASONS
+# Stop codes: the kernel's and the certificate's, each a trustfit.StopReason.
+STOP_REASONS = CODES
 
 DIAGNOSES = {
     0: "converged",
     1: "rescued",
-    2: "ill_conditioned",
+    2: "degenerate",
     3: "not_converged",
     4: "invalid_data",
     5: "invalid_start",
 }
 
-METHODS = ("auto", "lm", "varpro")
-#: The largest ``maxiter``: iteration counts are stored as int32.
-MAX_ITER = 2**31 - 1
 RESCUE_TIGHTEN = 1e-2
 
 
@@ -64,14 +79,24 @@ class BatchResult:
     params : (N, n) fitted parameters, columns in ``param_names`` order (NaN for curves
         with invalid data).
     cost : (N,) ``1/2 sum r^2`` at ``params`` (weighted residuals ``(f - y)/sigma``).
-    success : (N,) bool, stopped on gtol, xtol or ftol.
-    stop_code : (N,) int8, see ``STOP_REASONS``; ``stop_reason`` gives the names.
+    success : (N,) bool: what a single fit's ``success`` certifies (:mod:`._certify`):
+        a convergence test fired (gradient, step or cost, the single fit's tests) and the
+        point is stationary and not degenerate.
+    stop_code : (N,) int8, see ``STOP_REASONS``; ``stop_reason`` gives the
+        :class:`trustfit.StopReason` of each curve (``GRADIENT``, ``STEP``, ``COST``,
+        ``MAX_ITER``, ``NO_PROGRESS``, ``STALLED``, ``DEGENERATE``, ``INVALID_INPUT``).
     nit : (N,) iterations (main pass plus the winning rescue fit).
     stderr : (N, n) standard errors ``s sqrt(diag (J^T J)^-1)``, ``s^2 = 2 cost/(m-n)``
         (``s = 1`` with ``absolute_sigma``), NaN when ``J^T J`` is singular.
     rcond : (N,) reciprocal condition estimate of the scaled ``J^T J`` (0: singular).
     gn_gain : (N,) relative cost decrease ``1/2 g^T (J^T J)^-1 g / cost`` that a
         Gauss-Newton step from ``params`` predicts; much above ``ftol``: stopped short.
+    share : (N,) the certificate's share of the residual in range(J),
+        ``||U U^T r|| / ||r||`` (``sqrt(gn_gain)``, or from the SVD of J where the
+        certificate computed it).
+    condition : (N,) condition number of the column-scaled Jacobian: from its SVD where
+        the certificate needed it, else the kernel's upper bound (at most ``sqrt(n)``
+        times too large, and then far below the limit ``1/sqrt(eps)``).
     rescued : (N,) bool, the rescue found a cost lower by more than 1e-6 relative (and
         more than 1e-12 of ``1/2 sum (y/sigma)^2``); smaller gains are kept too,
         without the flag.
@@ -93,6 +118,8 @@ class BatchResult:
     gn_gain: np.ndarray
     rescued: np.ndarray
     diagnosis_code: np.ndarray
+    share: np.ndarray
+    condition: np.ndarray
     backend: str = "compiled"
     timings: dict = field(default_factory=dict)
     method: str = "lm"
@@ -100,8 +127,8 @@ class BatchResult:
 
     @property
     def stop_reason(self) -> np.ndarray:
-        names = np.array([STOP_REASONS[k] for k in range(len(STOP_REASONS))])
-        return names[self.stop_code]
+        """(N,) object array of :class:`trustfit.StopReason`."""
+        return reasons(self.stop_code)
 
     @property
     def diagnosis(self) -> np.ndarray:
@@ -116,13 +143,15 @@ class BatchResult:
 
     def summary(self) -> dict:
         """Counts per stop reason and per diagnosis (only non-zero counts)."""
-        sc = np.bincount(self.stop_code.astype(np.int64), minlength=len(STOP_REASONS))
+        by_reason: dict[str, int] = {}
+        for reason in self.stop_reason:
+            by_reason[reason.name] = by_reason.get(reason.name, 0) + 1
         dc = np.bincount(self.diagnosis_code.astype(np.int64), minlength=len(DIAGNOSES))
         out = {
             "n_curves": len(self),
             "n_success": int(self.success.sum()),
             "n_rescued": int(self.rescued.sum()),
-            "stop_reason": {STOP_REASONS[k]: int(c) for k, c in enumerate(sc) if c},
+            "stop_reason": by_reason,
             "diagnosis": {DIAGNOSES[k]: int(c) for k, c in enumerate(dc) if c},
         }
         if self.nonfinite:
@@ -136,126 +165,6 @@ class BatchResult:
             f"method {self.method!r}, {s['n_success']} converged, {s['n_rescued']} rescued, "
             f"stop_reason={s['stop_reason']}, diagnosis={s['diagnosis']})"
         )
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _prepare_x(x, bm: BatchModel, N: int, m: int) -> np.ndarray:
-    """Return X of shape (1 or N, k, m), float64 C-contiguous."""
-    k = bm.n_independent
-    xa = np.asarray(x, dtype=float)
-    if k == 1:
-        if xa.ndim == 1 and xa.shape[0] == m:
-            return np.ascontiguousarray(xa[None, None, :])
-        if xa.ndim == 2 and xa.shape == (N, m):
-            return np.ascontiguousarray(xa[:, None, :])
-        raise ValueError(
-            f"x: shape {xa.shape} does not match Y of shape ({N}, {m}); x must be (m,) = "
-            f"({m},) shared by all curves, or (N, m) = ({N}, {m}) per curve"
-        )
-    if xa.ndim == 2 and xa.shape == (k, m):
-        return np.ascontiguousarray(xa[None, :, :])
-    if xa.ndim == 3 and xa.shape == (N, k, m):
-        return np.ascontiguousarray(xa)
-    raise ValueError(
-        f"x: shape {xa.shape} does not match a model with {k} independent variables and Y "
-        f"of shape ({N}, {m}); x must be (k, m) = ({k}, {m}) or (N, k, m) = ({N}, {k}, {m})"
-    )
-
-
-def _prepare_p0(p0, bm: BatchModel, N: int) -> np.ndarray:
-    """Return P0 of shape (1 or N, n)."""
-    n, names = bm.n_params, bm.param_names
-    if isinstance(p0, dict):
-        missing = [k for k in names if k not in p0]
-        extra = [k for k in p0 if k not in names]
-        if missing or extra:
-            raise ValueError(
-                f"p0: keys must be exactly the model's parameters {names}; "
-                f"missing {missing}, unknown {extra}"
-            )
-        cols = []
-        per_curve = False
-        for k in names:
-            v = np.asarray(p0[k], dtype=float)
-            if v.ndim == 0:
-                cols.append(v)
-            elif v.shape == (N,):
-                cols.append(v)
-                per_curve = True
-            else:
-                raise ValueError(
-                    f"p0[{k!r}]: shape {v.shape}; each value must be a scalar or an (N,) = "
-                    f"({N},) array"
-                )
-        rows = N if per_curve else 1
-        return np.ascontiguousarray(np.stack([np.broadcast_to(c, (rows,)) for c in cols], 1))
-    pa = np.asarray(p0, dtype=float)
-    if pa.ndim == 1 and pa.shape[0] == n:
-        return np.ascontiguousarray(pa[None, :])
-    if pa.ndim == 2 and pa.shape in ((N, n), (1, n)):
-        return np.ascontiguousarray(pa)
-    raise ValueError(
-        f"p0: shape {pa.shape} does not fit {n} parameters {names} and N={N} curves; p0 must "
-        f"be a dict by parameter name, an (n,) = ({n},) array or an (N, n) = ({N}, {n}) array"
-    )
-
-
-def _prepare_sigma(sigma, N: int, m: int) -> np.ndarray:
-    """Return W = 1/sigma of shape (1 or N, m)."""
-    if sigma is None:
-        return np.ones((1, m))
-    s = np.asarray(sigma, dtype=float)
-    if s.ndim == 0:
-        s = np.full((1, m), float(s))
-    elif s.ndim == 1 and s.shape[0] == m:
-        s = s[None, :]
-    elif not (s.ndim == 2 and s.shape == (N, m)):
-        raise ValueError(
-            f"sigma: shape {s.shape} does not match Y of shape ({N}, {m}); sigma must be a "
-            f"scalar, (m,) = ({m},) or (N, m) = ({N}, {m})"
-        )
-    with np.errstate(invalid="ignore"):
-        bad = np.isfinite(s) & ~(s > 0)
-    if bad.any():
-        raise ValueError(f"sigma: {int(bad.sum())} finite value(s) <= 0; sigma must be > 0")
-    with np.errstate(divide="ignore"):
-        return np.ascontiguousarray(1.0 / s)
-
-
-def _prepare_bounds(bounds, bm: BatchModel):
-    n, names = bm.n_params, bm.param_names
-    if bounds is None:
-        return np.full(n, -np.inf), np.full(n, np.inf), False
-    if isinstance(bounds, dict):
-        extra = [k for k in bounds if k not in names]
-        if extra:
-            raise ValueError(f"bounds: unknown parameter(s) {extra}; parameters are {names}")
-        lb = np.array([bounds.get(k, (-np.inf, np.inf))[0] for k in names], dtype=float)
-        ub = np.array([bounds.get(k, (-np.inf, np.inf))[1] for k in names], dtype=float)
-    else:
-        try:
-            lo, hi = bounds
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"bounds: {bounds!r}; bounds must be (lb, ub) with scalars or (n,) = ({n},) "
-                f"arrays, or a dict name -> (lo, hi)"
-            ) from None
-        def _side(v):
-            if np.ndim(v) == 0 or np.shape(v) == (n,):
-                return np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
-            return None
-
-        lb, ub = _side(lo), _side(hi)
-        if lb is None or ub is None:
-            raise ValueError(
-                f"bounds: shapes {np.shape(lo)}, {np.shape(hi)}; lb and ub must be scalars or "
-                f"(n,) = ({n},) arrays in the order {names}"
-            )
-    if np.any(lb >= ub):
-        raise ValueError(f"bounds: need lb < ub for every parameter; got lb={lb}, ub={ub}")
-    return lb, ub, bool(np.isfinite(lb).any() or np.isfinite(ub).any())
 
 
 @dataclass
@@ -276,6 +185,13 @@ class _Spec:
     backend: str  # "compiled" | "numpy"
     parallel: bool
     method: str = "lm"  # "lm" | "varpro" (resolved, never "auto")
+    #: the user's (gtol, xtol, ftol): the certificate's tolerances, also for the rescue's
+    #: runs with tighter ones
+    user_tol: tuple = ()
+
+    @property
+    def certify_tol(self) -> tuple:
+        return self.user_tol or (self.gtol, self.xtol, self.ftol)
 
 
 def _resolve_method(bm: BatchModel, method: str, backend: str, LB, UB) -> str:
@@ -382,28 +298,56 @@ def _attach_lambdified(bm: BatchModel) -> None:
 
 
 def _run(spec: _Spec, X, Y, W, P0, out=None):
-    if spec.backend == "compiled":
-        from ._kernel import load_kernel, run_kernel
-
-        mod = load_kernel(spec.bm, spec.method)
-        return run_kernel(
-            mod, X, Y, W, P0, spec.LB, spec.UB, spec.bounded, spec.maxiter, spec.gtol,
-            spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma, spec.parallel, out=out,
-        )
-    from ._fallback import fit_numpy
-
-    res = fit_numpy(
-        spec.bm, X, Y, W, P0, spec.LB, spec.UB, spec.bounded, spec.maxiter, spec.gtol,
-        spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma,
-    )
+    """Fit the curves and certify the converged ones; ``out``: the arrays of ``_KEYS``
+    (allocated when None)."""
     if out is None:
-        return res
-    for o, r in zip(out, res):
-        o[...] = r
+        out = tuple(_alloc(Y.shape[0], spec.bm.n_params)[k] for k in _KEYS)
+    _certify(spec, X, Y, W, P0, out, _fit(spec, X, Y, W, P0, out))
     return out
 
 
-_KEYS = ("params", "cost", "nit", "stop_code", "stderr", "rcond", "gn_gain")
+def _fit(spec: _Spec, X, Y, W, P0, out):
+    """Fit the curves (kernel or numpy fallback) into ``out`` (not certified yet); return
+    the per-curve statistics the certificate reads (gn_gain, condition bound, screen
+    ratios: the kernel's ``_curve_results``)."""
+    stats = np.empty((Y.shape[0], 4))
+    run = out[:6] + (stats,)
+    if spec.backend == "compiled":
+        from ._kernel import load_kernel, run_kernel
+
+        run_kernel(
+            load_kernel(spec.bm, spec.method), X, Y, W, P0, spec.LB, spec.UB, spec.bounded,
+            spec.maxiter, spec.gtol, spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma,
+            spec.parallel, out=run,
+        )
+    else:
+        from ._fallback import fit_numpy
+
+        res = fit_numpy(
+            spec.bm, X, Y, W, P0, spec.LB, spec.UB, spec.bounded, spec.maxiter, spec.gtol,
+            spec.xtol, spec.ftol, spec.tau, spec.absolute_sigma,
+        )
+        for o, r in zip(run, res):
+            o[...] = r
+    out[6][...] = stats[:, 0]
+    return stats
+
+
+def _certify(spec: _Spec, X, Y, W, P0, out, stats):
+    """:mod:`._certify` on the fitted curves of ``out`` (codes, share and condition set)."""
+    linear = ()
+    if spec.method == "varpro":  # the linear parameters' starts are not used: no sizes
+        from ._codegen import varpro_layout
+
+        linear = varpro_layout(spec.bm)[1]
+    share, condition = certify_chunk(spec.bm, X, Y, W, P0, out[:6] + (stats,),
+                                     spec.certify_tol, linear)
+    out[7][...] = share
+    out[8][...] = condition
+
+
+_KEYS = ("params", "cost", "nit", "stop_code", "stderr", "rcond", "gn_gain", "share",
+         "condition")
 
 
 def _alloc(N: int, n: int) -> dict:
@@ -415,40 +359,49 @@ def _alloc(N: int, n: int) -> dict:
         "stderr": np.empty((N, n)),
         "rcond": np.empty(N),
         "gn_gain": np.empty(N),
+        "share": np.empty(N),
+        "condition": np.empty(N),
         "rescued": np.empty(N, dtype=bool),
         "diagnosis_code": np.empty(N, dtype=np.int8),
     }
 
 
-def _rescue_pass(spec, X, Y, W, P0, p, F, nit, reason, se, rcond, gn, rescued):
-    """Refit the stalled curves of a chunk in place (see :mod:`._rescue`)."""
+def _rescue_pass(spec, X, Y, W, P0, res, rescued):
+    """Refit the stalled curves of a chunk in place (see :mod:`._rescue`); ``res``: the
+    chunk's arrays of ``_KEYS``."""
     from . import _rescue
 
+    p, F, nit, reason, se, rcond, gn = res[:7]
     N, n = p.shape
     syms = _rescue.find_symmetries(spec.bm)
-    full, short = _rescue.candidates(p, reason, rcond, gn, syms, spec.ftol,
-                                     varpro=spec.method == "varpro")
-    # Every candidate gets every start of _rescue.starts: measured on the bench's exp2
+    full, short, split = _rescue.candidates(p, reason, rcond, gn, syms, spec.ftol,
+                                            varpro=spec.method == "varpro")
+    # Every candidate gets every start of _rescue.starts (measured on the bench's exp2
     # data, a plain restart from the end point alone for the curves that only stopped
-    # short leaves 30 of 20,000 curves off the optimum instead of 17.
-    cf, cs = np.nonzero(full | short)[0], np.zeros(0, dtype=np.int64)
+    # short leaves 30 of 20,000 curves off the optimum instead of 17), except those
+    # picked for their merged pairs only (``split``): the starts that split the pairs.
+    cf = np.nonzero(full | short | split)[0]
     if not cf.size:
         return
     p_start = np.broadcast_to(P0, (N, n))[cf]
     S = _rescue.starts(p[cf], p_start, syms)  # (K, Nf, n)
-    owner = np.concatenate([np.tile(cf, S.shape[0]), cs])
-    P0r = np.concatenate([S.reshape(-1, n), p[cs]])
+    use = np.ones(S.shape[:2], dtype=bool)
+    use[_rescue.n_split_starts(syms):] = (full | short)[cf]
+    owner = np.broadcast_to(cf, S.shape[:2])[use]
+    P0r = S[use]
     if spec.bounded:
         P0r = np.clip(P0r, spec.LB, spec.UB)
     Xr = X if X.shape[0] == 1 else X[owner]
     Wr = W if W.shape[0] == 1 else W[owner]
     # rescue fits: same method, ftol and xtol 100x tighter so that a restart in a flat
     # valley does not stop short again
+    # (the certificate keeps the user's tolerances)
     rspec = dataclasses.replace(spec, ftol=spec.ftol * RESCUE_TIGHTEN,
-                                xtol=spec.xtol * RESCUE_TIGHTEN)
-    rp, rF, rnit, rreason, rse, rrcond, rgn = _run(
-        rspec, Xr, np.ascontiguousarray(Y[owner]), Wr, np.ascontiguousarray(P0r)
-    )
+                                xtol=spec.xtol * RESCUE_TIGHTEN, user_tol=spec.certify_tol)
+    Yr, P0r = np.ascontiguousarray(Y[owner]), np.ascontiguousarray(P0r)
+    refit = tuple(_alloc(owner.size, n)[k] for k in _KEYS)
+    stats = _fit(rspec, Xr, Yr, Wr, P0r, refit)
+    rF, rnit = refit[1], refit[2]
     cost = np.where(np.isfinite(rF), rF, np.inf)
     # best refit per curve: lowest cost, first in start order on ties (deterministic)
     order = np.lexsort((np.arange(owner.size), cost, owner))
@@ -465,13 +418,39 @@ def _rescue_pass(spec, X, Y, W, P0, p, F, nit, reason, se, rcond, gn, rescued):
     ysc = 0.5 * np.einsum("ij,ij->i", Y[ci] * Wc, Y[ci] * Wc)
     rescued[ci] = (old - bF) > 1e-6 * old + 1e-12 * ysc
     src, tgt = src[better], ci[better]
-    p[tgt] = rp[src]
-    F[tgt] = rF[src]
-    nit[tgt] = nit[tgt] + rnit[src]
-    reason[tgt] = rreason[src]
-    se[tgt] = rse[src]
-    rcond[tgt] = rrcond[src]
-    gn[tgt] = rgn[src]
+    # only the refits that replace a curve are certified
+    best = tuple(a[src] for a in refit)
+    _certify(rspec, Xr if Xr.shape[0] == 1 else Xr[src], Yr[src],
+             Wr if Wr.shape[0] == 1 else Wr[src], P0r[src], best, stats[src])
+    total = nit[tgt] + rnit[src]
+    for mine, theirs in zip(res, best):
+        mine[tgt] = theirs
+    nit[tgt] = total
+
+
+def _unit_weights(Y, W):
+    """``(W * scale, scale)`` with ``scale`` the power of two that brings the chunk's
+    largest ``|y w|`` near 1.  Multiplying every residual by a power of two is exact: the
+    fits, every test and the certificate are the same bit for bit, whatever the chunk,
+    and the costs (and the Jacobian's products in variable projection, fourth powers of
+    the weights) neither overflow nor underflow for data or sigma from 1e-150 to 1e150."""
+    with np.errstate(all="ignore"):
+        size = _largest(W) * (_largest(Y) or 1.0)
+    if not (0.0 < size < np.inf):
+        return W, 1.0
+    scale = float(np.ldexp(1.0, -int(np.frexp(size)[1])))
+    return W * scale, scale
+
+
+def _largest(a) -> float:
+    """The largest finite ``|a|`` (0 when none), without a temporary the size of ``a``
+    unless it holds non-finite values."""
+    top = max(abs(float(np.max(a, initial=0.0))), abs(float(np.min(a, initial=0.0))))
+    if np.isfinite(top):
+        return top
+    rows = a.reshape(a.shape[0], -1)
+    return max((float(np.max(np.abs(r), initial=0.0, where=np.isfinite(r))) for r in rows),
+               default=0.0)
 
 
 def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
@@ -484,20 +463,21 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
     N = Y.shape[0]
     if out is None:
         out = _alloc(N, spec.bm.n_params)
-    p, F, nit, reason, se, rcond, gn = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
+    W, scale = _unit_weights(Y, W)
+    res = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
     rescued = out["rescued"]
     rescued[:] = False
     if spec.rescue and N:
-        _rescue_pass(spec, X, Y, W, P0, p, F, nit, reason, se, rcond, gn, rescued)
-    success = np.isin(reason, SUCCESS_CODES)
+        _rescue_pass(spec, X, Y, W, P0, res, rescued)
+    if scale != 1.0:  # back to the user's units (exact, as the scaling was)
+        with np.errstate(over="ignore"):
+            out["cost"][...] = out["cost"] / (scale * scale)
+        if spec.absolute_sigma:
+            out["stderr"][...] = out["stderr"] * scale
+    reason = out["stop_code"]
     diag = out["diagnosis_code"]
-    diag[:] = 0
-    with np.errstate(invalid="ignore"):
-        diag[success & (rcond < 1e-12)] = 2
-    diag[rescued & success] = 1
-    diag[np.isin(reason, (4, 7))] = 3
-    diag[reason == 5] = 4
-    diag[np.isin(reason, (6, 8))] = 5
+    diag[:] = DIAGNOSIS_OF_CODE[reason]
+    diag[rescued & succeeded(reason)] = 1
     return out
 
 
@@ -524,22 +504,6 @@ class _Progress:
             if done >= self.total:
                 sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-def check_stack_shape(Y, bm: BatchModel) -> tuple[int, int]:
-    """``(N, m)`` of a stack of curves, or a ValueError saying what is wrong with it."""
-    if Y.ndim != 2:
-        raise ValueError(
-            f"Y: shape {Y.shape}; Y must be 2-D (N curves, m points); for one curve use "
-            f"Y[None, :] or trustfit.least_squares"
-        )
-    N, m = Y.shape
-    if m < bm.n_params:
-        raise ValueError(
-            f"Y: {m} points per curve (shape {Y.shape}) but the model has {bm.n_params} "
-            f"parameters {bm.param_names}; need m >= n"
-        )
-    return N, m
 
 
 def fit_batch(
@@ -592,11 +556,18 @@ def fit_batch(
         starts in ``p0`` are not used.  Same minima, fewer iterations and fewer stalls.
         ``'auto'``: ``'varpro'`` when the model is compiled, separable, and its linear
         parameters are unbounded; ``'lm'`` otherwise.  ``result.method`` says which ran.
-    maxiter, gtol, xtol, ftol, tau : iteration budget and stopping tolerances
-        (``||g||_inf <= gtol``, ``||h|| <= xtol (||x|| + xtol)``, relative cost decrease
-        ``<= ftol``: on an accepted step for ``'lm'``; for ``'varpro'`` already when the
-        Gauss-Newton step from the current point predicts no more, which saves the
-        confirming evaluation) and the initial damping factor.
+    maxiter, gtol, xtol, ftol, tau : iteration budget (a whole number >= 1), the stopping
+        tolerances and the initial damping factor (> 0).  The tolerances mean what
+        :func:`trustfit.least_squares`'s mean (:mod:`trustfit.stopping`), each free of the
+        units of the data, of sigma and of the parameters: ``gtol`` bounds the cosine
+        between the residuals and each column of J (MINPACK's), ``xtol`` the step of each
+        parameter relative to its size, ``ftol`` the actual and predicted relative
+        reductions of the cost (for ``'varpro'`` also when the Gauss-Newton step from the
+        current point predicts no more, which saves the confirming evaluation).  None
+        switches a test off (it then fires only at an exact zero).  The defaults, 1e-8,
+        are looser than the single fit's 1e-15 (it runs to rounding level and polishes):
+        that costs iterations a batch does not spend, and ``success`` is certified either
+        way (see ``BatchResult.success``).
     rescue : refit stalled curves from deterministic perturbed starts (:mod:`._rescue`).
     backend : ``'auto'`` (compiled when possible), ``'compiled'`` or ``'numpy'``.
     chunk_size : rows fitted per kernel call; bounds the extra memory.
@@ -613,12 +584,8 @@ def fit_batch(
     ``stop_reason`` is ``'invalid_data'`` and their parameters are NaN; other rows are
     unaffected.
     """
-    if method not in METHODS:
-        raise ValueError(f"method: {method!r} is not supported by fit_batch; use one of {METHODS}")
-    if backend not in ("auto", "compiled", "numpy"):
-        raise ValueError(f"backend: {backend!r}; must be 'auto', 'compiled' or 'numpy'")
-    maxiter = check.whole_number("maxiter", maxiter, 0, MAX_ITER)
-    chunk_size = check.whole_number("chunk_size", chunk_size, 1)
+    opts = check_options(maxiter=maxiter, gtol=gtol, xtol=xtol, ftol=ftol, tau=tau,
+                         chunk_size=chunk_size, method=method, backend=backend)
     if isinstance(bounds, dict):
         for name, pair in bounds.items():
             if np.ndim(pair) != 1 or np.size(pair) != 2:
@@ -629,36 +596,29 @@ def fit_batch(
     if type(Y).__module__.startswith("dask"):
         from ._dask import fit_batch_dask
 
+        check_dtype("Y", Y)
         return fit_batch_dask(
             bm, x, Y, p0, sigma=sigma, bounds=bounds, absolute_sigma=absolute_sigma,
-            maxiter=maxiter, gtol=gtol, xtol=xtol, ftol=ftol, tau=tau, rescue=rescue,
-            backend=backend, compute=compute, method=method,
+            maxiter=opts["maxiter"], gtol=opts["gtol"], xtol=opts["xtol"], ftol=opts["ftol"],
+            tau=opts["tau"], rescue=rescue, backend=backend, compute=compute, method=method,
         )
 
-    if not isinstance(Y, np.ndarray):
-        Y = np.asarray(Y)
+    Y = real_array("Y", Y)
     N, m = check_stack_shape(Y, bm)
-    X = _prepare_x(x, bm, N, m)
-    P0 = _prepare_p0(p0, bm, N)
-    W = _prepare_sigma(sigma, N, m)
-    LB, UB, bounded = _prepare_bounds(bounds, bm)
+    X = prepare_x(x, bm, N, m)
+    P0 = prepare_p0(p0, bm, N)
+    W = prepare_sigma(sigma, N, m)
+    LB, UB, bounded = prepare_bounds(bounds, bm)
     if bounded:
-        with np.errstate(invalid="ignore"):
-            out = (P0 < LB) | (P0 > UB)
-        if out.any():
-            r, c = np.argwhere(out)[0]
-            raise ValueError(
-                f"p0: {int(out.any(1).sum())} start(s) outside the bounds, e.g. "
-                f"{bm.param_names[c]}={P0[r, c]} not in [{LB[c]}, {UB[c]}]; starts must be "
-                f"within bounds"
-            )
+        check_starts_within(P0, LB, UB, bm)
     t0 = time.perf_counter()
     meth, be = _resolve(bm, method, backend, bool(parallel), LB, UB, m)
-    spec = _Spec(bm, LB, UB, bounded, int(maxiter), float(gtol), float(xtol), float(ftol),
-                 float(tau), bool(absolute_sigma), bool(rescue), be, bool(parallel), meth)
+    spec = _Spec(bm, LB, UB, bounded, opts["maxiter"], opts["gtol"], opts["xtol"],
+                 opts["ftol"], opts["tau"], bool(absolute_sigma), bool(rescue), be,
+                 bool(parallel), meth)
     t_prepare = time.perf_counter() - t0
-    return _fit_in_memory(spec, X, Y, W, P0, chunk_size=int(chunk_size), progress=progress,
-                          t_prepare=t_prepare)
+    return _fit_in_memory(spec, X, Y, W, P0, chunk_size=opts["chunk_size"],
+                          progress=progress, t_prepare=t_prepare)
 
 
 def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
@@ -679,7 +639,7 @@ def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
         if prog:
             prog(e)
     t_fit = time.perf_counter() - t0
-    success = np.isin(res["stop_code"], SUCCESS_CODES)
+    success = succeeded(res["stop_code"])
     return BatchResult(
         param_names=list(spec.bm.param_names),
         success=success,

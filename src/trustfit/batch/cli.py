@@ -151,11 +151,12 @@ def _write(res, path: str) -> None:
                 for i in range(len(res)):
                     vals = ",".join(repr(float(v)) for v in cols[i, : 2 * n + 1])
                     fh.write(f"{vals},{int(cols[i, 2 * n + 1])},{int(cols[i, 2 * n + 2])},"
-                             f"{res.stop_reason[i]},{res.diagnosis[i]}\n")
+                             f"{res.stop_reason[i].name},{res.diagnosis[i]}\n")
         else:
             with open(path, "wb") as fh:
                 np.savez(fh, params=res.params, stderr=res.stderr, cost=res.cost,
-                         success=res.success, stop_reason=res.stop_reason, nit=res.nit,
+                         success=res.success, nit=res.nit,
+                         stop_reason=np.array([r.name for r in res.stop_reason]),
                          diagnosis=res.diagnosis, param_names=np.array(res.param_names))
 
 

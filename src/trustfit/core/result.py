@@ -54,6 +54,10 @@ class StopReason(Enum):
                   "Not certified: a stopping test fired at a degenerate point (condition number "
                   "{value:.3g} of the column-scaled Jacobian): the parameters are not determined "
                   "there, typically a saturated or symmetric model or a wrong local solution.")
+    INVALID_INPUT = (-1, False, False,
+                     "Not fitted: the data, sigma, x or start of this problem is not finite, or "
+                     "the model is not finite at the start (a curve of fit_batch is reported "
+                     "so, where a single fit raises a ValueError).")
 
     def __init__(self, status: int, converged: bool, usable: bool, template: str):
         self.status = status
