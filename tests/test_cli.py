@@ -20,6 +20,7 @@ import trustfit
 from trustfit.cli import command as cli
 from trustfit import examples as ex
 from trustfit.console.progress import Progress
+from _cli_calls import call  # noqa: E402
 
 pytest.importorskip("sympy")
 
@@ -30,16 +31,6 @@ START1 = "x1=-1,x2=1,x3=-10,x4=10"
 def run(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "trustfit", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def call(capsys, *args):
-    """``trustfit ARGS`` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own exits
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

@@ -22,20 +22,11 @@ import pytest
 
 from trustfit.cli import command as cli
 from trustfit.console.table import InputError, parse_number, read_matrix
+from _cli_calls import call  # noqa: E402
 
 pytest.importorskip("sympy")
 
 MODEL = "a*exp(-k*t)"
-
-
-def call(capsys, *args):
-    """``trustfit ARGS`` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own exits
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def bad(capsys, *args, command=None) -> str:

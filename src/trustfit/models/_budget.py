@@ -86,19 +86,6 @@ class _Node:
         self.size = size
 
 
-class _Node:
-    """What the walk knows of a subtree: its float value when constant, the
-    parameters in it, its degree and its number of nodes."""
-
-    __slots__ = ("value", "params", "degree", "size")
-
-    def __init__(self, value, params, degree, size):
-        self.value = value  # float, or None when the subtree has a free name
-        self.params = params  # frozenset of parameter names
-        self.degree = degree
-        self.size = size
-
-
 def check_budget(tree: ast.Expression, src, independent: Iterable[str] = ()) -> float:
     """Refuse ``tree`` if it breaks one of the three bounds; return its work.
 
