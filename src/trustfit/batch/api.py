@@ -20,7 +20,9 @@ Paths
 * ``Y`` a dask array: :mod:`._dask` maps the same per-chunk function over row blocks; the
   results equal the in-memory ones exactly.
 
-After the main pass, stalled curves are rescued (:mod:`._rescue`).
+After the main pass, a curve refused as ``STALLED`` while a Gauss-Newton step would still
+remove most of its cost (a near-exact fit stopped by the step test) is continued to the
+rounding floor (:func:`_polish_pass`); then stalled curves are rescued (:mod:`._rescue`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 from ._certify import (  # noqa: F401  (SUCCESS_CODES re-exported)
     CODES,
     DIAGNOSIS_OF_CODE,
+    STALLED_CODE,
     SUCCESS_CODES,
     certify_chunk,
     reasons,
@@ -68,6 +71,9 @@ DIAGNOSES = {
 }
 
 RESCUE_TIGHTEN = 1e-2
+#: The polish's xtol and ftol (:func:`_polish_pass`): 8 eps, far below the exact-fit rule's
+#: 2048 eps (:func:`trustfit.core.stopping.certify`).
+POLISH_TOL = 8.0 * float(np.finfo(float).eps)
 
 
 @dataclass
@@ -428,6 +434,40 @@ def _rescue_pass(spec, X, Y, W, P0, res, rescued):
     nit[tgt] = total
 
 
+def _polish_pass(spec, X, Y, W, P0, res):
+    """Continue, from its end point with xtol = ftol = ``POLISH_TOL``, every curve that the
+    certificate refused on its share (``STALLED``) while a Gauss-Newton step would remove
+    most of its cost (``gn_gain`` = share^2 > 1/2); keep the continuation where its cost
+    is lower, certified with the user's tolerances (the certificate is unchanged).
+
+    Why: on a (near) zero-residual curve, ``r ~ J (x - x*)`` and the step test
+    ``|h_j| <= xtol |x_j|`` fires at ``||r|| ~ xtol || |J| |x| ||``, still far above the
+    rounding floor where the exact-fit rule certifies (``2048 eps`` of it, the single
+    fit's rule, :func:`trustfit.core.stopping.certify`), and the residual is all in
+    range(J) (share 1).  A step test is a valid stop only where the model predicts no
+    significant gain; with ``POLISH_TOL`` below the rule's ``2048 eps`` the continuation
+    stops at the floor (a few Gauss-Newton steps, quadratic convergence).  A curve whose
+    residual is mostly noise (share^2 <= 1/2) is not touched: noisy data are unaffected.
+    Ratios only (share, relative steps and costs): invariant to the scales."""
+    p, F, nit, reason, gn = res[0], res[1], res[2], res[3], res[6]
+    with np.errstate(invalid="ignore"):
+        idx = np.flatnonzero((reason == STALLED_CODE) & (gn > 0.5))
+    if not idx.size:
+        return
+    rows = lambda A: A if A.shape[0] == 1 else A[idx]  # noqa: E731
+    pspec = dataclasses.replace(spec, ftol=POLISH_TOL, xtol=POLISH_TOL,
+                                user_tol=spec.certify_tol)
+    polished = tuple(_alloc(idx.size, p.shape[1])[k] for k in _KEYS)
+    stats = _fit(pspec, rows(X), Y[idx], rows(W), np.ascontiguousarray(p[idx]), polished)
+    _certify(pspec, rows(X), Y[idx], rows(W), rows(P0), polished, stats)  # user's sizes
+    better = polished[1] < np.where(np.isfinite(F[idx]), F[idx], np.inf)
+    src, tgt = np.flatnonzero(better), idx[better]
+    total = nit[tgt] + polished[2][src]
+    for mine, theirs in zip(res, polished):
+        mine[tgt] = theirs[src]
+    nit[tgt] = total
+
+
 def _unit_weights(Y, W):
     """``(W * scale, scale)`` with ``scale`` the power of two that brings the chunk's
     largest ``|y w|`` near 1.  Multiplying every residual by a power of two is exact: the
@@ -467,6 +507,7 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
     res = _run(spec, X, Y, W, P0, tuple(out[k] for k in _KEYS))
     rescued = out["rescued"]
     rescued[:] = False
+    _polish_pass(spec, X, Y, W, P0, res)
     if spec.rescue and N:
         _rescue_pass(spec, X, Y, W, P0, res, rescued)
     if scale != 1.0:  # back to the user's units (exact, as the scaling was)
