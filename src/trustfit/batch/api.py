@@ -28,11 +28,12 @@ rounding floor (:func:`_polish_pass`); then stalled curves are rescued (:mod:`._
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..console.progress import Progress
 
 from ._certify import (  # noqa: F401  (SUCCESS_CODES re-exported)
     CODES,
@@ -523,28 +524,24 @@ def fit_chunk(spec: _Spec, X, Y, W, P0, out: dict | None = None):
 
 
 class _Progress:
+    """``progress``: a callable ``progress(done, total)``, or True for the console's bar on
+    stderr (asked for explicitly, so drawn even when stderr is not a terminal)."""
+
     def __init__(self, total, progress):
         self.total = total
         self.cb = progress if callable(progress) else None
-        self.bar = progress is True
+        self.bar = Progress(total, "fit_batch", enabled=True) if progress is True else None
         self.t0 = time.perf_counter()
 
     def __call__(self, done):
         if self.cb is not None:
             self.cb(done, self.total)
-        elif self.bar:
-            frac = done / max(self.total, 1)
-            el = time.perf_counter() - self.t0
-            rate = done / el if el > 0 else 0.0
-            w = 30
-            fill = int(round(w * frac))
-            sys.stderr.write(
-                f"\r[{'#' * fill}{'.' * (w - fill)}] {done}/{self.total} curves "
-                f"{rate:,.0f} fits/s"
-            )
+        elif self.bar is not None:
+            elapsed = time.perf_counter() - self.t0
+            rate = done / elapsed if elapsed > 0 else 0.0
+            self.bar.advance(done - self.bar.done, note=f"curves, {rate:,.0f} fits/s")
             if done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+                self.bar.close()
 
 
 def fit_batch(

@@ -21,15 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.result import FitResult
 from ..analysis.uncertainty import covariance
+from ..core.result import FitResult
+from ..core.stopping import CONDITION_LIMIT
 from ._common import ModelFn, as_1d, fmt, model_values, outcome, pyplot, sigma_array, wrap_title
 
 EPS = np.finfo(float).eps
 #: Above this condition number of the Jacobian at the solution (1/sqrt(eps)) the covariance
 #: has directions whose variance is set by rounding, and ``j^T C j`` becomes the difference of
-#: huge numbers: the band would be noise, so none is drawn and the plot says why.
-MAX_CONDITION = 1.0 / np.sqrt(EPS)
+#: huge numbers: the band would be noise, so none is drawn and the plot says why. The solver's
+#: own limit (:data:`trustfit.core.stopping.CONDITION_LIMIT`), stated once.
+MAX_CONDITION = CONDITION_LIMIT
 
 
 def model_jacobian(model_fn: ModelFn, p: np.ndarray, x: np.ndarray) -> np.ndarray:
