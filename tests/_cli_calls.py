@@ -1,6 +1,8 @@
 """Calling the ``trustfit`` command in this process, shared by the CLI tests."""
 from __future__ import annotations
 
+import io
+
 from trustfit.cli import command as cli
 
 
@@ -12,3 +14,14 @@ def call(capsys, *args):
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+class Stream(io.StringIO):
+    """A text stream that says whether it is a terminal (for the progress bar's tests)."""
+
+    def __init__(self, tty):
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self):
+        return self._tty

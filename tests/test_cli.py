@@ -6,7 +6,6 @@ Bad inputs run in-process through ``trustfit.cli.main`` (same code path, no inte
 start-up per case); the main flows and a few bad inputs run as real subprocesses."""
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import trustfit
 from trustfit.cli import command as cli
 from trustfit import examples as ex
 from trustfit.console.progress import Progress
-from _cli_calls import call  # noqa: E402
+from _cli_calls import Stream as _Stream, call  # noqa: E402
 
 pytest.importorskip("sympy")
 
@@ -356,15 +355,6 @@ def test_bench_that_is_not_installed(capsys, monkeypatch):
     assert one_line(err) == ("trustfit bench: error: the batch benchmark "
                              "(trustfit._no_such_benchmark) is not part of this installation "
                              "of trustfit; install the batch extra: pip install 'trustfit[batch]'")
-
-
-class _Stream(io.StringIO):
-    def __init__(self, tty):
-        super().__init__()
-        self._tty = tty
-
-    def isatty(self):
-        return self._tty
 
 
 def test_progress_bar_only_on_a_terminal():

@@ -10,7 +10,6 @@ real subprocesses for what only a process shows (--version, a missing extra, a f
 stdout)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from trustfit.cli import command as cli
 from trustfit.console.table import InputError, parse_number, read_matrix
-from _cli_calls import call  # noqa: E402
+from _cli_calls import Stream as _Stream, call  # noqa: E402
 
 pytest.importorskip("sympy")
 
@@ -406,15 +405,6 @@ def test_batch_exit_1_when_a_curve_did_not_converge(capsys, tmp_path, stack):
     assert code == 1 and err == ""
     summary = json.loads(out)
     assert summary["n_success"] == 1 and summary["diagnosis"]["invalid_data"] == 1
-
-
-class _Stream(io.StringIO):
-    def __init__(self, tty):
-        super().__init__()
-        self._tty = tty
-
-    def isatty(self):
-        return self._tty
 
 
 def test_batch_progress_bar_only_on_a_terminal(capsys, monkeypatch, stack):

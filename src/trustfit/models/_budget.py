@@ -265,27 +265,25 @@ def _product(a: float, b: float) -> float:
     return a * b
 
 
-def _terms(node: ast.AST) -> list[tuple[ast.AST, bool]]:
-    """The terms of a sum as sympy flattens it, each with its sign (True: negated)."""
+def _flatten(node: ast.AST, ops: tuple, inverse: type) -> list[tuple[ast.AST, bool]]:
+    """The operands of a chain of ``ops`` as sympy flattens it, each with True where the
+    ``inverse`` operation applies to it (an odd number of subtractions or divisions)."""
     out, stack = [], [(node, False)]
     while stack:
-        n, neg = stack.pop()
-        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub)):
-            stack.append((n.right, neg ^ isinstance(n.op, ast.Sub)))
-            stack.append((n.left, neg))
+        n, flag = stack.pop()
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ops):
+            stack.append((n.right, flag ^ isinstance(n.op, inverse)))
+            stack.append((n.left, flag))
         else:
-            out.append((n, neg))
+            out.append((n, flag))
     return out
+
+
+def _terms(node: ast.AST) -> list[tuple[ast.AST, bool]]:
+    """The terms of a sum, each with its sign (True: negated)."""
+    return _flatten(node, (ast.Add, ast.Sub), ast.Sub)
 
 
 def _factors(node: ast.AST) -> list[tuple[ast.AST, bool]]:
-    """The factors of a product as sympy flattens it, each with True if it divides."""
-    out, stack = [], [(node, False)]
-    while stack:
-        n, inv = stack.pop()
-        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)):
-            stack.append((n.right, inv ^ isinstance(n.op, ast.Div)))
-            stack.append((n.left, inv))
-        else:
-            out.append((n, inv))
-    return out
+    """The factors of a product, each with True if it divides."""
+    return _flatten(node, (ast.Mult, ast.Div), ast.Div)
