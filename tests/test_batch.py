@@ -302,7 +302,12 @@ def test_per_curve_p0_dict_and_bounds():
     ],
 )
 def test_bad_shapes_and_p0_give_clear_errors(kwargs, words):
-    args = dict(model=EXP2, x=np.linspace(0, 1, 10), Y=np.zeros((3, 10)), p0=P0)
+    assert_refused(kwargs, words, Y=np.zeros((3, 10)))
+
+
+def assert_refused(kwargs, words, Y):
+    """fit_batch of EXP2 on 10 points with ``kwargs`` raises a ValueError naming ``words``."""
+    args = dict(model=EXP2, x=np.linspace(0, 1, 10), Y=Y, p0=P0)
     args.update(kwargs)
     with pytest.raises(ValueError) as ei:
         fit_batch(**args)
