@@ -58,9 +58,10 @@ when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the s
 then reproducible, not an accident of the start.
 
 The best run (lowest cost; a restart must lower it by more than a relative ``1e-8``, or reach
-the same cost within that and be certified where the best so far is not) is returned, with the history of every run concatenated in order (the records of restart ``k``
-have ``restart = k``, and the first carries the note ``"rescue restart k from [...]"``),
-``nit``, ``nfev``, ``njev`` and ``nfev_fd`` summed over all runs, and one
+the same cost within that and be certified where the best so far is not) is returned, with
+the history of every run concatenated in order (the records of restart ``k`` have
+``restart = k``, and the first carries the note ``"rescue restart k from [...]"``), ``nit``,
+``nfev``, ``njev`` and ``nfev_fd`` summed over all runs, and one
 :class:`~trustfit.core.events.RescueRestart` per restart in ``events``.
 """
 from __future__ import annotations
