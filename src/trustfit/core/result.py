@@ -135,7 +135,8 @@ class EventRecord(Protocol):
     """What the result asks of an event (the records are in :mod:`trustfit.core.events`): a
     stable ``kind``, its sentence (``str``) and its fields as a dict."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..core import validate as check
-from ..core.loop import LoopOptions, run
 from ..core.events import BudgetReached, MethodSwitch, StartRejected
+from ..core.loop import LoopOptions, run
 from ..core.problem import NonFiniteStart, Problem
 from ..core.result import FitResult, StopReason
 from ..globalize import ArmijoBacktracking, TrustRegionTest
