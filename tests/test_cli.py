@@ -163,7 +163,9 @@ def test_multistart_reports_minima_and_draws_a_bar_only_on_a_terminal(
     assert d["cost"] == pytest.approx(ex.MINIMUM_COST, rel=1e-6)
     assert d["minima"] and d["minima"][0]["cost"] == pytest.approx(ex.MINIMUM_COST, rel=1e-6)
     assert set(d["minima"][0]["x"]) == {"x1", "x2", "x3", "x4"}
-    assert any(e.startswith("multistart: 4 starts") for e in d["events"])
+    summary = [e for e in d["events"] if e["kind"] == "multistart_summary"]
+    assert [(e["starts"], e["design"]) for e in summary] == [(4, "sobol")]
+    assert summary[0]["text"].startswith("multistart: 4 starts")
     tty = _Stream(True)
     monkeypatch.setattr(sys, "stderr", tty)
     assert cli.main([str(a) for a in argv]) == 0

@@ -8,6 +8,7 @@ import scipy.optimize as so
 
 import trustfit
 from trustfit import FitWarning
+from trustfit.core.events import JacobianReevaluated
 
 X = np.linspace(0.0, 4.0, 15)
 SIG = 0.05 + 0.02 * X
@@ -60,12 +61,15 @@ def test_fit_returns_full_result_with_names_and_report():
     np.testing.assert_array_equal(r.ydata, Y)
     np.testing.assert_array_equal(r.sigma, SIG)
     assert r.jac_method == "5-point"  # left by the solver's polish (trustfit.solve.polish)
-    assert r.events == []
+    assert r.events == ()
     # Without the polish, the Jacobian at the solution is re-evaluated for the covariance.
+    unpolished = trustfit.least_squares(lambda p: (decay(X, *p) - Y) / SIG, P0, polish=False)
     r = trustfit.fit(decay, X, Y, p0=P0, sigma=SIG, polish=False)
     assert r.jac_method == "3-point"
-    assert r.events == ["jac re-evaluated at the solution with 3-point differences for the "
-                        "covariance."]
+    assert r.events == (JacobianReevaluated("3-point", nfev=6),)  # 2 per parameter
+    assert r.nfev_fd == unpolished.nfev_fd + 6
+    assert str(r.events[0]) == ("jac re-evaluated at the solution with 3-point differences "
+                                "for the covariance.")
     text = r.report()
     for name in ("a", "k", "c"):
         assert any(line.startswith(f"{name} ") for line in text.splitlines())

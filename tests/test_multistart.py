@@ -6,6 +6,7 @@ import pytest
 
 import trustfit
 from trustfit import examples as ex
+from trustfit.core.events import MinimumFound, MultistartSummary
 from trustfit.strategies.multistart import cluster, design_points
 
 
@@ -23,12 +24,14 @@ def test_finds_global_minimum_and_its_mirror_image(textbook16):
     assert mirror.equivalent_to == 0 and mirror.permutation == (1, 0, 3, 2)
     np.testing.assert_allclose(mirror.x, best.x[[1, 0, 3, 2]], rtol=1e-5)
     assert sum(m.count for m in r.minima) <= 16
-    assert any(e.endswith("equivalent to minimum 0 (the same fit with x[0] <-> x[1], "
-                          "x[2] <-> x[3]).") for e in r.events)
-    # The best run's own events come first; which start was best may depend on the BLAS kernel.
-    summary = [e for e in r.events if e.startswith("multistart: ")]
-    assert len(summary) == 1
-    assert summary[0].startswith("multistart: 16 starts (sobol design, seed 0; start 0 is x0)")
+    found = [e for e in r.events if isinstance(e, MinimumFound)]
+    assert [m.index for m in found] == list(range(len(r.minima)))
+    assert any(m.equivalent_to == 0 and m.swaps == (("x[0]", "x[1]"), ("x[2]", "x[3]"))
+               for m in found)
+    # Which start was best may depend on the BLAS kernel.
+    (summary,) = [e for e in r.events if isinstance(e, MultistartSummary)]
+    assert (summary.starts, summary.design, summary.seed) == (16, "sobol", 0)
+    assert summary.minima == len(r.minima) and summary.best_cost == r.cost
     np.testing.assert_array_equal(r.x0, ex.STARTS[2])
 
 
@@ -47,8 +50,8 @@ def test_curve_fit_starts_uses_parameter_names():
                      bounds=([-1, -1, -20, -20], [0, 0, 20, 20]))
     assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
     assert r.minima and r.minima[0].cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
-    eq = [e for e in r.events if "equivalent" in e]
-    assert all("x1 <-> x2, x3 <-> x4" in e for e in eq)
+    eq = [e for e in r.events if isinstance(e, MinimumFound) and e.equivalent_to is not None]
+    assert all(e.swaps == (("x1", "x2"), ("x3", "x4")) for e in eq)
 
 
 def test_design_points():

@@ -9,6 +9,8 @@ import trustfit
 from reference_problems import REGISTRY
 from trustfit import examples as ex
 from trustfit.reference import nist
+from trustfit.core.events import (RescueKept, RescueNotStarted, RescueOutOfBudget, RescueRestart,
+                                  RescueStallRepeated)
 from trustfit.strategies.rescue import triggers
 from trustfit.core.result import StopReason
 
@@ -47,23 +49,41 @@ def test_symmetric_start_escapes_for_lm_and_hybrid(method, jac):
     assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
 
 
+RESCUE_EVENTS = (RescueNotStarted, RescueRestart, RescueOutOfBudget, RescueStallRepeated,
+                 RescueKept)
+
+
 def rescue_events(r):
-    return [e for e in r.events if e.startswith("rescue")]
+    return [e for e in r.events if isinstance(e, RESCUE_EVENTS)]
+
+
+def only(events, kind):
+    found = [e for e in events if isinstance(e, kind)]
+    assert len(found) == 1, events
+    return found[0]
 
 
 def test_rescue_records_what_it_did():
     stalled = trustfit.least_squares(ex.residuals, ex.STARTS[2], rescue=False)
     r = trustfit.least_squares(ex.residuals, ex.STARTS[2])
-    events = rescue_events(r)
-    assert events[0].startswith(
-        f"rescue restart 1: the previous run stopped ({stalled.stop_reason.name}, cost "
-        f"{stalled.cost:.6g}) with exchangeable_parameters")
-    assert "pushed apart x[0]/x[1], x[2]/x[3]" in events[0]
-    assert events[-1] == "rescue kept restart 1 (cost 0.0255953) after 1 restart."
-    assert len(events) == 2
-    # The history continues across the restart, with a note where the restart begins.
+    assert len(rescue_events(r)) == 2
+    restart = only(r.events, RescueRestart)
+    assert restart.index == 1 and restart.previous_stop is stalled.stop_reason
+    assert restart.previous_cost == pytest.approx(stalled.cost, rel=1e-12)
+    assert restart.triggers == ("exchangeable_parameters",)
+    assert restart.origin == "x0" and restart.pairs == ((0, 1), (2, 3))
+    assert restart.best_so_far and restart.cost == r.cost and restart.stop is r.stop_reason
+    # jittered from x0 = 0 with the pairs pushed apart: no two parameters equal any more
+    assert len(set(restart.start)) == 4 and max(map(abs, restart.start)) <= 1.0
+    kept = only(r.events, RescueKept)
+    assert (kept.kept, kept.restarts, kept.cost) == (1, 1, r.cost)
+    assert kept.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
+    assert str(kept) == "rescue kept restart 1 (cost 0.0255953) after 1 restart."
+    # The history continues across the restart, each record marked with its run, and a note
+    # where the restart begins.
     assert r.nit == len(r.history) == stalled.nit + (r.nit - stalled.nit)
     assert [h.iteration for h in r.history] == list(range(1, r.nit + 1))
+    assert [h.restart for h in r.history] == [0] * stalled.nit + [1] * (r.nit - stalled.nit)
     first = r.history[stalled.nit]
     assert first.note.startswith("rescue restart 1 from [")
     assert [h.note for h in r.history[:stalled.nit]] == [h.note for h in stalled.history]
@@ -144,8 +164,8 @@ def test_mgh17_far_start_coalesced_exponentials_are_separated():
                max_nfev=5000)
     assert r.success
     assert nist.lre(r.x, p.certified) >= 7.0
-    assert any("the best stalled point, pushed apart x[1]/x[2], x[3]/x[4]" in e
-               for e in r.events)
+    assert any(isinstance(e, RescueRestart) and e.origin == "stalled point"
+               and e.pairs == ((1, 2), (3, 4)) for e in r.events)
 
 
 def test_a_certified_restart_at_the_same_cost_is_kept():
@@ -165,4 +185,4 @@ def test_a_certified_restart_at_the_same_cost_is_kept():
 
     r = rescue(run_once, stalled, max_nfev=10_000)
     assert r.success and r.cost == pytest.approx(good.cost, rel=1e-8)
-    assert "rescue kept restart 1" in r.events[-1]
+    assert only(r.events, RescueKept).kept == 1

@@ -26,6 +26,7 @@ import pytest
 
 import trustfit
 from trustfit import examples as ex
+from trustfit.core.events import StopTestFired
 
 SETTINGS = ex.ARTICLE_SETTINGS
 
@@ -65,7 +66,9 @@ def test_start_zero_stalls_at_symmetric_point():
     # the two exponentials are (nearly) the same function there, so J is singular. (No rescue
     # with the article's settings; trustfit's default restarts: test_rescue.py.)
     r = fit(ex.STARTS[2])
-    assert r.events[0].startswith("step test fired at iteration 14")
+    (fired,) = [e for e in r.events if isinstance(e, StopTestFired)]
+    assert fired.test is trustfit.StopReason.STEP and fired.iteration == 14
+    assert fired.verdict is trustfit.StopReason.DEGENERATE
     assert r.stop_reason is trustfit.StopReason.DEGENERATE and not r.success
     assert r.stop_value > 1e8
     assert r.cost > 7.0  # far above the minimum 0.0256

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import validate as check
+from ..core.events import StopTestFired
 from ..core.result import FitResult, StopReason
 from ..core import stopping
 from ..core.stopping import CONDITION_LIMIT as _CONDITION_LIMIT
@@ -313,7 +314,7 @@ def _column_signal(result: FitResult) -> np.ndarray:
     """Each column's effect over its error (:func:`trustfit.core.stopping.column_signal`, with the
     accuracy of the Jacobian the result holds)."""
     return stopping.column_signal(np.asarray(result.jac, dtype=float), result.x, result.x0,
-                                  stopping.jacobian_noise(getattr(result, "jac_method", None)),
+                                  stopping.jacobian_noise(result.jac_method),
                                   np.asarray(result.fun, dtype=float))
 
 
@@ -384,10 +385,8 @@ def gauss_newton_fraction(result: FitResult) -> float:
 def _which_test(result: FitResult) -> str:
     if result.stop_reason.converged:
         return f" on the {result.stop_reason.name.lower()} test"
-    for event in result.events:  # the loop says which test fired before certifying
-        if " test fired at iteration " in event:
-            return f" on the {event.split(' test fired')[0]} test"
-    return ""
+    fired = next((e for e in result.events if isinstance(e, StopTestFired)), None)
+    return "" if fired is None else f" on the {fired.test.name.lower()} test"
 
 
 def check_stationary(result: FitResult, names=None) -> list[Finding]:

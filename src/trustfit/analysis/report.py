@@ -22,6 +22,7 @@ import numpy as np
 from ..core import validate as check
 from .diagnostics import NULL_COMPONENT, diagnose
 from .uncertainty import confidence_intervals, covariance, goodness_of_fit
+from ..core.events import RescueRestart
 from ..core.result import FitResult
 
 CORRELATION = 0.9
@@ -144,7 +145,7 @@ def _report(result: FitResult, full: bool) -> str:
         lines.append("")
         lines.append("What trustfit did:")
         events = (result.events if full else
-                  [e for e in result.events if not e.startswith("rescue restart")])
+                  [e for e in result.events if not isinstance(e, RescueRestart)])
         for e in events:
             lines.append(f"  {e}")
     return "\n".join(lines)

@@ -100,7 +100,7 @@ def _singular_values_and_vectors(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def default_rcond(result: FitResult) -> float:
     m, n = np.shape(result.jac)
-    accuracy = JACOBIAN_ACCURACY.get(getattr(result, "jac_method", "callable"), EPS)
+    accuracy = JACOBIAN_ACCURACY.get(result.jac_method, EPS)
     return max(EPS * max(m, n), accuracy)
 
 
@@ -145,7 +145,7 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         raise ValueError(f"the Jacobian must be a 2-D array, got shape {J.shape}.")
     m, n = J.shape
     if absolute_sigma is None:
-        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
+        absolute_sigma = bool(result.absolute_sigma)
     if rcond is None:
         rcond = default_rcond(result) if jac is None else EPS * max(m, n)
     r = np.asarray(result.fun, dtype=float).ravel()
@@ -163,7 +163,7 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         # residuals do not depend on) is zero: scaled to unit norm, finite-difference noise
         # in it would look like information. The rule reads J only through its column
         # norms, so it is given the 1 x n row of them (no m x n square of J).
-        zero = zero_columns(norms[None, :], result.x, getattr(result, "x0", None))
+        zero = zero_columns(norms[None, :], result.x, result.x0)
     d = np.where(norms > 0, norms, 1.0)
     # J D^-1 in place, by division: 1 / d overflows for a column of subnormal norm beside one
     # of size 1 (a zero column divides by inf and becomes exactly 0).
@@ -233,7 +233,7 @@ def confidence_intervals(result: FitResult, level: float = 0.95,
     if cov is None:
         cov = covariance(result, absolute_sigma)
     if absolute_sigma is None:
-        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
+        absolute_sigma = bool(result.absolute_sigma)
     m, n = np.shape(result.jac)
     dof = m - n
     if absolute_sigma:
@@ -279,8 +279,8 @@ def _goodness_of_fit(result: FitResult, ydata: np.ndarray | None,
                 -math.inf if chi2 == 0 else math.nan)
     aic = log_term + 2 * n
     bic = log_term + n * math.log(m)
-    y = ydata if ydata is not None else getattr(result, "ydata", None)
-    s = sigma if sigma is not None else getattr(result, "sigma", None)
+    y = ydata if ydata is not None else result.ydata
+    s = sigma if sigma is not None else result.sigma
     r2 = math.nan
     if y is not None:
         y = np.asarray(y, dtype=float).ravel()

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.optimize
 
 from . import examples
+from ..core.events import RescueRestart
 from ..faces.least_squares import SOLVERS, least_squares
 
 
@@ -34,7 +35,7 @@ def run_table(out=print) -> list[dict]:
             rows.append(dict(tool="trustfit", method=method, x0=x0.tolist(), cost=r.cost,
                              x=r.x.tolist(), nit=r.nit, stop=r.stop_reason.name))
         r = least_squares(examples.residuals, x0)
-        restarts = sum(e.startswith("rescue restart") for e in r.events)
+        restarts = sum(isinstance(e, RescueRestart) for e in r.events)
         out(_row("trustfit", "default", r.cost, r.x, str(r.nit),
                  f"{r.stop_reason.name} (no jac; {restarts} rescue restarts)"))
         rows.append(dict(tool="trustfit", method="default", x0=x0.tolist(), cost=r.cost,

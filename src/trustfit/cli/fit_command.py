@@ -8,10 +8,9 @@ says what and where; the entry point prints it without a traceback.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..console.options import check_output, parse_bounds, parse_p0, writing
 from ..console.table import InputError, read_columns
+from ..core.result import plain
 
 CONFIDENCE = 0.95
 
@@ -107,15 +107,6 @@ def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
     return se, intervals, note
 
 
-def _attach(result, names, y, sigma, absolute_sigma) -> None:
-    """Give the result what the report and diagnosis layers read (parameter names, data,
-    sigma), where this version of :class:`FitResult` has those fields."""
-    for field, value in (("param_names", tuple(names)), ("ydata", y), ("sigma", sigma),
-                         ("absolute_sigma", bool(absolute_sigma))):
-        if hasattr(result, field):
-            setattr(result, field, value)
-
-
 def run_fit(args) -> FitOutcome:
     var = args.var or args.x
     columns = [args.x, args.y] + ([args.sigma] if args.sigma else [])
@@ -150,7 +141,9 @@ def run_fit(args) -> FitOutcome:
         result = _solve(problem, args)
     except ValueError as exc:  # e.g. the model is not finite at --p0
         raise InputError(f"cannot start the fit: {exc}") from None
-    _attach(result, names, y, sigma, args.absolute_sigma)
+    # The command knows the names and the data: the result it reports is built with them.
+    result = dataclasses.replace(result, param_names=tuple(names), ydata=y, sigma=sigma,
+                                 absolute_sigma=bool(args.absolute_sigma))
     se, intervals, note = uncertainties(result, args.absolute_sigma)
     out = FitOutcome(model, result, names, x, y, sigma, se, intervals, note)
     out.diagnosis = _diagnose(result, names)
@@ -178,124 +171,47 @@ def _solve(problem, args):
 
 
 def _diagnose(result, names):
-    """``trustfit.diagnose(result)`` when the diagnostics layer is installed, else None."""
-    try:
-        from .. import diagnose
-    except ImportError:
-        return None
-    try:
-        return diagnose(result, param_names=names)
-    except TypeError:  # a diagnose without param_names
-        return diagnose(result)
+    """:func:`trustfit.diagnose` of the result, the parameters named."""
+    from ..analysis.diagnostics import diagnose
+
+    return diagnose(result, param_names=names)
 
 
 # --- output -----------------------------------------------------------------------------------
-def _g(v) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.6g}"
-
-
 def report(out: FitOutcome, args) -> str:
-    """The library's report (``result.report()``) under a line naming model and data; a
-    plain table of its own where the result has no report."""
-    r = out.result
+    """The library's report (``result.report()``) under a line naming model and data."""
     data = (f"model:   {args.model}   ({args.y} against {args.x} in {args.data}, "
             f"{out.x.size} points" + (f", sigma from {args.sigma!r})" if out.sigma is not None
                                       else ")"))
-    if callable(getattr(r, "report", None)):
-        return f"{data}\n{r.report()}"
-    return _plain_report(out, args)
-
-
-def _plain_report(out: FitOutcome, args) -> str:
-    r = out.result
-    lines = [
-        f"model:   {args.model}   ({args.y} against {args.x}, {out.x.size} points"
-        + (f", sigma from {args.sigma!r})" if out.sigma is not None else ")"),
-        f"method:  {r.method}, {'converged' if r.success else 'NOT converged'} after "
-        f"{r.nit} iterations, {r.nfev} evaluations",
-        f"stop:    {r.stop_reason.name}: {r.message}",
-        f"cost:    {r.cost:.7g}   (1/2 the sum of squared "
-        + ("weighted residuals)" if out.sigma is not None else "residuals)"),
-        "",
-        f"{'parameter':<12} {'value':>14} {'stderr':>12}   {100 * CONFIDENCE:g}% interval",
-    ]
-    for i, name in enumerate(out.names):
-        se = out.stderr[i] if out.stderr is not None else None
-        iv = (f"[{_g(out.intervals[i, 0])}, {_g(out.intervals[i, 1])}]"
-              if out.intervals is not None and np.isfinite(out.intervals[i]).all() else "n/a")
-        lines.append(f"{name:<12} {r.x[i]:>14.7g} {_g(se):>12}   {iv}")
-    lines.append(f"(intervals: {out.quantile_note})")
-    if out.diagnosis is not None:
-        lines += ["", str(out.diagnosis)]
-    return "\n".join(lines)
-
-
-def _clean(v):
-    """JSON-safe: arrays to lists, NaN and inf to null, Enums to their names."""
-    if isinstance(v, dict):
-        return {str(k): _clean(w) for k, w in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(w) for w in v]
-    if isinstance(v, np.ndarray):
-        return _clean(v.tolist())
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, Enum):
-        return v.name
-    return v
-
-
-def _diagnosis_json(d):
-    if d is None:
-        return None
-    findings = getattr(d, "findings", None)
-    if findings is not None:
-        import dataclasses
-        return [_clean(dataclasses.asdict(f) if dataclasses.is_dataclass(f) else str(f))
-                for f in findings]
-    for attr in ("to_dict", "as_dict"):
-        if callable(getattr(d, attr, None)):
-            return _clean(getattr(d, attr)())
-    import dataclasses
-    if dataclasses.is_dataclass(d):
-        return _clean(dataclasses.asdict(d))
-    return str(d)
+    return f"{data}\n{out.result.report()}"
 
 
 def to_json(out: FitOutcome, args) -> dict:
-    r = out.result
-    params = {}
-    for i, name in enumerate(out.names):
-        params[name] = dict(
-            value=r.x[i],
-            stderr=None if out.stderr is None else out.stderr[i],
-            interval=None if out.intervals is None else out.intervals[i],
-            initial=r.x0[i] if r.x0 is not None else None)
-    history = [dict(iteration=h.iteration, x=dict(zip(out.names, h.x)), cost=h.cost,
-                    grad_norm=h.grad_norm, step_norm=h.step_norm, step_kind=h.step_kind,
-                    accepted=h.accepted, mu=h.mu, radius=h.radius, rho=h.rho, nfev=h.nfev,
-                    note=h.note) for h in r.history]
-    return _clean(dict(
+    """The JSON document: the command's inputs, the parameters with their errors, and the
+    result's own fields (:meth:`trustfit.FitResult.to_dict`), with parameter vectors keyed by
+    name."""
+    d = out.result.to_dict()
+    names = out.names
+
+    def named(x):
+        return dict(zip(names, x))
+
+    params = {name: dict(value=d["x"][i],
+                         stderr=None if out.stderr is None else out.stderr[i],
+                         interval=None if out.intervals is None else out.intervals[i],
+                         initial=None if d["x0"] is None else d["x0"][i])
+              for i, name in enumerate(names)}
+    history = [dict(h, x=named(h["x"])) for h in d["history"]]
+    minima = (None if not d["minima"] else
+              [dict(m, x=named(m["x"])) for m in d["minima"]])
+    return plain(dict(
         data=str(args.data), model=args.model, x=args.x, y=args.y, sigma=args.sigma,
         absolute_sigma=args.absolute_sigma, points=int(out.x.size),
         parameters=params, confidence=CONFIDENCE, interval_note=out.quantile_note,
-        cost=r.cost, success=r.success, stop_reason=r.stop_reason.name, message=r.message,
-        method=r.method, nit=r.nit, nfev=r.nfev, njev=r.njev, optimality=r.optimality,
-        events=list(getattr(r, "events", [])), minima=_minima_json(r, out.names),
-        history=history, diagnosis=_diagnosis_json(out.diagnosis)))
-
-
-def _minima_json(result, names):
-    """The distinct minima of a multi-start (``None`` for a single run)."""
-    minima = getattr(result, "minima", None)
-    if not minima:
-        return None
-    return [dict(x=dict(zip(names, m.x)), cost=m.cost, count=m.count, starts=m.starts,
-                 equivalent_to=m.equivalent_to) for m in minima]
+        **{k: d[k] for k in ("cost", "success", "stop_reason", "message", "method", "nit",
+                             "nfev", "njev", "optimality", "events")},
+        minima=minima, history=history,
+        diagnosis=None if out.diagnosis is None else plain(out.diagnosis.findings)))
 
 
 OUTPUTS = ("json", "plot", "convergence", "animate")

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from . import stopping
+from .events import StopTestFired
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
 from .scaling import ResidualScale, Scaling, ScaledProblem
@@ -252,7 +253,7 @@ def _finish(state: LoopState, method: str) -> FitResult:
     problem, scale, x0, options = state.problem, state.scale, state.x0, state.options
     make_iterate, it, nit, refined = state.make_iterate, state.it, state.nit, state.refined
     reason, value, history = state.reason, state.value, state.history
-    events: list[str] = []
+    events: list[StopTestFired] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
@@ -271,8 +272,7 @@ def _finish(state: LoopState, method: str) -> FitResult:
                     it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
                     stopping.jacobian_noise(_jacobian_kind(problem, True)))
         if uncertified is not None:
-            events.append(f"{reason.name.lower()} test fired at iteration {nit} "
-                          f"({reason.message(value)}), but the point is not certified.")
+            events.append(StopTestFired(reason, nit, value, uncertified))
             reason, value = uncertified, measure
 
     result = FitResult(

@@ -3,13 +3,21 @@
 Layers (diagnostics, statistics, reports, plots, batch) read a :class:`FitResult`; nothing in
 them runs inside the solver loop. The fields are SciPy's ``OptimizeResult`` fields for
 ``least_squares`` (so code written for SciPy keeps working), plus ``nit``, ``method``,
-``stop_reason``, ``stop_value`` and ``history``.
+``stop_reason``, ``stop_value``, ``history`` and ``events`` (typed records,
+:mod:`trustfit.core.events`).
+
+The result is frozen: the layer that knows everything about a fit (the face, or the strategy
+that combined several runs) builds it, and a layer that adds to it makes a new one
+(``dataclasses.replace``); nothing is filled in after the fact. :meth:`FitResult.to_dict`
+gives it as plain, JSON-able Python.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import dataclasses
+import math
+from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,9 +100,48 @@ class IterationRecord:
     rho: float = float("nan")
     nfev: int = 0
     note: str = ""
+    #: The run this iteration belongs to: 0 for the first, ``k`` for rescue restart ``k``
+    #: (:mod:`trustfit.strategies.rescue`).
+    restart: int = 0
 
 
-@dataclass
+def plain(value: Any) -> Any:
+    """``value`` as plain, JSON-able Python: arrays and tuples to lists, NumPy scalars to
+    ``bool``/``int``/``float``, a non-finite float to ``None`` (JSON has no NaN or infinity),
+    an Enum to its name, a record with ``to_dict()`` to that dict, another dataclass to the
+    dict of its fields."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Enum):
+        return value.name
+    if callable(getattr(type(value), "to_dict", None)):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+class EventRecord(Protocol):
+    """What the result asks of an event (the records are in :mod:`trustfit.core.events`): a
+    stable ``kind``, its sentence (``str``) and its fields as a dict."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
 class FitResult:
     """Outcome of a least-squares fit.
 
@@ -102,9 +149,13 @@ class FitResult:
     message, success``. trustfit fields: ``nit`` (iterations, rejected steps included),
     ``method``, ``stop_reason`` (:class:`StopReason`), ``stop_value`` (the number that fired
     it), ``history`` (list of :class:`IterationRecord`), ``nfev_fd`` (residual evaluations
-    spent on finite differences, not counted in ``nfev``) and ``events`` (things the driver or a
-    layer above it did, such as a rescue restart, in words).
+    spent on finite differences, not counted in ``nfev``) and ``events`` (what the driver or a
+    layer above it did, such as a rescue restart: typed records of
+    :mod:`trustfit.core.events`, each printing as a sentence).
     Supports ``result["x"]`` and ``result.keys()`` like SciPy's ``OptimizeResult``.
+
+    Frozen: a layer that adds to a result builds a new one with ``dataclasses.replace``.
+    ``history``, ``events`` and ``minima`` are kept as tuples.
     """
 
     x: np.ndarray
@@ -120,15 +171,15 @@ class FitResult:
     method: str
     stop_reason: StopReason
     stop_value: float
-    history: list[IterationRecord] = field(default_factory=list)
+    history: tuple[IterationRecord, ...] = ()
     nfev_fd: int = 0
     x0: np.ndarray | None = None
     bounds: tuple[np.ndarray, np.ndarray] | None = None
-    events: list[str] = field(default_factory=list)
+    events: tuple[EventRecord, ...] = ()
     #: Names of the parameters (from ``curve_fit``'s model signature or the caller), used by
     #: the diagnosis and the report; ``None``: parameters are named by index.
     param_names: tuple[str, ...] | None = None
-    #: Set by ``curve_fit``/``fit``: the data (for R^2) and how ``sigma`` is to be read.
+    #: Given by ``curve_fit``/``fit``: the data (for R^2) and how ``sigma`` is to be read.
     ydata: np.ndarray | None = None
     sigma: np.ndarray | None = None
     absolute_sigma: bool = False
@@ -136,7 +187,14 @@ class FitResult:
     #: ``'cs'``; decides the rank cut-off of the covariance (its accuracy).
     jac_method: str = "callable"
     #: Set by a multi-start fit: the distinct minima found (:class:`trustfit.strategies.multistart.Minimum`).
-    minima: list | None = None
+    minima: tuple | None = None
+
+    def __post_init__(self) -> None:
+        # Sequences as tuples, so that the frozen result cannot grow after it is built.
+        object.__setattr__(self, "history", tuple(self.history))
+        object.__setattr__(self, "events", tuple(self.events))
+        if self.minima is not None:
+            object.__setattr__(self, "minima", tuple(self.minima))
 
     # --- layers over the result (imported lazily: result.py imports none of them) ----------
     @property
@@ -178,6 +236,13 @@ class FitResult:
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (and ``status``, ``success``, ``message``) as plain, JSON-able Python
+        (:func:`plain`: arrays to lists, non-finite numbers to ``None``, ``stop_reason`` to its
+        name, each event to its dict with ``kind`` and ``text``); ``json.dumps`` takes it as
+        it is."""
+        return {key: plain(self[key]) for key in self.keys()}
 
     def __repr__(self) -> str:
         return (f"FitResult(method={self.method!r}, success={self.success}, "

@@ -16,6 +16,7 @@ only, and ``result.events`` says so.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import warnings
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from ..core import validate as check
 from ..strategies.multistart import StartDesign
 from .least_squares import solve_with_design
 from ..core.differentiation import finite_difference_jacobian
+from ..core.events import JacobianReevaluated
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, StopReason
 
@@ -164,6 +166,9 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     plan = StartDesign(param_names=tuple(names) if names is not None else None)
     result = solve_with_design(plan, residuals, p0, jac=solver_jac, bounds=bounds,
                                method=method, **kwargs)
+    # The final result, built once: what the solver returned, with what only fit() knows.
+    known: dict[str, Any] = dict(param_names=tuple(names) if names is not None else None,
+                                 ydata=ydata, sigma=sigma1d, absolute_sigma=bool(absolute_sigma))
     if result.jac_method == "2-point":
         lb, ub = result.bounds
         with np.errstate(all="ignore"):
@@ -171,17 +176,10 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
                                                   lb, ub)
             grad = J.T @ result.fun
         if np.all(np.isfinite(J)):
-            result.jac = J
-            result.grad = grad
-            result.jac_method = "3-point"
-            result.nfev_fd += evals
-            result.events.append("jac re-evaluated at the solution with 3-point differences "
-                                 "for the covariance.")
-    result.param_names = tuple(names) if names is not None else None
-    result.ydata = ydata
-    result.sigma = sigma1d
-    result.absolute_sigma = bool(absolute_sigma)
-    return result
+            known.update(jac=J, grad=grad, jac_method="3-point",
+                         nfev_fd=result.nfev_fd + evals,
+                         events=(*result.events, JacobianReevaluated("3-point", evals)))
+    return dataclasses.replace(result, **known)
 
 
 def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,

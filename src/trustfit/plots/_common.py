@@ -56,13 +56,12 @@ def cost_of(model_fn: ModelFn, p: np.ndarray, x: np.ndarray, y: np.ndarray,
         return float(0.5 * np.sum(r * r))
 
 
-RESTART_NOTE = "rescue restart"
-
-
-def is_restart(rec) -> bool:
-    """The first record of a rescue restart (:mod:`trustfit.strategies.rescue` notes it so): the run
-    continues from a new starting point, not from the previous iterate."""
-    return rec.note.startswith(RESTART_NOTE)
+def restart_starts(history) -> list:
+    """The first record of each rescue restart (:mod:`trustfit.strategies.rescue` marks every
+    record with its run, ``restart``): the run continues from a new starting point, not from
+    the previous iterate."""
+    runs = [0] + [rec.restart for rec in history]
+    return [rec for rec, before in zip(history, runs) if rec.restart != before]
 
 
 def iterates(result: FitResult) -> list[tuple[int, np.ndarray, str]]:
@@ -76,11 +75,13 @@ def iterates(result: FitResult) -> list[tuple[int, np.ndarray, str]]:
     out: list[tuple[int, np.ndarray, str]] = []
     if result.x0 is not None:
         out.append((0, np.asarray(result.x0, dtype=float), ""))
+    starts = {id(rec) for rec in restart_starts(result.history)}
     for rec in result.history:
-        if rec.accepted or is_restart(rec):
+        restart = id(rec) in starts
+        if rec.accepted or restart:
             label = rec.step_kind if rec.accepted else f"{rec.step_kind} rejected"
-            if is_restart(rec):
-                label += ", " + rec.note.split(" from ")[0]
+            if restart:
+                label += f", rescue restart {rec.restart}"
             out.append((rec.iteration, np.asarray(rec.x, dtype=float), label))
     if not out:
         out.append((result.nit, np.asarray(result.x, dtype=float), ""))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.result import FitResult
-from ._common import KIND_COLORS, KIND_LABELS, fmt, is_restart, outcome, pyplot, wrap_title
+from ._common import KIND_COLORS, KIND_LABELS, fmt, outcome, pyplot, restart_starts, wrap_title
 
 TINY = 1e-300  # a zero cost or gradient is drawn at the floor of the log axis, not dropped
 
@@ -76,7 +76,7 @@ def plot_convergence(result: FitResult, axes=None, title: str | None = None):
         if kind not in present:
             present.append(kind)
 
-    for n, rec in enumerate(r for r in hist if is_restart(r)):
+    for n, rec in enumerate(restart_starts(hist)):
         for ax in axes:
             ax.axvline(rec.iteration - 0.5, color="0.3", ls="--", lw=1.2, zorder=1,
                        label="rescue restart" if ax is ax_cost and n == 0 else None)

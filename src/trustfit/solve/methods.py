@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..core import validate as check
+from ..core.events import BudgetReached, MethodSwitch, StartRejected
 from ..core.loop import LoopOptions, run
 from ..core.problem import NonFiniteStart, Problem
 from ..core.result import FitResult, StopReason
@@ -77,33 +78,28 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
                                       else opts.x_scale)
     second = run_method("lm", start, second_opts)
     better = second if (second.success, -second.cost) > (first.success, -first.cost) else first
-    other = first if better is second else second
-    better.nfev, better.njev = first.nfev + second.nfev, first.njev + second.njev
-    better.nfev_fd = first.nfev_fd + second.nfev_fd
-    better.events.insert(0, (
-        f"auto: the dogleg stopped with {first.stop_reason.name} (cost {first.cost:.6g}); "
-        f"Levenberg-Marquardt from the same start reached {second.stop_reason.name} (cost "
-        f"{second.cost:.6g}); kept the {better.method} result ({other.method}'s "
-        f"evaluations are included in nfev)."))
-    return better
+    switch = MethodSwitch(first.method, first.stop_reason, first.cost, second.method,
+                          second.stop_reason, second.cost, better.method)
+    return dataclasses.replace(
+        better, nfev=first.nfev + second.nfev, njev=first.njev + second.njev,
+        nfev_fd=first.nfev_fd + second.nfev_fd, events=(switch, *better.events))
 
 
-def _budget_stop(result: FitResult, problem: Problem) -> None:
+def _budget_stop(result: FitResult, problem: Problem) -> dict[str, Any]:
     """The run tried to evaluate past ``max_nfev`` and the problem refused (see
     :class:`~trustfit.core.problem.Problem`): the refused trial was never a real point, so no
     decision taken on it stands. The run stops with ``MAX_NFEV`` at its last evaluated
-    point, as it would have had the budget been checked before that trial."""
-    if result.history and result.history[-1].nfev >= problem.max_nfev:
-        last = result.history[-1]
-        result.history[-1] = dataclasses.replace(
-            last, note="max_nfev reached: the trial point was not evaluated")
+    point, as it would have had the budget been checked before that trial. Returns the
+    fields of the result that change."""
+    history, events = result.history, result.events
+    if history and history[-1].nfev >= problem.max_nfev:
+        history = history[:-1] + (dataclasses.replace(
+            history[-1], note="max_nfev reached: the trial point was not evaluated"),)
     if result.stop_reason is not StopReason.MAX_NFEV:
-        result.events.append(
-            f"max_nfev={problem.max_nfev} reached in iteration {result.nit}: "
-            f"{problem.refused} further evaluation{'s' if problem.refused > 1 else ''} "
-            f"refused; the run stopped there ({result.stop_reason.name} on the unevaluated "
-            "trial does not stand).")
-    result.stop_reason, result.stop_value = StopReason.MAX_NFEV, float(problem.max_nfev)
+        events = events + (BudgetReached(problem.max_nfev, result.nit, problem.refused,
+                                         result.stop_reason),)
+    return dict(history=history, events=events, stop_reason=StopReason.MAX_NFEV,
+                stop_value=float(problem.max_nfev))
 
 
 def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.ndarray,
@@ -117,7 +113,8 @@ def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.
         grad=np.full(n, np.nan), optimality=np.inf, active_mask=np.zeros(n, dtype=int),
         nfev=1, njev=0, nit=0, method=method, stop_reason=StopReason.NO_PROGRESS,
         stop_value=np.nan, nfev_fd=exc.nfev_fd, x0=start.copy(),
-        bounds=(lb.copy(), ub.copy()), events=[f"start rejected: {exc}"])
+        bounds=(lb.copy(), ub.copy()),
+        events=(StartRejected(tuple(float(v) for v in start), str(exc)),))
 
 
 def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., Any] | str,
@@ -135,17 +132,15 @@ def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., An
         strategy, globalization = build(name, tau, damping, xtol, accel)
         result = run(problem, start, strategy, globalization, name, opts,
                      phases=(polish_phase,) if opts.polish else ())
-        if problem.refused:
-            _budget_stop(result, problem)
+        changes = _budget_stop(result, problem) if problem.refused else {}
         # After a converged stop the polish phase runs, and with forward differences the final
         # Jacobian is then a 5-point one (trustfit.solve.polish); the covariance's rank cut-off
         # follows the accuracy of the Jacobian it is given.
+        stop = changes.get("stop_reason", result.stop_reason)
         polished = opts.polish and problem.refinable and (
-            result.stop_reason.converged
-            or result.stop_reason in (StopReason.STALLED, StopReason.DEGENERATE))
-        result.jac_method = ("5-point" if polished else
-                             jac if isinstance(jac, str) else "callable")
-        return result
+            stop.converged or stop in (StopReason.STALLED, StopReason.DEGENERATE))
+        return dataclasses.replace(result, **changes, jac_method=(
+            "5-point" if polished else jac if isinstance(jac, str) else "callable"))
 
     def run_once(start: np.ndarray, nfev_left: int | None = None,
                  iter_left: int | None = None) -> FitResult:

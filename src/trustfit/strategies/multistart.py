@@ -35,6 +35,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from ..analysis.diagnostics import STATIONARY, exact_fit, gauss_newton_fraction
+from ..core.events import Event, MinimumFound, MultistartEvaluations, MultistartSummary
 from ..core.result import FitResult
 from .rescue import rescue as rescue_layer
 
@@ -148,13 +149,14 @@ def cluster(results: list[FitResult]) -> list[Minimum]:
     return minima
 
 
-def _swap_text(perm: tuple[int, ...], names: list[str]) -> str:
+def _swaps(perm: tuple[int, ...], names: list[str]) -> tuple[tuple[str, str], ...]:
+    """The pairs of parameter names that ``perm`` exchanges."""
     done, parts = set(), []
     for i, j in enumerate(perm):
         if i != j and i not in done:
-            parts.append(f"{names[i]} <-> {names[j]}")
+            parts.append((names[i], names[j]))
             done.update((i, j))
-    return ", ".join(parts)
+    return tuple(parts)
 
 
 def _counted(run_once: Callable[..., FitResult], total: int,
@@ -199,20 +201,11 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
         best = rescue_layer(run_once, best, seed=seed, max_nfev=max_nfev, max_iter=max_iter)
     names = list(param_names) if param_names else [f"x[{j}]" for j in range(x0.size)]
     failed = sum(not is_minimum(r) for r in results)
-    events = [f"multistart: {n_starts} starts ({design} design, seed {seed}; start 0 is x0), "
-              f"{len(minima)} distinct minim{'um' if len(minima) == 1 else 'a'}"
-              + (f", {failed} runs ended elsewhere (not converged or not stationary)"
-                 if failed else "") +
-              f"; the best (cost "
-              f"{best.cost:.6g}) came from start {best_k}."]
+    events: list[Event] = [MultistartSummary(n_starts, design, seed, len(minima), failed,
+                                             best.cost, best_k)]
     for i, mnm in enumerate(minima):
-        text = f"minimum {i}: cost {mnm.cost:.6g}, found by {mnm.count} of {n_starts} starts"
-        if mnm.equivalent_to is not None:
-            text += (f"; equivalent to minimum {mnm.equivalent_to} (the same fit with "
-                     f"{_swap_text(mnm.permutation, names)})")
-        events.append(text + ".")
-    total = sum(r.nfev for r in results)
-    events.append(f"multistart used {total} evaluations in all runs (nfev counts the best "
-                  "run only).")
+        swaps = (() if mnm.permutation is None else _swaps(mnm.permutation, names))
+        events.append(MinimumFound(i, mnm.cost, mnm.count, n_starts, mnm.equivalent_to, swaps))
+    events.append(MultistartEvaluations(sum(r.nfev for r in results)))
     return dataclasses.replace(best, x0=x0.copy(), minima=minima,
-                               events=list(best.events) + events)
+                               events=(*best.events, *events))

@@ -35,7 +35,7 @@ def profile_intervals(result: FitResult, fun: Callable[[np.ndarray], np.ndarray]
     method. Bounds of the fit are respected. Parameters not in ``params`` get ``nan``.
     """
     if absolute_sigma is None:
-        absolute_sigma = bool(getattr(result, "absolute_sigma", False))
+        absolute_sigma = bool(result.absolute_sigma)
     x_hat = np.asarray(result.x, dtype=float)
     m, n = np.shape(result.jac)
     dof = m - n

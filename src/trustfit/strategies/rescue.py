@@ -58,9 +58,11 @@ when it stalls again at the same cost (relative ``SAME_COST = 1e-6``) with the s
 then reproducible, not an accident of the start.
 
 The best run (lowest cost; a restart must lower it by more than a relative ``1e-8``, or reach
-the same cost within that and be certified where the best so far is not) is returned, with the history of every run concatenated in order (the first record of a restart
-carries the note ``"rescue restart k from [...]"``), ``nit``, ``nfev``, ``njev`` and
-``nfev_fd`` summed over all runs, and one sentence per restart in ``events``.
+the same cost within that and be certified where the best so far is not) is returned, with
+the history of every run concatenated in order (the records of restart ``k`` have
+``restart = k``, and the first carries the note ``"rescue restart k from [...]"``), ``nit``,
+``nfev``, ``njev`` and ``nfev_fd`` summed over all runs, and one
+:class:`~trustfit.core.events.RescueRestart` per restart in ``events``.
 """
 from __future__ import annotations
 
@@ -70,6 +72,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..analysis.diagnostics import check_not_moved, check_stationary, exact_fit, exchangeable_pairs
+from ..core.events import (BudgetLeft, Event, RescueKept, RescueNotStarted, RescueOutOfBudget,
+                           RescueRestart, RescueStallRepeated)
 from ..core.result import FitResult, StopReason
 
 MAX_RESTARTS = 4
@@ -163,7 +167,7 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
               else (np.full(x0.size, -np.inf), np.full(x0.size, np.inf)))
     rng = np.random.default_rng(seed)
     runs = [result]
-    events = list(result.events)
+    events: list[Event] = []
     best = result
     current = result
     for k in range(1, max_restarts + 1):
@@ -171,15 +175,14 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
         left_it = None if max_iter is None else max_iter - sum(r.nit for r in runs)
         short = None
         if left is not None and left < 10 * (x0.size + 1):
-            short = f"{left} of max_nfev={max_nfev} evaluations are left"
+            short = BudgetLeft("max_nfev", left, max_nfev)
         elif left_it is not None and left_it < x0.size + 1:
-            short = f"{left_it} of max_iter={max_iter} iterations are left"
+            short = BudgetLeft("max_iter", left_it, max_iter)
         if short is not None and k == 1:
-            return dataclasses.replace(result, events=events + [
-                f"rescue: the run stopped ({result.stop_reason.name}) with "
-                f"{', '.join(fired)}, but no restart: {short}."])
+            return dataclasses.replace(result, events=(*result.events, RescueNotStarted(
+                result.stop_reason, tuple(fired), short)))
         if short is not None:
-            events.append(f"rescue stopped: {short}.")
+            events.append(RescueOutOfBudget(k, short))
             break
         with np.errstate(all="ignore"):
             pairs = exchangeable_pairs(current.jac) if np.all(np.isfinite(current.jac)) else []
@@ -191,22 +194,19 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
                           else [])
         if k == STALL_RESTART and best_pairs and np.any(best.x != x0):
             start = stall_restart_point(best.x, best_pairs, rng, lb, ub, misfit)
-            what = "the best stalled point, pushed apart " + ", ".join(
-                f"x[{i}]/x[{j}]" for i, j in best_pairs)
+            origin, pushed = "stalled point", best_pairs
         else:
-            pushed = ", pushed apart " + ", ".join(f"x[{i}]/x[{j}]" for i, j in pairs)
             start = restart_point(x0, pairs, k, rng, lb, ub, misfit)
-            what = "jittered x0" + (pushed if pairs else "")
+            origin, pushed = "x0", pairs
         r = run_once(start, left, left_it)  # a non-finite start comes back rejected (cost inf)
         runs.append(r)
         improved = (r.cost < best.cost * (1.0 - IMPROVEMENT)
                     or (r.success and not best.success
                         and r.cost <= best.cost * (1.0 + IMPROVEMENT)))
-        events.append(
-            f"rescue restart {k}: the previous run stopped ({current.stop_reason.name}, cost "
-            f"{current.cost:.6g}) with {', '.join(fired)}; restarted from {_fmt(start)} "
-            f"({what}) and reached cost {r.cost:.6g} ({r.stop_reason.name})"
-            f"{', the best so far' if improved else ''}.")
+        events.append(RescueRestart(
+            k, current.stop_reason, current.cost, tuple(fired), tuple(map(float, start)),
+            origin, tuple((int(i), int(j)) for i, j in pushed), r.stop_reason, r.cost,
+            bool(improved)))
         same = abs(r.cost - best.cost) <= SAME_COST * abs(best.cost)
         if improved:
             best = r
@@ -217,28 +217,27 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
         if not fired:
             break
         if same and fired == previous and "exchangeable_parameters" not in fired:
-            events.append(f"rescue stopped: restart {k} stalled again at the same cost with "
-                          "the same findings; the stall is reproducible, not an accident of "
-                          "the start.")
+            events.append(RescueStallRepeated(k))
             break
     kept = next(k for k, r in enumerate(runs) if r is best)
-    events.append("rescue kept " + ("the original run" if kept == 0 else f"restart {kept}") +
-                  f" (cost {best.cost:.6g}) after {len(runs) - 1} restart"
-                  f"{'s' if len(runs) > 2 else ''}.")
+    events.append(RescueKept(kept, best.cost, len(runs) - 1))
     return _combine(runs, best, events, x0)
 
 
-def _combine(runs: list[FitResult], best: FitResult, events: list[str],
+def _combine(runs: list[FitResult], best: FitResult, events: list[Event],
              x0: np.ndarray) -> FitResult:
+    """The best run with every run's history (renumbered, each record marked with its
+    restart) and counters, and the events of the first run, then the rescue's."""
     history, offset = [], 0
     for k, r in enumerate(runs):
         for i, h in enumerate(r.history):
             note = h.note
             if k > 0 and i == 0:
                 note = f"rescue restart {k} from {_fmt(r.x0)}" + (f"; {note}" if note else "")
-            history.append(dataclasses.replace(h, iteration=h.iteration + offset, note=note))
+            history.append(dataclasses.replace(h, iteration=h.iteration + offset, note=note,
+                                               restart=k))
         offset += r.nit
     return dataclasses.replace(
         best, history=history, nit=sum(r.nit for r in runs), nfev=sum(r.nfev for r in runs),
         njev=sum(r.njev for r in runs), nfev_fd=sum(r.nfev_fd for r in runs),
-        x0=x0.copy(), events=events)
+        x0=x0.copy(), events=(*runs[0].events, *events))
