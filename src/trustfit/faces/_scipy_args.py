@@ -35,7 +35,7 @@ def extra_arguments(args: Any) -> tuple:
     return tuple(args)
 
 
-def scipy_callback(callback: Callable | None) -> Callable | None:
+def scipy_callback(callback: Callable | None, x0: np.ndarray) -> Callable | None:
     """The user's callback called as SciPy 1.16+ calls it: once per accepted step, with
     ``intermediate_result`` (an ``OptimizeResult`` with ``x, fun, nit, nfev, cost`` and
     trustfit's ``grad, optimality, step_kind``) passed by keyword when that is the callback's
@@ -44,7 +44,8 @@ def scipy_callback(callback: Callable | None) -> Callable | None:
 
     The returned adapter has the one parameter ``intermediate_result``, so the driver loop
     (:mod:`trustfit.core.loop`) gives it the OptimizeResult of every iteration; a rejected
-    step (``x`` unchanged) is not passed on."""
+    step (``x`` unchanged from the previous call, or from ``x0`` before the first) is not
+    passed on."""
     if callback is None:
         return None
     try:
@@ -52,11 +53,11 @@ def scipy_callback(callback: Callable | None) -> Callable | None:
     except (TypeError, ValueError):
         names = set()
     by_result = names == {"intermediate_result"}
-    last: list[np.ndarray] = []
+    last = [np.array(x0, dtype=float, copy=True)]
 
     def adapter(intermediate_result: OptimizeResult) -> Any:
         x = np.asarray(intermediate_result.x)
-        if last and np.array_equal(last[0], x):
+        if np.array_equal(last[0], x):
             return None  # a rejected step: SciPy calls after accepted steps only
         last[:] = [x.copy()]
         if by_result:

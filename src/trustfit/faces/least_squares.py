@@ -170,7 +170,7 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
     _unsupported("jac_sparsity", jac_sparsity, None, "trustfit works with dense Jacobians.")
     workers = scipy_args.workers_map(workers)
-    callback = scipy_args.scipy_callback(callback)
+    callback = scipy_args.scipy_callback(callback, x0)
 
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
