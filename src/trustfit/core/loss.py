@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from .problem import NonFiniteStart
+
 EPS = float(np.finfo(float).eps)
 
 
@@ -186,6 +188,12 @@ class RobustProblem:
         f0, J0 = self._problem.start(x0)
         self._keep(x0, f0)
         r0, w0 = self.loss.residuals_and_weights(f0)
+        if not (np.all(np.isfinite(r0)) and np.all(np.isfinite(w0))):
+            bad = np.flatnonzero(~(np.isfinite(r0) & np.isfinite(w0)))[:10].tolist()
+            raise NonFiniteStart(
+                f"the loss {self.loss.name!r} is not finite at x0 (rho or rho' at residual "
+                f"indices {bad}); a callable loss must return finite rho, rho', rho'' for "
+                "every z >= 0.", f0)
         return r0, w0[:, None] * J0
 
     def __getattr__(self, name: str):

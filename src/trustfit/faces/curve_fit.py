@@ -203,7 +203,15 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     ``scipy.optimize.curve_fit`` signature and return values, trustfit's solvers.
 
     Returns ``popt, pcov`` (and ``infodict, mesg, ier`` with ``full_output=True``; ``infodict``
-    holds ``nfev``, ``fvec``, ``fjac`` and ``result``, the full :class:`FitResult`).
+    holds ``leastsq``'s ``nfev, fvec, fjac, ipvt, qtf`` and ``result``, the full
+    :class:`FitResult`). SciPy's conventions (:mod:`trustfit.faces._curve_fit_args`):
+    ``p0=None`` starts at SciPy's feasible point, ``sigma`` may be a scalar, one ``ydata``
+    value is broadcast, ``check_finite`` and ``nan_policy`` act in SciPy's order, ``args`` is
+    refused as SciPy refuses it. ``loss`` and ``f_scale`` (keyword arguments, as in SciPy)
+    fit with a robust loss; ``pcov`` is then stated as SciPy states it,
+    ``(J_T^T J_T)^-1 sum(C^2 rho) / (m - n)`` with Triggs et al.'s weights
+    ``J_T = sqrt(max(rho' + 2 rho'' z, eps)) J`` (outliers whose loss is flat carry no
+    curvature); with ``absolute_sigma=True`` without the factor.
     ``pcov`` comes from the SVD of the Jacobian with an explicit rank cut-off
     (:func:`trustfit.analysis.uncertainty.covariance`): when the Jacobian is rank deficient it is the
     pseudo-inverse and a :class:`FitWarning` names the undetermined combination; it is never

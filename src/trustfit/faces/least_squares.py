@@ -83,16 +83,29 @@ def least_squares(
         to rounding level, where the rounding test (below) ends it: SciPy's defaults stop
         early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
         BoxBOD, MGH17, Bennett5).
-    x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1, except in the
-        dogleg stage of ``'auto'``, which uses ``'jac'``.
+    x_scale : numbers or ``'jac'`` (Moré's adaptive scaling, MINPACK's and SciPy's rule);
+        ``None``: 1, except in the dogleg stage of ``'auto'``, which uses ``'jac'``.
+    loss, f_scale : SciPy's robust losses ``'linear'``, ``'soft_l1'``, ``'huber'``,
+        ``'cauchy'``, ``'arctan'`` or a callable ``rho(z) -> (3, m)`` (rho, rho', rho''),
+        with the soft margin ``C = f_scale``: the cost is ``1/2 sum C^2 rho(f^2 / C^2)``, in
+        every method. Solved as the least-squares problem of the robust residuals
+        ``C sign(f) sqrt(rho(f^2 / C^2))`` (:mod:`trustfit.core.loss`), which are the
+        result's ``fun`` (so ``cost = 1/2 ||fun||^2``); ``cost`` and ``grad`` are SciPy's.
+    tr_solver : ``None`` or ``'exact'`` (trustfit's dense SVD).
     max_nfev : residual evaluations budget, a hard cap on ``nfev`` over everything the call
         does (line searches, the polish, the fallback of ``'auto'``, rescue restarts; with
         ``starts``, each start's run). As in SciPy (1.16 and later), evaluations spent on
         finite-difference Jacobians are not counted: they are ``nfev_fd``.
         ``None``: ``100 n (n + 1)``.
     verbose : 0 silent, 1 final message, 2 one line per iteration.
-    callback : ``callback(intermediate_result)`` or ``callback(x)``; return True or raise
-        ``StopIteration`` to stop.
+    args, kwargs : extra arguments of ``fun`` and ``jac`` (``args`` any sequence).
+    callback : called as SciPy 1.16+ calls it, once per accepted step:
+        ``callback(intermediate_result=OptimizeResult(x, fun, nit, nfev, cost, ...))`` when
+        ``intermediate_result`` is its only parameter, else ``callback(x)``; raise
+        ``StopIteration`` (or return True) to stop with status -2.
+    workers : for the finite-difference evaluations: ``None`` or 1, here; an int ``N``, a
+        pool of N processes (``-1``: every CPU; ``fun`` must be picklable); a map-like
+        callable, called as ``workers(fun, points)``. The Jacobian is the same to the bit.
     max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
     tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
     damping : ``'nielsen'`` (default) or ``'marquardt'``.
@@ -113,7 +126,8 @@ def least_squares(
     Returns
     -------
     :class:`trustfit.FitResult` with SciPy's fields plus ``nit``, ``method``, ``stop_reason``
-    and ``history``. ``success`` is True only when a convergence test fired.
+    and ``history``. ``success`` is True only when a convergence test fired and the point
+    is certified. Bad arguments raise SciPy's exception type with SciPy's message first.
     """
     # Every argument, by name (locals() holds exactly the parameters here), to the one
     # implementation that fit() and multistart() share.
