@@ -247,7 +247,8 @@ def test_non_positive_sigma(capsys, tmp_path):
     (["--plot", "out.xyz"], "--plot: cannot tell the image format"),
     (["--json", "no/such/dir/o.json"], "--json: cannot write"),
     (["--x", "y"], "--x, --y and --sigma must name different columns"),
-    (["--model", "a*log(t)"], "cannot start the fit: fun returned non-finite residuals"),
+    (["--model", "a*log(t)"], "cannot start the fit: Residuals are not finite in the initial "
+                              "point. fun returned non-finite residuals"),
     (["--model", "+".join(f"p{i}*t**{i}" for i in range(12)), "--p0",
       ",".join(f"p{i}=1" for i in range(12))], "11 data rows for 12 parameters"),
     (["--model", "a*t + e", "--p0", "a=1,e=2"], "is the constant e, so call the parameter"),

@@ -88,7 +88,7 @@ def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
     if callback is None:
         return False
     arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=scale.up(it.f),
-                          nit=record.iteration, grad=scale.up2(it.g),
+                          nit=record.iteration, nfev=record.nfev, grad=scale.up2(it.g),
                           optimality=record.grad_norm, step_kind=record.step_kind)
            if wants_result else record.x.copy())
     try:

@@ -6,9 +6,9 @@ choices, SciPy's ``x_scale`` argument:
 
 * numbers: ``D = 1 / x_scale`` (the characteristic size of each variable), fixed;
 * ``'jac'``: Moré's rule (Moré 1978, "The Levenberg-Marquardt algorithm: implementation and
-  theory"; MINPACK ``lmder`` with ``mode=1``): ``D_j = max over iterations of ||J[:, j]||``,
-  which makes the damping invariant to a rescaling of the parameters. A column that has been
-  zero so far gets ``D_j = 1``.
+  theory"; MINPACK ``lmder`` with ``mode=1``, SciPy's ``compute_jac_scale``):
+  ``D_j = ||J_0[:, j]||`` at the start (1 for a zero column), then ``D_j = max(D_j,
+  ||J[:, j]||)``, which makes the damping invariant to a rescaling of the parameters.
 """
 from __future__ import annotations
 
@@ -23,14 +23,18 @@ class Scaling:
     def __init__(self, x_scale: str | np.ndarray, n: int):
         self.adaptive = isinstance(x_scale, str)
         self.D = np.ones(n) if self.adaptive else 1.0 / np.broadcast_to(x_scale, (n,)).astype(float)
-        self._seen = np.zeros(n)
+        self._first = True
 
     def update(self, J: np.ndarray) -> np.ndarray:
         """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive)."""
         if self.adaptive:
             norms = column_norms(J)
-            self._seen = np.maximum(self._seen, np.where(np.isfinite(norms), norms, 0.0))
-            self.D = np.where(self._seen > 0.0, self._seen, 1.0)
+            norms = np.where(np.isfinite(norms), norms, 0.0)
+            if self._first:  # Moré's rule: a column zero at the start gets 1, then grows
+                self._first = False
+                self.D = np.where(norms > 0.0, norms, 1.0)
+            else:
+                self.D = np.maximum(self.D, norms)
         return self.D
 
 

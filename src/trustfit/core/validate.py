@@ -54,9 +54,10 @@ def starting_point(x0: Any) -> np.ndarray:
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"x0 must be a 1-D array of numbers, got {_show(x0)} ({exc}).") from None
     if x.ndim != 1:
-        raise ValueError(f"x0 must be a 1-D array of numbers, got shape {x.shape}.")
+        raise ValueError(f"`x0` must have at most 1 dimension. x0 must be a 1-D array of "
+                         f"numbers, got shape {x.shape}.")
     if np.iscomplexobj(x):
-        raise ValueError("x0 must be real; got complex values.")
+        raise ValueError("`x0` must be real. x0 must be real; got complex values.")
     try:
         x = x.astype(float)
     except (TypeError, ValueError):
@@ -78,28 +79,30 @@ def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lb_in, ub_in = bounds
     except (TypeError, ValueError):
         raise ValueError(
-            f"bounds must be a pair (lb, ub) of scalars or arrays of length {n}, "
-            f"got {_show(bounds)}.") from None
+            f"`bounds` must contain 2 elements. bounds must be a pair (lb, ub) of scalars or "
+            f"arrays of length {n}, got {_show(bounds)}.") from None
     try:
         lb = np.broadcast_to(np.asarray(lb_in, dtype=float), (n,)).copy()
         ub = np.broadcast_to(np.asarray(ub_in, dtype=float), (n,)).copy()
     except (TypeError, ValueError):
         raise ValueError(
-            f"bounds must be a pair (lb, ub) of scalars or arrays of length {n} (the length of "
-            f"x0), got lb={_show(lb_in)}, ub={_show(ub_in)}.") from None
+            f"Inconsistent shapes between bounds and `x0`. bounds must be a pair (lb, ub) of "
+            f"scalars or arrays of length {n} (the length of x0), got lb={_show(lb_in)}, "
+            f"ub={_show(ub_in)}.") from None
     if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
         raise ValueError("bounds must not contain NaN; use -inf / inf for no bound.")
     bad = np.flatnonzero(lb >= ub)
     if bad.size:
         j = int(bad[0])
         raise ValueError(
-            f"each lower bound must be less than its upper bound, but lb[{j}] = {lb[j]} >= "
+            f"Each lower bound must be strictly less than each upper bound. lb[{j}] = {lb[j]} >= "
             f"ub[{j}] = {ub[j]}.")
     outside = np.flatnonzero((x0 < lb) | (x0 > ub))
     if outside.size:
         j = int(outside[0])
         raise ValueError(
-            f"x0 must lie within the bounds, but x0[{j}] = {x0[j]} is outside "
+            f"Initial guess is outside of provided bounds: x0 must lie within the bounds, but "
+            f"x0[{j}] = {x0[j]} is outside "
             f"[{lb[j]}, {ub[j]}].")
     return lb, ub
 
@@ -107,16 +110,22 @@ def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def x_scale(value: Any, n: int) -> str | np.ndarray:
     if isinstance(value, str):
         if value != "jac":
-            raise ValueError(f"x_scale must be 'jac' or positive numbers, got {value!r}.")
+            raise ValueError(f"`x_scale` must be 'jac' or array_like with positive numbers. "
+                             f"x_scale must be 'jac' or positive numbers, got {value!r}.")
         return value
     try:
-        scale = np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+        given = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(
-            f"x_scale must be 'jac', a positive number or {n} positive numbers, "
-            f"got {_show(value)}.") from None
+            f"`x_scale` must be 'jac' or array_like with positive numbers. x_scale must be "
+            f"'jac', a positive number or {n} positive numbers, got {_show(value)}.") from None
+    if given.ndim != 0 and given.shape != (n,):
+        raise ValueError(f"Inconsistent shapes between `x_scale` and `x0`: x_scale must be a "
+                         f"number or {n} numbers, got shape {given.shape}.")
+    scale = np.broadcast_to(given, (n,)).copy()
     if not np.all(np.isfinite(scale) & (scale > 0)):
-        raise ValueError(f"x_scale must be positive and finite, got {scale.tolist()}.")
+        raise ValueError(f"`x_scale` must be 'jac' or array_like with positive numbers. "
+                         f"x_scale must be positive and finite, got {scale.tolist()}.")
     return scale
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg
+from scipy.optimize import OptimizeWarning
 
 from ..analysis.diagnostics import check_rank
 from ..analysis.uncertainty import covariance
@@ -34,10 +35,13 @@ from ..core.differentiation import finite_difference_jacobian
 from ..core.events import JacobianReevaluated
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, StopReason
+from . import _curve_fit_args as conventions
 
 
-class FitWarning(UserWarning):
-    """A fit returned an answer that needs care (for example a rank-deficient covariance)."""
+class FitWarning(OptimizeWarning):
+    """A fit returned an answer that needs care (for example a rank-deficient covariance).
+    A subclass of SciPy's ``OptimizeWarning`` (itself a ``UserWarning``), so filters written
+    for SciPy's warnings catch trustfit's."""
 
 
 def _signature_names(f: Callable) -> tuple[str, ...] | None:
@@ -89,28 +93,15 @@ def _whitening(sigma: Any, m: int):
 
 
 def _clean(xdata: Any, ydata: Any, nan_policy: str | None, check_finite: bool | None):
-    if nan_policy not in (None, "raise", "omit"):
-        raise ValueError(f"nan_policy must be None, 'raise' or 'omit', got {nan_policy!r}.")
-    ydata = _real_array("ydata", ydata)
-    if ydata.ndim != 1 or ydata.size == 0:
+    ydata = np.atleast_1d(_real_array("ydata", ydata))
+    if ydata.size == 0:
+        raise ValueError("`ydata` must not be empty! ydata must be a non-empty 1-D array.")
+    if ydata.ndim != 1:
         raise ValueError(f"ydata must be a non-empty 1-D array, got shape {ydata.shape}.")
     x_is_array = isinstance(xdata, np.ndarray) or isinstance(xdata, (list, tuple))
     if x_is_array:
         xdata = _real_array("xdata", xdata)
-    if check_finite is None:
-        check_finite = nan_policy is None
-    if nan_policy == "omit" and x_is_array:
-        bad = np.isnan(ydata)
-        if xdata.ndim >= 1 and xdata.shape[-1] == ydata.size:
-            bad |= np.any(np.isnan(xdata.reshape(-1, ydata.size)), axis=0)
-            xdata = xdata[..., ~bad]
-        ydata = ydata[~bad]
-        return xdata, ydata, ~bad
-    if check_finite or nan_policy == "raise":
-        if not np.all(np.isfinite(ydata)) or (x_is_array and not np.all(np.isfinite(xdata))):
-            raise ValueError("xdata and ydata must be finite (use nan_policy='omit' to drop "
-                             "NaN rows).")
-    return xdata, ydata, None
+    return conventions.check_data(xdata, ydata, x_is_array, nan_policy, check_finite)
 
 
 def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
@@ -126,17 +117,32 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
     ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.analysis.uncertainty` use them.
     """
+    return _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
+                nan_policy, param_names, kwargs)[0]
+
+
+def _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
+         nan_policy, param_names, kwargs):
+    """:func:`fit`, also returning the weighted residuals ``f(xdata, *p) - ydata`` at the
+    solution (SciPy's ``fvec``) and the robust loss (None for least squares)."""
     check.function("f", f)
+    if "args" in kwargs:
+        raise ValueError("'args' is not a supported keyword argument. curve_fit calls "
+                         "f(xdata, *params); bind other arguments with functools.partial or "
+                         "a closure.")
+    loss = conventions.robust_loss(kwargs)
     xdata, ydata, keep = _clean(xdata, ydata, nan_policy, check_finite)
-    if sigma is not None and keep is not None and np.ndim(sigma) == 1:
-        sigma = np.asarray(sigma)[keep]
+    sigma = conventions.omit_sigma(sigma, keep)
     names = param_names if param_names is not None else _signature_names(f)
     if p0 is None:
-        if not names:
-            raise ValueError("p0 is needed when f takes its parameters as *args "
-                             "(the number of parameters cannot be read from its signature).")
-        p0 = np.ones(len(names))
+        count = len(param_names) if param_names is not None else conventions.parameter_count(f)
+        p0 = conventions.feasible_start(bounds, count)
     p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+    if ydata.size == 1:  # SciPy broadcasts one ydata value against the model's values
+        with np.errstate(all="ignore"):
+            probe = np.size(check.returned_numbers("f", f(xdata, *p0)))
+        ydata = np.full(max(probe, 1), ydata[0])
+    sigma = conventions.scalar_sigma(sigma, ydata.size)
     if param_names is not None:
         names = check.param_names(param_names, p0.size)
     elif names is not None and len(names) != p0.size:
@@ -169,17 +175,21 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     # The final result, built once: what the solver returned, with what only fit() knows.
     known: dict[str, Any] = dict(param_names=tuple(names) if names is not None else None,
                                  ydata=ydata, sigma=sigma1d, absolute_sigma=bool(absolute_sigma))
+    with np.errstate(all="ignore"):
+        fvec = result.fun if loss is None else residuals(result.x)
     if result.jac_method == "2-point":
         lb, ub = result.bounds
         with np.errstate(all="ignore"):
-            J, evals = finite_difference_jacobian(residuals, result.x, result.fun, "3-point",
+            J, evals = finite_difference_jacobian(residuals, result.x, fvec, "3-point",
                                                   lb, ub)
+            if loss is not None:  # the robust residuals' Jacobian (trustfit.core.loss)
+                J = loss.residuals_and_weights(fvec)[1][:, None] * J
             grad = J.T @ result.fun
         if np.all(np.isfinite(J)):
             known.update(jac=J, grad=grad, jac_method="3-point",
                          nfev_fd=result.nfev_fd + evals,
                          events=(*result.events, JacobianReevaluated("3-point", evals)))
-    return dataclasses.replace(result, **known)
+    return dataclasses.replace(result, **known), fvec, loss
 
 
 def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
@@ -191,7 +201,15 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     ``scipy.optimize.curve_fit`` signature and return values, trustfit's solvers.
 
     Returns ``popt, pcov`` (and ``infodict, mesg, ier`` with ``full_output=True``; ``infodict``
-    holds ``nfev``, ``fvec``, ``fjac`` and ``result``, the full :class:`FitResult`).
+    holds ``leastsq``'s ``nfev, fvec, fjac, ipvt, qtf`` and ``result``, the full
+    :class:`FitResult`). SciPy's conventions (:mod:`trustfit.faces._curve_fit_args`):
+    ``p0=None`` starts at SciPy's feasible point, ``sigma`` may be a scalar, one ``ydata``
+    value is broadcast, ``check_finite`` and ``nan_policy`` act in SciPy's order, ``args`` is
+    refused as SciPy refuses it. ``loss`` and ``f_scale`` (keyword arguments, as in SciPy)
+    fit with a robust loss; ``pcov`` is then stated as SciPy states it,
+    ``(J_T^T J_T)^-1 sum(C^2 rho) / (m - n)`` with Triggs et al.'s weights
+    ``J_T = sqrt(max(rho' + 2 rho'' z, eps)) J`` (outliers whose loss is flat carry no
+    curvature); with ``absolute_sigma=True`` without the factor.
     ``pcov`` comes from the SVD of the Jacobian with an explicit rank cut-off
     (:func:`trustfit.analysis.uncertainty.covariance`): when the Jacobian is rank deficient it is the
     pseudo-inverse and a :class:`FitWarning` names the undetermined combination; it is never
@@ -201,12 +219,13 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     rank-deficient model) returns its answer with a :class:`FitWarning` instead, as SciPy does
     for a singular covariance.
     """
-    result = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
-                 nan_policy=nan_policy, **kwargs)
+    result, fvec, loss = _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite,
+                              bounds, method, jac, nan_policy, None, kwargs)
     degenerate = result.stop_reason is StopReason.DEGENERATE
     if not (result.success or degenerate):
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
-    cov = covariance(result)
+    cov = (covariance(result) if loss is None else covariance(
+        result, jac=conventions.curvature_jacobian(loss, fvec, result.jac)))
     if degenerate and not cov.rank_deficient:
         names = ", ".join(f.code for f in result.diagnosis) or "none"
         warnings.warn(f"{result.message} Findings: {names} (see trustfit.fit(...).report()).",
@@ -223,6 +242,4 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     pcov = cov.matrix
     if not full_output:
         return result.x, pcov
-    infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,
-                "result": result}
-    return result.x, pcov, infodict, result.message, result.status
+    return result.x, pcov, conventions.infodict(result, fvec), result.message, result.status

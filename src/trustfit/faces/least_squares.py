@@ -13,11 +13,13 @@ import numpy as np
 from ..core import validate as check
 from ..core.differentiation import METHODS as FD_METHODS
 from ..core.loop import LoopOptions
+from ..core.loss import make_loss
 from ..core.result import FitResult
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
                              SOLVERS, make_run_once)
 from ..strategies.multistart import StartDesign, multistart_runs
 from ..strategies.rescue import rescue as rescue_layer
+from . import _scipy_args as scipy_args
 
 
 def _unsupported(name: str, value: Any, allowed: Any, why: str) -> None:
@@ -81,16 +83,29 @@ def least_squares(
         to rounding level, where the rounding test (below) ends it: SciPy's defaults stop
         early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
         BoxBOD, MGH17, Bennett5).
-    x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1, except in the
-        dogleg stage of ``'auto'``, which uses ``'jac'``.
+    x_scale : numbers or ``'jac'`` (Moré's adaptive scaling, MINPACK's and SciPy's rule);
+        ``None``: 1, except in the dogleg stage of ``'auto'``, which uses ``'jac'``.
+    loss, f_scale : SciPy's robust losses ``'linear'``, ``'soft_l1'``, ``'huber'``,
+        ``'cauchy'``, ``'arctan'`` or a callable ``rho(z) -> (3, m)`` (rho, rho', rho''),
+        with the soft margin ``C = f_scale``: the cost is ``1/2 sum C^2 rho(f^2 / C^2)``, in
+        every method. Solved as the least-squares problem of the robust residuals
+        ``C sign(f) sqrt(rho(f^2 / C^2))`` (:mod:`trustfit.core.loss`), which are the
+        result's ``fun`` (so ``cost = 1/2 ||fun||^2``); ``cost`` and ``grad`` are SciPy's.
+    tr_solver : ``None`` or ``'exact'`` (trustfit's dense SVD).
     max_nfev : residual evaluations budget, a hard cap on ``nfev`` over everything the call
         does (line searches, the polish, the fallback of ``'auto'``, rescue restarts; with
         ``starts``, each start's run). As in SciPy (1.16 and later), evaluations spent on
         finite-difference Jacobians are not counted: they are ``nfev_fd``.
         ``None``: ``100 n (n + 1)``.
     verbose : 0 silent, 1 final message, 2 one line per iteration.
-    callback : ``callback(intermediate_result)`` or ``callback(x)``; return True or raise
-        ``StopIteration`` to stop.
+    args, kwargs : extra arguments of ``fun`` and ``jac`` (``args`` any sequence).
+    callback : called as SciPy 1.16+ calls it, once per accepted step:
+        ``callback(intermediate_result=OptimizeResult(x, fun, nit, nfev, cost, ...))`` when
+        ``intermediate_result`` is its only parameter, else ``callback(x)``; raise
+        ``StopIteration`` (or return True) to stop with status -2.
+    workers : for the finite-difference evaluations: ``None`` or 1, here; an int ``N``, a
+        pool of N processes (``-1``: every CPU; ``fun`` must be picklable); a map-like
+        callable, called as ``workers(fun, points)``. The Jacobian is the same to the bit.
     max_iter : iteration budget (rejected steps count); ``None``: no limit besides max_nfev.
     tau : initial damping ``mu0 = tau * max diag(J^T J)`` for ``'lm'`` and ``'hybrid'``.
     damping : ``'nielsen'`` (default) or ``'marquardt'``.
@@ -111,7 +126,8 @@ def least_squares(
     Returns
     -------
     :class:`trustfit.FitResult` with SciPy's fields plus ``nit``, ``method``, ``stop_reason``
-    and ``history``. ``success`` is True only when a convergence test fired.
+    and ``history``. ``success`` is True only when a convergence test fired and the point
+    is certified. Bad arguments raise SciPy's exception type with SciPy's message first.
     """
     # Every argument, by name (locals() holds exactly the parameters here), to the one
     # implementation that fit() and multistart() share.
@@ -128,15 +144,19 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     n = x0.size
     if method is None:
         method = DEFAULT_METHOD
-    method = check.choice("method", method, METHODS + tuple(ALIASES))
+    method = scipy_args.scipy_wording(
+        "`method` must be 'trf', 'dogbox' or 'lm'.", check.choice, "method", method,
+        METHODS + tuple(ALIASES))
     method = ALIASES.get(method, method)
     if not callable(jac):
-        check.choice("jac", jac, FD_METHODS)
+        scipy_args.scipy_wording("`jac` must be '2-point', '3-point', 'cs' or callable.",
+                                 check.choice, "jac", jac, FD_METHODS)
     lb, ub = check.box(bounds, x0)
     ftol = check.tolerance("ftol", ftol)
     xtol = check.tolerance("xtol", xtol)
     gtol = check.tolerance("gtol", gtol)
-    max_nfev = check.positive_int_or_none("max_nfev", max_nfev)
+    max_nfev = scipy_args.scipy_wording("`max_nfev` must be None or positive integer.",
+                                        check.positive_int_or_none, "max_nfev", max_nfev)
     max_iter = check.positive_int_or_none("max_iter", max_iter)
     scale = check.x_scale(1.0 if x_scale is None else x_scale, n)
     step = check.diff_step(diff_step, n)
@@ -148,19 +168,23 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be a whole number, got {seed!r}.")
     if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+        raise ValueError(f"`verbose` must be in [0, 1, 2]. verbose must be 0, 1 or 2, "
+                         f"got {verbose!r}.")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {callback!r}.")
-    if not isinstance(args, tuple):
-        raise TypeError(f"args must be a tuple, got {type(args).__name__}.")
+    args = scipy_args.extra_arguments(args)
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
-    _unsupported("loss", loss, "linear", "trustfit fits plain least squares (loss='linear').")
-    _unsupported("tr_solver", tr_solver, None, "trustfit always uses a dense SVD.")
+    robust = make_loss(loss, f_scale)
+    if tr_solver not in (None, "exact", "lsmr"):
+        raise ValueError(f"`tr_solver` must be None, 'exact' or 'lsmr'. Got {tr_solver!r}; "
+                         "'exact' is trustfit's dense SVD, the default for dense Jacobians.")
+    _unsupported("tr_solver", tr_solver, "exact" if tr_solver == "exact" else None,
+                 "trustfit always uses a dense SVD.")
     _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
     _unsupported("jac_sparsity", jac_sparsity, None, "trustfit works with dense Jacobians.")
-    _unsupported("workers", workers, None, "finite differences run in this process.")
-    del f_scale  # only meaningful with a robust loss
+    workers = scipy_args.workers_map(workers)
+    callback = scipy_args.scipy_callback(callback, x0)
 
     if max_nfev is None:
         max_nfev = 100 * n * (n + 1)
@@ -171,15 +195,19 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
 
     run_once = make_run_once(fun, x0, jac, lb, ub, args, kwargs, step, method, options,
                              tau=tau, damping=damping, xtol=xtol, accel=accel,
-                             default_scale=x_scale is None)
-    if starts is not None:
-        return multistart_runs(run_once, x0, lb, ub, starts, design, seed=seed, rescue=rescue,
-                               max_nfev=max_nfev, max_iter=max_iter)
-    result = run_once(x0)
-    if rescue:
-        result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
-                              max_iter=max_iter)
-    return result
+                             default_scale=x_scale is None, loss=robust, workers=workers)
+    try:
+        if starts is not None:
+            return multistart_runs(run_once, x0, lb, ub, starts, design, seed=seed,
+                                   rescue=rescue, max_nfev=max_nfev, max_iter=max_iter)
+        result = scipy_args.first_run(run_once, x0)
+        if rescue:
+            result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
+                                  max_iter=max_iter)
+        return result
+    finally:
+        if hasattr(workers, "close"):  # a pool trustfit made for workers=N
+            workers.close()
 
 
 _SIGNATURE = inspect.signature(least_squares)

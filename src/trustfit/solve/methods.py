@@ -16,6 +16,8 @@ import numpy as np
 from ..core import validate as check
 from ..core.events import BudgetReached, MethodSwitch, StartRejected
 from ..core.loop import LoopOptions, run
+from ..core.loss import Loss, RobustProblem
+from ..core.parallel_differences import use_workers
 from ..core.problem import NonFiniteStart, Problem
 from ..core.result import FitResult, StopReason
 from ..globalize import ArmijoBacktracking, TrustRegionTest
@@ -120,15 +122,22 @@ def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.
 def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., Any] | str,
                   lb: np.ndarray, ub: np.ndarray, args: tuple, kwargs: dict | None,
                   step: Any, method: str, options: LoopOptions, *, tau: float, damping: str,
-                  xtol: float | None, accel: bool, default_scale: bool
+                  xtol: float | None, accel: bool, default_scale: bool,
+                  loss: Loss | None = None, workers: Callable | None = None
                   ) -> Callable[..., FitResult]:
     """``run_once(start, nfev_left=None, iter_left=None)``: one fit with ``method`` from
-    ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``)."""
+    ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``;
+    ``loss``: a robust loss, solved in its square-root form, :mod:`trustfit.core.loss`;
+    ``workers``: a map for finite-difference evaluations, :mod:`trustfit.core.parallel_differences`)."""
     n = x0.size
 
     def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
         """One run of the driver loop with one method, fresh counters and strategy."""
         problem = Problem(fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
+        if workers is not None:
+            use_workers(problem, workers)
+        if loss is not None:
+            problem = RobustProblem(problem, loss)
         strategy, globalization = build(name, tau, damping, xtol, accel)
         result = run(problem, start, strategy, globalization, name, opts,
                      phases=(polish_phase,) if opts.polish else ())
