@@ -238,3 +238,29 @@ def test_results_as_dict_html_and_dataframe():
     assert again.params["cen"].value == result.params["cen"].value
     series = Model(gaussian).fit(table["signal"], x=table["t"], amp=1, cen=0, wid=1)
     assert series.params["cen"].value == result.params["cen"].value
+
+
+def test_notebook_tables_of_a_batch_and_a_diagnosis():
+    import trustfit
+
+    t = np.arange(0.0, 21.0, 2.0)
+    y = np.array([0, 3.55, 3.82, 2.98, 2.32, 1.48, 1.02, 0.81, 0.41, 0.42, 0.15])
+    r = trustfit.least_squares(lambda p: p[2] * np.exp(p[0] * t) + p[3] * np.exp(p[1] * t) - y,
+                               [0, 0, 0, 0], rescue=False)
+    html = r.diagnosis._repr_html_()
+    assert "exchangeable_parameters" in html and "<ul" in html
+    assert "DEGENERATE" in r._repr_html_() and "<script" not in r._repr_html_()
+    tt = np.linspace(0, 4, 16)
+    rng = np.random.default_rng(3)
+    Y = 2 * np.exp(-np.outer(rng.uniform(0.5, 1.5, 40), tt)) + 0.01 * rng.normal(size=(40, 16))
+    b = trustfit.fit_batch("a*exp(-k*t)", tt, Y, {"a": 1.0, "k": 1.0}, backend="numpy")
+    html = b._repr_html_()
+    counts = b.summary()["stop_reason"]
+    for name, count in counts.items():
+        assert f"<code>{name}</code>" in html and f">{count}</td>" in html
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "data:image/png;base64," not in html  # the histogram needs matplotlib
+    else:
+        assert "data:image/png;base64," in html

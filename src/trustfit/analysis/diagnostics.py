@@ -127,9 +127,9 @@ class Diagnosis:
         return "\n".join(str(f) for f in self.findings) or "No findings."
 
     def _repr_html_(self) -> str:
-        from .html_parts import findings_html
+        from .html_parts import findings_html, wrap
 
-        return findings_html(self.findings)
+        return wrap(f"Diagnosis: {len(self.findings)} finding(s)", findings_html(self.findings))
 
 
 # --- naming -----------------------------------------------------------------------------------

@@ -166,6 +166,11 @@ class BatchResult:
             out["nonfinite"] = list(self.nonfinite)
         return out
 
+    def _repr_html_(self) -> str:
+        from ._html import batch_result_html  # notebooks: counts, medians, a histogram
+
+        return batch_result_html(self)
+
     def __repr__(self) -> str:
         s = self.summary()
         return (
