@@ -9,6 +9,8 @@ SciPy's covariance for the band. lmfit itself is not used.
 """
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special, stats
 from scipy.optimize import curve_fit
 
@@ -264,3 +266,43 @@ def test_notebook_tables_of_a_batch_and_a_diagnosis():
         assert "data:image/png;base64," not in html  # the histogram needs matplotlib
     else:
         assert "data:image/png;base64," in html
+
+
+def test_small_lmfit_habits():
+    assert Model("a*exp(-b*x)").independent_names == ["x"]  # x when there is no t
+    assert Model("a*exp(-b*t)", independent_vars=["t"]).param_names == ["a", "b"]
+    p = Parameters()
+    p.add("amp", 10, min=0, vary=False)
+    assert p["amp"].min == 0 and not p["amp"].vary
+    with pytest.raises(TypeError, match="pass vary=... by keyword"):
+        p.add("cen", 1.0, False)  # lmfit's positional order (value, vary, ...) differs
+
+    def peak(x, amp, cen=0.5, wid=1.0, flag=None):
+        return amp * np.exp(-(x - cen) ** 2 / wid)
+
+    m = Model(peak)
+    assert m.param_names == ["amp", "cen", "wid"]  # flag=None is not a parameter
+    assert m.make_params(amp=2)["cen"].value == 0.5  # numeric defaults are initial values
+
+
+@settings(max_examples=12, deadline=None)
+@given(k=st.integers(-150, 150))
+def test_a_model_fit_is_the_same_at_every_scale_of_the_data(k):
+    # y and sigma times 10**k: amplitude and its error scale by 10**k, the centre and width
+    # stay, and the fit is certified alike (which convergence test fires first at the
+    # rounding floor, COST or ROUNDING, may differ with the rounding of a non-power-of-two)
+    x = np.linspace(-4, 4, 41)
+    y = gaussian(x, 3.0, 0.3, 0.9) + 0.02 * np.cos(5 * x)
+    mod = Model(gaussian)
+    base = mod.fit(y, x=x, sigma=0.02, amp=2, cen=0, wid=1)
+    s = 10.0 ** k
+    scaled = mod.fit(y * s, x=x, sigma=0.02 * s, amp=2 * s, cen=0, wid=1)
+    assert base.success and scaled.success
+    assert scaled.result.stop_reason.converged and not scaled.diagnosis.codes
+    assert scaled.params["amp"].value == pytest.approx(3.0 * s, rel=1e-2)
+    for name, factor in (("amp", s), ("cen", 1.0), ("wid", 1.0)):
+        assert scaled.params[name].value == pytest.approx(base.params[name].value * factor,
+                                                          rel=1e-9)
+        assert scaled.params[name].stderr == pytest.approx(base.params[name].stderr * factor,
+                                                           rel=1e-6)
+    assert scaled.redchi == pytest.approx(base.redchi, rel=1e-9)
