@@ -306,3 +306,35 @@ def test_a_model_fit_is_the_same_at_every_scale_of_the_data(k):
         assert scaled.params[name].stderr == pytest.approx(base.params[name].stderr * factor,
                                                            rel=1e-6)
     assert scaled.redchi == pytest.approx(base.redchi, rel=1e-9)
+
+
+def test_fit_batch_columns_and_list_p0_follow_the_written_order():
+    import sympy
+
+    from trustfit import fit_batch
+
+    t = np.linspace(0, 4, 20)
+    Y = np.stack([2 * np.exp(-k * t) + 0.3 for k in (0.5, 1.0, 1.5)])
+    r = fit_batch("a*exp(-k*t) + c", t, Y, [1.0, 1.0, 0.0], backend="numpy")
+    assert r.param_names == ["a", "k", "c"]  # was ['a', 'c', 'k'] (sorted)
+    np.testing.assert_allclose(r.params[1], [2.0, 1.0, 0.3], rtol=1e-7)
+    a, k, c, tt = sympy.symbols("a k c t")
+    assert fit_batch(a * sympy.exp(-k * tt) + c, t, Y, [1.0, 1.0, 0.0],
+                     backend="numpy").param_names == ["a", "k", "c"]  # as sympy prints it
+    both = Model("a*exp(-k*t)") + Model("c + 0*t")  # a composite of expressions compiles too
+    r2 = fit_batch(both, t, Y, [1.0, 1.0, 0.0], backend="numpy")
+    np.testing.assert_allclose(r2.params, r.params, rtol=1e-9)
+
+
+def test_conf_interval_of_a_linear_model_is_the_t_interval():
+    # for a model linear in its parameters the profile-likelihood interval is exactly the
+    # Student-t interval value +- t(0.975, m - n) * stderr (Bates & Watts 1988, sec. 6.1)
+    x = np.linspace(0, 5, 12)
+    y = 1.5 + 0.7 * x + 0.05 * np.sin(3 * x)
+    res = Model("a + b*x").fit(y, x=x, a=0, b=0)
+    ci = res.conf_interval(0.95)
+    q = stats.t.ppf(0.975, x.size - 2)
+    for n in ("a", "b"):
+        p = res.params[n]
+        assert ci[n][0] == pytest.approx(p.value - q * p.stderr, rel=1e-6)
+        assert ci[n][1] == pytest.approx(p.value + q * p.stderr, rel=1e-6)
