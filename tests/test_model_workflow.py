@@ -338,3 +338,23 @@ def test_conf_interval_of_a_linear_model_is_the_t_interval():
         p = res.params[n]
         assert ci[n][0] == pytest.approx(p.value - q * p.stderr, rel=1e-6)
         assert ci[n][1] == pytest.approx(p.value + q * p.stderr, rel=1e-6)
+
+
+def test_bad_data_is_named_at_the_boundary(monkeypatch):
+    m = Model("a*exp(-k*x)")
+    x = np.linspace(0, 1, 10)
+    y = np.exp(-x)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match=r"data has 1 non-finite value\(s\) \(first at index 3"):
+        m.fit(y, x=x, a=1, k=1)
+    with pytest.raises(ValueError, match="x has 1 non-finite"):
+        m.fit(np.exp(-x), x=np.r_[x[:9], np.inf], a=1, k=1)
+    with pytest.raises(TypeError, match="pass the table as frame="):
+        m.fit("y", x=x, a=1, k=1)
+    with pytest.raises(ValueError, match="no such column"):
+        m.fit("y", x="x", frame={"x": x, "signal": y}, a=1, k=1)
+    res = m.fit("signal", x="x", frame={"x": x, "signal": np.exp(-x)}, a=1, k=2)
+    assert res.params["k"].value == pytest.approx(1.0, rel=1e-10)
+    monkeypatch.setitem(__import__("sys").modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"trustfit\[frames\]"):
+        res.to_dataframe()

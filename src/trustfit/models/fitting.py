@@ -134,6 +134,14 @@ def _sigma(weights: Any, sigma: Any, frame: Any, m: int) -> np.ndarray | None:
     return None
 
 
+def _finite(argument: str, values: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(f"{argument} has {bad.size} non-finite value(s) (first at index "
+                         f"{bad[0]}: {values.flat[bad[0]]!r}); drop those points before "
+                         f"fitting (lmfit's nan_policy='raise')")
+
+
 def fit_model(model, data: Any, params: Any = None, *, weights: Any = None,
               sigma: Any = None, method: str | None = None, frame: Any = None,
               scale_covar: bool = True, max_nfev: int | None = None,
@@ -159,6 +167,9 @@ def fit_model(model, data: Any, params: Any = None, *, weights: Any = None,
                         f"model's parameters are {model.param_names}, its independent "
                         f"variables {model.independent_names})")
     y = np.asarray(_column(data, frame, "data"), dtype=float)
+    _finite("data", y)
+    for name, values in xs.items():
+        _finite(name, np.asarray(values, dtype=float))
     x_arg = xs[model.independent_names[0]] if len(xs) == 1 else [xs[n] for n in xs]
     start = _start(model, params, kws, y, x_arg)
     s = _sigma(weights, sigma, frame, y.size)
