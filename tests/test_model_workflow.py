@@ -126,6 +126,10 @@ def test_example_4_prefixes_and_a_constraint():
     assert result.params["g2_wid"].value == result.params["g1_wid"].value
     assert result.params["g2_wid"].stderr == pytest.approx(perr[2], rel=1e-4)
     assert result.nvarys == 5
+    parts = result.eval_components(x=x)  # lmfit's: one curve per prefix
+    assert list(parts) == ["g1_", "g2_"]
+    np.testing.assert_allclose(parts["g1_"], gaussian(x, *popt[:3]), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(parts["g1_"] + parts["g2_"], result.best_fit, rtol=1e-12)
 
 
 def test_example_5_weights_and_eval_uncertainty():

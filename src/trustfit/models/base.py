@@ -294,6 +294,11 @@ class ModelBase:
         return fit_model(self, data, params, weights=weights, method=method, **kws)
 
     # -- composite models ----------------------------------------------------------------
+    @property
+    def components(self) -> list:
+        """The models this one is made of (itself, unless it is a composite)."""
+        return [self]
+
     def __add__(self, other):
         return CompositeModel(self, other, "+")
 
@@ -362,6 +367,10 @@ class CompositeModel(ModelBase):
         self.independent_symbols = list(left.independent_symbols) if symbolic else None
         self.jacobian_exprs = None
         self._f = self._j = None
+
+    @property
+    def components(self) -> list:
+        return self.left.components + self.right.components
 
     def _split(self, params):
         p = self._pvec(params)

@@ -92,6 +92,17 @@ class ModelResult:
         """The model at the best fit (or at ``params``), at the data's ``x`` or ``x=...``."""
         return self.model.eval(self.params if params is None else params, self._x(**kws))
 
+    def eval_components(self, params=None, **kws) -> dict[str, np.ndarray]:
+        """Each component of a composite model at the best fit (lmfit's), keyed by its
+        prefix, else its name: ``{"g1_": ..., "g2_": ...}``."""
+        params = self.params if params is None else params
+        x = self._x(**kws)
+        out = {}
+        for k, part in enumerate(self.model.components):
+            key = part.prefix or part.name or f"component{k}"
+            out[key if key not in out else f"{key}{k}"] = part.eval(params, x)
+        return out
+
     def _varying_jacobian(self, x) -> np.ndarray:
         """``d f / d z`` at the best fit for the fitted parameters ``z``, at points ``x``:
         exact (with the constraints' chain rule) where the model has a Jacobian, else central
