@@ -2,6 +2,9 @@ import os
 import sys
 from pathlib import Path
 
+# No screen in tests: matplotlib's backend by the environment (trustfit never sets one).
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 # The reference problem registry lives beside the tests.
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -111,7 +111,8 @@ def test_varpro_gaussian_matches_scipy_curve_fit():
 
     N = 30
     t, Y = gauss_data(N, 40, seed=11)
-    r = fit_batch(GAUSS, t, Y, GAUSS_P0, gtol=1e-12, xtol=1e-12, ftol=1e-12)
+    r = fit_batch(GAUSS, t, Y, GAUSS_P0, gtol=1e-12, xtol=1e-12, ftol=1e-12,
+                  params=["a", "c", "mu", "s"])  # the columns in g's order (written: a, mu, s, c)
     assert r.method == "varpro" and r.success.all()
 
     def g(t, a, c, mu, s):

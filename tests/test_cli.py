@@ -75,7 +75,7 @@ def test_fit_textbook_from_csv_json_and_pictures(tmp_path, textbook_csv):
     assert d["cost"] == pytest.approx(ex.MINIMUM_COST, abs=5e-8)
     assert d["success"] is True and d["method"] == "hybrid"
     assert d["stop_reason"] in {s.name for s in trustfit.StopReason}
-    assert list(d["parameters"]) == ["x1", "x2", "x3", "x4"]
+    assert list(d["parameters"]) == ["x3", "x1", "x4", "x2"]  # as written in the expression
     got = np.array([d["parameters"][n]["value"] for n in ("x1", "x2", "x3", "x4")])
     np.testing.assert_allclose(got, ex.MINIMUM_X, atol=2e-4)
     # stderr and intervals: the same numbers as the library's covariance of the same fit.
@@ -401,3 +401,29 @@ def test_batch_subcommand_end_to_end(tmp_path):
     np.testing.assert_allclose(res["params"][:2, names.index("a")], [2.0, 1.0], rtol=1e-8)
     np.testing.assert_allclose(res["params"][:2, names.index("k")], [0.5, 1.5], rtol=1e-8)
     assert np.all(np.isnan(res["params"][2]))
+
+
+def test_fit_a_library_model_without_p0(tmp_path):
+    # --model gaussian: the library model with its data-driven guess; no --p0 needed
+    t = np.linspace(0.0, 10.0, 60)
+    y = 3.0 * np.exp(-(t - 4.2) ** 2 / (2 * 0.9 ** 2)) + 0.5 + 0.01 * np.cos(5 * t)
+    data = tmp_path / "peak.csv"
+    data.write_text("t,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(t.tolist(), y.tolist())))
+    out = tmp_path / "fit.json"
+    p = run("fit", data, "--model", "gaussian", "--x", "t", "--y", "y", "--json", out)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(out.read_text())
+    assert list(d["parameters"]) == ["amplitude", "center", "sigma", "offset"]
+    from scipy.optimize import curve_fit
+
+    def gauss(x, a, c, s, o):
+        return a * np.exp(-(x - c) ** 2 / (2 * s ** 2)) + o
+
+    ref, _ = curve_fit(gauss, t, y, p0=[3.0, 4.2, 0.9, 0.5], method="lm", ftol=1e-15,
+                       xtol=1e-15, gtol=1e-15)
+    got = [d["parameters"][n]["value"] for n in d["parameters"]]
+    np.testing.assert_allclose(got, ref, rtol=1e-7)
+    # an expression has no guess: --p0 is required, and the message names the library
+    p = run("fit", data, "--model", "a*exp(-b*t)", "--x", "t", "--y", "y")
+    assert p.returncode == 2 and "--p0: no starting value for a, b" in p.stderr
+    assert "gaussian" in p.stderr

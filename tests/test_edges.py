@@ -21,8 +21,10 @@ from trustfit.batch._nonfinite import explain_nonfinite
 from trustfit.models import Model
 from trustfit.models._edges import EdgeLog, edge_safe_diff, guard_edges
 
-STRETCHED = "a*exp(-(t/tau)**beta) + c"  # a, beta, c, tau
-HILL = "top*x**n/(K**n + x**n) + bottom"  # bottom, K, n, top
+STRETCHED = "a*exp(-(t/tau)**beta) + c"
+HILL = "top*x**n/(K**n + x**n) + bottom"
+# The parameter vectors of these tests are in this order (not the written one), passed as params=
+ORDER = {STRETCHED: ["a", "beta", "c", "tau"], HILL: ["bottom", "K", "n", "top"]}
 
 t_, tau_, beta_, x_, n_, K_ = sympy.symbols("t tau beta x n K", real=True)
 
@@ -171,7 +173,7 @@ def test_single_fit_from_zero_reaches_scipys_tight_minimum(case):
     expr, indep, data, fj, p0 = CASES[case]
     x, Y, true = data(6)
     assert x[0] == 0.0
-    model = Model(expr, independent=indep)
+    model = Model(expr, independent=indep, params=ORDER[expr])
     for y, p_true in zip(Y, true):
         problem = model.fit_problem(x, y, model.make_params(**dict(zip(model.param_names, p0))))
         res = least_squares(problem.fun, problem.x0, jac=problem.jac)
@@ -204,7 +206,8 @@ def test_single_fit_names_the_derivative_that_is_not_finite():
 def test_batch_from_zero_reaches_scipys_tight_minimum(case, method, backend, ran):
     expr, indep, data, fj, p0 = CASES[case]
     x, Y, true = data(24)
-    res = fit_batch(expr, x, Y, p0, method=method, backend=backend, independent=indep)
+    res = fit_batch(expr, x, Y, p0, method=method, backend=backend, independent=indep,
+                    params=ORDER[expr])
     assert (res.method, res.backend) == (ran, "compiled" if backend == "auto" else backend)
     assert res.success.all(), res.summary()
     assert res.nonfinite == []
@@ -222,7 +225,8 @@ def test_batch_says_which_derivative_is_not_finite_and_where():
     with np.errstate(divide="ignore"):
         Y = np.stack([1.0 / (1.0 + (k / x) ** 1.5) for k in (0.5, 1.0, 2.0)])
     res = fit_batch("top/(1 + (K/x)**n) + bottom", x, Y, [0.0, 1.0, 1.0, 1.0],
-                    method="lm", backend="numpy", maxiter=0, independent="x")
+                    method="lm", backend="numpy", maxiter=0, independent="x",
+                    params=["bottom", "K", "n", "top"])
     assert not res.success.any()
     assert res.nonfinite == [
         "d/d K is not finite at x[0] = 0 for 3 curves (first: curve 0 at bottom=0, K=1, n=1, top=1)",
@@ -232,7 +236,7 @@ def test_batch_says_which_derivative_is_not_finite_and_where():
 
 
 def test_explain_nonfinite_groups_curves_by_parameter_and_point():
-    bm = as_batch_model(STRETCHED)
+    bm = as_batch_model(STRETCHED, params=ORDER[STRETCHED])
     t = np.linspace(0.0, 1.0, 5)
     X = t[None, None, :]
     Y = np.zeros((4, 5))

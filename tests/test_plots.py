@@ -1,13 +1,14 @@
 """trustfit.plots: the numbers behind the pictures, and pictures that are not blank."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib").use("Agg")  # no screen in tests
+pytest.importorskip("matplotlib")  # the backend: MPLBACKEND=Agg from conftest
 pytest.importorskip("PIL")
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -231,3 +232,33 @@ def test_rescue_restarts_are_marked():
     assert len(frames) == expected
     marked = [f for f in frames if "rescue restart 1" in f[2]]
     assert len(marked) == 1 and marked[0][0] == restarts[0].iteration
+
+
+def test_plots_never_switch_the_users_backend():
+    # a script that chose a backend (here through MPLBACKEND, as a user's matplotlibrc or
+    # environment does) keeps it after trustfit draws; the old pyplot() forced Agg
+    code = ("import matplotlib, numpy as np, trustfit; from trustfit import plots; "
+            "r = trustfit.curve_fit; import trustfit.plots._common as c; c.pyplot(); "
+            "print(matplotlib.get_backend())")
+    env = dict(os.environ, MPLBACKEND="svg")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stdout.strip() == "svg"
+
+
+def test_a_model_result_draws_itself_on_a_given_axes_or_a_new_figure():
+    pytest.importorskip("sympy")
+    from trustfit import Model
+
+    x = np.linspace(0.0, 4.0, 30)
+    y = 2.0 * np.exp(-0.8 * x) + 0.1 + 0.01 * np.sin(9 * x)
+    res = Model("a*exp(-k*x) + c").fit(y, x=x, a=1, k=1, c=0)
+    fig, (top, bottom) = plt.subplots(2, 1)
+    assert res.plot_fit(ax=top) is top and res.plot_residuals(ax=bottom) is bottom
+    # data, band and best fit: the band is the delta method's at 95 %
+    assert len(top.collections) >= 1 and len(top.lines) >= 2
+    np.testing.assert_allclose(bottom.lines[0].get_ydata(), y - res.best_fit)
+    plt.close(fig)
+    fig2 = res.plot()
+    assert len(fig2.axes) == 2
+    plt.close(fig2)

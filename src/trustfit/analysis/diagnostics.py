@@ -127,6 +127,11 @@ class Diagnosis:
     def __str__(self) -> str:
         return "\n".join(str(f) for f in self.findings) or "No findings."
 
+    def _repr_html_(self) -> str:
+        from .html_parts import findings_html, wrap
+
+        return wrap(f"Diagnosis: {len(self.findings)} finding(s)", findings_html(self.findings))
+
 
 # --- naming -----------------------------------------------------------------------------------
 def _names(result: FitResult, param_names: Sequence[str] | None) -> list[str] | None:

@@ -58,6 +58,13 @@ def _g(v: float) -> str:
     return f"{v:.6g}" if np.isfinite(v) else str(v)
 
 
+def html(result: FitResult) -> str:
+    """The brief report as an HTML block for notebooks (:mod:`trustfit.analysis.html`)."""
+    from .html import fit_result_html
+
+    return fit_result_html(result, MEANING)
+
+
 def report(result: FitResult, full: bool = False) -> str:
     """The text report; ``full=False`` gives the brief one. Numbers beyond the range of
     floats (a relative error of 1e-300 / 1e-10) print as ``inf``, without a warning."""

@@ -89,9 +89,11 @@ def _from_sympy(expr, params=None, independent="t", source=None) -> BatchModel:
     if isinstance(independent, (str, sympy.Symbol)):
         independent = [independent]
     indep = tuple(sympy.Symbol(s) if isinstance(s, str) else s for s in independent)
-    if params is None:
+    if params is None:  # the models' order: as first written (here: as sympy prints it)
+        from trustfit.models.expression import written_order
+
         free = {s.name for s in expr.free_symbols} - {s.name for s in indep}
-        params = natural_order(free)
+        params = written_order(expr, natural_order(free))
     else:
         _names(params, "params", "parameter")
     psyms = tuple(sympy.Symbol(p) if isinstance(p, str) else p for p in params)

@@ -4,7 +4,8 @@ Typical use: a per-pixel fit of an image stack, ``Y`` of shape ``(N, m)`` (N cur
 m points each, all sampled at the same ``x``)::
 
     from trustfit.batch import fit_batch
-    res = fit_batch("x3*exp(x1*t) + x4*exp(x2*t)", t, Y, p0=[-1.0, -0.2, 1.0, 1.0])
+    res = fit_batch("x3*exp(x1*t) + x4*exp(x2*t)", t, Y,
+                    p0={"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0})
     res.params          # (N, 4), columns in res.param_names order
     print(res.summary())
 
@@ -164,6 +165,11 @@ class BatchResult:
         if self.nonfinite:
             out["nonfinite"] = list(self.nonfinite)
         return out
+
+    def _repr_html_(self) -> str:
+        from ._html import batch_result_html  # notebooks: counts, medians, a histogram
+
+        return batch_result_html(self)
 
     def __repr__(self) -> str:
         s = self.summary()
@@ -574,9 +580,9 @@ def fit_batch(
     ----------
     model : trustfit.Model, expression string, sympy expression, or callable
         ``f(x, p1, ..., pn)``.  Symbolic models are compiled (numba); callables run in
-        vectorized numpy.  For strings without ``trustfit.models`` the parameters are the
-        free symbols other than ``independent``, in natural sort order; ``params=`` sets
-        the order explicitly for sympy expressions and callables.
+        vectorized numpy.  The parameters are in the order first written in the expression
+        (for a sympy expression: as it prints), as in ``trustfit.models``; ``params=`` sets
+        the order explicitly.
     x : (m,) shared by all curves, or (N, m) per curve ((k, m) / (N, k, m) for k
         independent variables).
     Y : (N, m) array, or a dask array (then the fit runs chunk-wise with dask).

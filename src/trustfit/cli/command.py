@@ -59,6 +59,7 @@ class Parser(argparse.ArgumentParser):
 FIT_EPILOG = """\
 examples:
   trustfit fit decay.csv --model "a*exp(-b*time) + c" --x time --y signal --p0 a=1,b=0.1,c=0
+  trustfit fit peak.csv --model gaussian --x t --y y      (a library model guesses its start)
   trustfit fit decay.csv --model "a*exp(-b*time) + c" --x time --y signal --sigma err \\
       --p0 a=1,b=0.1,c=0 --bounds b=0:10 --json fit.json --plot fit.png --animate fit.gif
 
@@ -89,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", metavar="DATA.csv",
                      help="CSV file with a header line of column names ('#' lines skipped)")
     fit.add_argument("--model", required=True, metavar="EXPR",
-                     help='the model, e.g. "a*exp(-b*time) + c"')
+                     help='the model: an expression, e.g. "a*exp(-b*time) + c", or a library '
+                          'model by name: exponential, double_exponential, gaussian, '
+                          'lorentzian, voigt, logistic, power_law, michaelis_menten')
     fit.add_argument("--x", required=True, metavar="COL", help="column of the independent "
                      "variable")
     fit.add_argument("--y", required=True, metavar="COL", help="column of the measurements")
@@ -101,12 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--var", metavar="NAME", default=None,
                      help="the name of the --x variable in the expression (default: the "
                           "column name)")
-    fit.add_argument("--p0", required=True, metavar="a=1,b=0.1,...",
-                     help="starting value of every parameter")
+    fit.add_argument("--p0", default=None, metavar="a=1,b=0.1,...",
+                     help="starting values; required for an expression, optional for a "
+                          "library model (the others are guessed from the data)")
     fit.add_argument("--bounds", metavar="b=0:10,...", default=None,
                      help="bounds lower:upper of some parameters; either side may be empty")
     fit.add_argument("--method", default=None, metavar="M",
-                     help="lm (default), hybrid, dogleg, gn (SciPy's trf, dogbox accepted)")
+                     help="auto (default: dogleg, then Levenberg-Marquardt where not "
+                          "certified), lm, hybrid, dogleg, gn (SciPy's trf, dogbox accepted)")
     fit.add_argument("--max-nfev", type=whole_number(1), default=None, metavar="N",
                      help="residual evaluation budget")
     fit.add_argument("--starts", type=whole_number(), default=None, metavar="N",

@@ -55,11 +55,15 @@ class FitOutcome:
 
 
 def build_model(expr: str, var: str):
+    """A library model by name (``gaussian``, ...: :mod:`trustfit.models.library`, with its
+    data-driven guess), else the expression's model with ``var`` as independent variable."""
     try:
-        from ..models import Model
+        from ..models import Model, available, get
     except ImportError as exc:
         raise InputError(f"--model: expression models are not available ({exc}); install "
                          f"them with pip install 'trustfit[models]'") from None
+    if expr.strip() in available():
+        return get(expr.strip())
     if not var.isidentifier():
         raise InputError(f"--x column {var!r} is not a name an expression can use; pass "
                          f"--var NAME and write NAME for it in --model")
@@ -74,6 +78,12 @@ def build_model(expr: str, var: str):
         msg = msg.replace("pass independent=... with the variable's name",
                           "choose the column with --x, or its name in the expression with --var")
         raise InputError(f"--model: {msg}") from None
+
+
+def _library_names() -> list[str]:
+    from ..models import available
+
+    return available()
 
 
 def uncertainties(result, absolute_sigma: bool, level: float = CONFIDENCE):
@@ -115,22 +125,32 @@ def run_fit(args) -> FitOutcome:
                          f"{', '.join(columns)}")
     model = build_model(args.model, var)
     names = list(model.param_names)
-    p0 = parse_p0(args.p0)
+    p0 = parse_p0(args.p0) if args.p0 else {}
     bounds = parse_bounds(args.bounds) if args.bounds else {}
     _check_names("--p0", p0, names)
     _check_names("--bounds", bounds, names)
     missing = [n for n in names if n not in p0]
-    if missing:
+    guessed = missing and model._guess is not None
+    if missing and not guessed:
         raise InputError(f"--p0: no starting value for {', '.join(missing)} (the model's "
-                         f"parameters are {', '.join(names)})")
+                         f"parameters are {', '.join(names)}; the library models "
+                         f"--model {'|'.join(_library_names())} guess them from the data)")
     data = read_columns(args.data, columns, positive=[args.sigma] if args.sigma else [])
     x, y = data[args.x], data[args.y]
     sigma = data[args.sigma] if args.sigma else None
     if x.size < len(names):
         raise InputError(f"{args.data}: {x.size} data rows for {len(names)} parameters; "
                          f"a fit needs at least as many points as parameters")
-    spec = {n: ({"value": p0[n], "min": bounds[n][0], "max": bounds[n][1]} if n in bounds
-                else p0[n]) for n in names}
+    if guessed:
+        try:
+            start = model.guess(y, x=x).valuesdict()
+        except ValueError as exc:
+            raise InputError(f"--p0: {exc}") from None
+        p0 = {**start, **p0}
+    spec = {}
+    for n in names:
+        lo, hi = bounds.get(n, (None, None))
+        spec[n] = {"value": p0[n]} | ({"min": lo, "max": hi} if n in bounds else {})
     try:
         params = model.make_params(**spec)
         problem = model.fit_problem(x, y, params, sigma=sigma)

@@ -211,6 +211,12 @@ class FitResult:
 
         return report(self, full=full)
 
+    def _repr_html_(self) -> str:
+        """Notebooks show the brief report as a table (:func:`trustfit.analysis.report.html`)."""
+        from ..analysis.report import html
+
+        return html(self)
+
     @property
     def status(self) -> int:
         return self.stop_reason.status

@@ -1,9 +1,14 @@
 """Models for curve fitting: expression strings, callables, and a small library.
 
 >>> from trustfit.models import Model
->>> m = Model("x3*exp(x1*t) + x4*exp(x2*t)")
+>>> m = Model("a*exp(-k*t) + c")
 >>> m.param_names
-['x1', 'x2', 'x3', 'x4']
+['a', 'k', 'c']
+
+``Model(f)`` takes a Python function ``f(x, a, b, ...)`` as well (lmfit's ``Model``);
+``model.fit(data, params, x=x)`` returns a :class:`ModelResult` (``params`` with
+``stderr`` and ``correl``, ``best_fit``, ``fit_report()``, ...); ``Model + Model`` and
+``Model * Model`` combine models (give them ``prefix=...``).
 
 Built-in models (``gaussian``, ``exponential``, ... see :data:`library.NAMES`)
 are attributes of this package and are also found by name with :func:`get`.
@@ -13,11 +18,13 @@ does not import sympy.
 
 import importlib
 
-from .expression import FitProblem, Model
+from .base import FitProblem
+from .expression import Model
 from .names import validate_name
 from .parameters import Parameter, Parameters
+from .result import ModelResult
 
-__all__ = ["FitProblem", "Model", "Parameter", "Parameters", "available", "get",
+__all__ = ["FitProblem", "Model", "ModelResult", "Parameter", "Parameters", "available", "get",
            "validate_name"]
 
 
@@ -27,10 +34,11 @@ def _library():
     return importlib.import_module(__name__ + ".library")
 
 
-def get(name: str) -> Model:
-    """The built-in model called ``name`` (e.g. ``"gaussian"``)."""
+def get(name: str, prefix: str = "") -> Model:
+    """The built-in model called ``name`` (e.g. ``"gaussian"``); with ``prefix`` a new copy
+    whose parameter names start with it (``get("gaussian", prefix="g1_")``)."""
     library = _library()
-    return library.get(name)
+    return library.get(name, prefix=prefix)
 
 
 def available() -> list[str]:

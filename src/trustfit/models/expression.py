@@ -11,14 +11,14 @@ steps are small.
 
 Parameter order
 ---------------
-``param_names`` is in *natural sort* order: names are compared piece by piece,
-digit runs as numbers, so ``x1 < x2 < x10`` and ``"x3*exp(x1*t) + x4*exp(x2*t)"``
-gives ``['x1', 'x2', 'x3', 'x4']`` -- the order a person numbering parameters
-meant.  It depends only on the set of names, never on how the formula is
-written, so rewriting a formula keeps the order of its vector.  Pass ``params``
-(a list of names, or a mapping of names to defaults) to choose another order.
-A model made with :meth:`Model.from_callable` uses the order of the function's
-signature instead, as ``scipy.optimize.curve_fit`` does.
+``param_names`` is in the order the names are first written in the expression:
+``"a*exp(-k*t) + c"`` gives ``['a', 'k', 'c']`` and ``"x3*exp(x1*t) + x4*exp(x2*t)"``
+gives ``['x3', 'x1', 'x4', 'x2']`` (lmfit's ``ExpressionModel`` order).  That order is
+used everywhere: reports, JSON, a list ``p0``, ``fit_batch``'s columns.  Pass ``params``
+(a list of names, or a mapping of names to defaults) to choose another order.  A model
+made from a callable uses the order of the function's signature, as
+``scipy.optimize.curve_fit`` and lmfit do.  ``prefix="g1_"`` puts a prefix before every
+parameter name (for composite models, ``Model + Model``).
 
 Shapes
 ------
@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import inspect
 import re
+from numbers import Real
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,9 +49,11 @@ import numpy as np
 from ._budget import check_budget
 from ._build import build_sympy
 from ._safe_parse import _Source, free_names, unique_names, validate
+from .base import FitProblem, ModelBase
+from .names import validate_name
 from .parameters import Parameter, Parameters
 
-__all__ = ["FitProblem", "Model", "natural_key"]
+__all__ = ["CallableModel", "FitProblem", "Model", "natural_key", "written_order"]
 
 # Lambdify namespaces: SciPy first so that erf/erfc map to scipy.special.
 _MODULES = ["scipy", "numpy"]
@@ -68,6 +70,31 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
 
 
+def written_order(expr: Any, names: Sequence[str]) -> list[str]:
+    """``names`` in the order they are first written in ``expr``: the parameter order of
+    every model and of ``fit_batch``'s columns.
+
+    ``expr`` is an expression string, or a sympy expression, which has no text of its own:
+    then its printed form (``str(expr)``, what the user sees) is read, with the same
+    parser. Names not found in it keep their given order, after the others.
+    """
+    text = expr if isinstance(expr, str) else str(expr)
+    try:
+        seen = free_names(validate(text))
+    except ValueError:  # a printed form outside the expression language (e.g. besselj)
+        import ast
+
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError:
+            return list(names)
+        seen = [n.id for n in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name)),
+                                     key=lambda n: (n.lineno, n.col_offset))]
+    wanted = list(names)
+    first = [n for n in dict.fromkeys(seen) if n in wanted]
+    return first + [n for n in wanted if n not in first]
+
+
 def _import_sympy():
     try:
         import sympy
@@ -77,42 +104,24 @@ def _import_sympy():
     return sympy
 
 
-@dataclass(frozen=True)
-class FitProblem:
-    """A model and data reduced to what a least-squares solver takes.
-
-    ``fun(xv)`` gives residuals ``(f - y)/sigma`` and ``jac(xv)`` their Jacobian
-    (``None`` means "use finite differences") as functions of the *varying*
-    parameters only; ``x0`` and ``bounds`` are in the same order as
-    ``names``.  ``params_at(xv)`` turns a solution back into Parameters, fixed
-    ones held at their values.
-    """
-
-    fun: Callable[[np.ndarray], np.ndarray]
-    jac: Callable[[np.ndarray], np.ndarray] | None
-    x0: np.ndarray
-    bounds: tuple[np.ndarray, np.ndarray]
-    names: list[str]
-    params: Parameters
-
-    def params_at(self, x_varying: Any) -> Parameters:
-        return self.params.updated(x_varying)
-
-
-class Model:
-    """A model ``f(x; params)`` built from an expression string.
+class Model(ModelBase):
+    """A model ``f(x; params)`` built from an expression string or a Python callable.
 
     Parameters
     ----------
-    expr : str
+    expr : str or callable
         The formula, e.g. ``"x3*exp(x1*t) + x4*exp(x2*t)"``.  Allowed: numbers,
         ``+ - * / **`` (``^`` also means power), the functions
         ``exp log ln log10 sqrt sin cos tan asin acos atan`` (also spelled
         ``arcsin arccos arctan``) ``sinh cosh tanh abs erf erfc``, and the
         constants ``pi`` and ``e``.  Every other name is a parameter, except
         the independent variable(s).  Anything else raises ``ValueError``.
+        A callable ``f(x, a, b, ...)`` gives a model as lmfit's ``Model(f)`` does
+        (see :class:`CallableModel`): parameters in signature order, finite differences.
     independent : str or sequence of str
         Name(s) of the independent variable(s); each must appear in ``expr``.
+        Default ``"t"`` (``"x"`` when the expression has an ``x`` and no ``t``; for a
+        callable its first argument). ``independent_vars`` (lmfit's spelling) is the same.
     params : sequence of str, or mapping, optional
         Fixes the order of ``param_names`` (it must name exactly the
         parameters).  As a mapping ``name -> number or Parameter`` it also
@@ -121,41 +130,51 @@ class Model:
         A short name shown in ``repr`` (the library models set it).
     guess : callable, optional
         ``guess(x, y) -> dict`` of data-driven initial values; see :meth:`guess`.
+    prefix : str, optional
+        Put before every parameter name (``"g1_"``: ``amp`` becomes ``g1_amp``).
     """
 
-    #: Expression models always have an exact Jacobian; ``from_callable`` models set None.
+    #: Expression models always have an exact Jacobian; callable models set False.
     has_jacobian = True
 
-    def __init__(self, expr: str, independent: str | Sequence[str] = "t",
+    def __new__(cls, expr: Any = None, *args: Any, **kwargs: Any):
+        if cls is Model and callable(expr) and not isinstance(expr, str):
+            return super().__new__(CallableModel)
+        return super().__new__(cls)
+
+    def __init__(self, expr: str, independent: str | Sequence[str] | None = None,
                  params: Sequence[str] | Mapping[str, Any] | None = None, *,
-                 name: str | None = None, guess: Callable | None = None):
+                 name: str | None = None, guess: Callable | None = None, prefix: str = "",
+                 independent_vars: str | Sequence[str] | None = None):
         sympy = _import_sympy()
         from ._edges import edge_safe_diff  # u**b*log(u) is its limit 0 at u = 0, b > 0
         tree = validate(expr)
-        indep = unique_names(independent, "independent variable", "independent")
         names = free_names(tree)
+        independent = _independent(independent, independent_vars, names)
+        indep = unique_names(independent, "independent variable", "independent")
         absent = [v for v in indep if v not in names]
         if absent:
             others = [n for n in names if n not in indep]
             raise ValueError(f"model expression {expr!r}: the independent variable "
                              f"{absent[0]!r} does not appear in it (its names are {others}); "
                              f"pass independent=... with the variable's name")
-        pnames = sorted((n for n in names if n not in indep), key=natural_key)
-        if not pnames:
+        roots = [n for n in names if n not in indep]
+        if not roots:
             raise ValueError(f"model expression {expr!r} has no parameters to fit")
         check_budget(tree, _Source(expr), indep)  # bounds sympy's work before it starts
-        self._defaults = Parameters()
+        defaults = Parameters()
         if params is not None:
-            pnames = self._order_from(params, pnames, expr)
-
+            roots, defaults = _order_from(params, roots, expr)
+        self.prefix = _prefix(prefix)
         self.expr_text = expr
         self.name = name
         self._guess = guess
         self.independent_names = indep
-        self.param_names = pnames
+        self.param_names = [self.prefix + r for r in roots]
+        self._defaults = _prefixed(defaults, self.prefix)
         self.independent_symbols = [sympy.Symbol(v, real=True) for v in indep]
-        self.param_symbols = [sympy.Symbol(p, real=True) for p in pnames]
-        symbols = dict(zip(indep + pnames, self.independent_symbols + self.param_symbols,
+        self.param_symbols = [sympy.Symbol(p, real=True) for p in self.param_names]
+        symbols = dict(zip(indep + roots, self.independent_symbols + self.param_symbols,
                            strict=True))
         try:
             self.expr = build_sympy(tree, symbols, expr)
@@ -164,22 +183,6 @@ class Model:
             raise ValueError(f"model expression {expr!r} is too deeply nested for sympy"
                              ) from None
         self._f = self._j = None  # compiled lazily: building a model stays cheap
-
-    def _order_from(self, params, pnames, expr):
-        if isinstance(params, Mapping):
-            self._defaults = Parameters(params)
-            order = list(self._defaults)
-        elif isinstance(params, str):
-            raise ValueError(f"params must be a sequence of names or a mapping, got the "
-                             f"string {params!r} (write params=[{params!r}])")
-        else:
-            order = unique_names(params, "parameter", "params")
-        if set(order) != set(pnames):
-            missing = [p for p in pnames if p not in order]
-            extra = [p for p in order if p not in pnames]
-            raise ValueError(f"params must name exactly the parameters of {expr!r} "
-                             f"({pnames}); missing {missing}, not in the expression {extra}")
-        return order
 
     # -- pickling: keep the recipe, drop the compiled functions ------------------
     def __getstate__(self):
@@ -202,59 +205,6 @@ class Model:
         self._f = sympy.lambdify(safe, value, modules=_MODULES)
         self._j = sympy.lambdify(safe, jac, modules=_MODULES, cse=True)
 
-    # -- argument handling ---------------------------------------------------------
-    @property
-    def nparams(self) -> int:
-        return len(self.param_names)
-
-    def _pvec(self, params: Any) -> np.ndarray:
-        n = self.nparams
-        if isinstance(params, Mapping):
-            missing = [p for p in self.param_names if p not in params]
-            if missing:
-                raise ValueError(f"params is missing values for {missing} "
-                                 f"(the parameters are {self.param_names})")
-            vals = []
-            for p in self.param_names:
-                v = params[p]
-                v = v.value if isinstance(v, Parameter) else v
-                if v is None:
-                    raise ValueError(f"params: parameter {p!r} has no value")
-                vals.append(v)
-            return np.asarray(vals, dtype=float)
-        try:
-            p = np.asarray(params, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"params must be {n} numbers (in the order {self.param_names}) "
-                             f"or a mapping of names to values, got {params!r:.80}") from None
-        if p.shape != (n,):
-            raise ValueError(f"params must have one value per parameter ({n}: "
-                             f"{self.param_names}), got shape {p.shape}")
-        return p
-
-    def _xs(self, x: Any) -> tuple[list[np.ndarray], int]:
-        """The independent variable(s) as float arrays, and the number of points."""
-        k = len(self.independent_names)
-        if k == 1:
-            xa = np.atleast_1d(np.asarray(x, dtype=float))
-            if xa.ndim != 1:
-                raise ValueError(f"x must be a 1-D array of points for the independent "
-                                 f"variable {self.independent_names[0]!r}, got shape {xa.shape}")
-            return [xa], xa.shape[0]
-        if len(x) != k:
-            raise ValueError(f"x must hold {k} arrays, one per independent variable "
-                             f"{self.independent_names}, got {len(x)}")
-        xs = [np.atleast_1d(np.asarray(xi, dtype=float)) for xi in x]
-        try:
-            shape = np.broadcast_shapes(*(xi.shape for xi in xs))
-        except ValueError:
-            raise ValueError(f"x: the arrays for {self.independent_names} have shapes "
-                             f"{[xi.shape for xi in xs]} that do not broadcast") from None
-        if len(shape) != 1:
-            raise ValueError(f"x: each independent variable must be a 1-D array, "
-                             f"got shapes {[xi.shape for xi in xs]}")
-        return [np.broadcast_to(xi, shape) for xi in xs], shape[0]
-
     # -- evaluation ----------------------------------------------------------------
     def eval(self, params: Any, x: Any) -> np.ndarray:
         """Model values at ``x``: shape ``(m,)``."""
@@ -265,10 +215,6 @@ class Model:
         with np.errstate(all="ignore"):
             out = self._f(*p, *xs)
         return np.array(np.broadcast_to(np.asarray(out, dtype=float), (m,)))
-
-    def __call__(self, x: Any, *params: float) -> np.ndarray:
-        """``model(x, *params)``: the ``f(x, *p)`` form ``curve_fit`` takes."""
-        return self.eval(params, x)
 
     def jacobian(self, params: Any, x: Any) -> np.ndarray:
         """Exact derivatives ``d f(x_i) / d p_j``: shape ``(m, n)``."""
@@ -283,144 +229,11 @@ class Model:
             jac[:, j] = col  # broadcasts constant derivatives to full length
         return jac
 
-    def _data(self, y: Any, sigma: Any, m: int) -> tuple[np.ndarray, np.ndarray | None]:
-        ya = np.asarray(y, dtype=float)
-        if ya.shape != (m,):
-            raise ValueError(f"y must have one value per point of x (shape ({m},)), "
-                             f"got shape {ya.shape}")
-        if sigma is None:
-            return ya, None
-        s = np.asarray(sigma, dtype=float)
-        if s.ndim == 0:
-            s = np.full(m, float(s))
-        if s.shape != (m,):
-            raise ValueError(f"sigma must be a number or have one value per point "
-                             f"(shape ({m},)), got shape {s.shape}")
-        if not np.all(np.isfinite(s) & (s > 0)):
-            bad = s[~(np.isfinite(s) & (s > 0))][0]
-            raise ValueError(f"sigma must be positive and finite everywhere, found {bad!r}")
-        return ya, s
-
-    def residuals(self, params: Any, x: Any, y: Any, sigma: Any = None) -> np.ndarray:
-        """Weighted residuals ``r = (f(x; p) - y) / sigma``: shape ``(m,)``.
-
-        The solver minimises ``0.5 * sum(r**2)``; ``sigma`` (a number or one
-        value per point, positive) defaults to 1.
-        """
-        f = self.eval(params, x)
-        ya, s = self._data(y, sigma, f.shape[0])
-        r = f - ya
-        return r if s is None else r / s
-
-    def residual_jacobian(self, params: Any, x: Any, y: Any, sigma: Any = None) -> np.ndarray:
-        """Jacobian of :meth:`residuals`: ``J / sigma[:, None]``, shape ``(m, n)``.
-
-        Takes the same arguments as :meth:`residuals`, so the pair can be given
-        to a solver as ``fun``/``jac`` with the same ``args=(x, y, sigma)``.
-        """
-        jac = self.jacobian(params, x)
-        _, s = self._data(y, sigma, jac.shape[0])
-        return jac if s is None else jac / s[:, None]
-
-    # -- parameters -------------------------------------------------------------------
-    def make_params(self, **values: Any) -> Parameters:
-        """Parameters for this model, in ``param_names`` order.
-
-        Each keyword is a parameter name with a number (the initial value, the
-        model's default bounds kept), a :class:`Parameter`, or a dict of
-        Parameter fields (``value``, ``min``, ``max``, ``vary``).  Parameters
-        not given keep the model's defaults (value ``None`` if it has none).
-        """
-        unknown = [k for k in values if k not in self.param_names]
-        if unknown:
-            raise ValueError(f"make_params: {unknown[0]!r} is not a parameter of this model "
-                             f"(the parameters are {self.param_names})")
-        out = Parameters()
-        for n in self.param_names:
-            p = self._defaults[n].copy() if n in self._defaults else Parameter(n)
-            v = values.get(n)
-            if isinstance(v, Parameter):
-                if v.name != n:
-                    raise ValueError(f"make_params: keyword {n!r} was given a Parameter "
-                                     f"named {v.name!r}")
-                p = v.copy()
-            elif isinstance(v, Mapping):
-                bad = [k for k in v if k not in ("value", "min", "max", "vary")]
-                if bad:
-                    raise ValueError(f"make_params: {n}={dict(v)!r} has unknown field "
-                                     f"{bad[0]!r}; fields are value, min, max, vary")
-                for k, fv in v.items():
-                    setattr(p, k, fv)
-            elif v is not None:
-                p.value = v
-            out.add(p.check(need_value=False))
-        return out
-
-    def guess(self, x: Any, y: Any) -> dict[str, float]:
-        """Data-driven initial values ``{name: value}`` from samples ``(x, y)``.
-
-        Only models given a ``guess`` function have one (all library models do).
-        """
-        if self._guess is None:
-            raise NotImplementedError(f"{self!r} has no guess(); give initial values with "
-                                      f"make_params(...), or build it with guess=...")
-        xa = np.asarray(x, dtype=float)
-        ya = np.asarray(y, dtype=float)
-        if xa.ndim != 1 or ya.shape != xa.shape:
-            raise ValueError(f"guess: x and y must be 1-D arrays of the same length, got "
-                             f"shapes {xa.shape} and {ya.shape}")
-        ok = np.isfinite(xa) & np.isfinite(ya)
-        if ok.sum() < self.nparams:
-            raise ValueError(f"guess: need at least {self.nparams} finite (x, y) points for "
-                             f"{self.nparams} parameters, got {int(ok.sum())}")
-        order = np.argsort(xa[ok], kind="stable")
-        with np.errstate(all="ignore"):
-            g = self._guess(xa[ok][order], ya[ok][order])
-        out = {n: float(g[n]) for n in self.param_names}
-        bad = [n for n, v in out.items() if not np.isfinite(v)]
-        if bad:  # a guess must never hand the solver a NaN; say so instead
-            raise ValueError(f"guess: could not estimate {bad} from these data; give initial "
-                             f"values with make_params(...)")
-        return out
-
-    def fit_problem(self, x: Any, y: Any, params: Parameters | Mapping[str, Any] | None = None,
-                    sigma: Any = None) -> FitProblem:
-        """Reduce model + data + Parameters to a solver's ``fun``, ``jac``, ``x0``, ``bounds``.
-
-        ``params`` defaults to :meth:`guess` (library models).  Fixed
-        parameters (``vary=False``) are held at their values and left out of
-        the vector; their Jacobian columns are dropped.
-        """
-        if params is None:
-            params = self.make_params(**self.guess(x, y))
-        elif not isinstance(params, Parameters):
-            params = self.make_params(**dict(params))
-        if list(params) != self.param_names:
-            raise ValueError(f"params must hold exactly this model's parameters in order "
-                             f"{self.param_names}, got {list(params)}")
-        params = params.copy()
-        x0, lower, upper = params.to_arrays()
-        xs, m = self._xs(x)
-        x_arg = xs[0] if len(xs) == 1 else xs
-        ya, s = self._data(y, sigma, m)
-        idx = [i for i, n in enumerate(params) if params[n].vary]
-        full = params.full
-
-        def fun(xv):
-            return self.residuals(full(xv), x_arg, ya, s)
-
-        jac = None
-        if self.has_jacobian:
-            def jac(xv):
-                return self.residual_jacobian(full(xv), x_arg, ya, s)[:, idx]
-        fun.param_names = params.varying  # the solver's messages name Jacobian columns
-
-        return FitProblem(fun, jac, x0, (lower, upper), params.varying, params)
-
     # -- construction from a callable ----------------------------------------------------
     @classmethod
     def from_callable(cls, f: Callable, param_names: Sequence[str] | None = None, *,
-                      name: str | None = None, guess: Callable | None = None) -> Model:
+                      name: str | None = None, guess: Callable | None = None,
+                      prefix: str = "") -> Model:
         """A model from a Python function ``f(x, *params)``, as ``curve_fit`` takes.
 
         Parameter names come from the signature (``def f(x, a, b)`` gives
@@ -429,60 +242,137 @@ class Model:
         Jacobian: ``model.jacobian`` and ``model.residual_jacobian`` are
         ``None``, meaning the solver uses finite differences.
         """
-        return _CallableModel(f, param_names, name=name, guess=guess)
+        return CallableModel(f, param_names=param_names, name=name, guess=guess,
+                             prefix=prefix)
 
     def __repr__(self) -> str:
         indep = (repr(self.independent_names[0]) if len(self.independent_names) == 1
                  else repr(tuple(self.independent_names)))
         extra = f", name={self.name!r}" if self.name else ""
+        extra += f", prefix={self.prefix!r}" if self.prefix else ""
         return (f"Model({self.expr_text!r}, independent={indep}, "
                 f"params={self.param_names!r}{extra})")
 
 
-class _CallableModel(Model):
-    """A :class:`Model` around ``f(x, *params)``; see :meth:`Model.from_callable`."""
+def _independent(independent, independent_vars, names):
+    if independent is not None and independent_vars is not None:
+        raise TypeError("give independent or independent_vars (lmfit's name), not both")
+    if independent is None:
+        independent = independent_vars
+    if independent is None:
+        return "x" if "x" in names and "t" not in names else "t"
+    return independent
+
+
+def _prefix(prefix: Any) -> str:
+    if not isinstance(prefix, str):
+        raise ValueError(f"prefix must be a string such as 'g1_', got {prefix!r}")
+    if prefix:
+        validate_name(prefix + "a", "prefix")
+    return prefix
+
+
+def _order_from(params, roots, expr):
+    defaults = Parameters()
+    if isinstance(params, Mapping):
+        defaults = Parameters(params)
+        order = list(defaults)
+    elif isinstance(params, str):
+        raise ValueError(f"params must be a sequence of names or a mapping, got the "
+                         f"string {params!r} (write params=[{params!r}])")
+    else:
+        order = unique_names(params, "parameter", "params")
+    if set(order) != set(roots):
+        missing = [p for p in roots if p not in order]
+        extra = [p for p in order if p not in roots]
+        raise ValueError(f"params must name exactly the parameters of {expr!r} "
+                         f"({roots}); missing {missing}, not in the expression {extra}")
+    return order, defaults
+
+
+def _prefixed(defaults: Parameters, prefix: str) -> Parameters:
+    if not prefix:
+        return defaults
+    out = Parameters()
+    for p in defaults.values():
+        out.add(prefix + p.name, p.value, p.min, p.max, p.vary, expr=p.expr)
+    return out
+
+
+# -- models from Python callables ---------------------------------------------------------
+class CallableModel(Model):
+    """A :class:`Model` around a Python function, as lmfit's ``Model(f)`` and SciPy's
+    ``curve_fit`` take it.
+
+    ``Model(f)`` with ``def f(x, amp, cen, wid)`` gives the parameters ``amp, cen, wid`` in
+    signature order and the independent variable ``x`` (the first argument, unless
+    ``independent_vars`` names others). Arguments with a numeric default are parameters with
+    that default as their initial value (lmfit's rule); arguments with any other default
+    (``None``, a string, a bool) keep their defaults and are not fitted. ``f(x, *p)`` needs
+    ``param_names``. Such a model has no symbolic Jacobian: the solver takes finite
+    differences.
+    """
 
     has_jacobian = False
     jacobian = None
     residual_jacobian = None
 
-    def __init__(self, f, param_names=None, *, name=None, guess=None):
+    def __init__(self, f, independent=None, params=None, *, name=None, guess=None, prefix="",
+                 independent_vars=None, param_names=None, nan_policy=None):
         if not callable(f):
             raise ValueError(f"f must be callable f(x, *params), got {f!r:.80}")
+        if independent is not None and independent_vars is not None:
+            raise TypeError("give independent or independent_vars (lmfit's name), not both")
+        if params is not None and param_names is not None:
+            raise TypeError("give params or param_names, not both")
+        independent = independent if independent is not None else independent_vars
+        names = param_names if param_names is not None else params
+        if nan_policy not in (None, "raise"):
+            raise ValueError(f"nan_policy={nan_policy!r}: trustfit models raise on NaN data "
+                             f"(drop NaN points before fitting)")
         try:
             sig = inspect.signature(f)
         except (TypeError, ValueError):
             sig = None
-        positional = []
-        var_positional = False
-        if sig is not None:
-            for p in sig.parameters.values():
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-                    positional.append(p.name)
-                elif p.kind is p.VAR_POSITIONAL:
-                    var_positional = True
-        if param_names is None:
-            if sig is None or not positional:
+        args, defaults, var_positional, keyword_only = _arguments(sig)
+        if independent is None:
+            independent = [args[0]] if args else ["x"]
+        indep = unique_names(independent, "independent variable", "independent_vars")
+        if names is None:
+            if sig is None or not args:
                 raise ValueError(f"cannot read f(x, a, b, ...) from the signature of {f!r:.80}; "
                                  f"pass param_names=[...]")
-            if len(positional) < 2:
+            missing = [v for v in indep if v not in args]
+            if missing:
+                raise ValueError(f"independent variable {missing[0]!r} is not an argument of "
+                                 f"f{sig}")
+            roots = [a for a in args if a not in indep and
+                     (a not in defaults or _numeric(defaults[a]))]
+            if not roots:
                 raise ValueError(f"f{sig} has no parameters after the independent variable"
                                  + ("; with *args, pass param_names=[...]" if var_positional
                                     else ""))
-            names = positional[1:]
+            by_keyword = (args[:len(indep) + len(roots)] != indep + roots
+                          or any(a in keyword_only for a in indep + roots))
         else:
-            if isinstance(param_names, str):
+            if isinstance(names, str):
                 raise ValueError(f"param_names must be a sequence of names, got the string "
-                                 f"{param_names!r}")
-            names = list(param_names)
-            if not names:
+                                 f"{names!r}")
+            roots = list(names)
+            if not roots:
                 raise ValueError("param_names must name at least one parameter, got []")
-        self.param_names = unique_names(names, "parameter")
-        self.independent_names = [positional[0] if positional else "x"]
+            by_keyword = False
+        self.prefix = _prefix(prefix)
+        roots = unique_names(roots, "parameter")
+        self.param_names = [self.prefix + r for r in roots]
+        self._roots = roots
+        self._by_keyword = by_keyword
+        self.independent_names = indep
         self.func = f
         self.name = name or getattr(f, "__name__", None)
         self._guess = guess
-        self._defaults = Parameters()
+        self._defaults = Parameters(Parameter(self.prefix + r, float(defaults[r]))
+                                    for r in roots if r in defaults)
         self.expr_text = None
         self.expr = None
         self.param_symbols = self.independent_symbols = None
@@ -493,7 +383,13 @@ class _CallableModel(Model):
         p = self._pvec(params)
         xs, m = self._xs(x)
         with np.errstate(all="ignore"):
-            out = np.asarray(self.func(xs[0], *p), dtype=float)
+            if self._by_keyword:
+                kwargs = dict(zip(self.independent_names, xs, strict=True))
+                kwargs.update(zip(self._roots, p, strict=True))
+                out = self.func(**kwargs)
+            else:
+                out = self.func(*xs, *p)
+            out = np.asarray(out, dtype=float)
         try:
             return np.array(np.broadcast_to(out, (m,)))
         except ValueError:
@@ -501,4 +397,26 @@ class _CallableModel(Model):
                              f"one value per point of x ({m},)") from None
 
     def __repr__(self) -> str:
-        return f"Model.from_callable({self.name}, params={self.param_names!r})"
+        extra = f", prefix={self.prefix!r}" if self.prefix else ""
+        return f"Model({self.name}, params={self.param_names!r}{extra})"
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _arguments(sig):
+    """Argument names, their defaults, whether there is ``*args``, the keyword-only ones."""
+    args, defaults, var_positional, keyword_only = [], {}, False, set()
+    if sig is None:
+        return args, defaults, var_positional, keyword_only
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            args.append(p.name)
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+            if p.kind is p.KEYWORD_ONLY:
+                keyword_only.add(p.name)
+        elif p.kind is p.VAR_POSITIONAL:
+            var_positional = True
+    return args, defaults, var_positional, keyword_only

@@ -1,7 +1,7 @@
 """Built-in models with data-driven initial guesses.
 
 A good start is the cheapest fix for a bad start: each model here comes with
-``guess(x, y)``, which reads initial values off the data by direct, non-iterative
+``guess(data, x=x)``, which reads initial values off the data by direct, non-iterative
 methods (peak position, half-maximum span, linear regressions), so a fit begins
 near the answer.  Every model is an ordinary :class:`~trustfit.models.Model`
 with an exact Jacobian.
@@ -343,16 +343,21 @@ NAMES: tuple[str, ...] = tuple(_SPECS)
 _cache: dict[str, Model] = {}
 
 
-def get(name: str) -> Model:
+def get(name: str, prefix: str = "") -> Model:
     """The built-in model ``name``; built on first use and then shared.
 
     The shared model is never mutated by fitting (parameters live in
-    :class:`~trustfit.models.Parameters`), so sharing it is safe.
+    :class:`~trustfit.models.Parameters`), so sharing it is safe; ``set_param_hint``
+    changes it for every user, so take a copy with a ``prefix`` (or ``copy.deepcopy``) first.
+    With ``prefix`` a new model is built, its parameter names prefixed.
     """
     if name not in _SPECS:
         raise ValueError(f"no built-in model {name!r}; the built-in models are "
                          f"{', '.join(NAMES)}")
+    expr, indep, params, guess = _SPECS[name]
+    if prefix:
+        return Model(expr, indep, {p.name: p for p in params}, name=name, guess=guess,
+                     prefix=prefix)
     if name not in _cache:
-        expr, indep, params, guess = _SPECS[name]
         _cache[name] = Model(expr, indep, {p.name: p for p in params}, name=name, guess=guess)
     return _cache[name]

@@ -1,8 +1,10 @@
 """What the plotting modules share: the lazy matplotlib import and small helpers.
 
 matplotlib is an optional dependency (the ``plot`` extra). It is imported only when a
-picture is made, with the non-interactive Agg backend unless the caller already chose one,
-so ``import trustfit`` (and ``import trustfit.plots``) never imports it.
+picture is made, so ``import trustfit`` (and ``import trustfit.plots``) never imports it. The
+backend is never changed: a script's ``plt.show()``, a notebook's inline figures and
+``MPLBACKEND`` work as the user set them up (matplotlib itself falls back to Agg where no
+display is available).
 """
 from __future__ import annotations
 
@@ -21,20 +23,12 @@ KIND_LABELS = {"LM": "LM steps", "QN": "quasi-Newton steps", "GN": "Gauss-Newton
 
 
 def pyplot():
-    """``matplotlib.pyplot``, imported on first use with the Agg backend.
-
-    Agg is chosen only when pyplot has not been imported yet, so a notebook or GUI session
-    that already picked a backend keeps it.
-    """
-    import sys
+    """``matplotlib.pyplot``, imported on first use; the user's backend is left alone."""
     try:
-        import matplotlib
+        import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("trustfit's plots need matplotlib: pip install 'trustfit[plot]'") \
             from None
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     return plt
 
 
