@@ -1,0 +1,89 @@
+"""Is a model's compiled kernel ready?  Loaded in this process, cached on disk, or neither.
+
+``backend='auto'`` (:mod:`._backend`) needs the answer before deciding, and must get it
+in well under a millisecond: generating the kernel's source to look for its file would
+cost more than fitting a hundred curves on numpy.  So every kernel that becomes ready
+(compiled or loaded by :func:`._kernel.warm_kernel`) is noted:
+
+* in this process (:func:`is_loaded`): a kernel warmed here runs at once;
+* on disk, in the record ``kernels.json`` of the private cache folder (:mod:`._records`):
+  the kernel's key (the model's :func:`._codegen.model_key`, the kernel version, the
+  method) and the path of its generated module.  :func:`is_cached` trusts a note only
+  while the module is still there with numba's compiled index beside it (``__pycache__/
+  <module>.*.nbi``) at least as new as the module (numba's index is stamped with the
+  module's modification time; an older one is stale).
+
+A kernel cached by a trustfit that did not keep the record reads as not cached: the
+prediction then counts a compile that turns out to be a load, which only makes the
+first large batch choose as if the wait were longer.  The answer steers a prediction;
+it never changes a result.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from ._records import read_record, update_record
+
+#: The record of kernels known to be compiled into the cache folder.
+KERNELS = "kernels.json"
+
+_LOCK = threading.Lock()
+_LOADED: set[tuple] = set()
+
+
+def kernel_key(bm, method: str) -> str:
+    """The key of ``bm``'s kernel for ``method``: model, kernel version, method."""
+    from ._codegen import model_key
+    from ._kernel import KERNEL_VERSION
+
+    return f"{model_key(bm)}_{KERNEL_VERSION}_{method}"
+
+
+def is_loaded(bm, method: str, parallel: bool) -> bool:
+    """Whether the kernel was made ready (compiled or loaded) in this process."""
+    with _LOCK:
+        return (kernel_key(bm, method), bool(parallel)) in _LOADED
+
+
+def is_cached(bm, method: str) -> bool:
+    """Whether the kernel's compiled code is in the cache folder, as noted when it was
+    made ready (see the module docstring)."""
+    path = read_record(KERNELS).get(kernel_key(bm, method))
+    if not isinstance(path, str):
+        return False
+    return compiled_beside(Path(path))
+
+
+def compiled_beside(module: Path) -> bool:
+    """Whether numba's index for ``module`` exists and is not older than the module."""
+    try:
+        made = os.stat(module).st_mtime
+        folder = module.parent / "__pycache__"
+        stamps = [os.stat(folder / f).st_mtime for f in os.listdir(folder)
+                  if f.startswith(module.stem + ".") and f.endswith(".nbi")]
+    except OSError:
+        return False
+    return bool(stamps) and min(stamps) >= made
+
+
+def mark_ready(bm, method: str, parallel: bool) -> None:
+    """Note that the kernel is ready in this process and, when its module is a file in
+    the cache folder, that it is cached there."""
+    key = kernel_key(bm, method)
+    with _LOCK:
+        _LOADED.add((key, bool(parallel)))
+    from ._kernel import load_kernel
+
+    path = getattr(load_kernel(bm, method), "__file__", None)
+    if isinstance(path, str) and os.path.isfile(path) and compiled_beside(Path(path)):
+        if read_record(KERNELS).get(key) != path:
+            update_record(KERNELS, {key: path})
+
+
+def forget_loaded() -> None:
+    """Forget what this process made ready (for tests)."""
+    with _LOCK:
+        _LOADED.clear()
