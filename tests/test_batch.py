@@ -425,12 +425,12 @@ def test_uncompilable_expression_falls_back_with_a_warning(monkeypatch):
     # 20 curves: 'auto' runs numpy at once (compiling would not pay), nothing to warn about
     r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
     assert r.backend == "numpy" and r.success.all()
-    assert r.backend_reason.startswith("numpy: the compiled kernel for this model is not cached")
+    assert r.backend_reason.startswith("numpy: the compiled kernel for this model is not loaded")
     # where compiling is predicted to pay, the failed compile falls back with one warning
     from trustfit.batch import _backend
 
     monkeypatch.setattr(_backend, "_predicted_choice",
-                        lambda *a: ("compiled", "compiled: predicted sooner"))
+                        lambda *a: ("compiled", "compiled: predicted sooner", False))
     with pytest.warns(CompileWarning, match="cannot compile the model") as caught:
         r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
     assert len(caught) == 1

@@ -60,8 +60,7 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
     elif is_loaded(bm, meth, parallel):
         reason = "compiled: the kernel for this model is loaded in this process"
     else:
-        cached = is_cached(bm, meth)
-        choice, reason = _predicted_choice(bm, cached, N, m)
+        choice, reason, cached = _predicted_choice(bm, meth, N, m)
         if choice == "numpy":
             attach_lambdified(bm)
             return resolve_method(bm, method, "numpy", LB, UB), "numpy", reason
@@ -72,14 +71,22 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
     return resolve_method(bm, method, "numpy", LB, UB), "numpy", ready
 
 
-def _predicted_choice(bm: BatchModel, cached: bool, N: int, m: int):
-    """``('numpy' | 'compiled', reason)`` by the predicted times of :mod:`._cost`."""
+def _predicted_choice(bm: BatchModel, meth: str, N: int, m: int):
+    """``('numpy' | 'compiled', reason, cached)`` by the predicted times of :mod:`._cost`.
+    When numpy is sooner than even loading a cached kernel, the cache is not looked at
+    (``cached`` None): that check costs more than a small batch."""
     const = _cost.constants()
     n = bm.n_params
-    ready_s = const["load_s"] if cached else const["compile_s"]
     t_np = _cost.predict_numpy(N, m, n, const)
-    t_c = _cost.predict_compiled(N, m, n, const, ready_s)
     curves = f"{N:,} curve" + ("" if N == 1 else "s")
+    t_load = _cost.predict_compiled(N, m, n, const, const["load_s"])
+    if t_np <= t_load:
+        return "numpy", (f"numpy: the compiled kernel for this model is not loaded in this "
+                         f"process, and {curves} finish sooner on numpy (predicted "
+                         f"{seconds(t_np)}) than loading it from the cache or compiling it "
+                         f"(predicted at least {seconds(t_load)})"), None
+    cached = is_cached(bm, meth)
+    t_c = t_load if cached else _cost.predict_compiled(N, m, n, const, const["compile_s"])
     if cached:
         state, wait = "is cached but not loaded in this process", "loading it and fitting"
     else:
@@ -87,11 +94,11 @@ def _predicted_choice(bm: BatchModel, cached: bool, N: int, m: int):
     if t_np <= t_c:
         return "numpy", (f"numpy: the compiled kernel for this model {state}, and {curves} "
                          f"finish sooner on numpy (predicted {seconds(t_np)}) than "
-                         f"{wait} (predicted {seconds(t_c)})")
+                         f"{wait} (predicted {seconds(t_c)})"), cached
     return "compiled", (f"compiled: the kernel for this model {state}; {wait} is predicted "
                         f"to finish {curves} sooner ({seconds(t_c)}) than numpy "
                         f"({seconds(t_np)})" + ("" if cached else
-                                                "; it is cached for later calls"))
+                                                "; it is cached for later calls")), cached
 
 
 def seconds(t: float) -> str:
