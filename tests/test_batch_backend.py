@@ -46,11 +46,14 @@ def test_small_batch_of_a_new_model_runs_on_numpy_and_says_why(fresh):
     assert "than loading it from the cache or compiling it (predicted at least " \
         in r.backend_reason
     assert r.backend_reason in repr(r) and r.summary()["backend_reason"] == r.backend_reason
-    # nothing was compiled: no kernel module in the cache folder; the machine's measured
-    # constants were recorded there, positive and finite
+    # clear at the numpy path's upper bounds: nothing compiled, nothing calibrated
+    assert "(predicted at most " in r.backend_reason
     assert not list(fresh.glob("tf_batch_*.py"))
+    assert not (fresh / _cost.machine_record()).exists()
+    # a batch where the bounds do not settle it calibrates, once, and records the constants
+    const = _cost.constants()
     rec = json.loads((fresh / _cost.machine_record()).read_text())
-    assert all(np.isfinite(rec[k]) and rec[k] > 0 for k in ("iter_s", "elem_s"))
+    assert all(np.isfinite(rec[k]) and 0 < rec[k] == const[k] for k in ("iter_s", "elem_s"))
 
 
 def test_forced_backends_are_respected(fresh):
@@ -80,8 +83,8 @@ def test_loaded_or_cached_kernel_and_large_batches_run_compiled(monkeypatch):
     assert r.backend_reason.startswith("numpy: the compiled kernel for this model is not "
                                        "loaded in this process, and 30 curves")
     # where numpy is predicted slow (a large batch, here slow constants), the kernel runs
-    const = dict(_cost.constants(), iter_s=1.0, elem_s=1.0)
-    monkeypatch.setattr(_cost, "constants", lambda: const)
+    const = dict(_cost.constants(), iter_s=1.0, elem_s=1.0, bounds=False)
+    monkeypatch.setattr(_cost, "constants", lambda measure=True: const)
     r = fit_batch(MODEL, t, Y, p0, method="lm")
     assert r.backend == "compiled"
     assert r.backend_reason.startswith(

@@ -49,7 +49,6 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
         return resolve_method(bm, method, "numpy", LB, UB), "numpy", \
             ("numpy: the model is a Python callable; only symbolic models (an expression, "
              "a sympy expression or a trustfit.Model) are compiled")
-    meth = resolve_method(bm, method, "compiled", LB, UB)
     cached = None
     if backend == "compiled":
         reason = "compiled: backend='compiled' was asked for"
@@ -57,13 +56,17 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
         reason = "compiled: method='varpro' runs only on the compiled kernel"
     elif bm.n_independent != 1:
         reason = "compiled: the numpy path fits models of one independent variable only"
-    elif is_loaded(bm, meth, parallel):
+    elif is_loaded(bm, parallel) and is_loaded(
+            bm, parallel, resolve_method(bm, method, "compiled", LB, UB)):
         reason = "compiled: the kernel for this model is loaded in this process"
     else:
-        choice, reason, cached = _predicted_choice(bm, meth, N, m)
+        # the kernel's method is resolved only if needed: it costs more than a small batch
+        choice, reason, cached = _predicted_choice(
+            bm, lambda: resolve_method(bm, method, "compiled", LB, UB), N, m)
         if choice == "numpy":
             attach_lambdified(bm)
             return resolve_method(bm, method, "numpy", LB, UB), "numpy", reason
+    meth = resolve_method(bm, method, "compiled", LB, UB)
     ready = _make_ready(bm, meth, backend, parallel, m, cached)
     if ready is None:
         return meth, "compiled", reason
@@ -71,21 +74,27 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
     return resolve_method(bm, method, "numpy", LB, UB), "numpy", ready
 
 
-def _predicted_choice(bm: BatchModel, meth: str, N: int, m: int):
+def _predicted_choice(bm: BatchModel, kernel_method, N: int, m: int):
     """``('numpy' | 'compiled', reason, cached)`` by the predicted times of :mod:`._cost`.
-    When numpy is sooner than even loading a cached kernel, the cache is not looked at
-    (``cached`` None): that check costs more than a small batch."""
-    const = _cost.constants()
+    When numpy is sooner than even loading a cached kernel (with the numpy path's upper
+    bounds when it is not calibrated yet), neither the cache, nor the kernel's method
+    (``kernel_method()``), nor a calibration is looked at (``cached`` None): they cost more
+    than a small batch."""
     n = bm.n_params
-    t_np = _cost.predict_numpy(N, m, n, const)
     curves = f"{N:,} curve" + ("" if N == 1 else "s")
-    t_load = _cost.predict_compiled(N, m, n, const, const["load_s"])
-    if t_np <= t_load:
-        return "numpy", (f"numpy: the compiled kernel for this model is not loaded in this "
-                         f"process, and {curves} finish sooner on numpy (predicted "
-                         f"{seconds(t_np)}) than loading it from the cache or compiling it "
-                         f"(predicted at least {seconds(t_load)})"), None
-    cached = is_cached(bm, meth)
+    for measure in (False, True):
+        const = _cost.constants(measure)
+        t_np = _cost.predict_numpy(N, m, n, const)
+        t_load = _cost.predict_compiled(N, m, n, const, const["load_s"])
+        if t_np <= t_load:
+            most = "at most " if const["bounds"] else ""
+            return "numpy", (f"numpy: the compiled kernel for this model is not loaded in "
+                             f"this process, and {curves} finish sooner on numpy (predicted "
+                             f"{most}{seconds(t_np)}) than loading it from the cache or "
+                             f"compiling it (predicted at least {seconds(t_load)})"), None
+        if not const["bounds"]:
+            break
+    cached = is_cached(bm, kernel_method())
     t_c = t_load if cached else _cost.predict_compiled(N, m, n, const, const["compile_s"])
     if cached:
         state, wait = "is cached but not loaded in this process", "loading it and fitting"
@@ -113,7 +122,7 @@ def _make_ready(bm, meth, backend, parallel, m, cached):
     try:
         from ._kernel import warm_kernel
 
-        if cached is None and not is_loaded(bm, meth, parallel):
+        if cached is None and not is_loaded(bm, parallel, meth):
             cached = is_cached(bm, meth)
         if cached is False:
             notice(COMPILE_NOTICE)
@@ -195,12 +204,14 @@ def attach_lambdified(bm: BatchModel) -> None:
     f = sympy.lambdify(args, bm.expr, ["scipy", "numpy"])
     from trustfit.models._edges import edge_safe_diff
 
-    d = [sympy.lambdify(args, edge_safe_diff(bm.expr, p), ["scipy", "numpy"])
-         for p in bm.param_symbols]
+    # one function for all the derivatives: one generated function instead of n (each
+    # lambdify prints and compiles code; on a small batch that is most of the work)
+    d = sympy.lambdify(args, [edge_safe_diff(bm.expr, p) for p in bm.param_symbols],
+                       ["scipy", "numpy"])
 
     def jac(x, *p):
         shape = np.broadcast(x, p[0]).shape
-        cols = [np.broadcast_to(np.asarray(dk(x, *p), dtype=float), shape) for dk in d]
+        cols = [np.broadcast_to(np.asarray(dk, dtype=float), shape) for dk in d(x, *p)]
         return np.stack(cols, axis=-1)
 
     bm.func = f

@@ -17,7 +17,9 @@ private cache folder (:mod:`._records`; ``tag`` names the host, the cores, Pytho
 numpy, so a cache folder shared between machines keeps one record per machine):
 
 * ``iter_s``, ``elem_s``: a calibration run timed once per machine
-  (:func:`calibrate`, ~10-30 ms): the numpy path fits one curve, then 192 copies of it
+  (:func:`calibrate`, ~10-30 ms; run only when a decision needs it: before, the upper
+  bounds ``BOUND_ITER_S``, ``BOUND_ELEM_S`` settle every batch that numpy finishes sooner
+  than a kernel loads, even at those bounds): the numpy path fits one curve, then 192 copies of it
   (the copies take exactly the same iterations), each twice, keeping the faster time;
   the one-curve time per iteration is ``iter_s`` and the extra time of the copies per
   unit and iteration is ``elem_s``.
@@ -52,6 +54,12 @@ DEFAULT_COMPILE_S = 12.0
 DEFAULT_LOAD_S = 0.35
 DEFAULT_KERNEL_SPEEDUP = 25.0
 MIN_TIMED_S = 0.05
+#: Upper bounds on the numpy path's constants, for deciding before a calibration: 5 times
+#: those measured on a 2-core machine (2.6e-4 s, 4.2e-9 s); a guess, not a guarantee (the
+#: same machine under a load of 14 measured 2.8e-8 s per unit): they decide only batches
+#: that numpy finishes in well under a kernel's load time, where a miss costs little.
+BOUND_ITER_S = 1.3e-3
+BOUND_ELEM_S = 2.1e-8
 _RANGE = (1e-12, 1e4)  # a stored constant outside this range (seconds) is ignored
 
 
@@ -67,13 +75,21 @@ def _valid(value) -> bool:
             and math.isfinite(value) and _RANGE[0] <= value <= _RANGE[1])
 
 
-def constants() -> dict:
-    """This machine's constants (calibrating the numpy path first if never done)."""
+def constants(measure: bool = True) -> dict:
+    """This machine's constants, calibrating the numpy path first if never done; with
+    ``measure=False`` the upper bounds ``BOUND_ITER_S``, ``BOUND_ELEM_S`` stand in for a
+    calibration not yet run (``out['bounds']`` True), for a decision that is clear
+    without it."""
     rec = read_record(machine_record())
+    out = {"bounds": False}
     if not (_valid(rec.get("iter_s")) and _valid(rec.get("elem_s"))):
-        rec.update(calibrate())
-        update_record(machine_record(), {k: rec[k] for k in ("iter_s", "elem_s")})
-    out = {"iter_s": float(rec["iter_s"]), "elem_s": float(rec["elem_s"])}
+        if measure:
+            rec.update(calibrate())
+            update_record(machine_record(), {k: rec[k] for k in ("iter_s", "elem_s")})
+        else:
+            rec.update(iter_s=BOUND_ITER_S, elem_s=BOUND_ELEM_S)
+            out["bounds"] = True
+    out.update(iter_s=float(rec["iter_s"]), elem_s=float(rec["elem_s"]))
     out["compile_s"] = float(rec["compile_s"]) if _valid(rec.get("compile_s")) \
         else DEFAULT_COMPILE_S
     out["load_s"] = float(rec["load_s"]) if _valid(rec.get("load_s")) else DEFAULT_LOAD_S

@@ -42,10 +42,22 @@ def kernel_key(bm, method: str) -> str:
     return f"{model_key(bm)}_{KERNEL_VERSION}_{method}"
 
 
-def is_loaded(bm, method: str, parallel: bool) -> bool:
-    """Whether the kernel was made ready (compiled or loaded) in this process."""
+def _model_text(bm) -> tuple:
+    """The model as this process knows it (expression, parameter and variable order):
+    cheaper than its cache key, which needs the code generator."""
+    import sympy
+
+    return (sympy.srepr(bm.expr), tuple(map(sympy.srepr, bm.param_symbols)),
+            tuple(map(sympy.srepr, bm.independent_symbols)))
+
+
+def is_loaded(bm, parallel: bool, method: str | None = None) -> bool:
+    """Whether the model's kernel for ``method`` (None: for any method) was made ready
+    (compiled or loaded) in this process."""
+    text = _model_text(bm)
     with _LOCK:
-        return (kernel_key(bm, method), bool(parallel)) in _LOADED
+        return any(k[:2] == (text, bool(parallel)) and method in (None, k[2])
+                   for k in _LOADED)
 
 
 def is_cached(bm, method: str) -> bool:
@@ -74,7 +86,7 @@ def mark_ready(bm, method: str, parallel: bool) -> None:
     the cache folder, that it is cached there."""
     key = kernel_key(bm, method)
     with _LOCK:
-        _LOADED.add((key, bool(parallel)))
+        _LOADED.add((_model_text(bm), bool(parallel), method))
     from ._kernel import load_kernel
 
     path = getattr(load_kernel(bm, method), "__file__", None)
