@@ -75,6 +75,13 @@ def test_loaded_or_cached_kernel_and_large_batches_run_compiled(monkeypatch):
     assert r.backend == "compiled"
     assert r.backend_reason == "compiled: the kernel for this model is loaded in this process"
     np.testing.assert_array_equal(r.params, rc.params)
+    # cached on disk: by the note kept when it was made ready, and without the note, by
+    # the name of its module (a kernel compiled by warm_kernel directly)
+    bm = as_batch_model(MODEL)
+    assert _readiness.is_cached(bm, "lm")
+    monkeypatch.setattr(_readiness, "read_record", lambda name: {})
+    assert _readiness.is_cached(bm, "lm")
+    monkeypatch.undo()
     # a new process (forgotten here): cached on disk, but loading it costs more than 30
     # curves on numpy
     _readiness.forget_loaded()

@@ -13,9 +13,9 @@ cost more than fitting a hundred curves on numpy.  So every kernel that becomes 
   <module>.*.nbi``) at least as new as the module (numba's index is stamped with the
   module's modification time; an older one is stale).
 
-A kernel cached by a trustfit that did not keep the record reads as not cached: the
-prediction then counts a compile that turns out to be a load, which only makes the
-first large batch choose as if the wait were longer.  The answer steers a prediction;
+A kernel compiled without a note (``warm_kernel`` called directly, or a trustfit that did
+not keep the record) is found by its module's name, the hash of its generated source
+(:func:`._cache.load_module`'s rule), which costs the generation (~10-20 ms).  The answer steers a prediction;
 it never changes a result.
 """
 
@@ -64,9 +64,30 @@ def is_cached(bm, method: str) -> bool:
     """Whether the kernel's compiled code is in the cache folder, as noted when it was
     made ready (see the module docstring)."""
     path = read_record(KERNELS).get(kernel_key(bm, method))
-    if not isinstance(path, str):
-        return False
-    return compiled_beside(Path(path))
+    if isinstance(path, str) and compiled_beside(Path(path)):
+        return True
+    path = _module_path(bm, method)
+    return path is not None and compiled_beside(path)
+
+
+def _module_path(bm, method: str) -> Path | None:
+    """Where :func:`._cache.load_module` keeps the kernel's module (named by the hash of
+    its source): for a kernel compiled without a note (by ``warm_kernel`` directly, or
+    before the record existed).  Generating the source costs ~10-20 ms, asked only for
+    batches that numpy would take longer than a load on."""
+    import hashlib
+
+    from ._cache import PREFIX, cache_dir
+    from ._kernel import kernel_source
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        digest = hashlib.sha256(kernel_source(bm, method).encode("utf-8")).hexdigest()
+    except Exception:  # a model the generator refuses: not cached, the compile will say why
+        return None
+    return folder / f"{PREFIX}{digest[:32]}.py"
 
 
 def compiled_beside(module: Path) -> bool:
