@@ -164,3 +164,18 @@ def test_compile_notice_on_a_terminal_only(monkeypatch, capsys):
     monkeypatch.setattr("sys.stderr", term)
     assert _resolve_with_a_compile(monkeypatch)[1] == "compiled"
     assert term.getvalue() == "compiling the model (first use only)...\n"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=5, deadline=None)
+@given(ey=st.integers(-60, 60), es=st.integers(-60, 60))
+def test_the_choice_does_not_depend_on_the_units(ey, es):
+    """The prediction reads only sizes (curves, points, parameters): data and sigma in
+    other units give the same backend and the same reason."""
+    _readiness.forget_loaded()
+    t, Y, p0 = _data(20, seed=3)
+    base = fit_batch(MODEL, t, Y, p0, method="lm")
+    r = fit_batch(MODEL, t, Y * 10.0**ey, p0, sigma=10.0**es, method="lm")
+    assert (r.backend, r.backend_reason) == (base.backend, base.backend_reason)
