@@ -352,42 +352,45 @@ def test_dask_path_equals_in_memory_on_local_cluster():
 
 
 def test_cli_entry_npy_and_csv(tmp_path, capsys):
-    from trustfit.batch.cli import run_batch_cli
+    from trustfit.cli import main
 
     t, Y, _ = exp2_data(300, 20, seed=12)
     np.save(tmp_path / "Y.npy", Y)
     np.savetxt(tmp_path / "Y.csv", Y[:7], delimiter=",")
-    rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+    rc = main(["batch", EXP2_TEXT, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
                         "--x-linspace", "0,10", "--out", str(tmp_path / "o.npz"),
-                        "--chunk-size", "100"])
+                        "--chunk-size", "100", "--backend", "compiled"])
     assert rc == 0
     out = np.load(tmp_path / "o.npz")
-    ref = fit_batch(EXP2_TEXT, t, Y, {"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0})
+    ref = fit_batch(EXP2_TEXT, t, Y, {"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0},
+                    backend="compiled")
     np.testing.assert_array_equal(out["params"], ref.params)
     assert list(out["param_names"]) == ref.param_names
     err = capsys.readouterr().err
     assert err == ""  # captured stderr is no terminal: no progress bar (test_cli_contract)
-    rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+    rc = main(["batch", EXP2_TEXT, str(tmp_path / "Y.npy"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
                         "--x-linspace", "0,10", "--out", str(tmp_path / "lm.npz"),
-                        "--method", "lm", "--no-progress"])
+                        "--method", "lm", "--no-progress", "--backend", "compiled"])
     assert rc == 0
-    lm = fit_batch(EXP2_TEXT, t, Y, {"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0}, method="lm")
+    lm = fit_batch(EXP2_TEXT, t, Y, {"x1": -1.0, "x2": -0.2, "x3": 1.0, "x4": 1.0}, method="lm",
+                   backend="compiled")
     np.testing.assert_array_equal(np.load(tmp_path / "lm.npz")["params"], lm.params)
     assert not np.array_equal(lm.params, ref.params)  # the default ran varpro
-    rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.csv"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
+    rc = main(["batch", EXP2_TEXT, str(tmp_path / "Y.csv"), "--p0", "x1=-1,x2=-0.2,x3=1,x4=1",
                         "--x-linspace", "0,10", "--out", str(tmp_path / "o.csv"), "--no-progress"])
     assert rc == 0
     lines = (tmp_path / "o.csv").read_text().splitlines()
     assert len(lines) == 8 and lines[0].startswith(",".join(ref.param_names) + ",stderr_")
-    rc = run_batch_cli([EXP2_TEXT, str(tmp_path / "Y.csv"), "--p0", "x1=-1"])
+    rc = main(["batch", EXP2_TEXT, str(tmp_path / "Y.csv"), "--p0", "x1=-1"])
     err = capsys.readouterr().err
     assert rc == 2 and "p0: keys must be exactly" in err and "missing" in err
 
 
 def test_expression_string_and_model_object_give_the_same_fits():
     t, Y, _ = exp2_data(50, 24, seed=13)
-    r = fit_batch(EXP2_TEXT, t, Y, {"x4": 1.0, "x3": 1.0, "x2": -0.2, "x1": -1.0})
-    ref = fit_batch(EXP2, t, Y, P0)
+    r = fit_batch(EXP2_TEXT, t, Y, {"x4": 1.0, "x3": 1.0, "x2": -0.2, "x1": -1.0},
+                  backend="compiled")
+    ref = fit_batch(EXP2, t, Y, P0, backend="compiled")
     assert sorted(r.param_names) == ["x1", "x2", "x3", "x4"]
     for k in ref.param_names:  # whatever order the string parser chose
         np.testing.assert_allclose(r.params_dict()[k], ref.params_dict()[k], rtol=1e-9)
@@ -407,7 +410,7 @@ def test_two_independent_variables():
     np.testing.assert_allclose(r2.params, P, atol=0.02)
 
 
-def test_uncompilable_expression_falls_back_with_a_warning():
+def test_uncompilable_expression_falls_back_with_a_warning(monkeypatch):
     t = np.linspace(0, 5, 40)
     rng = np.random.default_rng(15)
     from scipy.special import j0
@@ -419,9 +422,20 @@ def test_uncompilable_expression_falls_back_with_a_warning():
     with pytest.raises(ValueError, match="unknown function 'besselj'"):
         fit_batch("a*besselj(0, b*t)", t, Y, [1.8, 1.0])
     a_, b_, t_ = sympy.symbols("a b t")
-    with pytest.warns(CompileWarning, match="cannot compile the model"):
-        r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
+    # 20 curves: 'auto' runs numpy at once (compiling would not pay), nothing to warn about
+    r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
     assert r.backend == "numpy" and r.success.all()
+    assert r.backend_reason.startswith("numpy: the compiled kernel for this model is not loaded")
+    # where compiling is predicted to pay, the failed compile falls back with one warning
+    from trustfit.batch import _backend
+
+    monkeypatch.setattr(_backend, "_predicted_choice",
+                        lambda *a: ("compiled", "compiled: predicted sooner", False))
+    with pytest.warns(CompileWarning, match="cannot compile the model") as caught:
+        r = fit_batch(a_ * sympy.besselj(0, b_ * t_), t, Y, [1.8, 1.0])
+    assert len(caught) == 1
+    assert r.backend == "numpy" and r.success.all()
+    assert r.backend_reason.startswith("numpy: the model could not be compiled")
     np.testing.assert_allclose(r.params[:, 1], b, rtol=0.02)
 
 

@@ -112,7 +112,8 @@ def test_varpro_gaussian_matches_scipy_curve_fit():
     N = 30
     t, Y = gauss_data(N, 40, seed=11)
     r = fit_batch(GAUSS, t, Y, GAUSS_P0, gtol=1e-12, xtol=1e-12, ftol=1e-12,
-                  params=["a", "c", "mu", "s"])  # the columns in g's order (written: a, mu, s, c)
+                  params=["a", "c", "mu", "s"],  # the columns in g's order (written: a, mu, s, c)
+                  backend="compiled")
     assert r.method == "varpro" and r.success.all()
 
     def g(t, a, c, mu, s):
@@ -133,8 +134,10 @@ def test_varpro_ftol_stop_is_within_ftol_of_the_minimum(ftol):
     gain of every later step is at most the current one, times the linear rate), and
     not much closer than that rule allows (the stop is not a disguised tight fit)."""
     t, Y = gauss_data(200, 64, seed=12)
-    r = fit_batch(GAUSS, t, Y, GAUSS_P0, ftol=ftol, gtol=0.0, xtol=0.0, rescue=False)
+    r = fit_batch(GAUSS, t, Y, GAUSS_P0, ftol=ftol, gtol=0.0, xtol=0.0, rescue=False,
+                  backend="compiled")
     tight = fit_batch(GAUSS, t, Y, GAUSS_P0, ftol=1e-15, gtol=0.0, xtol=0.0, maxiter=1000,
+                      backend="compiled",
                       rescue=False)
     assert r.method == "varpro"
     assert (r.stop_reason == StopReason.COST).all()
@@ -148,8 +151,8 @@ def test_varpro_ftol_stop_is_within_ftol_of_the_minimum(ftol):
 
 def test_varpro_ignores_the_linear_starts():
     t, Y, _ = exp2_data(40, 32, seed=5)
-    a = fit_batch(EXP2, t, Y, P0, rescue=False)
-    b = fit_batch(EXP2, t, Y, [-1.0, -0.2, 123.0, -7.0], rescue=False)
+    a = fit_batch(EXP2, t, Y, P0, rescue=False, backend="compiled")
+    b = fit_batch(EXP2, t, Y, [-1.0, -0.2, 123.0, -7.0], rescue=False, backend="compiled")
     np.testing.assert_array_equal(a.params, b.params)
 
 

@@ -4,12 +4,15 @@
 Levenberg-Marquardt.  Symbolic models are compiled once (sympy -> numba) into a fused
 kernel that runs in parallel over curves; plain callables run vectorized in numpy; dask
 arrays are fitted chunk-wise on a ``dask.distributed`` cluster.  Stalled curves are
-rescued.  See :mod:`trustfit.batch.api`.
+rescued.  ``backend='auto'`` runs small batches of a new model on numpy at once and
+compiles when that pays (:mod:`._backend`).  See :mod:`trustfit.batch.api`.
 
 Importing this package imports numpy only; numba, sympy and dask are imported when a
 fit needs them.
 """
 
-from .api import DIAGNOSES, STOP_REASONS, BatchResult, CompileWarning, fit_batch
+from ._model import CompileWarning
+from .api import fit_batch
+from .result import DIAGNOSES, STOP_REASONS, BatchResult
 
 __all__ = ["fit_batch", "BatchResult", "CompileWarning", "STOP_REASONS", "DIAGNOSES"]

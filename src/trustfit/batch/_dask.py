@@ -2,7 +2,7 @@
 
 ``Y`` (N, m) is rechunked to row blocks holding all m columns; per-curve ``p0``,
 ``sigma`` and ``x`` are chunked the same way.  Each block runs
-:func:`trustfit.batch.api.fit_chunk` - the same kernel, the same rescue - with the
+:func:`trustfit.batch._chunk.fit_chunk` - the same kernel, the same rescue - with the
 serial (single-thread) driver, since dask already runs one task per worker thread.  A
 curve's result depends only on its own row, so the results equal the in-memory path
 exactly, whatever the chunking, on a single machine or a ``dask.distributed``
@@ -10,7 +10,7 @@ cluster (each worker generates or loads the compiled kernel from its own cache).
 
 The per-block results are packed into one float64 array of shape (rows, 2n + 9)
 (params, stderr, then the scalars of ``_SCALARS``) and unpacked into a
-:class:`~trustfit.batch.api.BatchResult` after ``compute``.  With ``compute=False``,
+:class:`~trustfit.batch.result.BatchResult` after ``compute``.  With ``compute=False``,
 :class:`DaskBatch` holds the lazy packed array; ``.compute()`` gives the result, and
 ``.packed`` can be stored (e.g. ``to_zarr``) when even the results are too large.
 """
@@ -27,8 +27,11 @@ from ._inputs import (
     prepare_sigma,
     prepare_x,
 )
+from ._backend import resolve
 from ._certify import succeeded
-from .api import BatchResult, _resolve, _Spec, fit_chunk
+from ._chunk import fit_chunk
+from ._pass import Spec
+from .result import BatchResult
 
 #: Per-curve scalars packed after the params and stderr columns, in this order.
 _SCALARS = ("cost", "nit", "stop_code", "rcond", "rescued", "diagnosis_code", "gn_gain",
@@ -45,7 +48,7 @@ def _pack(out: dict, n: int) -> np.ndarray:
     return P
 
 
-def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
+def _unpack(P: np.ndarray, spec: Spec, reason: str = "") -> BatchResult:
     n = spec.bm.n_params
     dtypes = {"nit": np.int32, "stop_code": np.int8, "rescued": bool, "diagnosis_code": np.int8}
     cols = {name: P[:, 2 * n + k].astype(dtypes.get(name, float))
@@ -56,6 +59,7 @@ def _unpack(P: np.ndarray, spec: _Spec) -> BatchResult:
         stderr=P[:, n : 2 * n].copy(),
         success=succeeded(cols["stop_code"]),
         backend=spec.backend + "+dask",
+        backend_reason=reason,
         method=spec.method,
         **cols,
     )
@@ -75,12 +79,13 @@ def _block(Yb, *rest, spec, X, W, P0, per_x, per_w, per_p):
 class DaskBatch:
     """Lazy result of a dask batch fit; ``compute()`` returns a BatchResult."""
 
-    def __init__(self, packed, spec):
+    def __init__(self, packed, spec, reason: str = ""):
         self.packed = packed
         self._spec = spec
+        self._reason = reason
 
     def compute(self, **kwargs) -> BatchResult:
-        return _unpack(np.asarray(self.packed.compute(**kwargs)), self._spec)
+        return _unpack(np.asarray(self.packed.compute(**kwargs)), self._spec, self._reason)
 
 
 def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol, xtol,
@@ -97,9 +102,9 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     LB, UB, bounded = prepare_bounds(bounds, bm)
     if bounded:
         check_starts_within(P0, LB, UB, bm)
-    meth, be = _resolve(bm, method, backend, False, LB, UB, m)
+    meth, be, why = resolve(bm, method, backend, False, LB, UB, N, m)
     # the options were checked by fit_batch
-    spec = _Spec(bm, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, bool(absolute_sigma),
+    spec = Spec(bm, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, bool(absolute_sigma),
                  bool(rescue), be, False, meth)
     if be == "numpy" and X.shape[1] != 1:
         raise ValueError("the numpy fallback supports one independent variable")
@@ -128,5 +133,5 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
         chunks=(rows, (2 * n + len(_SCALARS),)),
         meta=np.empty((0, 0)),
     )
-    lazy = DaskBatch(packed, spec)
+    lazy = DaskBatch(packed, spec, why)
     return lazy.compute() if compute else lazy

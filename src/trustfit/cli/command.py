@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                       help=argparse.SUPPRESS)
 
-    from ..batch.cli import add_arguments as add_batch_arguments
+    from .batch_command import add_arguments as add_batch_arguments
     batch = sub.add_parser("batch", help="fit every curve of an (N, m) .npy / .csv stack "
-                                         "with the compiled batch kernel")
+                                         "with the batch fitter")
     add_batch_arguments(batch)
     batch.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)
@@ -179,7 +179,7 @@ def _run(args) -> int:
     if args.command == "bench":
         return _bench(args.benchmark, args.options)
     if args.command == "batch":
-        from ..batch.cli import run_from_args
+        from .batch_command import run_from_args
         return run_from_args(args)
     raise AssertionError(args.command)
 

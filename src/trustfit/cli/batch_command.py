@@ -1,4 +1,4 @@
-"""Command-line entry of the batch mode, for ``trustfit batch`` (and ``python -m trustfit.batch``).
+"""``trustfit batch``: the batch mode on the command line (also ``python -m trustfit batch``).
 
     trustfit batch "x3*exp(x1*t) + x4*exp(x2*t)" stack.npy \\
         --p0 x1=-1,x2=-0.2,x3=1,x4=1 --x-linspace 0,10 --out fits.npz
@@ -14,8 +14,8 @@ Exit status as ``trustfit fit``: 0 when every curve converged, 1 when some did n
 summary counts them), 2 bad input (one line on stderr; checked before the fit, output path
 included), 3 an internal error.
 
-For the project's CLI: ``add_arguments(subparser)`` then ``run_from_args(namespace)``;
-``run_batch_cli(argv)`` runs ``trustfit batch ARGV`` through :func:`trustfit.cli.main`.
+For the project's CLI (:mod:`.command`): ``add_arguments(subparser)`` then
+``run_from_args(namespace)``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("auto", "varpro", "lm"), default="auto",
                    help="auto (default): variable projection for separable models, else lm")
     p.add_argument("--no-rescue", action="store_true", help="do not refit stalled curves")
+    p.add_argument("--backend", choices=("auto", "compiled", "numpy"), default="auto",
+                   help="auto (default): numpy when it finishes sooner than compiling or "
+                        "loading the kernel, else the compiled kernel")
     p.add_argument("--chunk-size", type=whole_number(1), default=65536)
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is drawn only when stderr is a terminal)")
@@ -166,9 +169,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run_from_args(ns) -> int:
+    from ..batch import CompileWarning, fit_batch
     from ..console.progress import Progress
-    from .api import fit_batch
-    from ._model import CompileWarning
 
     _check_out(ns)
     Y = _stack(ns.data)
@@ -191,7 +193,7 @@ def run_from_args(ns) -> int:
         try:
             res = fit_batch(
                 ns.model, x, Y, p0, sigma=sigma, maxiter=ns.maxiter, method=ns.method,
-                rescue=not ns.no_rescue, chunk_size=ns.chunk_size,
+                rescue=not ns.no_rescue, chunk_size=ns.chunk_size, backend=ns.backend,
                 progress=advance if bar.enabled else None, independent=ns.independent,
             )
         except ValueError as exc:
@@ -203,10 +205,3 @@ def run_from_args(ns) -> int:
         _write(res, ns.out)
     print(json.dumps(res.summary(), indent=1))
     return 0 if bool(np.all(res.success)) else 1
-
-
-def run_batch_cli(argv=None) -> int:
-    """``python -m trustfit.batch ARGV`` is ``trustfit batch ARGV``."""
-    from ..cli import main
-
-    return main(["batch", *(sys.argv[1:] if argv is None else argv)])
