@@ -37,7 +37,7 @@ models"), as ODRPACK computes it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class Linearization:
     A: np.ndarray   # (m, n) d r1 / d p
     a: np.ndarray   # (k, m) d r1 / d delta_j
     b: np.ndarray   # (k, m) 1 / sigma_x
+    fval: np.ndarray | None = None  # the model's values there (user units), when known
+    _norms: tuple | None = field(default=None, repr=False)
+    _gradient: tuple | None = field(default=None, repr=False)
 
     @property
     def cost(self) -> float:
@@ -66,12 +69,16 @@ class Linearization:
 
     def column_norms(self) -> tuple[np.ndarray, np.ndarray]:
         """Norms of the Jacobian's columns: ``||A_j||`` for the parameters,
-        ``sqrt(a^2 + b^2)`` for each correction."""
-        return column_norms(self.A), np.hypot(self.a, self.b)
+        ``sqrt(a^2 + b^2)`` for each correction (computed once)."""
+        if self._norms is None:
+            self._norms = column_norms(self.A), np.hypot(self.a, self.b)
+        return self._norms
 
     def gradient(self) -> tuple[np.ndarray, np.ndarray]:
-        """``J^T r``: ``A^T r1`` and ``a r1 + b r2``."""
-        return self.A.T @ self.r1, self.a * self.r1 + self.b * self.r2
+        """``J^T r``: ``A^T r1`` and ``a r1 + b r2`` (computed once)."""
+        if self._gradient is None:
+            self._gradient = self.A.T @ self.r1, self.a * self.r1 + self.b * self.r2
+        return self._gradient
 
     def gradient_cosine(self) -> float:
         """MINPACK's gradient measure over every column of the full Jacobian: the largest

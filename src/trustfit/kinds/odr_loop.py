@@ -18,15 +18,20 @@ functions and constants:
 * the residuals divided by a power of two fixed at the start
   (:class:`trustfit.core.scaling.ResidualScale`): exact, and costs of 1e-300 or 1e300 neither
   under- nor overflow;
+* after a converged stop, the polish of :mod:`trustfit.solve.polish` (same constants): full
+  Gauss-Newton steps kept while they shrink by ``SHRINK`` and the cost does not rise above its
+  rounding level (``COST_NOISE``), since cost differences lose half the digits near a minimum
+  and the gradient does not;
 * a converged stop is certified on the full problem (:func:`.odr_linalg.certify`).
 
 Derivatives: ``jac(x, *p)`` (m x n) and ``jac_x(x, *p)`` (``(m,)`` or ``(k, m)``) when given;
-otherwise central differences, ``'3-point'`` with relative step ``eps^(1/3)``
+otherwise central differences, ``'3-point'`` with relative step ``s = eps^(1/3)``
 (:mod:`trustfit.core.differentiation`) in the parameters, and in each x with step
-``eps^(1/3) |x_ij|`` (``eps^(1/3)`` times the largest ``|x_j|`` of the data where
-``x_ij = 0``): the model is evaluated pointwise, so one pair of evaluations gives the whole
-column ``a_j``. Central differences (error ``eps^(2/3)``) keep about 10 digits in the
-covariance; the certificate is told that accuracy.
+``s max(|x_ij|, median_i |x_ij|)`` (the floor keeps a point near ``x = 0`` from a step far
+below the rounding of ``f`` there): the model is evaluated pointwise, so one pair of
+evaluations gives the whole column ``a_j``. The polish and the certificate use fourth-order
+central differences (``'5-point'``, ``s = eps^(1/5)``, error about ``eps^(4/5)``), as the
+core's polish does, so the covariance keeps about 12 digits.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from ..core.differentiation import DEFAULT_RELATIVE_STEP, finite_difference_jaco
 from ..core.linalg import norm2
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, IterationRecord, StopReason
+from ..solve.polish import COST_NOISE, MAX_POLISH_STEPS, SHRINK
 from ..steps.damped import MU_LIMIT, nielsen_update
 from .odr_linalg import Linearization, certify
 
@@ -61,8 +67,11 @@ class OdrModel:
         self.jac, self.jac_x = jac, jac_x
         self.k, self.m = x.shape
         self.nfev = self.njev = self.nfev_fd = 0
-        top = np.max(np.abs(x), axis=1, keepdims=True)
-        self._x_size = np.where(top > 0, top, 1.0)
+        # The floor of the x steps: the median size of each variable's data, so that a point
+        # near x = 0 is not differenced with a step far below the rounding of f there.
+        size = np.median(np.abs(x), axis=1)
+        top = np.max(np.abs(x), axis=1)
+        self._x_size = np.where(size > 0, size, np.where(top > 0, top, 1.0))
         self.jac_method = "callable" if jac is not None and jac_x is not None else "3-point"
 
     def _points(self, d: np.ndarray) -> np.ndarray:
@@ -90,23 +99,27 @@ class OdrModel:
         with np.errstate(all="ignore"):
             return (fval - self.y) / self.sy, d / self.sx
 
-    def derivatives(self, p: np.ndarray, d: np.ndarray, fval: np.ndarray):
-        """``(A, a)``: ``d r1 / d p`` (m, n) and ``d r1 / d delta_j`` (k, m), user units."""
+    def derivatives(self, p: np.ndarray, d: np.ndarray, fval: np.ndarray,
+                    refined: bool = False):
+        """``(A, a)``: ``d r1 / d p`` (m, n) and ``d r1 / d delta_j`` (k, m), user units;
+        ``refined``: fourth-order central differences (the polish and the certificate)."""
         self.njev += 1
         X = self._points(d)
+        scheme = "5-point" if refined else "3-point"
         with np.errstate(all="ignore"):
             if self.jac is not None:
                 F_p = real_jacobian(self.jac(np.array(X, copy=True), *p), self.m, self.n)
             else:
                 F_p, used = finite_difference_jacobian(
-                    lambda q: self._call(X, q), p, fval, "3-point",
+                    lambda q: self._call(X, q), p, fval, scheme,
                     np.full(self.n, -np.inf), np.full(self.n, np.inf))
                 self.nfev_fd += used
-            F_x = self._x_derivative(X, p, d)
+            F_x = self._x_derivative(p, d, scheme)
             return F_p / self.sy[:, None], F_x / self.sy
 
-    def _x_derivative(self, X: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def _x_derivative(self, p: np.ndarray, d: np.ndarray, scheme: str) -> np.ndarray:
         if self.jac_x is not None:
+            X = self._points(d)
             out = np.asarray(check.returned_numbers("jac_x", self.jac_x(np.array(X, copy=True),
                                                                          *p)), dtype=float)
             if out.size != self.k * self.m:
@@ -115,16 +128,22 @@ class OdrModel:
             return out.reshape(self.k, self.m)
         xs = self.x + d
         F_x = np.empty((self.k, self.m))
+
+        def at(j: int, h: np.ndarray) -> np.ndarray:
+            moved = xs.copy()
+            moved[j] = xs[j] + h
+            return self._call(moved[0] if self.one_d else moved, p)
+
         for j in range(self.k):
-            h = CENTRAL * np.where(xs[j] != 0, np.abs(xs[j]), self._x_size[j])
-            up, down = xs.copy(), xs.copy()
-            up[j] = xs[j] + h
-            down[j] = xs[j] - h
-            width = up[j] - down[j]  # the representable step actually taken
-            f_up = self._call(up[0] if self.one_d else up, p)
-            f_down = self._call(down[0] if self.one_d else down, p)
-            self.nfev_fd += 2
-            F_x[j] = (f_up - f_down) / width
+            rel = DEFAULT_RELATIVE_STEP[scheme]
+            h = rel * np.maximum(np.abs(xs[j]), self._x_size[j])
+            h = (xs[j] + h) - xs[j]  # representable
+            if scheme == "3-point":
+                F_x[j] = (at(j, h) - at(j, -h)) / (2.0 * h)
+                self.nfev_fd += 2
+            else:
+                F_x[j] = (at(j, -2 * h) - 8 * at(j, -h) + 8 * at(j, h) - at(j, 2 * h)) / (12 * h)
+                self.nfev_fd += 4
         return F_x
 
 
@@ -164,11 +183,11 @@ def run(model: OdrModel, p0: np.ndarray, *, ftol: float | None, xtol: float | No
         return _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding)
 
 
-def _linearize(model: OdrModel, p, d, fval, e: int) -> Linearization:
+def _linearize(model: OdrModel, p, d, fval, e: int, refined: bool = False) -> Linearization:
     r1, r2 = model.residuals(p, d, fval)
-    A, a = model.derivatives(p, d, fval)
+    A, a = model.derivatives(p, d, fval, refined)
     return Linearization(np.ldexp(r1, -e), np.ldexp(r2, -e), np.ldexp(A, -e),
-                         np.ldexp(a, -e), np.ldexp(1.0 / model.sx, -e))
+                         np.ldexp(a, -e), np.ldexp(1.0 / model.sx, -e), fval)
 
 
 def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrRun:
@@ -248,7 +267,16 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
             break
 
     events: list[str] = []
+    jac_method = model.jac_method
     if reason.converged:
+        if jac_method != "callable":  # fourth-order differences for the polish (docstring)
+            refined = _linearize(model, p, d, lin.fval, e, refined=True)
+            if np.all(np.isfinite(refined.A)) and np.all(np.isfinite(refined.a)):
+                lin, jac_method = refined, "5-point"
+                noise = stopping.jacobian_noise("5-point")
+        p, d, lin, cost, steps = _polish(model, p, d, lin, cost, e, noise, nfev0, max_nfev,
+                                         Dp, Dd, nit, history, jac_method == "5-point")
+        nit += steps
         tolerance = {StopReason.GRADIENT: gtol, StopReason.STEP: xtol,
                      StopReason.COST: ftol}.get(reason) or 0.0
         uncertified, measure = certify(lin, p, p0, tolerance, noise)
@@ -266,5 +294,50 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         nit=nit, method="odr", stop_reason=reason, stop_value=value, history=history,
         nfev_fd=model.nfev_fd - fd0, x0=p0.copy(),
         bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=events,
-        jac_method=model.jac_method, delta=d[0].copy() if model.one_d else d.copy(),
+        jac_method=jac_method, delta=d[0].copy() if model.one_d else d.copy(),
         residual_y=np.ldexp(lin.r1, e), residual_x=np.ldexp(lin.r2, e))
+
+
+def _polish(model: OdrModel, p, d, lin: Linearization, cost: float, e: int, noise: float,
+            nfev0: int, max_nfev: int | None, Dp, Dd, nit: int, history: list,
+            refined: bool):
+    """Gauss-Newton steps of the full problem while they shrink (module docstring); returns
+    the kept point and the number of steps taken."""
+    def scaled_norm(hp, hd) -> float:
+        return norm2(np.concatenate([Dp * hp, (Dd * hd).ravel()]))
+
+    hp, hd = lin.gauss_newton_step(noise)
+    size = scaled_norm(hp, hd)
+    steps = 0
+    for _ in range(MAX_POLISH_STEPS):
+        if not math.isfinite(size) or size == 0.0:
+            break
+        if max_nfev is not None and model.nfev - nfev0 >= max_nfev:
+            break
+        p_new, d_new = p + hp, d + hd
+        f_new = model.values(p_new, d_new)
+        r1n, r2n = model.residuals(p_new, d_new, f_new)
+        r1n, r2n = np.ldexp(r1n, -e), np.ldexp(r2n, -e)
+        cost_new = 0.5 * (float(r1n @ r1n) + float(np.sum(r2n * r2n)))
+        if not (np.all(np.isfinite(r1n)) and math.isfinite(cost_new)) or \
+                cost_new > cost * (1.0 + COST_NOISE):
+            break
+        new = _linearize(model, p_new, d_new, f_new, e, refined)
+        if not (np.all(np.isfinite(new.A)) and np.all(np.isfinite(new.a))):
+            break
+        hp_new, hd_new = new.gauss_newton_step(noise)
+        size_new = scaled_norm(hp_new, hd_new)
+        accepted = size_new <= SHRINK * size or (size_new < size and cost_new < cost)
+        steps += 1
+        history.append(IterationRecord(
+            iteration=nit + steps, x=(p_new if accepted else p).copy(),
+            cost=float(np.ldexp(cost_new if accepted else cost, 2 * e)),
+            grad_norm=float(np.ldexp(np.max(np.abs((new if accepted else lin).gradient()[0]),
+                                            initial=0.0), 2 * e)),
+            step_norm=float(np.linalg.norm(np.concatenate([hp, hd.ravel()]))),
+            step_kind="GN", accepted=accepted, nfev=model.nfev - nfev0, note="polish"))
+        if not accepted:
+            break
+        p, d, lin, cost = p_new, d_new, new, cost_new
+        hp, hd, size = hp_new, hd_new, size_new
+    return p, d, lin, cost, steps
