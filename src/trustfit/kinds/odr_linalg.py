@@ -40,10 +40,26 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg
 
-from ..core.linalg import SVDSolver, column_norms, norm2
+from ..core.linalg import SVDSolver, column_norms
 from ..core.result import StopReason
-from ..core.stopping import CONDITION_LIMIT, STATIONARY_LIMIT, exact_fit, zero_columns
+from ..core.stopping import EPS, CONDITION_LIMIT, STATIONARY_LIMIT, exact_fit, zero_columns
+
+
+def dot(u: np.ndarray, v: np.ndarray) -> float:
+    """``u . v`` over all entries. (einsum, not BLAS ``ddot``: on a loaded machine a
+    threaded level-1 BLAS call on 1e5 numbers costs milliseconds, einsum microseconds.)"""
+    return float(np.einsum("i,i->", u.ravel(), v.ravel()))
+
+
+def norm(*parts: np.ndarray) -> float:
+    """Euclidean norm of the concatenated ``parts``, safe from under- and overflow (the
+    largest entry divided out first, as :func:`trustfit.core.linalg.norm2`)."""
+    top = max(float(np.max(np.abs(v), initial=0.0)) for v in parts)
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * math.sqrt(sum(dot(v / top, v / top) for v in parts))
 
 
 @dataclass
@@ -61,11 +77,11 @@ class Linearization:
 
     @property
     def cost(self) -> float:
-        return 0.5 * (float(self.r1 @ self.r1) + float(np.sum(self.r2 * self.r2)))
+        return 0.5 * (dot(self.r1, self.r1) + dot(self.r2, self.r2))
 
     @property
     def residual_norm(self) -> float:
-        return norm2(np.concatenate([self.r1, self.r2.ravel()]))
+        return norm(self.r1, self.r2)
 
     def column_norms(self) -> tuple[np.ndarray, np.ndarray]:
         """Norms of the Jacobian's columns: ``||A_j||`` for the parameters,
@@ -109,22 +125,47 @@ class Linearization:
         u = rt + self.A @ hp
         return -(omega * u) * self.a / c - self.b * self.r2 / c
 
+    def _factor(self, Jr: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(R, Q^T rr)`` of a Householder QR of the reduced Jacobian, from one QR of
+        ``[Jr C^-1, rr]`` (``C`` the column norms of ``A``, an exact-enough equilibration):
+        ``||Jr h + rr||^2 = ||R h + Q^T rr||^2 + const``, so every solve below is n x n
+        (the R-SVD of Golub & Van Loan, sec. 5.4.5), and no m x n ``U`` is formed."""
+        m, n = Jr.shape
+        cp = self.column_norms()[0]
+        scale = np.where(cp > 0, cp, 1.0)
+        M = np.empty((m, n + 1), order="F")
+        np.divide(Jr, scale, out=M[:, :n])
+        M[:, n] = rr
+        R = scipy.linalg.qr(M, mode="raw", overwrite_a=True, check_finite=False)[1]
+        top = np.zeros((n + 1, n + 1))
+        top[: R.shape[0]] = R[: n + 1]
+        return top[:n, :n] * scale, top[:n, n]
+
     def damped_step(self, mu: float, Dp: np.ndarray, Dd: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
         """The Levenberg-Marquardt step ``(h_p, h_d)`` of the full problem with damping
         ``mu`` in the variables scaled by ``D_p``, ``D_d``."""
         Jr, rr, omega, rt, c = self.reduced(mu, Dd)
-        z = SVDSolver(Jr / Dp, rr).damped(mu)
-        hp = z / Dp
+        R, qr = self._factor(Jr, rr)
+        hp = SVDSolver(R / Dp, qr).damped(mu) / Dp
         return hp, self.back_substitute(hp, omega, rt, c)
 
     def gauss_newton_step(self, noise: float) -> tuple[np.ndarray, np.ndarray]:
         """The minimum-norm Gauss-Newton step of the full problem (``mu = 0``); the
         corrections are always determined (``b > 0``), so the rank is decided on the reduced
-        Jacobian, in column-equilibrated variables (:meth:`SVDSolver.gauss_newton`)."""
+        Jacobian, in column-equilibrated variables (:meth:`SVDSolver.gauss_newton`, with the
+        cut-off ``eps m`` of the m x n problem)."""
         Jr, rr, omega, rt, c = self.reduced()
-        hp = SVDSolver(Jr, rr, noise).gauss_newton()
+        R, qr = self._factor(Jr, rr)
+        hp = SVDSolver(R, qr, max(noise, EPS * Jr.shape[0])).gauss_newton()
         return hp, self.back_substitute(hp, omega, rt, c)
+
+    def reduced_singular_values(self) -> np.ndarray:
+        """Singular values of the column-scaled reduced Jacobian at ``mu = 0``."""
+        Jr, rr, *_ = self.reduced()
+        R, _ = self._factor(Jr, rr)
+        norms = column_norms(R)
+        return np.linalg.svd(R / np.where(norms > 0, norms, 1.0), compute_uv=False)
 
     def linear_change(self, hp: np.ndarray, hd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``J h`` in its two blocks."""
@@ -133,8 +174,8 @@ class Linearization:
     def predicted_reduction(self, hp: np.ndarray, hd: np.ndarray) -> float:
         """``L(0) - L(h) = -r.Jh - 1/2 ||Jh||^2`` of the Gauss-Newton model."""
         top, bottom = self.linear_change(hp, hd)
-        rJh = float(self.r1 @ top) + float(np.sum(self.r2 * bottom))
-        JhJh = float(top @ top) + float(np.sum(bottom * bottom))
+        rJh = dot(self.r1, top) + dot(self.r2, bottom)
+        JhJh = dot(top, top) + dot(bottom, bottom)
         return -rJh - 0.5 * JhJh
 
 
@@ -159,14 +200,13 @@ def certify(lin: Linearization, p: np.ndarray, p0: np.ndarray, tolerance: float,
         return None, 0.0
     if not np.all(np.isfinite(Jr)) or np.any(zero_columns(Jr, p, p0, noise, rr)):
         return StopReason.DEGENERATE, math.inf
-    norms = column_norms(Jr)
-    s = np.linalg.svd(Jr / norms, compute_uv=False)
+    s = lin.reduced_singular_values()
     condition = float(s[0] / s[-1]) if s[-1] > 0.0 else math.inf
     if condition > CONDITION_LIMIT:
         return StopReason.DEGENERATE, condition
     hp, hd = lin.gauss_newton_step(noise)
     top, bottom = lin.linear_change(hp, hd)
-    share = norm2(np.concatenate([top, bottom.ravel()])) / r_norm
+    share = norm(top, bottom) / r_norm
     if share > max(STATIONARY_LIMIT, math.sqrt(tolerance)):
         return StopReason.STALLED, share
     return None, share

@@ -44,14 +44,13 @@ import numpy as np
 from ..core import stopping
 from ..core import validate as check
 from ..core.differentiation import DEFAULT_RELATIVE_STEP, finite_difference_jacobian
-from ..core.linalg import norm2
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, IterationRecord, StopReason
 from ..solve.polish import COST_NOISE, MAX_POLISH_STEPS, SHRINK
 from ..steps.damped import MU_LIMIT, nielsen_update
-from .odr_linalg import Linearization, certify
+from .odr_linalg import Linearization, certify, dot, norm
 
-CENTRAL = DEFAULT_RELATIVE_STEP["3-point"]
+EPS = float(np.finfo(float).eps)
 
 
 class OdrModel:
@@ -221,10 +220,7 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
             reason, value = StopReason.NO_PROGRESS, mu
             break
         xs, hs = np.concatenate([p, d.ravel()]), np.concatenate([hp, hd.ravel()])
-        cp, cd = lin.column_norms()
-        c = np.concatenate([cp, cd.ravel()])
-        floor = np.where(c > 0, norm2(c * xs) / np.where(c > 0, c, 1.0), np.inf)
-        reason, value = stopping.step_test(hs, xs, xtol, floor)
+        reason, value = stopping.step_test(hs, xs, xtol, _step_floor(lin, xs))
         if reason is not None:
             break
         nit += 1
@@ -233,7 +229,7 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         f_new = model.values(p_new, d_new)
         r1n, r2n = model.residuals(p_new, d_new, f_new)
         r1n, r2n = np.ldexp(r1n, -e), np.ldexp(r2n, -e)
-        cost_new = 0.5 * (float(r1n @ r1n) + float(np.sum(r2n * r2n)))
+        cost_new = 0.5 * (dot(r1n, r1n) + dot(r2n, r2n))
         finite = bool(np.all(np.isfinite(r1n))) and math.isfinite(cost_new)
         predicted = lin.predicted_reduction(hp, hd)
         actual = cost - cost_new if finite else -math.inf
@@ -257,7 +253,7 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         history.append(IterationRecord(
             iteration=nit, x=p.copy(), cost=float(np.ldexp(cost, 2 * e)),
             grad_norm=float(np.ldexp(np.max(np.abs(lin.gradient()[0]), initial=0.0), 2 * e)),
-            step_norm=float(np.linalg.norm(hs)), step_kind="LM", accepted=accepted,
+            step_norm=norm(hs), step_kind="LM", accepted=accepted,
             mu=mu_used, rho=rho, nfev=model.nfev - nfev0, note=note))
         if cost_reason is not None:
             reason, value = cost_reason, cost_value
@@ -298,19 +294,34 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         residual_y=np.ldexp(lin.r1, e), residual_x=np.ldexp(lin.r2, e))
 
 
+def _step_floor(lin: Linearization, xs: np.ndarray) -> np.ndarray:
+    """:func:`trustfit.core.stopping.step_floor` over parameters and corrections: the size of
+    the whole vector in each variable's units, ``||c x|| / c_j`` (``c`` the column norms)."""
+    cp, cd = lin.column_norms()
+    c = np.concatenate([cp, cd.ravel()])
+    return np.where(c > 0, norm(c * xs) / np.where(c > 0, c, 1.0), np.inf)
+
+
+def _at_rounding(lin: Linearization, p, d, hp, hd) -> bool:
+    """Every component of the step at the rounding level of its variable (the polish's stop
+    in :mod:`trustfit.solve.polish`)."""
+    xs, hs = np.concatenate([p, d.ravel()]), np.concatenate([hp, hd.ravel()])
+    return bool(np.all(np.abs(hs) <= EPS * (np.abs(xs) + _step_floor(lin, xs))))
+
+
 def _polish(model: OdrModel, p, d, lin: Linearization, cost: float, e: int, noise: float,
             nfev0: int, max_nfev: int | None, Dp, Dd, nit: int, history: list,
             refined: bool):
     """Gauss-Newton steps of the full problem while they shrink (module docstring); returns
     the kept point and the number of steps taken."""
     def scaled_norm(hp, hd) -> float:
-        return norm2(np.concatenate([Dp * hp, (Dd * hd).ravel()]))
+        return norm(Dp * hp, Dd * hd)
 
     hp, hd = lin.gauss_newton_step(noise)
     size = scaled_norm(hp, hd)
     steps = 0
     for _ in range(MAX_POLISH_STEPS):
-        if not math.isfinite(size) or size == 0.0:
+        if not math.isfinite(size) or size == 0.0 or _at_rounding(lin, p, d, hp, hd):
             break
         if max_nfev is not None and model.nfev - nfev0 >= max_nfev:
             break
@@ -318,7 +329,7 @@ def _polish(model: OdrModel, p, d, lin: Linearization, cost: float, e: int, nois
         f_new = model.values(p_new, d_new)
         r1n, r2n = model.residuals(p_new, d_new, f_new)
         r1n, r2n = np.ldexp(r1n, -e), np.ldexp(r2n, -e)
-        cost_new = 0.5 * (float(r1n @ r1n) + float(np.sum(r2n * r2n)))
+        cost_new = 0.5 * (dot(r1n, r1n) + dot(r2n, r2n))
         if not (np.all(np.isfinite(r1n)) and math.isfinite(cost_new)) or \
                 cost_new > cost * (1.0 + COST_NOISE):
             break
@@ -334,7 +345,7 @@ def _polish(model: OdrModel, p, d, lin: Linearization, cost: float, e: int, nois
             cost=float(np.ldexp(cost_new if accepted else cost, 2 * e)),
             grad_norm=float(np.ldexp(np.max(np.abs((new if accepted else lin).gradient()[0]),
                                             initial=0.0), 2 * e)),
-            step_norm=float(np.linalg.norm(np.concatenate([hp, hd.ravel()]))),
+            step_norm=norm(hp, hd),
             step_kind="GN", accepted=accepted, nfev=model.nfev - nfev0, note="polish"))
         if not accepted:
             break
