@@ -68,7 +68,7 @@ def _counts(ydata: Any) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(y) | (y < 0) | (y != np.round(y)))
     if bad.size:
         raise ValueError(f"with noise='poisson' ydata must be counts (whole numbers >= 0); "
-                         f"ydata[{bad[0]}] = {y[bad[0]]!r} ({bad.size} such values).")
+                         f"ydata[{bad[0]}] = {float(y[bad[0]])!r} ({bad.size} such values).")
     return y
 
 
