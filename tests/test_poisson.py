@@ -152,3 +152,25 @@ def test_time_units_do_not_change_the_fit(exponent):
     assert r.success and base.success
     np.testing.assert_allclose(r.x, base.x * [1, c, 1], rtol=1e-8)
     np.testing.assert_allclose(r.stderr, base.stderr * [1, c, 1], rtol=1e-6)
+
+
+def test_maximum_on_the_boundary_is_refused_and_named_then_certified_with_bounds():
+    """A free background: for this data set the likelihood rises toward mu = 0 at a zero-count
+    bin (negative background), so there is no stationary point; with background >= 0 the
+    maximum is on that bound and certified, and equals the NLL minimised with the background
+    held at 0 (Nelder-Mead)."""
+    y = np.random.default_rng(1001).poisson(decay(T, *TRUE)).astype(float)
+    r = trustfit.fit(decay, T, y, [40, 2, 0.5], noise="poisson", jac=decay_jac)
+    assert not r.success
+    assert any("maximum is on the boundary of the model's domain" in n for n in r.notes)
+    b = trustfit.fit(decay, T, y, [40, 2, 0.5], noise="poisson", jac=decay_jac,
+                     bounds=(0, np.inf))
+    assert b.success and b.x[2] == 0.0
+
+    def nll(p):
+        mu = decay(T, p[0], p[1], 0.0)
+        return float(np.sum(mu - special.xlogy(y, mu)))
+
+    ref = optimize.minimize(nll, b.x[:2], method="Nelder-Mead",
+                            options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000})
+    np.testing.assert_allclose(b.x[:2], ref.x, rtol=1e-7)

@@ -162,8 +162,10 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
             finding = check_rank(result, result.param_names)
             text = finding[0].message if finding else "the Fisher information is singular."
             result.events.append(f"{text} pcov is the pseudo-inverse.")
-    note = poisson.low_count_note(y)
-    result.notes = (note,) if note else ()
+    notes = [poisson.low_count_note(y)]
+    if not result.success and poisson.nonpositive_start(mu).size == 0:
+        notes.append(poisson.boundary_note(y, mu))
+    result.notes = tuple(note for note in notes if note)
     return result
 
 

@@ -45,6 +45,9 @@ _COEFFICIENTS = ((-1.0) ** _K) / (_K * (_K - 1.0))
 #: ``LOW_COUNT`` counts.
 LOW_COUNT = 5
 LOW_SHARE = 0.2
+#: A zero-count bin whose fitted mean is below this share of the largest mean is on the
+#: boundary of the model's domain (``mu = 0``, :func:`boundary_note`).
+BOUNDARY = 1e-6
 
 
 def _h_over_t2(t: np.ndarray) -> np.ndarray:
@@ -108,6 +111,24 @@ def low_count_note(y: np.ndarray) -> str | None:
             "standard errors, are unreliable there; take intervals from the profile likelihood "
             "(trustfit.strategies.profile.profile_intervals(result, result.residual_function, "
             "absolute_sigma=True)).")
+
+
+def boundary_note(y: np.ndarray, mu: np.ndarray) -> str | None:
+    """For a fit that was not certified: the zero-count bins whose fitted means went to 0
+    (below ``BOUNDARY`` times the largest mean; the rule is relative to the model's own
+    scale). A zero count's likelihood ``exp(-mu)`` rises all the way to ``mu = 0``, so where
+    the model can lower such a mean by itself (a free background, say) the maximum lies on the
+    boundary of the model's domain, where the gradient does not vanish: no stationary point
+    to certify. Bounds that keep the model positive (a background ``>= 0``) put the maximum
+    on a bound instead, where it is certified."""
+    at_zero = np.flatnonzero((y == 0) & (mu < BOUNDARY * np.max(mu)))
+    if at_zero.size == 0:
+        return None
+    return (f"the likelihood rises as the means of the zero-count bins {at_zero[:10].tolist()}"
+            f" go to 0 (fitted {float(np.min(mu[at_zero])):.2g}): its maximum is on the "
+            "boundary of the model's domain, not a stationary point; bound the parameters "
+            "so that the model stays positive (e.g. a background >= 0) and the fit stops on "
+            "that bound, certified.")
 
 
 def nonpositive_start(mu: np.ndarray) -> np.ndarray:
