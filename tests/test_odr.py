@@ -216,7 +216,8 @@ def test_trial_outside_the_domain_is_a_rejected_step_and_bad_start_is_named():
     ({"sigma_x": -1.0}, "sigma_x must be positive"),
     ({"sigma_x": np.ones(3)}, r"sigma_x must have shape"),
     ({"sigma_x": 0.1, "sigma": np.ones(3)}, r"sigma must be a scalar or have shape \(10,\)"),
-    ({"sigma_x": 0.1, "implicit": True}, "implicit=True is not supported"),
+    ({"sigma_x": 0.1, "implicit": True, "jac": lambda x, a, b: None},
+     "jac and jac_x do not apply with implicit=True"),
     ({"sigma_x": [np.nan] * 10}, "sigma_x must be finite"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
@@ -237,3 +238,55 @@ def test_curve_fit_refusals_and_budget():
             warnings.simplefilter("ignore")
             trustfit.curve_fit(peak, *PROBLEMS[1][2:4], [1.5, 0, 1, 0], sigma_x=0.03,
                                max_nfev=2, rescue=False)
+
+
+def circle(x, y, a, b, r):
+    return (x - a) ** 2 + (y - b) ** 2 - r * r
+
+
+def ellipse(x, y, a, b, u, v):
+    return ((x - a) / u) ** 2 + ((y - b) / v) ** 2 - 1
+
+
+def _implicit_data(seed, shape):
+    rng = np.random.default_rng(seed)
+    th = rng.uniform(0, 1.5 * np.pi, 30)
+    sx, sy = np.full(30, 0.05), np.full(30, 0.08)
+    x = 1 + shape[0] * np.cos(th) + sx * rng.standard_normal(30)
+    y = -2 + shape[1] * np.sin(th) + sy * rng.standard_normal(30)
+    return x, y, sx, sy
+
+
+@pytest.mark.parametrize("g, shape, p0", [
+    (circle, (3, 3), [0.5, -1.5, 2.5]),
+    (ellipse, (3, 1.5), [0.8, -1.8, 2.5, 1.8]),
+], ids=["circle", "ellipse"])
+def test_implicit_models_match_odrpack(g, shape, p0):
+    x, y, sx, sy = _implicit_data(2, shape)
+    r = trustfit.odr(g, x, y, p0, sigma=sy, sigma_x=sx, implicit=True)
+    assert r.success, r.message
+    assert r.param_names == ("a", "b", "r") if g is circle else ("a", "b", "u", "v")
+    ref = odrpack.odr_fit(lambda X, b: g(X[0], X[1], *b), np.vstack([x, y]), np.zeros(30),
+                          np.asarray(p0, float), weight_x=np.vstack([1 / sx**2, 1 / sy**2]),
+                          task="implicit-ODR", diff_scheme="central", sstol=1e-15,
+                          partol=1e-15, maxit=1000)
+    np.testing.assert_allclose(r.x, ref.beta, rtol=1e-6)
+    np.testing.assert_allclose(r.stderr, ref.sd_beta, rtol=1e-6)
+    np.testing.assert_allclose(r.delta, ref.delta[0], atol=1e-7)
+    np.testing.assert_allclose(r.delta_y, ref.delta[1], atol=1e-7)
+    np.testing.assert_allclose(g(r.x_adjusted, r.y_adjusted, *r.x), 0, atol=1e-9)
+
+
+def test_implicit_line_is_the_explicit_fit():
+    def g(x, y, a, b):
+        return y - a - b * x
+
+    sx, sy = 1 / np.sqrt(WX), 1 / np.sqrt(WY)
+    r = trustfit.odr(g, PX, PY, [6, -0.5], sigma=sy, sigma_x=sx, implicit=True)
+    e = trustfit.odr(line, PX, PY, [6, -0.5], sigma=sy, sigma_x=sx)
+    np.testing.assert_allclose(r.x, e.x, rtol=1e-9)
+    np.testing.assert_allclose(r.stderr, e.stderr, rtol=1e-7)
+    np.testing.assert_allclose(r.delta, e.delta, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match=r"no point of g\(x, y, p0\) = 0 was found near"):
+        trustfit.odr(lambda x, y, a: np.where(x > 3, np.nan, y - a), PX, PY, [1.0],
+                     sigma_x=0.1, implicit=True)

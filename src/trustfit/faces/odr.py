@@ -29,10 +29,13 @@ import numpy as np
 from ..analysis.diagnostics import check_rank
 from ..analysis.uncertainty import covariance
 from ..core import validate as check
-from ..core.result import StopReason
+from ..core.result import FitResult, StopReason
+from ..kinds.odr_implicit import ImplicitModel
 from ..kinds.odr_loop import NonFiniteOdrStart, OdrModel, OdrRun, run
 from ..solve.methods import ROUNDING_LEVEL
+from ..strategies.multistart import StartDesign
 from ..strategies.rescue import rescue as rescue_layer
+from .least_squares import solve_with_design
 
 
 @dataclass
@@ -44,6 +47,11 @@ class ODRResult(OdrRun):
     ``residual_y = (f(x_adjusted) - y) / sigma`` and ``residual_x = delta / sigma_x``."""
 
     x_adjusted: np.ndarray | None = None
+    #: implicit=True: the corrections to y and the adjusted y
+    delta_y: np.ndarray | None = None
+    y_adjusted: np.ndarray | None = None
+    #: 'odr' (explicit, y = f(x, p)) or 'odr-implicit' (g(x, y, p) = 0)
+    method_kind: str = "odr"
     pcov: np.ndarray | None = None
     stderr: np.ndarray | None = None
     rank_deficient: bool = False
@@ -109,7 +117,10 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
     Parameters
     ----------
     f : ``f(x, *p)``, one value per point; called with x of the shape given (``(m,)`` for one
-        independent variable, ``(k, m)`` for ``k``).
+        independent variable, ``(k, m)`` for ``k``). With ``implicit=True``: ``g(x, y, *p)``,
+        zero on the curve (a circle: ``(x - a)**2 + (y - b)**2 - r**2``), fitted by the
+        exact weighted distances of the points to it (:mod:`trustfit.kinds.odr_implicit`);
+        the result adds ``delta_y`` and ``y_adjusted``.
     x, y : the data, ``(m,)`` or ``(k, m)``, and ``(m,)``.
     p0 : the start (default: ones, when ``f``'s signature names the parameters).
     sigma : standard deviations of ``y`` (scalar or ``(m,)``; ``None``: 1).
@@ -128,9 +139,6 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
     :class:`ODRResult`.
     """
     check.function("f", f)
-    if implicit:
-        raise ValueError("implicit=True is not supported yet: write the model explicitly as "
-                         "y = f(x, p), or parametrise the curve.")
     if jac is not None and not callable(jac):
         check.choice("jac", jac, ("2-point", "3-point"))  # both: central differences
         jac = None
@@ -157,6 +165,8 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
                              f"(a covariance matrix of y is not supported), got {sy.shape}.")
     sx = _sigma_x(sigma_x, k, m)
     names = param_names if param_names is not None else _names(f)
+    if implicit is True and param_names is None and names is not None:
+        names = names[1:]  # g(x, y, *p)
     if p0 is None:
         if not names:
             raise ValueError("p0 is needed when f takes its parameters as *args.")
@@ -176,6 +186,15 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
         max_nfev = 100 * n * (n + 1)
     if not isinstance(rescue, bool):
         raise TypeError(f"rescue must be True or False, got {rescue!r}.")
+    if implicit is not False:
+        if implicit is not True:
+            raise TypeError(f"implicit must be True or False, got {implicit!r}.")
+        if jac is not None or jac_x is not None:
+            raise ValueError("jac and jac_x do not apply with implicit=True (the derivatives "
+                             "of g are taken by central differences).")
+        return _implicit(f, X, ya, p0, sy, sx, one_d, names, absolute_sigma,
+                         dict(options, max_nfev=max_nfev, max_iter=max_iter, rescue=rescue,
+                              seed=seed))
     model = OdrModel(f, X, ya, sy, sx, one_d, n, jac if callable(jac) else None, jac_x)
 
     def run_once(start: np.ndarray, nfev_left: int | None = None,
@@ -192,6 +211,35 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
     if rescue:
         result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
                               max_iter=max_iter)
+    return _finish(result, X, one_d, names, absolute_sigma)
+
+
+def _implicit(g: Callable, X: np.ndarray, y: np.ndarray, p0: np.ndarray, sy: np.ndarray,
+              sx: np.ndarray, one_d: bool, names, absolute_sigma: bool, options: dict
+              ) -> ODRResult:
+    """``implicit=True``: exact foot points for each ``p`` (:mod:`trustfit.kinds.odr_implicit`),
+    least squares in ``p`` on the signed weighted distances."""
+    model = ImplicitModel(g, np.vstack([X, y[None, :]]), np.vstack([sx, sy[None, :]]) ** 2,
+                          one_d)
+    bad = np.flatnonzero(~np.isfinite(model.residuals(p0)))
+    if bad.size:
+        raise ValueError(f"no point of g(x, y, p0) = 0 was found near the data points "
+                         f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} (g not finite "
+                         "there, or the projection did not converge); choose p0 so that the "
+                         "curve passes near the data.")
+    rounding = options.pop("rounding")
+    del rounding  # least_squares' own rounding test
+    plan = StartDesign(param_names=tuple(names) if names is not None else None)
+    fit = solve_with_design(plan, model.residuals, p0, jac=model.jacobian, **options)
+    fields = {name: getattr(fit, name) for name in FitResult.__dataclass_fields__}
+    result = ODRResult(**fields, method_kind="odr-implicit")
+    delta, r, _, _ = model.project(result.x)
+    k = X.shape[0]
+    result.delta = delta[0].copy() if one_d else delta[:k].copy()
+    result.delta_y = delta[k].copy()
+    result.y_adjusted = y + result.delta_y
+    result.residual_y = result.delta_y / sy
+    result.residual_x = delta[:k] / sx
     return _finish(result, X, one_d, names, absolute_sigma)
 
 
