@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from scipy import optimize, special, stats
 
 import trustfit
+from trustfit.analysis.uncertainty import covariance
 from trustfit.kinds import poisson
 
 
@@ -84,6 +85,11 @@ def test_statistics_and_low_count_note():
     assert r.dof == 61
     np.testing.assert_allclose(r.deviance_pvalue, stats.chi2.sf(deviance, 61), rtol=1e-12)
     np.testing.assert_allclose(r.pearson_pvalue, stats.chi2.sf(pearson, 61), rtol=1e-12)
+    # every generic layer sees the maximum-likelihood statistics (Fisher scoring's pair)
+    np.testing.assert_allclose(covariance(r).stderr, r.stderr, rtol=1e-12)
+    np.testing.assert_allclose(np.sum(r.fun ** 2), pearson, rtol=1e-12)
+    np.testing.assert_allclose(np.sum(r.deviance_residuals ** 2), deviance, rtol=1e-12)
+    assert "Findings: none." in r.report()
     share = round(100 * np.mean(y < 5))
     assert r.notes and r.notes[0].startswith(f"{share}% of bins have fewer than 5 counts")
     high = trustfit.fit(decay, T, y + 20, [30, 2, 21], noise="poisson")
@@ -174,3 +180,18 @@ def test_maximum_on_the_boundary_is_refused_and_named_then_certified_with_bounds
     ref = optimize.minimize(nll, b.x[:2], method="Nelder-Mead",
                             options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000})
     np.testing.assert_allclose(b.x[:2], ref.x, rtol=1e-7)
+
+
+def test_profile_likelihood_intervals_from_the_note():
+    """The note's recipe: likelihood-ratio intervals, where the deviance rises by
+    chi2(1; 0.95) = 3.84 over its minimum (checked on the deviance itself)."""
+    from trustfit.strategies.profile import profile_intervals
+
+    y = _counts(1)
+    r = trustfit.fit(decay, T, y, [30, 2, 1], noise="poisson", jac=decay_jac)
+    iv = profile_intervals(r, r.residual_function, absolute_sigma=True, params=[1])
+    for tau in iv[1]:
+        refit = trustfit.fit(lambda t, A, B: decay(t, A, tau, B), T, y, r.x[[0, 2]],
+                             noise="poisson")
+        np.testing.assert_allclose(refit.deviance - r.deviance, stats.chi2.ppf(0.95, 1),
+                                   rtol=1e-5)

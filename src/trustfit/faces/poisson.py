@@ -12,7 +12,9 @@ The fit minimises ``1/2 sum r_i^2`` over the deviance residuals of
 
 ``ydata`` must be counts: finite, non-negative whole numbers (zeros welcome); ``sigma`` is
 refused (the variance of a count is its mean). ``pcov`` is the inverse Fisher information at
-the optimum (:mod:`trustfit.kinds.poisson`), a flagged pseudo-inverse where it is singular;
+the optimum (:mod:`trustfit.kinds.poisson`), a flagged pseudo-inverse where it is singular
+(the result's ``fun`` and ``jac`` are Fisher scoring's linearisation there, see
+:class:`PoissonResult`, so every layer over the result sees the same numbers);
 ``absolute_sigma`` does not apply (the variance is known), over-dispersion shows in the
 deviance and Pearson p-values.
 """
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.diagnostics import check_rank
-from ..analysis.uncertainty import covariance, default_rcond
+from ..analysis.uncertainty import covariance
 from ..core import validate as check
 from ..core.differentiation import finite_difference_jacobian
 from ..core.problem import real_jacobian
@@ -39,11 +41,19 @@ from .least_squares import solve_with_design
 
 @dataclass
 class PoissonResult(FitResult):
-    """A :class:`trustfit.FitResult` (``fun``: the deviance residuals, ``cost``: half the
-    deviance) with ``mu`` (the fitted means), ``pcov`` and ``stderr`` (inverse Fisher
-    information), ``rank_deficient``, ``deviance``, ``deviance_pvalue``, ``pearson_chi2``,
-    ``pearson_pvalue``, ``dof``, ``notes`` (e.g. the low-count warning in words) and
-    ``residual_function`` (``p -> deviance residuals``, for profile-likelihood intervals)."""
+    """A :class:`trustfit.FitResult` with ``mu`` (the fitted means), ``pcov`` and ``stderr``
+    (inverse Fisher information), ``rank_deficient``, ``deviance``, ``deviance_pvalue``,
+    ``pearson_chi2``, ``pearson_pvalue``, ``dof``, ``notes`` (e.g. the low-count warning in
+    words), ``deviance_residuals`` and ``residual_function`` (``p -> deviance residuals``).
+
+    ``cost`` is half the deviance, the objective minimised. ``fun`` and ``jac`` are Fisher
+    scoring's linearisation at the solution, the Pearson residuals ``(mu - y) / sqrt(mu)`` and
+    their Jacobian ``(dmu/dp) / sqrt(mu)``: ``jac^T fun`` is the gradient of the negative
+    log-likelihood (zero at the maximum) and ``jac^T jac`` the Fisher information, so
+    :func:`trustfit.analysis.uncertainty.covariance`, ``report()`` and the diagnosis give
+    the maximum-likelihood standard errors (``1/2 ||fun||^2`` is half Pearson's chi-square).
+    ``profile_intervals(result, result.residual_function, absolute_sigma=True)``
+    (:mod:`trustfit.strategies.profile`) gives likelihood-ratio intervals."""
 
     mu: np.ndarray | None = None
     pcov: np.ndarray | None = None
@@ -56,6 +66,7 @@ class PoissonResult(FitResult):
     dof: int = 0
     notes: tuple[str, ...] = ()
     residual_function: Callable | None = None
+    deviance_residuals: np.ndarray | None = None
 
 
 def _counts(ydata: Any) -> np.ndarray:
@@ -154,8 +165,13 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
     if poisson.nonpositive_start(mu).size == 0:
         for key, value in poisson.statistics(y, mu, p0.size).items():
             setattr(result, key, value)
-        P = result.jac / poisson.pearson_factor(y, mu)[:, None]
-        cov = covariance(result, absolute_sigma=True, jac=P, rcond=default_rcond(result))
+        # Fisher scoring's linearisation at the solution (module docstring)
+        result.deviance_residuals = result.fun
+        result.jac = result.jac / poisson.pearson_factor(y, mu)[:, None]
+        result.fun = (mu - y) / np.sqrt(mu)
+        with np.errstate(all="ignore"):
+            result.grad = result.jac.T @ result.fun
+        cov = covariance(result, absolute_sigma=True)
         result.pcov, result.stderr = cov.matrix, cov.stderr
         result.rank_deficient = cov.rank_deficient
         if cov.rank_deficient:

@@ -3,7 +3,8 @@
 * :mod:`.odr_linalg` and :mod:`.odr_loop`: orthogonal distance regression (errors in x and
   in y), a Levenberg-Marquardt loop over the parameters and the corrections to x with the
   corrections eliminated from every step (Boggs, Byrd & Schnabel 1987), O(m n^2) per
-  iteration;
+  iteration; :mod:`.odr_implicit`: implicit models ``g(x, y, p) = 0`` (circles, ellipses)
+  with exact weighted foot points and least squares in ``p``;
 * :mod:`.poisson`: Poisson maximum likelihood for counts, as least squares on deviance
   residuals, with the Fisher information and the goodness-of-fit statistics.
 
