@@ -290,3 +290,15 @@ def test_implicit_line_is_the_explicit_fit():
     with pytest.raises(ValueError, match=r"no point of g\(x, y, p0\) = 0 was found near"):
         trustfit.odr(lambda x, y, a: np.where(x > 3, np.nan, y - a), PX, PY, [1.0],
                      sigma_x=0.1, implicit=True)
+
+
+def test_result_fields_are_consistent():
+    sx, sy = 1 / np.sqrt(WX), 1 / np.sqrt(WY)
+    r = trustfit.odr(line, PX, PY, [6, -0.5], sigma=sy, sigma_x=sx)
+    np.testing.assert_allclose(r.residual_y, (line(r.x_adjusted, *r.x) - PY) / sy, rtol=1e-12)
+    np.testing.assert_allclose(r.residual_x, r.delta / sx, rtol=1e-12)
+    full = np.sum(r.residual_y ** 2) + np.sum(r.residual_x ** 2)
+    np.testing.assert_allclose(2 * r.cost, full, rtol=1e-12)
+    # the reduced pair carries the same cost at the solution, and its gradient vanishes
+    np.testing.assert_allclose(np.sum(r.fun ** 2), full, rtol=1e-9)
+    assert "Findings: none." in r.report()

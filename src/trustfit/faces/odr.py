@@ -239,7 +239,7 @@ def _implicit(g: Callable, X: np.ndarray, y: np.ndarray, p0: np.ndarray, sy: np.
     result.delta_y = delta[k].copy()
     result.y_adjusted = y + result.delta_y
     result.residual_y = result.delta_y / sy
-    result.residual_x = delta[:k] / sx
+    result.residual_x = (delta[:k] / sx)[0] if one_d else delta[:k] / sx
     return _finish(result, X, one_d, names, absolute_sigma)
 
 

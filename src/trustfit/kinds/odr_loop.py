@@ -291,7 +291,8 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         nfev_fd=model.nfev_fd - fd0, x0=p0.copy(),
         bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=events,
         jac_method=jac_method, delta=d[0].copy() if model.one_d else d.copy(),
-        residual_y=np.ldexp(lin.r1, e), residual_x=np.ldexp(lin.r2, e))
+        residual_y=np.ldexp(lin.r1, e),
+        residual_x=np.ldexp(lin.r2[0] if model.one_d else lin.r2, e))
 
 
 def _step_floor(lin: Linearization, xs: np.ndarray) -> np.ndarray:
