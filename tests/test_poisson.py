@@ -147,7 +147,7 @@ def test_bad_arguments_are_named(kwargs, match):
         trustfit.curve_fit(decay, T, y, [30, 2, 1], noise="poisson", **args)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(exponent=st.integers(-30, 30))
 def test_time_units_do_not_change_the_fit(exponent):
     """t in other units (tau with it): the same decision and the same fit, to rounding."""
