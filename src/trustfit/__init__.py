@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 # ``import trustfit`` stays light: the model layer and the examples are not loaded until asked.
 _LAZY_MODULES = {"models": "models", "reference": "reference", "plots": "plots",
                  "examples": "apps.examples"}
-_LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models"}
+_LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models",
+               "odr": "faces.odr", "ODRResult": "faces.odr"}
 
 
 def __getattr__(name: str):

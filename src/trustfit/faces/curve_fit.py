@@ -117,6 +117,12 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     ``max_nfev``). The result carries ``param_names``, ``ydata``, ``sigma`` and
     ``absolute_sigma``, so ``result.report()`` and :mod:`trustfit.analysis.uncertainty` use them.
     """
+    sigma_x, noise = kwargs.pop("sigma_x", None), kwargs.pop("noise", "gaussian")
+    if sigma_x is not None or noise != "gaussian":  # errors in x, counts: faces/data_kinds.py
+        from .data_kinds import dispatch
+        return dispatch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds,
+                        method, jac, sigma_x=sigma_x, noise=noise, warning=FitWarning,
+                        nan_policy=nan_policy, param_names=param_names, **kwargs)
     return _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
                 nan_policy, param_names, kwargs)[0]
 
@@ -219,6 +225,12 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     rank-deficient model) returns its answer with a :class:`FitWarning` instead, as SciPy does
     for a singular covariance.
     """
+    sigma_x, noise = kwargs.pop("sigma_x", None), kwargs.pop("noise", "gaussian")
+    if sigma_x is not None or noise != "gaussian":  # errors in x, counts: faces/data_kinds.py
+        from .data_kinds import dispatch
+        return dispatch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds,
+                        method, jac, sigma_x=sigma_x, noise=noise, warning=FitWarning,
+                        nan_policy=nan_policy, full_output=full_output, **kwargs)
     result, fvec, loss = _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite,
                               bounds, method, jac, nan_policy, None, kwargs)
     degenerate = result.stop_reason is StopReason.DEGENERATE

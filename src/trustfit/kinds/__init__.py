@@ -1,0 +1,15 @@
+"""Kinds of data that least squares in y alone gets wrong, solved on trustfit's machinery.
+
+* :mod:`.odr_linalg` and :mod:`.odr_loop`: orthogonal distance regression (errors in x and
+  in y), a Levenberg-Marquardt loop over the parameters and the corrections to x with the
+  corrections eliminated from every step (Boggs, Byrd & Schnabel 1987), O(m n^2) per
+  iteration; :mod:`.odr_implicit`: implicit models ``g(x, y, p) = 0`` (circles, ellipses)
+  with exact weighted foot points and least squares in ``p``;
+* :mod:`.poisson`: Poisson maximum likelihood for counts, as least squares on deviance
+  residuals, with the Fisher information and the goodness-of-fit statistics.
+
+The public entry points are :func:`trustfit.odr` and ``noise='poisson'`` of
+:func:`trustfit.curve_fit` / :func:`trustfit.fit` (:mod:`trustfit.faces.odr`,
+:mod:`trustfit.faces.poisson`). This layer sits between ``faces`` and ``strategies``: it may
+use the rescue, the analysis and the core, and only the faces use it.
+"""
