@@ -136,6 +136,18 @@ class JacobianReevaluated(Event):
 
 
 @dataclass(frozen=True)
+class CovariancePseudoInverse(Event):
+    """The covariance is the flagged pseudo-inverse: ``reason`` names what is undetermined
+    (:func:`trustfit.analysis.diagnostics.check_rank`)."""
+
+    kind: ClassVar[str] = "covariance_pseudo_inverse"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.reason} pcov is the pseudo-inverse."
+
+
+@dataclass(frozen=True)
 class BudgetLeft:
     """What is left of a budget (``'max_nfev'`` or ``'max_iter'``) of ``limit``."""
 

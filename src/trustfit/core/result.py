@@ -247,8 +247,9 @@ class FitResult:
         """Every field (and ``status``, ``success``, ``message``) as plain, JSON-able Python
         (:func:`plain`: arrays to lists, non-finite numbers to ``None``, ``stop_reason`` to its
         name, each event to its dict with ``kind`` and ``text``); ``json.dumps`` takes it as
-        it is."""
-        return {key: plain(self[key]) for key in self.keys()}
+        it is. A field that holds a function (a Poisson fit's ``residual_function``) is code,
+        not data, and is left out."""
+        return {key: plain(self[key]) for key in self.keys() if not callable(self[key])}
 
     def __repr__(self) -> str:
         return (f"FitResult(method={self.method!r}, success={self.success}, "

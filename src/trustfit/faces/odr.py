@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 from ..analysis.diagnostics import check_rank
 from ..analysis.uncertainty import covariance
 from ..core import validate as check
+from ..core.events import CovariancePseudoInverse, StartRejected
 from ..core.result import FitResult, StopReason
 from ..kinds.odr_implicit import ImplicitModel
 from ..kinds.odr_loop import NonFiniteOdrStart, OdrModel, OdrRun, run
@@ -38,7 +40,7 @@ from ..strategies.rescue import rescue as rescue_layer
 from .least_squares import solve_with_design
 
 
-@dataclass
+@dataclass(frozen=True)
 class ODRResult(OdrRun):
     """The result of :func:`odr`: a :class:`trustfit.FitResult` (``x`` the parameters,
     ``success`` certified on the full problem) with ``delta`` (the corrections, the shape of
@@ -232,14 +234,13 @@ def _implicit(g: Callable, X: np.ndarray, y: np.ndarray, p0: np.ndarray, sy: np.
     plan = StartDesign(param_names=tuple(names) if names is not None else None)
     fit = solve_with_design(plan, model.residuals, p0, jac=model.jacobian, **options)
     fields = {name: getattr(fit, name) for name in FitResult.__dataclass_fields__}
-    result = ODRResult(**fields, method_kind="odr-implicit")
-    delta, r, _, _ = model.project(result.x)
+    delta, r, _, _ = model.project(fit.x)
     k = X.shape[0]
-    result.delta = delta[0].copy() if one_d else delta[:k].copy()
-    result.delta_y = delta[k].copy()
-    result.y_adjusted = y + result.delta_y
-    result.residual_y = result.delta_y / sy
-    result.residual_x = (delta[:k] / sx)[0] if one_d else delta[:k] / sx
+    result = ODRResult(**fields, method_kind="odr-implicit",
+                       delta=delta[0].copy() if one_d else delta[:k].copy(),
+                       delta_y=delta[k].copy(), y_adjusted=y + delta[k],
+                       residual_y=delta[k] / sy,
+                       residual_x=(delta[:k] / sx)[0] if one_d else delta[:k] / sx)
     return _finish(result, X, one_d, names, absolute_sigma)
 
 
@@ -250,28 +251,29 @@ def _rejected(start: np.ndarray, exc: Exception, m: int) -> OdrRun:
                   active_mask=np.zeros(n, dtype=int), nfev=1, njev=0, nit=0, method="odr",
                   stop_reason=StopReason.NO_PROGRESS, stop_value=np.nan, x0=start.copy(),
                   bounds=(np.full(n, -np.inf), np.full(n, np.inf)),
-                  events=[f"start rejected: {exc}"])
+                  events=[StartRejected(tuple(float(v) for v in start), str(exc))])
 
 
 def _finish(run_result: OdrRun, X: np.ndarray, one_d: bool, names, absolute_sigma: bool
             ) -> ODRResult:
     fields = {name: getattr(run_result, name) for name in run_result.__dataclass_fields__}
-    result = ODRResult(**fields)
-    result.param_names = tuple(names) if names is not None else None
-    result.absolute_sigma = bool(absolute_sigma)
-    result.x_adjusted = (X[0] if one_d else X) + result.delta
-    cov = covariance(result, absolute_sigma=True)
-    m = result.fun.size
-    dof = m - cov.rank
-    result.res_var = 2.0 * result.cost / dof if dof > 0 else float("nan")
-    result.pcov = cov.matrix if absolute_sigma else cov.matrix * result.res_var
-    result.stderr = np.sqrt(np.clip(np.diag(result.pcov), 0.0, None))
-    result.rank_deficient = cov.rank_deficient
+    names = tuple(names) if names is not None else None
+    draft = ODRResult(**{**fields, "param_names": names,
+                         "absolute_sigma": bool(absolute_sigma)})
+    cov = covariance(draft, absolute_sigma=True)
+    dof = draft.fun.size - cov.rank
+    res_var = 2.0 * draft.cost / dof if dof > 0 else float("nan")
+    pcov = cov.matrix if absolute_sigma else cov.matrix * res_var
+    events = tuple(draft.events)
     if cov.rank_deficient:
-        finding = check_rank(result, result.param_names)
+        finding = check_rank(draft, names)
         text = finding[0].message if finding else "the reduced Jacobian is rank deficient."
-        result.events.append(f"{text} pcov is the pseudo-inverse.")
-    return result
+        events += (CovariancePseudoInverse(text),)
+    # The result, built once from the run and what the covariance adds.
+    return dataclasses.replace(
+        draft, x_adjusted=(X[0] if one_d else X) + draft.delta, res_var=res_var, pcov=pcov,
+        stderr=np.sqrt(np.clip(np.diag(pcov), 0.0, None)),
+        rank_deficient=cov.rank_deficient, events=events)
 
 
 def odr_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,

@@ -33,13 +33,14 @@ from ..analysis.uncertainty import covariance
 from ..core import validate as check
 from ..core.differentiation import finite_difference_jacobian
 from ..core.problem import real_jacobian
+from ..core.events import CovariancePseudoInverse
 from ..core.result import FitResult, StopReason
 from ..kinds import poisson
 from ..strategies.multistart import StartDesign
 from .least_squares import solve_with_design
 
 
-@dataclass
+@dataclass(frozen=True)
 class PoissonResult(FitResult):
     """A :class:`trustfit.FitResult` with ``mu`` (the fitted means), ``pcov`` and ``stderr``
     (inverse Fisher information), ``rank_deficient``, ``deviance``, ``deviance_pvalue``,
@@ -147,42 +148,42 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
     plan = StartDesign(param_names=tuple(names) if names is not None else None)
     base = solve_with_design(plan, residuals, p0, jac=solver_jac, bounds=bounds,
                              method=method, **kwargs)
+    known: dict[str, Any] = {}
     if base.jac_method == "2-point":  # as curve_fit: central differences for the covariance
         lb, ub = base.bounds
         with np.errstate(all="ignore"):
             J, evals = finite_difference_jacobian(residuals, base.x, base.fun, "3-point", lb, ub)
         if np.all(np.isfinite(J)):
-            base.jac, base.grad, base.jac_method = J, J.T @ base.fun, "3-point"
-            base.nfev_fd += evals
+            known.update(jac=J, grad=J.T @ base.fun, jac_method="3-point",
+                         nfev_fd=base.nfev_fd + evals)
     fields = {name: getattr(base, name) for name in FitResult.__dataclass_fields__}
-    result = PoissonResult(**fields)
-    result.param_names = tuple(names) if names is not None else None
-    result.ydata, result.absolute_sigma = y, True
-    result.residual_function = residuals
+    fields.update(known, param_names=tuple(names) if names is not None else None, ydata=y,
+                  absolute_sigma=True, residual_function=residuals)
     with np.errstate(all="ignore"):
-        mu = means(result.x)
-    result.mu = mu
+        mu = means(fields["x"])
+    fields["mu"] = mu
+    events = tuple(fields["events"])
     if poisson.nonpositive_start(mu).size == 0:
-        for key, value in poisson.statistics(y, mu, p0.size).items():
-            setattr(result, key, value)
+        fields.update(poisson.statistics(y, mu, p0.size))
         # Fisher scoring's linearisation at the solution (module docstring)
-        result.deviance_residuals = result.fun
-        result.jac = result.jac / poisson.pearson_factor(y, mu)[:, None]
-        result.fun = (mu - y) / np.sqrt(mu)
+        jac_pearson = fields["jac"] / poisson.pearson_factor(y, mu)[:, None]
+        fun_pearson = (mu - y) / np.sqrt(mu)
         with np.errstate(all="ignore"):
-            result.grad = result.jac.T @ result.fun
-        cov = covariance(result, absolute_sigma=True)
-        result.pcov, result.stderr = cov.matrix, cov.stderr
-        result.rank_deficient = cov.rank_deficient
+            grad = jac_pearson.T @ fun_pearson
+        fields.update(deviance_residuals=fields["fun"], jac=jac_pearson, fun=fun_pearson,
+                      grad=grad)
+        cov = covariance(PoissonResult(**fields), absolute_sigma=True)
+        fields.update(pcov=cov.matrix, stderr=cov.stderr, rank_deficient=cov.rank_deficient)
         if cov.rank_deficient:
-            finding = check_rank(result, result.param_names)
+            finding = check_rank(PoissonResult(**fields), fields["param_names"])
             text = finding[0].message if finding else "the Fisher information is singular."
-            result.events.append(f"{text} pcov is the pseudo-inverse.")
+            events += (CovariancePseudoInverse(text),)
     notes = [poisson.low_count_note(y)]
-    if not result.success and poisson.nonpositive_start(mu).size == 0:
+    if not base.success and poisson.nonpositive_start(mu).size == 0:
         notes.append(poisson.boundary_note(y, mu))
-    result.notes = tuple(note for note in notes if note)
-    return result
+    # The result, built once.
+    return PoissonResult(**{**fields, "events": events},
+                         notes=tuple(note for note in notes if note))
 
 
 def poisson_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,

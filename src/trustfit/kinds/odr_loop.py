@@ -43,6 +43,7 @@ import numpy as np
 
 from ..core import stopping
 from ..core import validate as check
+from ..core.events import Event, StopTestFired
 from ..core.differentiation import DEFAULT_RELATIVE_STEP, finite_difference_jacobian
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, IterationRecord, StopReason
@@ -146,7 +147,7 @@ class OdrModel:
         return F_x
 
 
-@dataclass
+@dataclass(frozen=True)
 class OdrRun(FitResult):
     """A :class:`FitResult` whose ``fun`` and ``jac`` are the reduced problem's at ``mu = 0``
     (the effective-variance residuals ``sqrt(omega) rt`` and Jacobian ``sqrt(omega) A``, m
@@ -262,7 +263,7 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
             reason, value = StopReason.NO_PROGRESS, mu
             break
 
-    events: list[str] = []
+    events: list[Event] = []
     jac_method = model.jac_method
     if reason.converged:
         if jac_method != "callable":  # fourth-order differences for the polish (docstring)
@@ -277,8 +278,7 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
                      StopReason.COST: ftol}.get(reason) or 0.0
         uncertified, measure = certify(lin, p, p0, tolerance, noise)
         if uncertified is not None:
-            events.append(f"{reason.name.lower()} test fired at iteration {nit} "
-                          f"({reason.message(value)}), but the point is not certified.")
+            events.append(StopTestFired(reason, nit, value, uncertified))
             reason, value = uncertified, measure
     Jr, rr, *_ = lin.reduced()
     n = p.size
