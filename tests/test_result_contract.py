@@ -152,11 +152,14 @@ def test_event_kinds_are_distinct_and_every_record_prints():
         ev.MultistartSummary(8, "lhs", 1, 2, 3, 0.5, 4),
         ev.MinimumFound(1, 0.5, 3, 8, 0, (("a", "b"),)),
         ev.MultistartEvaluations(1234),
+        ev.CovariancePseudoInverse("x[0] and x[1] are not determined separately."),
     ]
     subclasses = set(ev.Event.__subclasses__())
     assert {type(e) for e in records} == subclasses
     assert len({e.kind for e in records}) == len(records)
     texts = [str(e) for e in records]
+    assert texts[-1] == ("x[0] and x[1] are not determined separately. pcov is the "
+                         "pseudo-inverse.")
     assert texts[0] == ("step test fired at iteration 14 (Converged: the step 1e-16 fell below "
                         "xtol relative to the size of x.), but the point is not certified.")
     assert texts[2] == ("max_nfev=100 reached in iteration 7: 2 further evaluations refused; "
