@@ -132,13 +132,12 @@ def kernel_source(bm, method: str = "lm") -> str:
     """Complete source of the kernel module of ``bm`` for ``method`` ('lm' or 'varpro')."""
     import sympy
 
-    from ._codegen import (
+    from ._codegen import generate_varpro_source, varpro_layout
+    from ._codegen_lanes import generate_varpro_lane_source
+    from ._codegen_linalg import (
         generate_curve_stats_source,
         generate_damped_step_source,
-        generate_varpro_lane_source,
         generate_varpro_solve_source,
-        generate_varpro_source,
-        varpro_layout,
     )
 
     from trustfit.models.names import validate_name
