@@ -38,6 +38,11 @@ _METHODS = {
     "varpro": ("_kernel_varpro", "_kernel_lanes", *_COMMON),
 }
 _SLOTS = "_kernel_slots"
+# Levenberg-Marquardt's shared rules (plain functions, also the single fit's), compiled
+# inline beside the kernel functions with these options
+_RULES = "trustfit.steps.lm_rules"
+_RULE_OPTIONS = {"_nrt": False, "fastmath": False, "nogil": True, "error_model": "numpy",
+                 "inline": "always"}
 
 
 def kernel(**options: Any) -> Callable[[F], F]:
@@ -69,7 +74,8 @@ def sources_digest(method: str) -> str:
     digest = _DIGESTS.get(method)
     if digest is None:
         h = hashlib.sha256()
-        for mod in [*method_modules(method), _module(_SLOTS), _module("_kernel_bind")]:
+        rules = importlib.import_module(_RULES)
+        for mod in [*method_modules(method), rules, _module(_SLOTS), _module("_kernel_bind")]:
             with open(mod.__file__ or "", "rb") as fh:
                 h.update(fh.read())
         digest = _DIGESTS[method] = h.hexdigest()
@@ -118,6 +124,11 @@ def bind_kernel(namespace: dict[str, Any], method: str) -> None:
     filename = namespace["__file__"]
     on_disk = not filename.startswith("<")
     slots = set(vars(_module(_SLOTS)))
+    rules = importlib.import_module(_RULES)
+    for name in rules.__all__:
+        obj = getattr(rules, name)
+        namespace[name] = (njit(cache=on_disk, **_RULE_OPTIONS)(_rebound(obj, namespace, filename))
+                           if callable(obj) else obj)
     for mod in method_modules(method):
         own = _own_names(mod)
         for name, obj in vars(mod).items():

@@ -9,8 +9,16 @@ import numpy as np
 from numba import prange
 
 from ._kernel_bind import kernel
+from trustfit.steps.lm_rules import (
+    cost_converged,
+    damping_exhausted,
+    damping_start,
+    gain_accepted,
+    nielsen_accept,
+    nielsen_reject,
+)
+
 from ._kernel_curves import _curve_results, _reject_row
-from ._kernel_rules import MU_ROOM, _cost_small
 from ._kernel_slots import (
     NFACC,
     NGACC,
@@ -106,7 +114,7 @@ def _ln_exhausted(l, mu, AC):
     dmax = 0.0
     for a in range(NTH):
         dmax = max(dmax, AC[(a * NTH + a) * LN + l])
-    return not (mu[l] < MU_ROOM * (dmax if dmax > 0.0 else 1.0))
+    return damping_exhausted(mu[l], dmax)
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
@@ -125,15 +133,12 @@ def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL,
             dmax = max(dmax, AC[(a * NTH + a) * LN + l])
         if _ln_gradient_small(l, AC, GC, F[l], gtol):
             return 1
-        mu[l] = tau * dmax
-        if not (mu[l] > 0.0):
-            mu[l] = tau
+        mu[l] = damping_start(tau, dmax)
         nu[l] = 2.0
         return 0
-    dF = F[l] - Ft
-    small = _cost_small(F[l], Ft, pred[l], ftol)
-    if math.isfinite(Ft) and pred[l] > 0.0 and dF > 0.0:
-        rho = dF / pred[l]
+    small = cost_converged(F[l], Ft, pred[l], ftol)
+    if gain_accepted(F[l], Ft, pred[l]):
+        rho = (F[l] - Ft) / pred[l]
         for a in range(NTH):
             THL[a * LN + l] = TT[a, l]
         _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
@@ -142,14 +147,12 @@ def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL,
             return 3
         if _ln_gradient_small(l, AC, GC, Ft, gtol):
             return 1
-        t = 2.0 * rho - 1.0
-        mu[l] *= max(1.0 / 3.0, 1.0 - t * t * t)
+        mu[l] = nielsen_accept(mu[l], rho)
         nu[l] = 2.0
     elif small:
         return 3
     else:
-        mu[l] *= nu[l]
-        nu[l] *= 2.0
+        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
         if _ln_exhausted(l, mu, AC):
             return 7
     return 0
@@ -165,8 +168,7 @@ def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, 
         if nit[l] >= maxiter:
             return 4
         nit[l] += 1
-        mu[l] *= nu[l]
-        nu[l] *= 2.0
+        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
         if _ln_exhausted(l, mu, AC):
             return 7
         _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)

@@ -8,7 +8,15 @@ from the generated code.
 import math
 
 from ._kernel_bind import kernel
-from ._kernel_rules import _cost_small, _exhausted, _gradient_small, _step_small
+from trustfit.steps.lm_rules import (
+    cost_converged,
+    damping_start,
+    gain_accepted,
+    nielsen_accept,
+    nielsen_reject,
+)
+
+from ._kernel_rules import _exhausted, _gradient_small, _step_small
 from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
 
 
@@ -26,16 +34,13 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         dmax = max(dmax, A[a, a])
     if _gradient_small(A, g, F, gtol):
         return F, 0, 1
-    mu = tau * dmax
-    if not (mu > 0.0):
-        mu = tau
+    mu = damping_start(tau, dmax)
     nu = 2.0
     nit = 0
     while nit < maxiter:
         nit += 1
         if not _damped_step(A, g, mu, h):
-            mu *= nu
-            nu *= 2.0
+            mu, nu = nielsen_reject(mu, nu)
             if _exhausted(mu, A):
                 return F, nit, 7
             continue
@@ -66,10 +71,9 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 if gn <= ftol * F:
                     return F, nit, 3
         Ft = _eval(xt, Xp, Yp, Wp, ws, True)
-        dF = F - Ft
-        small = _cost_small(F, Ft, pred, ftol)
-        if math.isfinite(Ft) and pred > 0.0 and dF > 0.0:
-            rho = dF / pred
+        small = cost_converged(F, Ft, pred, ftol)
+        if gain_accepted(F, Ft, pred):
+            rho = (F - Ft) / pred
             for a in range(D):
                 x[a] = xt[a]
                 g[a] = gt[a]
@@ -81,14 +85,12 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 return F, nit, 3
             if _gradient_small(A, g, F, gtol):
                 return F, nit, 1
-            t = 2.0 * rho - 1.0
-            mu *= max(1.0 / 3.0, 1.0 - t * t * t)
+            mu = nielsen_accept(mu, rho)
             nu = 2.0
         elif small:
             return F, nit, 3
         else:
-            mu *= nu
-            nu *= 2.0
+            mu, nu = nielsen_reject(mu, nu)
             if _exhausted(mu, A):
                 return F, nit, 7
     return F, nit, 4

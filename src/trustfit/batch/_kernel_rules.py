@@ -1,15 +1,17 @@
-"""The Levenberg-Marquardt kernel's stopping and damping tests (the single fit's rules).
+"""The Levenberg-Marquardt kernel's stopping tests on its normal equations.
 
-See :mod:`._kernel` for the algorithm and :mod:`trustfit.core.stopping` for the tests
-these compile.
+The gradient and step tests of :mod:`trustfit.core.stopping`, computed from ``A = J^T J``
+and ``g = J^T r`` (squared or multiplied out, free of square roots where possible).  The
+damping rules, the acceptance and the cost test are Levenberg-Marquardt's shared rules
+(:mod:`trustfit.steps.lm_rules`), compiled beside these; :func:`_exhausted` applies that
+module's ``damping_exhausted`` to ``A``.
 """
 
 import math
 
-from ._kernel_bind import kernel
+from trustfit.steps.lm_rules import damping_exhausted
 
-# the damping's room: mu up to this times the largest diagonal of J^T J
-MU_ROOM = 1e300
+from ._kernel_bind import kernel
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
@@ -45,19 +47,8 @@ def _step_small(A, x, h, xtol):
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _exhausted(mu, A):
-    # the damping has run out of room: mu beyond MU_ROOM times the largest diagonal of A
-    # (relative to it, so the same at every scale of the data and of sigma)
+    # the damping has run out of room relative to the largest diagonal of A
     dmax = 0.0
     for a in range(A.shape[0]):
         dmax = max(dmax, A[a, a])
-    return not (mu < MU_ROOM * (dmax if dmax > 0.0 else 1.0))
-
-
-@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _cost_small(F, Ft, pred, ftol):
-    # the single fit's cost test (trustfit.stopping.cost_test, MINPACK's): the actual and
-    # the predicted reductions of a trial step, accepted or not, both at most ftol F and
-    # agreeing to a factor 2
-    dF = F - Ft
-    return (F > 0.0 and math.isfinite(Ft) and abs(dF) <= ftol * F and pred <= ftol * F
-            and (pred <= 0.0 or dF <= 2.0 * pred))
+    return damping_exhausted(mu, dmax)
