@@ -53,10 +53,10 @@ def gain_accepted(F, Ft, pred):
 
 def nielsen_accept(mu, rho):
     """Nielsen's update after an accepted step: ``mu max(1/3, 1 - (2 rho - 1)^3)`` (and
-    ``nu = 2``).  The cube is two products, the same bits in Python, numpy and numba.
-    Elementwise."""
-    t = 2.0 * rho - 1.0
-    return mu * np.maximum(1.0 / 3.0, 1.0 - t * t * t)
+    ``nu = 2``).  Elementwise.  The cube rounds as each backend's power does: the C
+    library's ``pow`` in Python and numpy, two products in numba (an integer power):
+    the factors may differ in the last bit, never the rule."""
+    return mu * np.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
 
 
 def nielsen_reject(mu, nu):
