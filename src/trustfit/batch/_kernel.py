@@ -99,7 +99,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ._cache import cache_dir, load_module  # noqa: F401  (cache_dir: public here too)
+from ._cache import cache_dir, load_module, numba_index_exists, read_note, write_note  # noqa: F401
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 from ._kernel_bind import sources_digest
 
@@ -173,21 +173,72 @@ def kernel_source(bm, method: str = "lm") -> str:
     return f"{head}\n\n{model_part}\n\n\nbind_kernel(globals(), {method!r})\n"
 
 
+def _key(bm, method: str) -> str:
+    return model_key(bm) + "_" + KERNEL_VERSION + ("_vp" if method == "varpro" else "")
+
+
+def _note_name(bm, method: str) -> str:
+    # which generated module holds this model's kernel (a hint for kernel_is_cached)
+    return f"{_key(bm, method)}_{sources_digest(method)[:16]}.kernel"
+
+
 def load_kernel(bm, method: str = "lm"):
     """The kernel module of the symbolic model ``bm``: generated here, and executed only
     from these bytes (see :mod:`._cache`; numba's disk cache stays effective)."""
-    key = model_key(bm) + "_" + KERNEL_VERSION + ("_vp" if method == "varpro" else "")
+    key = _key(bm, method)
     with _LOCK:
         mod = _MODULES.get(key)
         if mod is None:
             mod = _MODULES[key] = load_module(kernel_source(bm, method))
+            write_note(_note_name(bm, method), f"{mod.__name__}\n{getattr(mod, 'NROWS', 0)}\n")
         return mod
 
 
 def uses_lanes(mod, m: int) -> bool:
     """Whether curves of m points run interleaved (varpro kernels, few points: see
     ``LANE_MAX_B``); the two entry points compile separately, on first use."""
-    return m * getattr(mod, "NROWS", 0) <= getattr(mod, "LANE_MAX_B", -1)
+    return _lanes(getattr(mod, "NROWS", 0), m)
+
+
+def _lanes(nrows: int, m: int) -> bool:
+    from ._kernel_lanes import LANE_MAX_B
+
+    return nrows > 0 and m * nrows <= LANE_MAX_B
+
+
+def _entry_name(lanes: bool, parallel: bool) -> str:
+    return ("fit_parallel" if parallel else "fit_serial") + ("_lanes" if lanes else "")
+
+
+def kernel_is_loaded(bm, method: str = "lm", parallel: bool = True, m: int | None = None) -> bool:
+    """Whether the kernel ``fit_batch`` runs for ``bm``, ``method`` and curves of ``m``
+    points (default: a few more than parameters) is compiled in this process already, so a
+    call starts at once.  Cheap: no code generation."""
+    mod = _MODULES.get(_key(bm, method))
+    if mod is None:
+        return False
+    m = bm.n_params + 2 if m is None else max(int(m), 1)
+    fn = getattr(mod, _entry_name(uses_lanes(mod, m), parallel), None)
+    return bool(fn is not None and fn.signatures)
+
+
+def kernel_is_cached(bm, method: str = "lm", parallel: bool = True, m: int | None = None) -> bool:
+    """Whether that kernel is loaded (:func:`kernel_is_loaded`) or in the disk cache (its
+    generated module known from a note in the private folder, numba's index for its entry
+    point present): then a call loads it (tenths of a second) instead of compiling it.
+    Cheap: a few file lookups, no code generation and nothing executed."""
+    if kernel_is_loaded(bm, method, parallel, m):
+        return True
+    note = read_note(_note_name(bm, method))
+    if not note:
+        return False
+    lines = note.split("\n")
+    try:
+        name, nrows = lines[0], int(lines[1])
+    except (IndexError, ValueError):
+        return False
+    m = bm.n_params + 2 if m is None else max(int(m), 1)
+    return numba_index_exists(name, _entry_name(_lanes(nrows, m), parallel))
 
 
 def warm_kernel(bm, parallel: bool = True, method: str = "lm", m: int | None = None) -> float:
