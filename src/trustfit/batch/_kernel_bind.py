@@ -68,16 +68,38 @@ def method_modules(method: str) -> list[types.ModuleType]:
 _DIGESTS: dict[str, str] = {}
 
 
+def _fingerprint(h, code: types.CodeType) -> None:
+    # what runs: bytecode, names and constants (nested code objects too), not the file
+    # on disk, which may have been edited since this process imported it
+    h.update(code.co_code)
+    h.update(repr((code.co_names, code.co_varnames)).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _fingerprint(h, const)
+        else:
+            h.update(repr(const).encode())
+
+
 def sources_digest(method: str) -> str:
-    """SHA-256 of the source files of the kernel modules of ``method`` (and of this one):
-    written into the generated source, so that it names the exact kernel code it runs."""
+    """SHA-256 of the kernel code of ``method`` as imported in this process (every
+    function's bytecode and constants, its numba options, every constant): written into
+    the generated source, so that it names the exact kernel code it runs."""
     digest = _DIGESTS.get(method)
     if digest is None:
         h = hashlib.sha256()
         rules = importlib.import_module(_RULES)
-        for mod in [*method_modules(method), rules, _module(_SLOTS), _module("_kernel_bind")]:
-            with open(mod.__file__ or "", "rb") as fh:
-                h.update(fh.read())
+        for mod in [*method_modules(method), rules]:
+            names = rules.__all__ if mod is rules else _own_names(mod)
+            for name in names:
+                obj = getattr(mod, name)
+                h.update(f"{mod.__name__}.{name}".encode())
+                func = getattr(obj, "_defn", obj)  # numba intrinsics keep theirs in _defn
+                code = getattr(func, "__code__", None)
+                if code is None:
+                    h.update(repr(obj).encode())
+                else:
+                    _fingerprint(h, code)
+                    h.update(repr(getattr(obj, "__kernel_options__", None)).encode())
         digest = _DIGESTS[method] = h.hexdigest()
     return digest
 
@@ -109,7 +131,8 @@ def _own_names(mod: types.ModuleType) -> tuple[str, ...]:
                     for leaf in ast.walk(target):
                         if isinstance(leaf, ast.Name):
                             found.append(leaf.id)
-        names = _OWN[mod.__name__] = tuple(n for n in found if not n.startswith("__"))
+        names = _OWN[mod.__name__] = tuple(n for n in found
+                                            if not n.startswith("__") and hasattr(mod, n))
     return names
 
 

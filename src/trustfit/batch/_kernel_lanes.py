@@ -8,7 +8,6 @@ import math
 import numpy as np
 from numba import prange
 
-from ._kernel_bind import kernel
 from trustfit.steps.lm_rules import (
     cost_converged,
     damping_exhausted,
@@ -18,6 +17,7 @@ from trustfit.steps.lm_rules import (
     nielsen_reject,
 )
 
+from ._kernel_bind import kernel
 from ._kernel_curves import _curve_results, _reject_row
 from ._kernel_slots import (
     NFACC,
@@ -42,6 +42,7 @@ from ._kernel_slots import (
     _vp_split,
     _workspace,
 )
+
 
 # Curves interleaved per thread by the varpro kernel (a multiple of the vector width;
 # measured on exp2 m=11: 8 lanes 3.6, 16 lanes 2.0, 32 lanes 2.2 us per fit).

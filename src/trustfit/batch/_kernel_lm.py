@@ -6,6 +6,7 @@ from ._kernel_bind import kernel
 from ._kernel_loop import _lm_one
 from ._kernel_slots import NP, _accum
 
+
 @kernel(nogil=True, error_model="numpy")
 def _workspace(mp):
     # 0-5: the LM state (A, g, At, gt, h, xt; see _lm_one); 6: B (model scratch)

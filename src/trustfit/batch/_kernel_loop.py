@@ -7,7 +7,6 @@ from the generated code.
 
 import math
 
-from ._kernel_bind import kernel
 from trustfit.steps.lm_rules import (
     cost_converged,
     damping_start,
@@ -16,6 +15,7 @@ from trustfit.steps.lm_rules import (
     nielsen_reject,
 )
 
+from ._kernel_bind import kernel
 from ._kernel_rules import _exhausted, _gradient_small, _step_small
 from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
 

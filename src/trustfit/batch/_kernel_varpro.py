@@ -17,6 +17,7 @@ from ._kernel_slots import (
     _vp_split,
 )
 
+
 @kernel(nogil=True, error_model="numpy")
 def _workspace(mp):
     # 0-5: the LM state over theta (A, g, At, gt, h, xt; see _lm_one); 6-9 at the
