@@ -193,3 +193,70 @@ def test_the_generated_kernel_ignores_a_planted_module(isolated, monkeypatch):
     mod = _kernel.load_kernel(bm, "lm")
     assert not marker.exists() and hasattr(mod, "fit_serial")
     assert (env_dir / f"{module_name(source)}.py").read_text() == source
+
+
+def test_generated_source_names_the_kernel_modules_it_runs(monkeypatch):
+    """The generated module holds only the model's code and names the SHA-256 of the
+    kernel modules it binds: changed kernel code is a new file (a new numba cache), never
+    a stale cached binary."""
+    pytest.importorskip("numba")
+    pytest.importorskip("sympy")
+    from trustfit.batch import _kernel, _kernel_bind
+    from trustfit.batch._model import as_batch_model
+
+    bm = as_batch_model("a*exp(-k*t) + c")
+    source = _kernel.kernel_source(bm, "lm")
+    assert _kernel_bind.sources_digest("lm") in source
+    assert "def _lm_one" not in source and "def _accum" in source
+    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm", "0" * 64)
+    assert module_name(_kernel.kernel_source(bm, "lm")) != module_name(source)
+
+
+def test_kernel_functions_run_from_the_generated_file(isolated, monkeypatch):
+    """Bound kernel functions carry the generated file's name (numba keys its disk cache
+    on it, in the private folder) and compile there; in memory, with the disk cache off."""
+    pytest.importorskip("numba")
+    pytest.importorskip("sympy")
+    from trustfit.batch import _kernel
+    from trustfit.batch._model import as_batch_model
+
+    monkeypatch.setenv("TRUSTFIT_CACHE_DIR", str(isolated / "cache"))
+    monkeypatch.setattr(_kernel, "_MODULES", {})
+    bm = as_batch_model("a*exp(-k*t) + c")
+    mod = _kernel.load_kernel(bm, "lm")
+    for name in ("_lm_one", "fit_parallel", "nielsen_accept", "tf_exp"):
+        assert getattr(mod, name).py_func.__code__.co_filename == mod.__file__
+    assert mod.__file__.startswith(str(isolated / "cache"))
+    assert mod.fit_parallel._cache.__class__.__name__ == "FunctionCache"
+    os.chmod(isolated / "cache", 0o777)  # unsafe: in memory, no disk cache
+    monkeypatch.setattr(_kernel, "_MODULES", {})
+    for name in [n for n in list(__import__("sys").modules) if n.startswith(PREFIX)]:
+        monkeypatch.delitem(__import__("sys").modules, name)
+    try:
+        mod = _kernel.load_kernel(bm, "lm")
+        assert mod.__file__.startswith("<")
+        assert mod.fit_parallel._cache.__class__.__name__ == "NullCache"
+    finally:
+        os.chmod(isolated / "cache", 0o700)
+
+
+def test_kernel_is_cached_and_loaded(isolated, monkeypatch):
+    """The cheap queries a backend chooser asks: nothing generated or compiled by them."""
+    pytest.importorskip("numba")
+    pytest.importorskip("sympy")
+    from trustfit.batch import _kernel
+    from trustfit.batch._model import as_batch_model
+
+    monkeypatch.setenv("TRUSTFIT_CACHE_DIR", str(isolated / "cache"))
+    monkeypatch.setattr(_kernel, "_MODULES", {})
+    bm = as_batch_model("a*exp(-k*t) + c")
+    assert not _kernel.kernel_is_cached(bm, "lm") and not _kernel.kernel_is_loaded(bm, "lm")
+    mod = _kernel.load_kernel(bm, "lm")  # generated and executed, not compiled
+    assert not _kernel.kernel_is_loaded(bm, "lm") and not _kernel.kernel_is_cached(bm, "lm")
+    # numba's index for the entry point, as a compile leaves it: now it would load
+    index = isolated / "cache" / "__pycache__" / f"{mod.__name__}.fit_parallel-1.py3.nbi"
+    index.write_bytes(b"")
+    monkeypatch.setattr(_kernel, "_MODULES", {})
+    assert _kernel.kernel_is_cached(bm, "lm", parallel=True)
+    assert not _kernel.kernel_is_cached(bm, "lm", parallel=False)
+    assert not _kernel.kernel_is_loaded(bm, "lm")

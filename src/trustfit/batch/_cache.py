@@ -46,7 +46,11 @@ import threading
 import types
 from pathlib import Path
 
-__all__ = ["cache_dir", "load_module", "unsafe_reason"]
+__all__ = ["cache_dir", "load_module", "numba_index_exists", "read_note", "unsafe_reason",
+           "write_note"]
+
+# (Is a model's kernel ready?  trustfit.batch._kernel.kernel_is_cached / kernel_is_loaded,
+# on these notes and numba's index.)
 
 _log = logging.getLogger("trustfit.batch")
 
@@ -206,3 +210,34 @@ def _write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_note(name: str, text: str) -> None:
+    """Best effort: a small text note ``name`` in the private folder (never executed,
+    only read back by :func:`read_note` as a hint, e.g. which module a model's kernel is)."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    path = folder / name
+    try:
+        if _read_own_file(path) != text.encode("utf-8"):
+            _write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        _log.info("trustfit.batch: cannot write %s: %s", path, exc)
+
+
+def read_note(name: str) -> str | None:
+    """The note ``name`` if the private folder holds one of ours (see :func:`write_note`)."""
+    folder = cache_dir()
+    data = None if folder is None else _read_own_file(folder / name)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def numba_index_exists(module_name: str, function: str) -> bool:
+    """Whether numba's disk cache in the private folder has an index for ``function`` of
+    the generated module ``module_name`` (so its first call loads instead of compiling)."""
+    folder = cache_dir()
+    if folder is None:
+        return False
+    return any((folder / "__pycache__").glob(f"{module_name}.{function}-*.nbi"))
+

@@ -18,6 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..steps.lm_rules import (
+    cost_converged,
+    damping_exhausted,
+    damping_start,
+    gain_accepted,
+    nielsen_accept,
+    nielsen_reject,
+)
+
 
 def _call_model(func, X, P):
     """f on Na curves: X (Na or 1, m) for one independent variable (k=1)."""
@@ -112,15 +121,6 @@ def step_small(A, x, h, xtol):
         return np.all(np.abs(h) * d <= xtol * (np.abs(x) * d + floor[:, None]), axis=1)
 
 
-def cost_small(F, Ft, pred, ftol):
-    """The kernel's cost test (:func:`trustfit.stopping.cost_test`): actual and predicted
-    reductions both ``<= ftol F``, within a factor 2 of each other."""
-    dF = F - Ft
-    with np.errstate(invalid="ignore"):
-        return ((F > 0.0) & np.isfinite(Ft) & (np.abs(dF) <= ftol * F) & (pred <= ftol * F)
-                & ((pred <= 0.0) | (dF <= 2.0 * pred)))
-
-
 def screen_ratios(norms, res, x, x0):
     """The kernel's ratios for the certificate's screens (``_curve_results``): with the
     column norms ``||J_j||``, the residual's ``||r||`` and the effects ``e_j = ||J_j||
@@ -178,8 +178,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         keep &= ~done
         idx, F, A, g = idx[keep], F[keep], A[keep], g[keep]
         dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)
-        mu = tau * dmax
-        mu = np.where(mu > 0.0, mu, tau)
+        mu = np.array([damping_start(tau, float(d)) for d in dmax], dtype=float)
         nu = np.full(idx.size, 2.0)
         nit = np.zeros(idx.size, dtype=np.int64)
     while idx.size:
@@ -204,9 +203,9 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
                     "ij,ijk,ik->i", hh, A[ti], hh
                 )
                 dF = F[ti] - Ft
-                acc = np.isfinite(Ft) & (pred > 0.0) & (dF > 0.0)
+                acc = gain_accepted(F[ti], Ft, pred)
                 rho = np.where(acc, dF / np.where(pred > 0, pred, 1.0), 0.0)
-                cost_done = cost_small(F[ti], Ft, pred, ftol)
+                cost_done = cost_converged(F[ti], Ft, pred, ftol)
             ai = ti[acc]
             accepted[ai] = True
             P[idx[ai]] = xt[ai]
@@ -216,15 +215,14 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             stop[ti[cost_done]] = 3  # accepted or not (a rejected step keeps the point)
             gstop = (~cost_done[acc]) & gradient_small(At[acc], gt[acc], Ft[acc], gtol)
             stop[ai[gstop]] = 1
-            t = 2.0 * rho[acc] - 1.0
-            mu[ai] *= np.maximum(1.0 / 3.0, 1.0 - t * t * t)
+            mu[ai] = nielsen_accept(mu[ai], rho[acc])
             nu[ai] = 2.0
         rej = ~accepted & (stop == 0)
-        mu[rej] *= nu[rej]
-        nu[rej] *= 2.0
+        mu[rej], nu[rej] = nielsen_reject(mu[rej], nu[rej])
         dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)  # the kernel's _exhausted
-        with np.errstate(over="ignore"):
-            stop[rej & ~(mu < 1e300 * np.where(dmax > 0.0, dmax, 1.0))] = 7
+        for i in np.nonzero(rej)[0]:
+            if damping_exhausted(float(mu[i]), float(dmax[i])):
+                stop[i] = 7
         stop[(stop == 0) & (nit >= maxiter)] = 4
         fin = stop > 0
         if fin.any():

@@ -34,19 +34,20 @@ import numpy as np
 
 from ..core.problem import Problem
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
+from .lm_rules import MU_ROOM, damping_exhausted, damping_start, nielsen_accept, nielsen_reject
 
 if TYPE_CHECKING:
     from ..core.vocabulary import Outcome
 
 DAMPING_RULES = ("nielsen", "marquardt")
-MU_LIMIT = 1e300  # past this the step underflows to zero: no room left
+MU_LIMIT = MU_ROOM  # past this the step underflows to zero: no room left
 
 
 def nielsen_update(mu: float, nu: float, rho: float) -> tuple[float, float]:
-    """Nielsen's damping rule: returns the new ``(mu, nu)``."""
+    """Nielsen's damping rule (:mod:`.lm_rules`, shared with the batch): the new ``(mu, nu)``."""
     if rho > 0.0:
-        return mu * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 2.0
-    return mu * nu, 2.0 * nu
+        return float(nielsen_accept(mu, rho)), 2.0
+    return nielsen_reject(mu, nu)
 
 
 def marquardt_update(mu: float, rho: float) -> float:
@@ -62,7 +63,7 @@ def initial_damping(it: Iterate, tau: float) -> float:
     """``tau * max(diag(J^T J))`` in scaled variables; ``tau`` when ``J`` is zero."""
     Js = it.scaled_jacobian
     diag_max = float(np.max(np.sum(Js * Js, axis=0), initial=0.0))
-    return tau * diag_max if diag_max > 0.0 and math.isfinite(diag_max) else tau
+    return damping_start(tau, diag_max)
 
 
 class LevenbergMarquardt(StepStrategy):
@@ -110,7 +111,8 @@ class LevenbergMarquardt(StepStrategy):
             self._mu = marquardt_update(self._mu, rho)
 
     def exhausted(self) -> float | None:
-        return self._mu if not self._mu < MU_LIMIT else None
+        # the scaled J^T J has a unit-sized diagonal: the room is MU_ROOM itself
+        return self._mu if damping_exhausted(self._mu, 1.0) else None
 
     @property
     def mu(self) -> float:

@@ -1,0 +1,355 @@
+"""Interleaved lanes for ``method='varpro'`` with few points per curve (see :mod:`._kernel`).
+
+``fit_parallel_lanes`` and ``fit_serial_lanes`` are the entry points.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from trustfit.steps.lm_rules import (
+    cost_converged,
+    damping_exhausted,
+    damping_start,
+    gain_accepted,
+    nielsen_accept,
+    nielsen_reject,
+)
+
+from ._kernel_bind import kernel
+from ._kernel_curves import _curve_results, _reject_row
+from ._kernel_slots import (
+    NFACC,
+    NGACC,
+    NGF,
+    NP,
+    NQ,
+    NROWS,
+    NTH,
+    _ln_basis,
+    _ln_full,
+    _ln_gram,
+    _ln_gram_dmax,
+    _ln_project1,
+    _ln_step1,
+    _ln_take_trial,
+    _lnv_project,
+    _lnv_schur,
+    _lnv_step,
+    _vp_assemble,
+    _vp_join,
+    _vp_split,
+    _workspace,
+)
+
+
+# Curves interleaved per thread by the varpro kernel (a multiple of the vector width;
+# measured on exp2 m=11: 8 lanes 3.6, 16 lanes 2.0, 32 lanes 2.2 us per fit).
+LN = 16
+# Lanes (fit_*_lanes) only while the scratch B (m * NROWS * LN doubles) stays within
+# 24 KiB of L1: measured, lanes win at m <= 32 (exp2 m=11 -21 %, m=32 -14 %, gauss m=16
+# -23 %) and lose at m = 64 (+12 %: B spills to L2); beyond that, one curve after
+# another (fit_parallel, fit_serial).  See uses_lanes.
+LANE_MAX_B = 192
+
+
+@kernel(_nrt=False, nogil=True, error_model="numpy")
+def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB,
+             out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
+    # The next fittable curve from row i into lane l: its points and its start theta.
+    # Rows with non-finite data (5) or start (8) are reported and skipped.  Returns (row
+    # loaded or -1 when none is left, next row).
+    m = Y.shape[1]
+    while i < i1:
+        xi = i if X.shape[0] > 1 else 0
+        wi = i if W.shape[0] > 1 else 0
+        pi = i if P0.shape[0] > 1 else 0
+        if _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason,
+                       out_se, out_rcond, out_stats):
+            i += 1
+            continue
+        for c in range(X.shape[1]):
+            for j in range(m):
+                XL[c, j, l] = X[xi, c, j]
+        for j in range(m):
+            YL[j, l] = Y[i, j]
+            WL[j, l] = W[wi, j]
+        _vp_split(x, LB, UB, th, lbt, ubt)
+        for a in range(NTH):
+            THL[a * LN + l] = th[a]
+            TT[a, l] = th[a]
+        return i, i + 1
+    return -1, i
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_gradient_small(l, AC, GC, F, gtol):
+    # _gradient_small for lane l (A and g stored lane-last)
+    lim = gtol * gtol * 2.0 * F
+    for a in range(NTH):
+        ga = GC[a * LN + l]
+        if not (ga * ga <= lim * AC[(a * NTH + a) * LN + l]):
+            return False
+    return True
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_step_small(l, AC, THL, XT, xtol):
+    # _step_small for lane l: the step h = XT - THL (projected on the bounds)
+    dx2 = 0.0
+    for a in range(NTH):
+        dx2 += AC[(a * NTH + a) * LN + l] * THL[a * LN + l] * THL[a * LN + l]
+    floor = xtol * math.sqrt(dx2)
+    for a in range(NTH):
+        d = math.sqrt(AC[(a * NTH + a) * LN + l])
+        x = THL[a * LN + l]
+        if not (abs(XT[a * LN + l] - x) * d <= xtol * (abs(x) * d + floor)):
+            return False
+    return True
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_exhausted(l, mu, AC):
+    # _exhausted for lane l
+    dmax = 0.0
+    for a in range(NTH):
+        dmax = max(dmax, AC[(a * NTH + a) * LN + l])
+    return damping_exhausted(mu[l], dmax)
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
+               gtol, ftol, tau):
+    # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
+    # returns a stop code, 0 to go on.
+    if fresh[l]:
+        fresh[l] = False
+        F[l] = Ft
+        if not math.isfinite(Ft):
+            return 6
+        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        dmax = 0.0
+        for a in range(NTH):
+            dmax = max(dmax, AC[(a * NTH + a) * LN + l])
+        if _ln_gradient_small(l, AC, GC, F[l], gtol):
+            return 1
+        mu[l] = damping_start(tau, dmax)
+        nu[l] = 2.0
+        return 0
+    small = cost_converged(F[l], Ft, pred[l], ftol)
+    if gain_accepted(F[l], Ft, pred[l]):
+        rho = (F[l] - Ft) / pred[l]
+        for a in range(NTH):
+            THL[a * LN + l] = TT[a, l]
+        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        F[l] = Ft
+        if small:
+            return 3
+        if _ln_gradient_small(l, AC, GC, Ft, gtol):
+            return 1
+        mu[l] = nielsen_accept(mu[l], rho)
+        nu[l] = 2.0
+    elif small:
+        return 3
+    else:
+        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
+        if _ln_exhausted(l, mu, AC):
+            return 7
+    return 0
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, maxiter,
+                   xtol, ftol, XT, HN2, XN2, PR, GN, OKS, OKG):
+    # _lm_one's step for lane l, on what _lnv_step computed (same tests, same order):
+    # the trial point into TT[:, l]; returns a stop code, 0 when it is to be evaluated.
+    # A failed factorization raises mu and computes the lane's step again.
+    while OKS[l] == 0.0:
+        if nit[l] >= maxiter:
+            return 4
+        nit[l] += 1
+        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
+        if _ln_exhausted(l, mu, AC):
+            return 7
+        _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)
+    if nit[l] >= maxiter:
+        return 4
+    nit[l] += 1
+    for a in range(NTH):
+        TT[a, l] = XT[a * LN + l]
+    if _ln_step_small(l, AC, THL, XT, xtol):
+        return 2
+    pr = PR[l]
+    if not bounded and pr <= ftol * F[l]:
+        if OKG[l] != 0.0 and GN[l] <= ftol * F[l]:
+            return 3
+    pred[l] = pr
+    return 0
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
+               out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats, X0):
+    # lane l's curve (row i) is done: its results, as _fit_range writes them (x holds
+    # its start, reported as is when the model was not finite there)
+    out_F[i] = F[l]
+    out_nit[i] = nit[l]
+    out_reason[i] = reason
+    Af, gf = ws[19], ws[20]
+    if reason != 6:
+        th, cs, Ars, Xms, Gs, gs = ws[16], ws[8], ws[6], ws[7], ws[9], ws[1]
+        for a in range(NTH):
+            th[a] = THL[a * LN + l]
+            gs[a] = GC[a * LN + l]
+            for b in range(NTH):
+                Ars[a, b] = Ar[l, a, b]
+            for b in range(NQ):
+                Xms[a, b] = Xm[l, a, b]
+        for a in range(NQ):
+            cs[a] = c[l, a]
+            for b in range(NQ):
+                Gs[a, b] = G[l, a, b]
+        _vp_join(th, cs, x)
+        _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
+    for a in range(NP):
+        out_p[i, a] = x[a]
+    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
+                   x, X0, l)
+
+
+@kernel(fastmath=False, nogil=True, error_model="numpy")
+def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
+    # LN curves at a time, each in its own lane of the per-point passes; a lane whose
+    # curve stops takes the next row at once (no lockstep).  Per lane, the iteration is
+    # _lm_one's (with _vp_eval), so a curve's result does not depend on its lane.
+    m = Y.shape[1]  # no padding: the lane loops are vectorized across curves
+    XL = np.zeros((X.shape[1], m, LN))
+    YL = np.zeros((m, LN))
+    WL = np.zeros((m, LN))
+    # flat, point-major: B[(j * NROWS + row) * LN + lane]; GL, CL, FL: [row * LN + lane]
+    # (constant offsets between rows let LLVM vectorize the lane loops without
+    # run-time alias checks)
+    B = np.zeros(m * NROWS * LN)
+    TT = np.zeros((NTH, LN))
+    GL = np.zeros(NGACC * LN)
+    CL = np.zeros(NQ * LN)
+    FL = np.zeros(NFACC * LN)
+    AL = np.zeros(NTH * NTH * LN)  # the trial point's reduced normal matrix (Schur)
+    # each lane's current A, g and theta (lane-last, for the step vectorized across lanes),
+    # and that step's results (trial point, |h|^2, |x|^2, predicted and Gauss-Newton gain)
+    AC, GC, THL, XT = (np.zeros(NTH * NTH * LN), np.zeros(NTH * LN), np.zeros(NTH * LN),
+                       np.zeros(NTH * LN))
+    HN2, XN2, PR, GN, OKS, OKG = (np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN),
+                                  np.zeros(LN), np.zeros(LN))
+    STOP = np.zeros(LN, np.int64)  # a lane's stop code this iteration (-1: step taken)
+    RD = np.zeros(LN)  # each lane's ridge on G (0 unless G is numerically singular)
+    OK = np.zeros(LN)  # 1.0 where the lane's projection succeeded
+    GF = np.zeros(NGF * LN)  # the factors of each lane's G (projection -> Schur)
+    # the rest of each lane's current point, read once per curve (lane-major: Ar[l] is
+    # lane l's matrix)
+    Ar = np.zeros((LN, NTH, NTH))
+    Xm, c, G = np.zeros((LN, NTH, NQ)), np.zeros((LN, NQ)), np.zeros((LN, NQ, NQ))
+    F, mu, nu, pred = np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN)
+    nit = np.zeros(LN, np.int64)
+    cur = np.full(LN, -1, np.int64)
+    fresh = np.zeros(LN, np.bool_)
+    ws = _workspace(m)
+    x = np.empty(NP)
+    se = np.empty(NP)
+    X0 = np.empty((LN, NP))  # each lane's start (reported as is when the model is not finite there)
+    _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             STOP)
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+             absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+             XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             STOP):
+    # _fit_lanes' loop, without reference counting (it only indexes arrays)
+    m = Y.shape[1]
+    th, lbt, ubt = ws[16], ws[17], ws[18]
+    i = i0
+    for l in range(LN):
+        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt,
+                             LB, UB, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
+                             out_stats)
+        fresh[l] = True
+        nit[l] = 0
+        for a in range(NP):
+            X0[l, a] = x[a]
+    while True:
+        busy = False
+        for l in range(LN):
+            if cur[l] >= 0:
+                busy = True
+        if not busy:
+            break
+        _ln_basis(TT, XL, YL, WL, B, m)
+        _ln_gram(B, GL, m)
+        # c = G^-1 b in every lane; where G is numerically singular, again with a ridge
+        # of 1e-13 max diag G (the one-curve _vp_project's rule)
+        for l in range(LN):
+            RD[l] = 0.0
+        _lnv_project(GL, CL, RD, OK, GF)
+        for l in range(LN):
+            if cur[l] >= 0 and OK[l] == 0.0:
+                RD[l] = 1e-13 * _ln_gram_dmax(GL, l)
+                _ln_project1(GL, CL, RD, OK, GF, l)
+        _ln_full(B, CL, FL, m)
+        _lnv_schur(GF, FL, AL)
+        for l in range(LN):
+            STOP[l] = 0
+            if cur[l] < 0:
+                continue
+            Ft = 0.5 * FL[l] if OK[l] != 0.0 else np.nan
+            STOP[l] = _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL,
+                                 FL, AL, AC, GC, gtol, ftol, tau)
+            if STOP[l] == 0:
+                STOP[l] = -1  # to take a step
+        _lnv_step(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
+        for l in range(LN):
+            if STOP[l] == -1:
+                STOP[l] = _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt,
+                                         bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR, GN,
+                                         OKS, OKG)
+            if STOP[l] > 0:
+                for a in range(NP):
+                    x[a] = X0[l, a]
+                _ln_finish(l, cur[l], STOP[l], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
+                           absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
+                           out_rcond, out_stats, X0)
+                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
+                                     lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
+                                     out_se, out_rcond, out_stats)
+                fresh[l] = True
+                nit[l] = 0
+                for a in range(NP):
+                    X0[l, a] = x[a]
+
+
+@kernel(fastmath=False, nogil=True, error_model="numpy", parallel=True)
+def fit_parallel_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
+                 out_stats):
+    N = Y.shape[0]
+    nb = (N + block - 1) // block
+    for b in prange(nb):
+        i0 = b * block
+        i1 = min(N, i0 + block)
+        _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
+
+
+@kernel(fastmath=False, nogil=True, error_model="numpy")
+def fit_serial_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
+               out_stats):
+    _fit_lanes(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)

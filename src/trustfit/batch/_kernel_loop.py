@@ -1,0 +1,96 @@
+"""Levenberg-Marquardt on one curve (Madsen, Nielsen & Tingleff, Algorithm 3.16).
+
+See :mod:`._kernel` for the algorithm; the model's evaluation (``_eval``, ``_accept``) comes
+from the method's module (:mod:`._kernel_lm`, :mod:`._kernel_varpro`), the damped step
+from the generated code.
+"""
+
+import math
+
+from trustfit.steps.lm_rules import (
+    cost_converged,
+    damping_start,
+    gain_accepted,
+    nielsen_accept,
+    nielsen_reject,
+)
+
+from ._kernel_bind import kernel
+from ._kernel_rules import _exhausted, _gradient_small, _step_small
+from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
+def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
+    # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
+    # cost, normal matrix A and gradient g come from _eval (see the module docstring).
+    D = x.shape[0]
+    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5]
+    F = _eval(x, Xp, Yp, Wp, ws, False)
+    if not math.isfinite(F):
+        return F, 0, 6
+    dmax = 0.0
+    for a in range(D):
+        dmax = max(dmax, A[a, a])
+    if _gradient_small(A, g, F, gtol):
+        return F, 0, 1
+    mu = damping_start(tau, dmax)
+    nu = 2.0
+    nit = 0
+    while nit < maxiter:
+        nit += 1
+        if not _damped_step(A, g, mu, h):
+            mu, nu = nielsen_reject(mu, nu)
+            if _exhausted(mu, A):
+                return F, nit, 7
+            continue
+        for a in range(D):
+            xa = x[a] + h[a]
+            if bounded:
+                if xa < lb[a]:
+                    xa = lb[a]
+                elif xa > ub[a]:
+                    xa = ub[a]
+                h[a] = xa - x[a]
+            xt[a] = xa
+        if _step_small(A, x, h, xtol):
+            return F, nit, 2
+        pred = 0.0
+        for a in range(D):
+            s = 0.0
+            for b in range(D):
+                s += A[a, b] * h[b]
+            pred += -g[a] * h[a] - 0.5 * h[a] * s
+        if PREDICTED_STOP and not bounded and pred <= ftol * F:
+            # the damped step predicts at most the undamped one; stop when even the
+            # Gauss-Newton step predicts a relative decrease <= ftol (gt is scratch)
+            if _damped_step(A, g, 0.0, gt):
+                gn = 0.0
+                for a in range(D):
+                    gn -= 0.5 * g[a] * gt[a]
+                if gn <= ftol * F:
+                    return F, nit, 3
+        Ft = _eval(xt, Xp, Yp, Wp, ws, True)
+        small = cost_converged(F, Ft, pred, ftol)
+        if gain_accepted(F, Ft, pred):
+            rho = (F - Ft) / pred
+            for a in range(D):
+                x[a] = xt[a]
+                g[a] = gt[a]
+                for b in range(D):
+                    A[a, b] = At[a, b]
+            _accept(ws)
+            F = Ft
+            if small:
+                return F, nit, 3
+            if _gradient_small(A, g, F, gtol):
+                return F, nit, 1
+            mu = nielsen_accept(mu, rho)
+            nu = 2.0
+        elif small:
+            return F, nit, 3
+        else:
+            mu, nu = nielsen_reject(mu, nu)
+            if _exhausted(mu, A):
+                return F, nit, 7
+    return F, nit, 4
