@@ -14,6 +14,8 @@ from ..core import validate as check
 from ..core.differentiation import METHODS as FD_METHODS
 from ..core.loop import LoopOptions
 from ..core.result import FitResult
+from ..core.sparse_linalg import is_large
+from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
                              SOLVERS, make_run_once)
 from ..strategies.multistart import StartDesign, multistart_runs
@@ -156,9 +158,8 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
     _unsupported("loss", loss, "linear", "trustfit fits plain least squares (loss='linear').")
-    _unsupported("tr_solver", tr_solver, None, "trustfit always uses a dense SVD.")
-    _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
-    _unsupported("jac_sparsity", jac_sparsity, None, "trustfit works with dense Jacobians.")
+    # Sparse and large problems (jac_sparsity, tr_solver, tr_options; trustfit.solve.large).
+    large = iterative_setup(tr_solver, tr_options, jac_sparsity, jac, x_scale)
     _unsupported("workers", workers, None, "finite differences run in this process.")
     del f_scale  # only meaningful with a robust loss
 
@@ -171,12 +172,12 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
 
     run_once = make_run_once(fun, x0, jac, lb, ub, args, kwargs, step, method, options,
                              tau=tau, damping=damping, xtol=xtol, accel=accel,
-                             default_scale=x_scale is None)
+                             default_scale=x_scale is None, large=large)
     if starts is not None:
         return multistart_runs(run_once, x0, lb, ub, starts, design, seed=seed, rescue=rescue,
                                max_nfev=max_nfev, max_iter=max_iter)
     result = run_once(x0)
-    if rescue:
+    if rescue and not is_large(result.jac):  # restarts read a dense Jacobian
         result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
                               max_iter=max_iter)
     return result

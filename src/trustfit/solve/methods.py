@@ -17,9 +17,11 @@ from ..core import validate as check
 from ..core.loop import LoopOptions, run
 from ..core.problem import NonFiniteStart, Problem
 from ..core.result import FitResult, StopReason
+from ..core.sparse_linalg import is_large
 from ..globalize import ArmijoBacktracking, TrustRegionTest
 from ..steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
 from ..steps.damped import DAMPING_RULES
+from .large import IterativeSetup
 from .polish import polish_phase
 
 __all__ = ["ALIASES", "DAMPING_RULES", "DEFAULT_METHOD", "METHODS", "ROUNDING_LEVEL", "SOLVERS",
@@ -88,6 +90,13 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
     return better
 
 
+def _dense_polish(state) -> None:
+    """The polish (:func:`polish_phase`) where the Jacobian is dense: its Gauss-Newton steps
+    take a dense SVD, which a sparse or operator Jacobian never gets."""
+    if not is_large(state.it.J):
+        polish_phase(state)
+
+
 def _budget_stop(result: FitResult, problem: Problem) -> None:
     """The run tried to evaluate past ``max_nfev`` and the problem refused (see
     :class:`~trustfit.core.problem.Problem`): the refused trial was never a real point, so no
@@ -123,18 +132,22 @@ def _rejected_start(start: np.ndarray, exc: NonFiniteStart, method: str, lb: np.
 def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., Any] | str,
                   lb: np.ndarray, ub: np.ndarray, args: tuple, kwargs: dict | None,
                   step: Any, method: str, options: LoopOptions, *, tau: float, damping: str,
-                  xtol: float | None, accel: bool, default_scale: bool
-                  ) -> Callable[..., FitResult]:
+                  xtol: float | None, accel: bool, default_scale: bool,
+                  large: IterativeSetup | None = None) -> Callable[..., FitResult]:
     """``run_once(start, nfev_left=None, iter_left=None)``: one fit with ``method`` from
-    ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``)."""
+    ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``;
+    ``large``: the sparse path's problem and strategies, :mod:`trustfit.solve.large`)."""
     n = x0.size
 
     def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
         """One run of the driver loop with one method, fresh counters and strategy."""
-        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
+        problem = (Problem if large is None else large.problem)(
+            fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
         strategy, globalization = build(name, tau, damping, xtol, accel)
+        if large is not None:
+            strategy, globalization = large.build(name, strategy, globalization)
         result = run(problem, start, strategy, globalization, name, opts,
-                     phases=(polish_phase,) if opts.polish else ())
+                     phases=(_dense_polish,) if opts.polish else ())
         if problem.refused:
             _budget_stop(result, problem)
         # After a converged stop the polish phase runs, and with forward differences the final
