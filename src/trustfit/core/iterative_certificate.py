@@ -36,7 +36,7 @@ from scipy.sparse.linalg import lsmr, lsqr
 from . import stopping
 from .linalg import column_norms, norm2
 from .result import StopReason
-from .sparse_linalg import all_finite, is_large, scale_columns
+from .sparse_linalg import all_finite, is_large, product_operator, scale_columns
 
 #: Relative tolerance (LSMR/LSQR ``atol = btol``) of the certificate's solves.
 TOLERANCE = 1e-12
@@ -71,7 +71,7 @@ def certify(J, r: np.ndarray, cost: float, x: np.ndarray, x0: np.ndarray,
         return Verdict(StopReason.DEGENERATE, math.inf,
                        f"certificate of {what}: a column without influence.")
     norms = column_norms(J)
-    A = scale_columns(J, 1.0 / np.where(norms > 0.0, norms, 1.0))
+    A = product_operator(scale_columns(J, 1.0 / np.where(norms > 0.0, norms, 1.0)))
     condition, capped_c = condition_estimate(A)
     limits = " (iteration cap reached: a lower bound)"
     note = (f"certificate of {what} by iterative estimates (no dense SVD): condition number "

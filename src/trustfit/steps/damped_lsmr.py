@@ -18,7 +18,7 @@ import numpy as np
 from scipy.sparse.linalg import lsmr
 
 from ..core.linalg import column_norms
-from ..core.sparse_linalg import scale_columns, select_columns
+from ..core.sparse_linalg import product_operator, scale_columns, select_columns
 from .base import GaussNewtonModel, Iterate, Step
 from .damped import LevenbergMarquardt
 
@@ -37,7 +37,7 @@ class IterativeOperator:
 
     def __call__(self, it: Iterate):
         if self._it is not it:
-            self._it, self._A = it, scaled_free_jacobian(it)
+            self._it, self._A = it, product_operator(scaled_free_jacobian(it))
         return self._A
 
 
