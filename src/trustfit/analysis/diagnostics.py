@@ -63,6 +63,8 @@ from ..core.result import FitResult, StopReason
 from ..core import stopping
 from ..core.stopping import CONDITION_LIMIT as _CONDITION_LIMIT
 from ..core.stopping import STATIONARY_LIMIT, ZERO_COLUMN
+from ..core.sparse_linalg import is_large
+from .iterative_diagnosis import iterative_findings
 from .uncertainty import covariance, default_rcond
 
 EPS = float(np.finfo(float).eps)
@@ -517,6 +519,7 @@ def check_large_residual(result: FitResult, names=None) -> list[Finding]:
 
 CHECKS = (check_bad_start, check_stop_reason, check_stationary, check_rank, check_conditioning,
           check_exchangeable, check_not_moved, check_bounds, check_large_residual)
+LIGHT_CHECKS = (check_bad_start, check_stop_reason, check_bounds)  # need no dense Jacobian
 
 
 def diagnose(result: FitResult, param_names: Sequence[str] | None = None) -> Diagnosis:
@@ -524,7 +527,9 @@ def diagnose(result: FitResult, param_names: Sequence[str] | None = None) -> Dia
     fit. ``param_names`` (or ``result.param_names``) names the parameters in messages and in
     ``Finding.parameters``; without names parameters are indices (``x[0]`` in messages)."""
     names = _names(result, param_names)
+    large = is_large(result.jac)  # sparse or an operator: no dense SVD (iterative_diagnosis)
     with np.errstate(all="ignore"):
-        found = [f for check in CHECKS for f in check(result, names)]
+        found = [f for check in (LIGHT_CHECKS if large else CHECKS) for f in check(result, names)]
+        found += iterative_findings(result, names, Finding) if large else []
     order = {s: k for k, s in enumerate(SEVERITIES)}
     return Diagnosis(tuple(sorted(found, key=lambda f: order[f.severity])))
