@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .base import GaussNewtonModel, Iterate, Step
-from .damped_lsmr import IterativeOperator, solve_damped
+from .damped_lsmr import IterativeOperator, forced_options, solve_damped
 from .dogleg import Dogleg, dogleg_step
 
 
@@ -52,6 +52,7 @@ class LSMRDogleg(Dogleg):
         Ag = np.asarray(A @ gs).ravel()
         Ag2 = float(Ag @ Ag)
         extra = regularization(gs, Ag2, self._radius) if self.regularize else 0.0
-        z_gn = solve_damped(A, it.f, math.sqrt(self.damp**2 + extra), self.options)
+        options = forced_options(self.options, A, it.f, gs, math.sqrt(Ag2))
+        z_gn = solve_damped(A, it.f, math.sqrt(self.damp**2 + extra), options)
         z = dogleg_step(z_gn, gs, Ag2, self._radius)
         return Step(it.unscale(z), "dogleg", GaussNewtonModel(it.g, it.J))
