@@ -225,6 +225,19 @@ def test_iterative_certificate_is_invariant_to_the_scale_of_the_data(power):
     assert any("iterative estimates" in e for e in r.events)
 
 
+@settings(max_examples=5, deadline=None)
+@given(st.integers(-40, 40), st.integers(-40, 40))
+def test_iterative_certificate_is_invariant_to_the_units_of_the_parameters(pa, pb):
+    fun, jac, p0 = _exponentials(blocks=100)
+    c = np.tile([10.0**pa, 10.0**pb], 100)  # p = c q: amplitudes and rates in other units
+    r = trustfit.least_squares(lambda q: fun(c * q), p0 / c,
+                               jac=lambda q: jac(c * q) @ sp.diags(c))
+    reference = trustfit.least_squares(fun, p0, jac=jac)
+    assert r.success and reference.success
+    assert any("iterative estimates" in e for e in r.events)
+    np.testing.assert_allclose(r.cost, reference.cost, rtol=1e-9)
+
+
 # --- arguments ---------------------------------------------------------------------------------
 def _call(**kwargs):
     fun, jac, pattern, x0 = broyden(20)

@@ -85,6 +85,14 @@ def least_squares(
         BoxBOD, MGH17, Bennett5).
     x_scale : numbers or ``'jac'`` (Moré's adaptive scaling); ``None``: 1, except in the
         dogleg stage of ``'auto'``, which uses ``'jac'``.
+    jac_sparsity, tr_solver, tr_options : SciPy's meanings. With ``jac_sparsity`` (the
+        pattern of nonzeros) finite differences perturb groups of columns that share no row
+        (3 evaluations for a tridiagonal Jacobian) and give a sparse Jacobian; a ``jac`` that
+        returns a ``scipy.sparse`` matrix or a ``LinearOperator`` is used as such. These, and
+        ``tr_solver='lsmr'``, take steps by LSMR (``tr_options``: LSMR's ``atol, btol,
+        conlim, maxiter``, and SciPy's ``regularize``, ``damp``), never forming an ``m x n``
+        array; the certificate then uses iterative estimates and says so in ``events``
+        (:mod:`trustfit.solve.large`). ``'exact'`` needs a dense Jacobian, as in SciPy.
     max_nfev : residual evaluations budget, a hard cap on ``nfev`` over everything the call
         does (line searches, the polish, the fallback of ``'auto'``, rescue restarts; with
         ``starts``, each start's run). As in SciPy (1.16 and later), evaluations spent on
