@@ -314,3 +314,12 @@ def test_bounds_with_a_sparse_jacobian_match_scipy():
                                tr_solver="lsmr", **TIGHT)
     np.testing.assert_allclose(r.cost, peer.cost, rtol=1e-7)
     np.testing.assert_allclose(r.x, peer.x, rtol=1e-6, atol=1e-8)
+
+
+def test_covariance_of_a_sparse_fit_is_refused_in_words_not_formed():
+    fun, jac, _, x0 = broyden(50)
+    r = trustfit.least_squares(fun, x0, jac=jac)
+    with pytest.raises(ValueError, match="covariance of a fit with a sparse"):
+        trustfit.analysis.uncertainty.covariance(r)
+    dense = trustfit.analysis.uncertainty.covariance(r, jac=r.jac.toarray())
+    assert dense.rank == 50
