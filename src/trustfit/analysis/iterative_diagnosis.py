@@ -27,7 +27,7 @@ from ..core import stopping
 from ..core.iterative_certificate import condition_estimate, stationary_share
 from ..core.linalg import column_norms
 from ..core.result import StopReason
-from ..core.sparse_linalg import product_operator, scale_columns
+from ..core.sparse_linalg import kind_of, product_operator, scale_columns
 
 #: The dense diagnosis' limit on the share of the cost a Gauss-Newton step would remove.
 STATIONARY = 1e-4
@@ -45,7 +45,7 @@ def iterative_findings(result, names, finding) -> list:
     noise = stopping.jacobian_noise(getattr(result, "jac_method", None))
     found = [finding(
         "iterative_diagnosis", "info",
-        f"The {m} x {n} Jacobian is a {type(J).__name__}: the diagnosis used iterative "
+        f"The {m} x {n} Jacobian is a {kind_of(J)}: the diagnosis used iterative "
         "estimates (LSMR condition estimate with a sampled null-space check, LSQR projection), "
         "no dense SVD; an undetermined combination of parameters is reported, not named.",
         (), "For a named combination, fit a smaller sub-problem with a dense Jacobian.")]

@@ -36,7 +36,7 @@ from scipy.sparse.linalg import lsmr, lsqr
 from . import stopping
 from .linalg import column_norms, norm2
 from .result import StopReason
-from .sparse_linalg import all_finite, is_large, product_operator, scale_columns
+from .sparse_linalg import all_finite, is_large, kind_of, product_operator, scale_columns
 
 #: Relative tolerance (LSMR/LSQR ``atol = btol``) of the certificate's solves.
 TOLERANCE = 1e-12
@@ -63,7 +63,7 @@ def certify(J, r: np.ndarray, cost: float, x: np.ndarray, x0: np.ndarray,
     if not is_large(J):
         return Verdict(*stopping.certify(J, r, cost, x, x0, tolerance, noise))
     m, n = J.shape
-    what = f"the {type(J).__name__} {m} x {n} Jacobian"
+    what = f"the {kind_of(J)} {m} x {n} Jacobian"
     if n == 0 or norm2(r) == 0.0 or stopping.exact_fit(J, r, x):
         return Verdict(None, 0.0, f"certificate of {what}: an exact fit to rounding (no "
                                   "singular values needed).")

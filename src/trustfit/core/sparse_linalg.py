@@ -32,6 +32,12 @@ def is_large(J) -> bool:
     return sp.issparse(J) or isinstance(J, LinearOperator)
 
 
+def kind_of(J) -> str:
+    """The kind of a Jacobian in words: ``'LinearOperator'`` for any operator (the solver's
+    scaled compositions included), else the class name (``'csr_matrix'``, ``'ndarray'``)."""
+    return "LinearOperator" if isinstance(J, LinearOperator) else type(J).__name__
+
+
 def _probe(J: LinearOperator) -> np.ndarray:
     m = J.shape[0]
     z = np.random.default_rng(m).choice((-1.0, 1.0), size=(m, PROBES))
