@@ -64,7 +64,7 @@ from ..core import stopping
 from ..core.stopping import CONDITION_LIMIT as _CONDITION_LIMIT
 from ..core.stopping import STATIONARY_LIMIT, ZERO_COLUMN
 from ..core.sparse_linalg import is_large
-from .iterative_diagnosis import iterative_findings
+from .iterative_diagnosis import iterative_findings, iterative_gauss_newton_fraction
 from .uncertainty import covariance, default_rcond
 
 EPS = float(np.finfo(float).eps)
@@ -354,13 +354,16 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
 def exact_fit(result: FitResult) -> bool:
     """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms
     ``|| |J| |x| ||`` (:func:`trustfit.core.stopping.exact_fit`, with this layer's looser cutoff)."""
-    return stopping.exact_fit(np.asarray(result.jac, dtype=float), np.asarray(result.fun),
-                              np.asarray(result.x, dtype=float), EXACT_FIT)
+    J = result.jac if is_large(result.jac) else np.asarray(result.jac, dtype=float)
+    return stopping.exact_fit(J, np.asarray(result.fun), np.asarray(result.x, dtype=float),
+                              EXACT_FIT)
 
 
 def gauss_newton_fraction(result: FitResult) -> float:
     """``||P_J r||^2 / ||r||^2``: the fraction of the cost a Gauss-Newton step would remove
     under the linear model, over the free parameters (0 at a stationary point)."""
+    if is_large(result.jac):  # sparse or an operator: by LSQR, no dense SVD
+        return iterative_gauss_newton_fraction(result)
     J = np.asarray(result.jac, dtype=float)
     r = np.asarray(result.fun, dtype=float)
     # Free parameters with a non-zero column (a "zero" column, see check_not_moved, can be

@@ -27,7 +27,7 @@ from ..core import stopping
 from ..core.iterative_certificate import condition_estimate, stationary_share
 from ..core.linalg import column_norms
 from ..core.result import StopReason
-from ..core.sparse_linalg import kind_of, product_operator, scale_columns
+from ..core.sparse_linalg import kind_of, product_operator, scale_columns, select_columns
 
 #: The dense diagnosis' limit on the share of the cost a Gauss-Newton step would remove.
 STATIONARY = 1e-4
@@ -86,3 +86,22 @@ def iterative_findings(result, names, finding) -> list:
                 (), "Start closer, rescale the parameters (x_scale), or tighten xtol/ftol.",
                 value=share**2, threshold=threshold))
     return found
+
+
+def iterative_gauss_newton_fraction(result) -> float:
+    """``||P r||^2 / ||r||^2`` over the free parameters with a non-zero column, by LSQR
+    (:func:`trustfit.core.iterative_certificate.stationary_share`): the dense diagnosis'
+    ``gauss_newton_fraction`` without its SVD. Where the LSQR projection resolves directions
+    that the dense one leaves out (singular values below ``sqrt(eps)`` of the largest) it
+    can only be larger: a stricter test of a minimum."""
+    r = np.asarray(result.fun, dtype=float)
+    noise = stopping.jacobian_noise(getattr(result, "jac_method", None))
+    free = ((np.asarray(result.active_mask) == 0)
+            & ~stopping.zero_columns(result.jac, result.x, result.x0, noise, r))
+    if not free.any() or not np.all(np.isfinite(r)) or float(np.linalg.norm(r)) == 0.0:
+        return 0.0
+    J = select_columns(result.jac, free)
+    norms = column_norms(J)
+    A = product_operator(scale_columns(J, 1.0 / np.where(norms > 0.0, norms, 1.0)))
+    share, _ = stationary_share(A, r)
+    return share**2

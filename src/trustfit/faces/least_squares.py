@@ -14,7 +14,6 @@ from ..core import validate as check
 from ..core.differentiation import METHODS as FD_METHODS
 from ..core.loop import LoopOptions
 from ..core.result import FitResult
-from ..core.sparse_linalg import is_large
 from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
                              SOLVERS, make_run_once)
@@ -185,7 +184,7 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
         return multistart_runs(run_once, x0, lb, ub, starts, design, seed=seed, rescue=rescue,
                                max_nfev=max_nfev, max_iter=max_iter)
     result = run_once(x0)
-    if rescue and not is_large(result.jac):  # restarts read a dense Jacobian
+    if rescue:
         result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
                               max_iter=max_iter)
     return result
