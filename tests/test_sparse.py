@@ -323,3 +323,12 @@ def test_covariance_of_a_sparse_fit_is_refused_in_words_not_formed():
         trustfit.analysis.uncertainty.covariance(r)
     dense = trustfit.analysis.uncertainty.covariance(r, jac=r.jac.toarray())
     assert dense.rank == 50
+
+
+def test_multistart_and_rescue_accept_a_sparse_fit():
+    fun, jac, _, x0 = broyden(40)
+    r = trustfit.least_squares(fun, x0, jac=jac, starts=2)
+    peer = scipy_least_squares(fun, x0, jac=jac, tr_solver="lsmr", **TIGHT)
+    assert r.success and sp.issparse(r.jac)
+    assert r.minima and r.minima[0].cost <= 1e-20
+    np.testing.assert_allclose(r.x, peer.x, rtol=1e-9, atol=1e-12)
