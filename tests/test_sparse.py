@@ -281,6 +281,10 @@ def test_dense_only_methods_refuse_a_sparse_jacobian():
     fun, jac, _, x0 = broyden(20)
     with pytest.raises(ValueError, match="method='gn' works only with dense"):
         trustfit.least_squares(fun, x0, jac=jac, method="gn")
+    with pytest.raises(ValueError, match="method='hybrid' works only with dense"):
+        trustfit.least_squares(fun, x0, jac=jac, method="hybrid")
+    with pytest.raises(ValueError, match="accel=True .* works only with dense"):
+        trustfit.least_squares(fun, x0, jac=jac, method="lm", accel=True)
 
 
 @pytest.mark.parametrize("options", [{"atol": 1e-10, "btol": 1e-10}, {"maxiter": 5},

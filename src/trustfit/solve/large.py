@@ -134,6 +134,9 @@ class ByJacobian(StepStrategy):
             raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator: "
                              "its column norms are not known; give x_scale as numbers.")
         if large or self.setup.tr_solver == "lsmr":
+            if getattr(self.dense, "accel", False):
+                raise ValueError("accel=True (geodesic acceleration) works only with dense "
+                                 "Jacobian matrices and tr_solver='exact' or None.")
             tau = getattr(self.dense, "tau", 1e-3)
             damping = getattr(self.dense, "damping", "nielsen")
             self.chosen = self.setup.iterative(self.method, tau, damping)
