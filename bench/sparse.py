@@ -157,9 +157,10 @@ def timed(call, repeat: int):
     return result, best, peak
 
 
-def compare(label: str, fun, x0, kwargs: dict, repeat: int) -> None:
+def compare(label: str, fun, x0, kwargs: dict, repeat: int, ours_extra=None) -> None:
     cost0 = 0.5 * float(fun(x0) @ fun(x0))
-    ours, t_ours, m_ours = timed(lambda: trustfit.least_squares(fun, x0, **kwargs), repeat)
+    ours_kwargs = {**kwargs, **(ours_extra or {})}
+    ours, t_ours, m_ours = timed(lambda: trustfit.least_squares(fun, x0, **ours_kwargs), repeat)
     peer, t_peer, m_peer = timed(lambda: scipy_least_squares(fun, x0, method="trf",
                                                              tr_solver="lsmr", **kwargs), repeat)
     agree = abs(ours.cost - peer.cost) <= 1e-8 * cost0
@@ -176,6 +177,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="n = 1,000 only, no bundle")
+    parser.add_argument("--scipy-tolerances", action="store_true",
+                        help="also run trustfit with SciPy's ftol = xtol = gtol = 1e-8")
     args = parser.parse_args()
     sizes = (1000,) if args.quick else (1000, 10000)
     for name, make in (("Broyden tridiagonal", broyden), ("extended Rosenbrock", rosenbrock)):
@@ -184,6 +187,9 @@ def main() -> None:
             compare(f"{name} n={n} jac_sparsity", fun, x0, {"jac_sparsity": pattern},
                     args.repeat)
             compare(f"{name} n={n} sparse jac", fun, x0, {"jac": jac}, args.repeat)
+            if args.scipy_tolerances:
+                compare(f"{name} n={n} sparse jac, tol 1e-8", fun, x0, {"jac": jac},
+                        args.repeat, dict(ftol=1e-8, xtol=1e-8, gtol=1e-8))
     if not args.quick:
         fun, jac, x0 = bundle()
         print(f"bundle adjustment: {x0.size} parameters, {fun(x0).size} residuals, "

@@ -152,13 +152,12 @@ def nonfinite_columns(J) -> np.ndarray:
 
 
 def product_operator(J):
-    """``J`` for an iterative solver (LSMR, LSQR): a sparse matrix as a LinearOperator with
-    its transpose stored in CSR once, so that each product is one compiled kernel call
-    (about a third less overhead per iteration than SciPy's generic wrapper); anything else
-    unchanged."""
+    """``J`` for an iterative solver (LSMR, LSQR): a sparse matrix as a LinearOperator whose
+    products go straight to the matrix and its transpose (a CSC view, no copy): about a third
+    less overhead per iteration than SciPy's generic wrapper; anything else unchanged."""
     if not sp.issparse(J):
         return J
     A = _csr(J)
-    At = A.T.tocsr()
+    At = A.T
     return LinearOperator(A.shape, matvec=lambda v: A @ np.ravel(v),
                           rmatvec=lambda v: At @ np.ravel(v), dtype=float)
