@@ -152,6 +152,7 @@ def test_event_kinds_are_distinct_and_every_record_prints():
         ev.MultistartSummary(8, "lhs", 1, 2, 3, 0.5, 4),
         ev.MinimumFound(1, 0.5, 3, 8, 0, (("a", "b"),)),
         ev.MultistartEvaluations(1234),
+        ev.IterativeCertificate("certificate of J by iterative estimates (no dense SVD)"),
         ev.CovariancePseudoInverse("x[0] and x[1] are not determined separately."),
     ]
     subclasses = set(ev.Event.__subclasses__())

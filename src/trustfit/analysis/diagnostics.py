@@ -64,6 +64,8 @@ from ..core.result import FitResult, StopReason
 from ..core import stopping
 from ..core.stopping import CONDITION_LIMIT as _CONDITION_LIMIT
 from ..core.stopping import STATIONARY_LIMIT, ZERO_COLUMN
+from ..core.sparse_linalg import is_large
+from .iterative_diagnosis import iterative_findings, iterative_gauss_newton_fraction
 from .uncertainty import covariance, default_rcond
 
 EPS = float(np.finfo(float).eps)
@@ -358,13 +360,16 @@ def check_not_moved(result: FitResult, names=None) -> list[Finding]:
 def exact_fit(result: FitResult) -> bool:
     """Residuals at most ``EXACT_FIT`` times the size of the linearised model's terms
     ``|| |J| |x| ||`` (:func:`trustfit.core.stopping.exact_fit`, with this layer's looser cutoff)."""
-    return stopping.exact_fit(np.asarray(result.jac, dtype=float), np.asarray(result.fun),
-                              np.asarray(result.x, dtype=float), EXACT_FIT)
+    J = result.jac if is_large(result.jac) else np.asarray(result.jac, dtype=float)
+    return stopping.exact_fit(J, np.asarray(result.fun), np.asarray(result.x, dtype=float),
+                              EXACT_FIT)
 
 
 def gauss_newton_fraction(result: FitResult) -> float:
     """``||P_J r||^2 / ||r||^2``: the fraction of the cost a Gauss-Newton step would remove
     under the linear model, over the free parameters (0 at a stationary point)."""
+    if is_large(result.jac):  # sparse or an operator: by LSQR, no dense SVD
+        return iterative_gauss_newton_fraction(result)
     J = np.asarray(result.jac, dtype=float)
     r = np.asarray(result.fun, dtype=float)
     # Free parameters with a non-zero column (a "zero" column, see check_not_moved, can be
@@ -521,6 +526,7 @@ def check_large_residual(result: FitResult, names=None) -> list[Finding]:
 
 CHECKS = (check_bad_start, check_stop_reason, check_stationary, check_rank, check_conditioning,
           check_exchangeable, check_not_moved, check_bounds, check_large_residual)
+LIGHT_CHECKS = (check_bad_start, check_stop_reason, check_bounds)  # need no dense Jacobian
 
 
 def diagnose(result: FitResult, param_names: Sequence[str] | None = None) -> Diagnosis:
@@ -528,7 +534,9 @@ def diagnose(result: FitResult, param_names: Sequence[str] | None = None) -> Dia
     fit. ``param_names`` (or ``result.param_names``) names the parameters in messages and in
     ``Finding.parameters``; without names parameters are indices (``x[0]`` in messages)."""
     names = _names(result, param_names)
+    large = is_large(result.jac)  # sparse or an operator: no dense SVD (iterative_diagnosis)
     with np.errstate(all="ignore"):
-        found = [f for check in CHECKS for f in check(result, names)]
+        found = [f for check in (LIGHT_CHECKS if large else CHECKS) for f in check(result, names)]
+        found += iterative_findings(result, names, Finding) if large else []
     order = {s: k for k, s in enumerate(SEVERITIES)}
     return Diagnosis(tuple(sorted(found, key=lambda f: order[f.severity])))

@@ -39,6 +39,7 @@ import scipy.linalg
 from scipy import stats
 
 from ..core.result import FitResult
+from ..core.sparse_linalg import is_large
 from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
@@ -140,6 +141,10 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
 
 def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | None,
                 jac: np.ndarray | None) -> Covariance:
+    if is_large(result.jac if jac is None else jac):
+        raise ValueError("the covariance of a fit with a sparse or LinearOperator Jacobian is "
+                         "not formed (it is a dense n x n matrix, from a dense SVD of J); pass "
+                         "jac=<a dense Jacobian> to covariance() for a problem small enough.")
     J = np.asarray(result.jac if jac is None else jac, dtype=float)
     if J.ndim != 2:
         raise ValueError(f"the Jacobian must be a 2-D array, got shape {J.shape}.")

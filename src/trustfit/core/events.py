@@ -148,6 +148,18 @@ class CovariancePseudoInverse(Event):
 
 
 @dataclass(frozen=True)
+class IterativeCertificate(Event):
+    """A sparse or operator Jacobian was certified by iterative estimates, not a dense SVD
+    (:mod:`trustfit.core.iterative_certificate`); ``note`` gives the estimates."""
+
+    kind: ClassVar[str] = "iterative_certificate"
+    note: str
+
+    def __str__(self) -> str:
+        return self.note
+
+
+@dataclass(frozen=True)
 class BudgetLeft:
     """What is left of a budget (``'max_nfev'`` or ``'max_iter'``) of ``limit``."""
 

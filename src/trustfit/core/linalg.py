@@ -19,6 +19,8 @@ from functools import cached_property
 import numpy as np
 import scipy.linalg
 
+from .sparse_linalg import is_large, large_column_norms
+
 EPS = np.finfo(float).eps
 
 
@@ -37,7 +39,10 @@ def norm2(v: np.ndarray) -> float:
 
 def column_norms(J: np.ndarray) -> np.ndarray:
     """Euclidean norms of the columns of ``J``, safe from under- and overflow (see
-    :func:`norm2`)."""
+    :func:`norm2`); a sparse matrix or LinearOperator through
+    :func:`trustfit.core.sparse_linalg.large_column_norms`."""
+    if is_large(J):
+        return large_column_norms(J)
     J = np.abs(np.asarray(J, dtype=float))
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from . import stopping
-from .events import StopTestFired
+from . import iterative_certificate as certificate, stopping
+from .events import IterativeCertificate, StopTestFired
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
 from .scaling import ResidualScale, Scaling, ScaledProblem
+from .sparse_linalg import all_finite, select_columns
 from .vocabulary import Iterate, Outcome, StepStrategy, Trial
 
 
@@ -188,7 +189,7 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
         trial: Trial = outcome.trial
         if outcome.accepted:
             J_new = trial.jacobian()
-            if not np.all(np.isfinite(J_new)):
+            if not all_finite(J_new):
                 outcome.accepted = False
                 outcome.note = "non-finite Jacobian at the trial point"
         elif strategy.needs_trial_jacobian and trial.finite:
@@ -203,8 +204,8 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
             cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
                                                              options.rounding)
             if (cost_reason is None and options.rounding
-                    and stopping.certify(it.J[:, it.free], it.f, it.cost, it.x[it.free],
-                                         x0[it.free], noise=noise)[0] is None):
+                    and certificate.certify(select_columns(it.J, it.free), it.f, it.cost,
+                                            it.x[it.free], x0[it.free], noise=noise)[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
                 cost_reason, cost_value = StopReason.ROUNDING, gain / it.cost
@@ -258,19 +259,23 @@ def _finish(state: LoopState, method: str) -> FitResult:
         # Over the free variables: at an active bound the residual may keep a share along it.
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
                      StopReason.COST: options.ftol}.get(reason) or 0.0
-        uncertified, measure = stopping.certify(
-            it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+        verdict = certificate.certify(
+            select_columns(it.J, it.free), it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
             stopping.jacobian_noise(_jacobian_kind(problem, refined)))
+        uncertified, measure = verdict
         if uncertified is not None and problem.refinable and not refined:
             # Forward differences know J to about sqrt(eps): the condition number and the
             # stationary share near their limits are then rounding. Confirm with the
             # fourth-order Jacobian before refusing (4 n evaluations, counted in nfev_fd).
             J_fine = problem.jacobian(it.x, it.f, refined=True)
-            if np.all(np.isfinite(J_fine)):
+            if all_finite(J_fine):
                 it = make_iterate(it.x, it.f, J_fine)
-                uncertified, measure = stopping.certify(
-                    it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
-                    stopping.jacobian_noise(_jacobian_kind(problem, True)))
+                verdict = certificate.certify(
+                    select_columns(it.J, it.free), it.f, it.cost, it.x[it.free], x0[it.free],
+                    tolerance, stopping.jacobian_noise(_jacobian_kind(problem, True)))
+                uncertified, measure = verdict
+        if verdict.note:  # a sparse or operator Jacobian: say how it was certified
+            events.append(IterativeCertificate(verdict.note))
         if uncertified is not None:
             events.append(StopTestFired(reason, nit, value, uncertified))
             reason, value = uncertified, measure

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .problem import NonFiniteStart
+from .sparse_linalg import scale_rows
 
 EPS = float(np.finfo(float).eps)
 
@@ -181,7 +182,7 @@ class RobustProblem:
     def jacobian(self, x: np.ndarray, r: np.ndarray, refined: bool = False) -> np.ndarray:
         f = self._raw_residuals(x)
         J = self._problem.jacobian(x, f, refined)
-        return self.loss.residuals_and_weights(f)[1][:, None] * J
+        return scale_rows(J, self.loss.residuals_and_weights(f)[1])
 
     def start(self, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The problem's start (its checks on the user's residuals), then robust."""
@@ -194,7 +195,7 @@ class RobustProblem:
                 f"the loss {self.loss.name!r} is not finite at x0 (rho or rho' at residual "
                 f"indices {bad}); a callable loss must return finite rho, rho', rho'' for "
                 "every z >= 0.", f0)
-        return r0, w0[:, None] * J0
+        return r0, scale_rows(J0, w0)
 
     def __getattr__(self, name: str):
         return getattr(self._problem, name)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .validate import returned_numbers
 from .differentiation import finite_difference_jacobian
+from .sparse_linalg import all_finite, nonfinite_columns
 
 
 class NonFiniteStart(ValueError):
@@ -79,6 +80,9 @@ def _where_not_finite(J: np.ndarray, cols: np.ndarray, problem: "Problem") -> st
     parts = []
     for c in cols[:10]:
         label = f"d/d {names[c]}" if names is not None else f"column {c}"
+        if not isinstance(J, np.ndarray):  # sparse or an operator: the column is named
+            parts.append(label)
+            continue
         row = int(np.argmax(~np.isfinite(J[:, c])))
         parts.append(f"{label} first at residual index {row}")
     return "; ".join(parts)
@@ -180,8 +184,8 @@ class Problem:
                 "(e.g. with sigma) so that their sum of squares is finite.", f0)
         fd_before = self.nfev_fd
         J0 = self.jacobian(x0, f0)
-        if not np.all(np.isfinite(J0)):
-            cols = np.flatnonzero(~np.all(np.isfinite(J0), axis=0))
+        if not all_finite(J0):
+            cols = nonfinite_columns(J0)
             raise NonFiniteStart(
                 f"the Jacobian at x0 has non-finite entries in columns {_few(cols)} "
                 f"({_where_not_finite(J0, cols, self)}); "

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .linalg import column_norms
+from .sparse_linalg import is_large, times_power_of_two
 
 
 class Scaling:
@@ -57,10 +58,14 @@ class ResidualScale:
 
     def down(self, v):
         """Residual-like quantity (residuals, Jacobian) into the solver's units."""
+        if is_large(v):
+            return times_power_of_two(v, -self.exponent)
         return np.ldexp(v, -self.exponent)
 
     def up(self, v):
         """Residual-like quantity back into the user's units."""
+        if is_large(v):
+            return times_power_of_two(v, self.exponent)
         return np.ldexp(v, self.exponent)
 
     def up2(self, v):

@@ -38,6 +38,7 @@ import numpy as np
 
 from .differentiation import DEFAULT_RELATIVE_STEP
 from .linalg import column_norms, norm2
+from .sparse_linalg import abs_times, is_large
 from .result import StopReason
 
 EPS = float(np.finfo(float).eps)
@@ -86,7 +87,7 @@ def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> flo
     """``|| |J| |x| || (+ ||r||)``: the size of the linearised model's terms (and of the data,
     ``y = model - r``), the magnitude that sets the rounding level of the residuals."""
     with np.errstate(all="ignore"):
-        terms = norm2(np.abs(J) @ np.abs(np.asarray(x, dtype=float)))
+        terms = norm2(abs_times(J, np.abs(np.asarray(x, dtype=float))))
     return terms + (norm2(r) if r is not None else 0.0)
 
 
@@ -94,7 +95,7 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                   noise: float = EPS, r: np.ndarray | None = None) -> np.ndarray:
     """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
     column, ``inf`` where no error is known (see :func:`zero_columns`)."""
-    J = np.asarray(J, dtype=float)
+    J = J if is_large(J) else np.asarray(J, dtype=float)
     x = np.asarray(x, dtype=float)
     norms = column_norms(J)
     if noise > EPS:
@@ -125,7 +126,7 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     is zero. Every quantity scales with the data, and ``||J_j|| size_j`` is free of the
     parameter's units: the rule is invariant to both (and a baseline enters only through
     ``T``, where it truly sets the rounding level of finite differences)."""
-    if np.asarray(J).shape[1] == 0:
+    if (J.shape if is_large(J) else np.asarray(J).shape)[1] == 0:
         return np.zeros(0, dtype=bool)
     return column_signal(J, x, x0, noise, r) <= ZERO_COLUMN
 
@@ -139,7 +140,7 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
     and the Jacobian column closest to them (MINPACK ``lmder``'s ``gnorm``), 0 for an exact
     fit or a zero column. Unlike ``||J^T r||_inf`` it is the same at every scale of the data
     and of each parameter, and a baseline absorbed by a parameter leaves it alone."""
-    J = np.asarray(J, dtype=float)
+    J = J if is_large(J) else np.asarray(J, dtype=float)
     if J.shape[1] == 0:
         return 0.0
     r_norm = norm2(r)
@@ -147,8 +148,12 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
         return 0.0 if r_norm == 0.0 else math.inf
     norms = column_norms(J)
     with np.errstate(all="ignore"):
-        unit = J / np.where(norms > 0.0, norms, 1.0)
-        cos = np.abs(unit.T @ (np.asarray(r, dtype=float) / r_norm))
+        if is_large(J):  # the same cosines, without a scaled copy of J
+            cos = np.where(norms > 0.0, np.abs(J.T @ (np.asarray(r, dtype=float) / r_norm))
+                           / np.where(norms > 0.0, norms, 1.0), 0.0)
+        else:
+            unit = J / np.where(norms > 0.0, norms, 1.0)
+            cos = np.abs(unit.T @ (np.asarray(r, dtype=float) / r_norm))
     value = float(np.max(cos, initial=0.0))
     return value if math.isfinite(value) else math.inf
 
@@ -244,7 +249,8 @@ def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
     +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
     no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`)."""
     with np.errstate(all="ignore"):
-        total = norm2(np.asarray(J, dtype=float) @ np.asarray(x, dtype=float))
+        total = norm2((J if is_large(J) else np.asarray(J, dtype=float))
+                      @ np.asarray(x, dtype=float))
     terms = min(model_size(J, x), total)
     return bool(math.isfinite(terms) and norm2(r) <= limit * terms)
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .linalg import SVDSolver
+from .sparse_linalg import select_columns
 from .problem import Problem
 from .stopping import gradient_cosine
 
@@ -63,7 +64,7 @@ class Iterate:
     def gradient_measure(self) -> float:
         """The gradient test's measure over the free variables: the largest cosine between the
         residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
-        return gradient_cosine(self.J[:, self.free], self.f)
+        return gradient_cosine(select_columns(self.J, self.free), self.f)
 
     @cached_property
     def scaled_jacobian(self) -> np.ndarray:

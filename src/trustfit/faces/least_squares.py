@@ -15,16 +15,12 @@ from ..core.differentiation import METHODS as FD_METHODS
 from ..core.loop import LoopOptions
 from ..core.loss import make_loss
 from ..core.result import FitResult
+from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
                              SOLVERS, make_run_once)
 from ..strategies.multistart import StartDesign, multistart_runs
 from ..strategies.rescue import rescue as rescue_layer
 from . import _scipy_args as scipy_args
-
-
-def _unsupported(name: str, value: Any, allowed: Any, why: str) -> None:
-    if value is not allowed and value != allowed:
-        raise ValueError(f"{name}={value!r} is not supported: {why}")
 
 
 def least_squares(
@@ -91,7 +87,14 @@ def least_squares(
         every method. Solved as the least-squares problem of the robust residuals
         ``C sign(f) sqrt(rho(f^2 / C^2))`` (:mod:`trustfit.core.loss`), which are the
         result's ``fun`` (so ``cost = 1/2 ||fun||^2``); ``cost`` and ``grad`` are SciPy's.
-    tr_solver : ``None`` or ``'exact'`` (trustfit's dense SVD).
+    jac_sparsity, tr_solver, tr_options : SciPy's meanings. With ``jac_sparsity`` (the
+        pattern of nonzeros) finite differences perturb groups of columns that share no row
+        (3 evaluations for a tridiagonal Jacobian) and give a sparse Jacobian; a ``jac`` that
+        returns a ``scipy.sparse`` matrix or a ``LinearOperator`` is used as such. These, and
+        ``tr_solver='lsmr'``, take steps by LSMR (``tr_options``: LSMR's ``atol, btol,
+        conlim, maxiter``, and SciPy's ``regularize``, ``damp``), never forming an ``m x n``
+        array; the certificate then uses iterative estimates and says so in ``events``
+        (:mod:`trustfit.solve.large`). ``'exact'`` needs a dense Jacobian, as in SciPy.
     max_nfev : residual evaluations budget, a hard cap on ``nfev`` over everything the call
         does (line searches, the polish, the fallback of ``'auto'``, rescue restarts; with
         ``starts``, each start's run). As in SciPy (1.16 and later), evaluations spent on
@@ -176,13 +179,8 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict, got {type(kwargs).__name__}.")
     robust = make_loss(loss, f_scale)
-    if tr_solver not in (None, "exact", "lsmr"):
-        raise ValueError(f"`tr_solver` must be None, 'exact' or 'lsmr'. Got {tr_solver!r}; "
-                         "'exact' is trustfit's dense SVD, the default for dense Jacobians.")
-    _unsupported("tr_solver", tr_solver, "exact" if tr_solver == "exact" else None,
-                 "trustfit always uses a dense SVD.")
-    _unsupported("tr_options", tr_options, None, "trustfit always uses a dense SVD.")
-    _unsupported("jac_sparsity", jac_sparsity, None, "trustfit works with dense Jacobians.")
+    # Sparse and large problems (jac_sparsity, tr_solver, tr_options; trustfit.solve.large).
+    large = iterative_setup(tr_solver, tr_options, jac_sparsity, jac, x_scale)
     workers = scipy_args.workers_map(workers)
     callback = scipy_args.scipy_callback(callback, x0)
 
@@ -195,7 +193,8 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
 
     run_once = make_run_once(fun, x0, jac, lb, ub, args, kwargs, step, method, options,
                              tau=tau, damping=damping, xtol=xtol, accel=accel,
-                             default_scale=x_scale is None, loss=robust, workers=workers)
+                             default_scale=x_scale is None, loss=robust, workers=workers,
+                             large=large)
     try:
         if starts is not None:
             return multistart_runs(run_once, x0, lb, ub, starts, design, seed=seed,

@@ -20,9 +20,11 @@ from ..core.loss import Loss, RobustProblem
 from ..core.parallel_differences import use_workers
 from ..core.problem import NonFiniteStart, Problem
 from ..core.result import FitResult, StopReason
+from ..core.sparse_linalg import is_large
 from ..globalize import ArmijoBacktracking, TrustRegionTest
 from ..steps import Dogleg, GaussNewton, Hybrid, LevenbergMarquardt
 from ..steps.damped import DAMPING_RULES
+from .large import IterativeSetup
 from .polish import polish_phase
 
 __all__ = ["ALIASES", "DAMPING_RULES", "DEFAULT_METHOD", "METHODS", "ROUNDING_LEVEL", "SOLVERS",
@@ -87,6 +89,13 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
         nfev_fd=first.nfev_fd + second.nfev_fd, events=(switch, *better.events))
 
 
+def _dense_polish(state) -> None:
+    """The polish (:func:`polish_phase`) where the Jacobian is dense: its Gauss-Newton steps
+    take a dense SVD, which a sparse or operator Jacobian never gets."""
+    if not is_large(state.it.J):
+        polish_phase(state)
+
+
 def _budget_stop(result: FitResult, problem: Problem) -> dict[str, Any]:
     """The run tried to evaluate past ``max_nfev`` and the problem refused (see
     :class:`~trustfit.core.problem.Problem`): the refused trial was never a real point, so no
@@ -123,24 +132,28 @@ def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., An
                   lb: np.ndarray, ub: np.ndarray, args: tuple, kwargs: dict | None,
                   step: Any, method: str, options: LoopOptions, *, tau: float, damping: str,
                   xtol: float | None, accel: bool, default_scale: bool,
-                  loss: Loss | None = None, workers: Callable | None = None
-                  ) -> Callable[..., FitResult]:
+                  loss: Loss | None = None, workers: Callable | None = None,
+                  large: IterativeSetup | None = None) -> Callable[..., FitResult]:
     """``run_once(start, nfev_left=None, iter_left=None)``: one fit with ``method`` from
     ``start`` (validated arguments; ``default_scale``: the user gave no ``x_scale``;
     ``loss``: a robust loss, solved in its square-root form, :mod:`trustfit.core.loss`;
-    ``workers``: a map for finite-difference evaluations, :mod:`trustfit.core.parallel_differences`)."""
+    ``workers``: a map for finite-difference evaluations, :mod:`trustfit.core.parallel_differences`;
+    ``large``: the sparse path's problem and strategies, :mod:`trustfit.solve.large`)."""
     n = x0.size
 
     def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
         """One run of the driver loop with one method, fresh counters and strategy."""
-        problem = Problem(fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
+        problem = (Problem if large is None else large.problem)(
+            fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
         if workers is not None:
             use_workers(problem, workers)
         if loss is not None:
             problem = RobustProblem(problem, loss)
         strategy, globalization = build(name, tau, damping, xtol, accel)
+        if large is not None:
+            strategy, globalization = large.build(name, strategy, globalization)
         result = run(problem, start, strategy, globalization, name, opts,
-                     phases=(polish_phase,) if opts.polish else ())
+                     phases=(_dense_polish,) if opts.polish else ())
         changes = _budget_stop(result, problem) if problem.refused else {}
         # After a converged stop the polish phase runs, and with forward differences the final
         # Jacobian is then a 5-point one (trustfit.solve.polish); the covariance's rank cut-off

@@ -75,6 +75,7 @@ from ..analysis.diagnostics import check_not_moved, check_stationary, exact_fit,
 from ..core.events import (BudgetLeft, Event, RescueKept, RescueNotStarted, RescueOutOfBudget,
                            RescueRestart, RescueStallRepeated)
 from ..core.result import FitResult, StopReason
+from ..core.sparse_linalg import is_large
 
 MAX_RESTARTS = 4
 STALL_PUSH = 0.3
@@ -159,6 +160,8 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
     is stalled (see the module docstring); returns ``result`` itself when nothing fires."""
     if result.stop_reason is StopReason.CALLBACK:
         return result  # the caller asked to stop
+    if is_large(result.jac):  # the triggers read a dense Jacobian: sparse fits run once
+        return result
     fired = triggers(result)
     if not fired or (exact_fit(result) and "not_converged" not in fired):
         return result
