@@ -42,7 +42,8 @@ def curves():
 def batch(curves, backend):
     t, Y, p0 = curves
     return trustfit.fit_batch(EXPR, t, Y, p0, method="lm", backend=backend, rescue=False,
-                              gtol=TOL, xtol=TOL, ftol=TOL)
+                              gtol=TOL, xtol=TOL, ftol=TOL,
+                              params=["a", "b", "tau", "w"])  # the single fits' order
 
 
 def single_fits(curves):
