@@ -1,5 +1,5 @@
 """Small JSON records in the private kernel cache folder: measured per-machine constants
-(:mod:`._cost`) and the index of compiled kernels (:mod:`._readiness`).
+(:mod:`._cost`).
 
 The folder is the one :func:`._cache.cache_dir` checks on every use (owned by this user,
 not writable by others).  A record is data, never code: it is read with ``json`` through a
