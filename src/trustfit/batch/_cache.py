@@ -223,7 +223,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def write_note(name: str, text: str) -> None:
     """Best effort: a small text note ``name`` in the private folder (never executed,
-    only read back by :func:`read_note` as a hint, e.g. which module a model's kernel is)."""
+    only read back by :func:`read_note` as a hint: which module a model's kernel is, this
+    machine's measured constants)."""
     folder = cache_dir()
     if folder is None:
         return
