@@ -3,8 +3,9 @@
 ``backend='auto'`` chooses by predicted time (:mod:`._cost`): the compiled kernel when it
 is loaded in this process; otherwise the numpy path when it is predicted to finish the
 whole batch sooner than loading the cached kernel or compiling it and then fitting
-(:func:`._kernel.kernel_is_loaded`, :func:`._kernel.kernel_is_cached`); the compiled kernel when that is sooner (large batches).  Both paths run the
-same algorithm with the same tests and certificate, and reach the same minima; a curve's
+(:func:`._kernel.kernel_is_loaded`, :func:`._kernel.kernel_is_cached`); the compiled
+kernel when that is sooner (large batches).  Both paths run the same algorithm with the
+same tests and certificate, and reach the same minima; a curve's
 last digits can differ (the kernel's sums run in another order), and on the numpy path
 ``method='auto'`` resolves to ``'lm'`` (variable projection is compiled only).
 ``backend='compiled'`` or ``'numpy'`` fixes the backend (bit-for-bit reproducible runs),

@@ -8,9 +8,9 @@ opened without following links) parsed with ``json``, and every value is checked
 reader; a missing, foreign, corrupt, oversized or out-of-range record is ignored (the
 reader falls back to its documented defaults).  Writes (:func:`._cache.write_note`) go
 through a private temporary file and a rename, so a concurrent process sees the old
-record or the new one, never half of one.  Records only steer predictions: losing an update to a race
-costs a less accurate guess, never a wrong result.  Without a safe folder the records
-live in this process only.
+record or the new one, never half of one.  Records only steer predictions: losing an
+update to a race costs a less accurate guess, never a wrong result.  Without a safe folder
+the records live in this process only.
 """
 
 from __future__ import annotations
