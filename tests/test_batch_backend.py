@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("numba")
 pytest.importorskip("sympy")
 
-from trustfit.batch import _backend, _cost, _readiness, _records, fit_batch  # noqa: E402
+from trustfit.batch import _backend, _cost, _kernel, _records, fit_batch  # noqa: E402
 from trustfit.batch._model import as_batch_model  # noqa: E402
 
 MODEL = "a*exp(-t/tau) + b*sin(w*t)"
@@ -30,10 +30,10 @@ def fresh(monkeypatch, tmp_path):
     """An empty private cache folder and a process that has loaded no kernel."""
     monkeypatch.setenv("TRUSTFIT_CACHE_DIR", str(tmp_path / "cache"))
     _records.forget_memory()
-    _readiness.forget_loaded()
+    _kernel.forget_loaded()
     yield tmp_path / "cache"
     _records.forget_memory()
-    _readiness.forget_loaded()
+    _kernel.forget_loaded()
 
 
 def test_small_batch_of_a_new_model_runs_on_numpy_and_says_why(fresh):
@@ -66,7 +66,7 @@ def test_forced_backends_are_respected(fresh):
 
 def test_loaded_or_cached_kernel_and_large_batches_run_compiled(monkeypatch):
     """Uses the suite's own cache folder (the kernel is compiled once per machine)."""
-    _readiness.forget_loaded()
+    _kernel.forget_loaded()
     t, Y, p0 = _data(30)
     rc = fit_batch(MODEL, t, Y, p0, backend="compiled", method="lm")
     assert (rc.backend, rc.backend_reason) == ("compiled",
@@ -75,16 +75,14 @@ def test_loaded_or_cached_kernel_and_large_batches_run_compiled(monkeypatch):
     assert r.backend == "compiled"
     assert r.backend_reason == "compiled: the kernel for this model is loaded in this process"
     np.testing.assert_array_equal(r.params, rc.params)
-    # cached on disk: by the note kept when it was made ready, and without the note, by
-    # the name of its module (a kernel compiled by warm_kernel directly)
     bm = as_batch_model(MODEL)
-    assert _readiness.is_cached(bm, "lm")
-    monkeypatch.setattr(_readiness, "read_record", lambda name: {})
-    assert _readiness.is_cached(bm, "lm")
-    monkeypatch.undo()
+    assert _kernel.kernel_is_loaded(bm, "lm", True, 40)
+    assert _kernel.kernel_is_cached(bm, "lm", True, 40)
     # a new process (forgotten here): cached on disk, but loading it costs more than 30
     # curves on numpy
-    _readiness.forget_loaded()
+    _kernel.forget_loaded()
+    assert not _kernel.kernel_is_loaded(bm, None, True, 40)
+    assert _kernel.kernel_is_cached(bm, "lm", True, 40)
     r = fit_batch(MODEL, t, Y, p0, method="lm")
     assert r.backend == "numpy"
     assert r.backend_reason.startswith("numpy: the compiled kernel for this model is not "
@@ -98,7 +96,8 @@ def test_loaded_or_cached_kernel_and_large_batches_run_compiled(monkeypatch):
         "compiled: the kernel for this model is cached but not loaded in this process; "
         "loading it and fitting is predicted to finish 30 curves sooner")
     np.testing.assert_array_equal(r.params, rc.params)
-    _readiness.forget_loaded()
+    assert _kernel.kernel_is_loaded(bm, "lm", True, 40)  # loaded again, from the disk cache
+    _kernel.forget_loaded()
 
 
 def test_the_prediction_chooses_numpy_below_a_size_and_compiled_above():
@@ -118,9 +117,6 @@ def test_unusable_records_are_ignored(fresh):
     const = _cost.constants()
     assert const["iter_s"] > 0 and const["elem_s"] > 0
     assert const["compile_s"] == _cost.DEFAULT_COMPILE_S
-    (fresh / _readiness.KERNELS).write_text("not json")
-    _records.forget_memory()
-    assert not _readiness.is_cached(as_batch_model(MODEL), "lm")
 
 
 def test_both_backends_give_the_same_answers():
@@ -145,13 +141,10 @@ class _Terminal(io.StringIO):
 
 def _resolve_with_a_compile(monkeypatch):
     """resolve() for a model that is not cached, the compile itself stubbed out."""
-    from trustfit.batch import _kernel
-
-    monkeypatch.setattr(_backend, "is_loaded", lambda *a: False)
-    monkeypatch.setattr(_backend, "is_cached", lambda *a: False)
-    monkeypatch.setattr(_backend, "mark_ready", lambda *a: None)
+    monkeypatch.setattr(_backend, "kernel_is_loaded", lambda *a: False)
+    monkeypatch.setattr(_backend, "kernel_is_cached", lambda *a: False)
     monkeypatch.setattr(_cost, "observe", lambda *a: None)
-    monkeypatch.setattr(_kernel, "warm_kernel", lambda *a: 0.0)
+    monkeypatch.setattr(_backend, "warm_kernel", lambda *a: 0.0)
     bm = as_batch_model(MODEL)
     inf = np.full(4, np.inf)
     return _backend.resolve(bm, "lm", "compiled", True, -inf, inf, 10, 40)
@@ -180,8 +173,8 @@ def test_the_choice_does_not_depend_on_the_units(ey, es):
     # Each call starts from the same state: nothing loaded, and no timing recorded by the
     # first call (a load it measures) may move the second call's prediction.
     with mock.patch.object(_cost, "observe", lambda *a: None):
-        _readiness.forget_loaded()
+        _kernel.forget_loaded()
         base = fit_batch(MODEL, t, Y, p0, method="lm")
-        _readiness.forget_loaded()
+        _kernel.forget_loaded()
         r = fit_batch(MODEL, t, Y * 10.0**ey, p0, sigma=10.0**es, method="lm")
     assert (r.backend, r.backend_reason) == (base.backend, base.backend_reason)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -241,10 +242,13 @@ def test_kernel_functions_run_from_the_generated_file(isolated, monkeypatch):
 
 
 def test_kernel_is_cached_and_loaded(isolated, monkeypatch):
-    """The cheap queries a backend chooser asks: nothing generated or compiled by them."""
+    """The cheap queries a backend chooser asks (nothing generated or compiled by them),
+    and the rules that make a cached kernel trusted: a note of ours names an intact module
+    of this process's kernel code, with numba's index for the entry point not older than
+    the module."""
     pytest.importorskip("numba")
     pytest.importorskip("sympy")
-    from trustfit.batch import _kernel
+    from trustfit.batch import _kernel, _kernel_bind
     from trustfit.batch._model import as_batch_model
 
     monkeypatch.setenv("TRUSTFIT_CACHE_DIR", str(isolated / "cache"))
@@ -260,3 +264,30 @@ def test_kernel_is_cached_and_loaded(isolated, monkeypatch):
     assert _kernel.kernel_is_cached(bm, "lm", parallel=True)
     assert not _kernel.kernel_is_cached(bm, "lm", parallel=False)
     assert not _kernel.kernel_is_loaded(bm, "lm")
+    assert not _kernel.kernel_is_cached(bm, "varpro")  # another kernel, another note
+
+    module = Path(mod.__file__)
+    note = isolated / "cache" / f"{_kernel._key(bm, 'lm')}.kernel"
+    made = os.stat(index).st_mtime
+    os.utime(module, (made + 10, made + 10))  # module rewritten after the index: stale
+    assert not _kernel.kernel_is_cached(bm, "lm")
+    os.utime(module, (made - 10, made - 10))
+    assert _kernel.kernel_is_cached(bm, "lm")
+    source = module.read_bytes()
+    module.write_bytes(source + b"# edited\n")  # not the bytes its name is the hash of
+    os.utime(module, (made - 10, made - 10))
+    assert not _kernel.kernel_is_cached(bm, "lm")
+    module.write_bytes(source)
+    os.utime(module, (made - 10, made - 10))
+    assert _kernel.kernel_is_cached(bm, "lm")
+    os.chmod(note, 0o666)  # a note others could have written is not read
+    assert not _kernel.kernel_is_cached(bm, "lm")
+    os.chmod(note, 0o600)
+    text = note.read_text()
+    note.write_text("garbage")
+    assert not _kernel.kernel_is_cached(bm, "lm")
+    note.write_text(text)
+    assert _kernel.kernel_is_cached(bm, "lm")
+    # other kernel code in this process (a changed kernel module): the cached one is stale
+    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm", "0" * 64)
+    assert not _kernel.kernel_is_cached(bm, "lm")

@@ -2,9 +2,10 @@
 
 ``backend='auto'`` chooses by predicted time (:mod:`._cost`): the compiled kernel when it
 is loaded in this process; otherwise the numpy path when it is predicted to finish the
-whole batch sooner than loading the cached kernel (:mod:`._readiness`) or compiling it and
-then fitting; the compiled kernel when that is sooner (large batches).  Both paths run the
-same algorithm with the same tests and certificate, and reach the same minima; a curve's
+whole batch sooner than loading the cached kernel or compiling it and then fitting
+(:func:`._kernel.kernel_is_loaded`, :func:`._kernel.kernel_is_cached`); the compiled
+kernel when that is sooner (large batches).  Both paths run the same algorithm with the
+same tests and certificate, and reach the same minima; a curve's
 last digits can differ (the kernel's sums run in another order), and on the numpy path
 ``method='auto'`` resolves to ``'lm'`` (variable projection is compiled only).
 ``backend='compiled'`` or ``'numpy'`` fixes the backend (bit-for-bit reproducible runs),
@@ -24,8 +25,8 @@ import numpy as np
 
 from ..console.notice import notice
 from . import _cost
+from ._kernel import kernel_is_cached, kernel_is_loaded, warm_kernel
 from ._model import BatchModel, CompileWarning
-from ._readiness import is_cached, is_loaded, mark_ready
 
 COMPILE_NOTICE = "compiling the model (first use only)..."
 
@@ -56,13 +57,13 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
         reason = "compiled: method='varpro' runs only on the compiled kernel"
     elif bm.n_independent != 1:
         reason = "compiled: the numpy path fits models of one independent variable only"
-    elif is_loaded(bm, parallel) and is_loaded(
-            bm, parallel, resolve_method(bm, method, "compiled", LB, UB)):
+    elif kernel_is_loaded(bm, None, parallel, m) and kernel_is_loaded(
+            bm, resolve_method(bm, method, "compiled", LB, UB), parallel, m):
         reason = "compiled: the kernel for this model is loaded in this process"
     else:
         # the kernel's method is resolved only if needed: it costs more than a small batch
         choice, reason, cached = _predicted_choice(
-            bm, lambda: resolve_method(bm, method, "compiled", LB, UB), N, m)
+            bm, lambda: resolve_method(bm, method, "compiled", LB, UB), parallel, N, m)
         if choice == "numpy":
             attach_lambdified(bm)
             return resolve_method(bm, method, "numpy", LB, UB), "numpy", reason
@@ -74,7 +75,7 @@ def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N
     return resolve_method(bm, method, "numpy", LB, UB), "numpy", ready
 
 
-def _predicted_choice(bm: BatchModel, kernel_method, N: int, m: int):
+def _predicted_choice(bm: BatchModel, kernel_method, parallel: bool, N: int, m: int):
     """``('numpy' | 'compiled', reason, cached)`` by the predicted times of :mod:`._cost`.
     When numpy is sooner than even loading a cached kernel (with the numpy path's upper
     bounds when it is not calibrated yet), neither the cache, nor the kernel's method
@@ -94,7 +95,7 @@ def _predicted_choice(bm: BatchModel, kernel_method, N: int, m: int):
                              f"compiling it (predicted at least {seconds(t_load)})"), None
         if not const["bounds"]:
             break
-    cached = is_cached(bm, kernel_method())
+    cached = kernel_is_cached(bm, kernel_method(), parallel, m)
     t_c = t_load if cached else _cost.predict_compiled(N, m, n, const, const["compile_s"])
     if cached:
         state, wait = "is cached but not loaded in this process", "loading it and fitting"
@@ -120,14 +121,12 @@ def _make_ready(bm, meth, backend, parallel, m, cached):
     is ready, else the reason the numpy path runs instead (or the error, for an explicit
     ``backend='compiled'``)."""
     try:
-        from ._kernel import warm_kernel
-
-        if cached is None and not is_loaded(bm, parallel, meth):
-            cached = is_cached(bm, meth)
+        if cached is None and not kernel_is_loaded(bm, meth, parallel, m):
+            cached = kernel_is_cached(bm, meth, parallel, m)
         if cached is False:
             notice(COMPILE_NOTICE)
         took = warm_kernel(bm, parallel, meth, m)
-        _record_ready(bm, meth, parallel, cached, took)
+        _record_cost(cached, took)
         return None
     except ImportError as exc:
         if backend == "compiled":
@@ -147,16 +146,16 @@ def _make_ready(bm, meth, backend, parallel, m, cached):
         return f"numpy: the model could not be compiled ({first})"
 
 
-def _record_ready(bm, meth, parallel, cached, took):
-    """Note the kernel as ready and fold its cost into this machine's constants: a load
-    when it was cached (or took less than twice a load), else a compile."""
+def _record_cost(cached, took):
+    """Fold what making the kernel ready cost into this machine's constants: a load when
+    it was cached (or took less than twice a load), else a compile; nothing when it was
+    loaded already (``cached`` None)."""
     if cached is not None:
         const_load = _cost.constants(measure=False)["load_s"]
         if cached or took < 2.0 * const_load:
             _cost.observe("load_s", took)
         else:
             _cost.observe("compile_s", took)
-    mark_ready(bm, meth, parallel)
 
 
 def resolve_method(bm: BatchModel, method: str, backend: str, LB, UB) -> str:

@@ -46,11 +46,11 @@ import threading
 import types
 from pathlib import Path
 
-__all__ = ["cache_dir", "load_module", "numba_index_exists", "read_note", "unsafe_reason",
+__all__ = ["cache_dir", "compiled_in_cache", "load_module", "read_note", "unsafe_reason",
            "write_note"]
 
 # (Is a model's kernel ready?  trustfit.batch._kernel.kernel_is_cached / kernel_is_loaded,
-# on these notes and numba's index.)
+# on a note per kernel and :func:`compiled_in_cache`.)
 
 _log = logging.getLogger("trustfit.batch")
 
@@ -184,16 +184,25 @@ def load_module(source: str) -> types.ModuleType:
 def _read_own_file(path: Path) -> bytes | None:
     """The bytes of ``path`` if it is a regular file owned by this user and not
     writable by others, read without following a symbolic link; else None."""
+    own = _own_file(path)
+    return None if own is None else own[0]
+
+
+def _own_file(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """:func:`_read_own_file`'s bytes with the file's status, from the same descriptor."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fd)
-        if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()
-                or st.st_mode & 0o022):
+        if not _is_own(st):
             return None
-        return fh.read()
+        return fh.read(), st
+
+
+def _is_own(st: os.stat_result) -> bool:
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -214,7 +223,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def write_note(name: str, text: str) -> None:
     """Best effort: a small text note ``name`` in the private folder (never executed,
-    only read back by :func:`read_note` as a hint, e.g. which module a model's kernel is)."""
+    only read back by :func:`read_note` as a hint: which module a model's kernel is, this
+    machine's measured constants)."""
     folder = cache_dir()
     if folder is None:
         return
@@ -233,11 +243,30 @@ def read_note(name: str) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-def numba_index_exists(module_name: str, function: str) -> bool:
-    """Whether numba's disk cache in the private folder has an index for ``function`` of
-    the generated module ``module_name`` (so its first call loads instead of compiling)."""
+def compiled_in_cache(module_name: str, function: str) -> bool:
+    """Whether the private folder holds ``function`` of the generated module
+    ``module_name`` compiled by numba, as the next :func:`load_module` of that module would
+    find it: the module's file is ours and its bytes hash to its name (else
+    ``load_module`` would write it again), and numba's index for the function
+    (``__pycache__/<module>.<function>-*.nbi``) is a file of ours not older than the
+    module's file.  (numba stamps an index with its source file's modification time and
+    size and compiles again when they differ; an index older than the file was written
+    for an earlier copy of it.)  Nothing is executed or unpickled: a few file reads."""
     folder = cache_dir()
-    if folder is None:
+    if folder is None or not module_name.startswith(PREFIX):
         return False
-    return any((folder / "__pycache__").glob(f"{module_name}.{function}-*.nbi"))
-
+    own = _own_file(folder / f"{module_name}.py")
+    if own is None or PREFIX + hashlib.sha256(own[0]).hexdigest()[:32] != module_name:
+        return False
+    made = own[1].st_mtime
+    start = f"{module_name}.{function}-"
+    try:
+        with os.scandir(folder / "__pycache__") as entries:
+            for entry in entries:
+                if entry.name.startswith(start) and entry.name.endswith(".nbi"):
+                    st = entry.stat(follow_symlinks=False)
+                    if _is_own(st) and st.st_mtime >= made:
+                        return True
+    except OSError:
+        pass
+    return False

@@ -92,14 +92,33 @@ condition number that flags unidentifiable parameters (0 when ``A`` is singular)
 ``gn_gain = 1/2 g^T A^-1 g / F``, the relative cost decrease a full Gauss-Newton step
 from the returned point predicts: much larger than ``ftol`` means the curve stopped
 short (e.g. an ftol stop after a tiny heavily damped step in a flat valley).
+
+Is a kernel ready?
+------------------
+``backend='auto'`` (:mod:`._backend`) asks before deciding, and the question must cost
+less than the small batches it decides: generating a kernel's source to find its file
+costs ~10-20 ms, and importing the kernel modules (numba) ~0.2 s.  So:
+
+* :func:`kernel_is_loaded`: the entry point the batch runs (parallel or serial, lanes or
+  not) has compiled code in this process (numba's own record: its signatures).  No
+  separate bookkeeping that a direct :func:`warm_kernel` could bypass.
+* :func:`kernel_is_cached`: a note per kernel in the private folder (written by
+  :func:`load_kernel`: the generated module's name, its lane rows, the kernel code's
+  digest) names the module; the kernel is cached when :func:`._cache.compiled_in_cache`
+  finds that module intact with numba's index for the entry point not older than it, and
+  the note's digest is this process's kernel code (:func:`._kernel_bind.sources_digest`,
+  checked last: it imports numba, which a load needs anyway).  A missing, foreign or
+  corrupt note, a rewritten module or a stale index answers "not cached".  The answer
+  steers a prediction; it never changes a result.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
-from ._cache import cache_dir, load_module, numba_index_exists, read_note, write_note  # noqa: F401
+from ._cache import PREFIX, compiled_in_cache, load_module, read_note, write_note
 from ._codegen import CODEGEN_VERSION, generate_accum_source, model_key
 from ._kernel_bind import sources_digest
 
@@ -125,7 +144,6 @@ START_UNUSED = {start_unused}
 
 _LOCK = threading.Lock()
 _MODULES: dict[str, object] = {}
-_WARM: set[str] = set()
 
 
 def kernel_source(bm, method: str = "lm") -> str:
@@ -178,8 +196,8 @@ def _key(bm, method: str) -> str:
 
 
 def _note_name(bm, method: str) -> str:
-    # which generated module holds this model's kernel (a hint for kernel_is_cached)
-    return f"{_key(bm, method)}_{sources_digest(method)[:16]}.kernel"
+    # which generated module holds this model's kernel (for kernel_is_cached)
+    return f"{_key(bm, method)}.kernel"
 
 
 def load_kernel(bm, method: str = "lm"):
@@ -190,7 +208,8 @@ def load_kernel(bm, method: str = "lm"):
         mod = _MODULES.get(key)
         if mod is None:
             mod = _MODULES[key] = load_module(kernel_source(bm, method))
-            write_note(_note_name(bm, method), f"{mod.__name__}\n{getattr(mod, 'NROWS', 0)}\n")
+            write_note(_note_name(bm, method), f"{mod.__name__}\n{getattr(mod, 'NROWS', 0)}\n"
+                                               f"{sources_digest(method)}\n")
         return mod
 
 
@@ -210,35 +229,55 @@ def _entry_name(lanes: bool, parallel: bool) -> str:
     return ("fit_parallel" if parallel else "fit_serial") + ("_lanes" if lanes else "")
 
 
-def kernel_is_loaded(bm, method: str = "lm", parallel: bool = True, m: int | None = None) -> bool:
-    """Whether the kernel ``fit_batch`` runs for ``bm``, ``method`` and curves of ``m``
-    points (default: a few more than parameters) is compiled in this process already, so a
-    call starts at once.  Cheap: no code generation."""
-    mod = _MODULES.get(_key(bm, method))
-    if mod is None:
-        return False
-    m = bm.n_params + 2 if m is None else max(int(m), 1)
-    fn = getattr(mod, _entry_name(uses_lanes(mod, m), parallel), None)
+def _points(bm, m: int | None) -> int:
+    # the curve length warm_kernel compiles for by default: a few points more than parameters
+    return bm.n_params + 2 if m is None else max(int(m), 1)
+
+
+def _compiled(mod, lanes: bool, parallel: bool) -> bool:
+    fn = getattr(mod, _entry_name(lanes, parallel), None)
     return bool(fn is not None and fn.signatures)
 
 
+def kernel_is_loaded(bm, method: str | None = None, parallel: bool = True,
+                     m: int | None = None) -> bool:
+    """Whether the kernel ``fit_batch`` runs for ``bm``, ``method`` (None: either method)
+    and curves of ``m`` points (default: a few more than parameters) is compiled in this
+    process, so a call starts at once.  Cheap: no code generation, numba not imported."""
+    m = _points(bm, m)
+    for meth in ("lm", "varpro") if method is None else (method,):
+        mod = _MODULES.get(_key(bm, meth))
+        if mod is not None and _compiled(mod, uses_lanes(mod, m), parallel):
+            return True
+    return False
+
+
 def kernel_is_cached(bm, method: str = "lm", parallel: bool = True, m: int | None = None) -> bool:
-    """Whether that kernel is loaded (:func:`kernel_is_loaded`) or in the disk cache (its
-    generated module known from a note in the private folder, numba's index for its entry
-    point present): then a call loads it (tenths of a second) instead of compiling it.
-    Cheap: a few file lookups, no code generation and nothing executed."""
-    if kernel_is_loaded(bm, method, parallel, m):
-        return True
+    """Whether that kernel is compiled in the private disk cache, so a call loads it
+    (tenths of a second) instead of compiling it (see "Is a kernel ready?" above).
+    Cheap: a few file reads, no code generation, nothing executed; numba is imported only
+    to confirm a kernel that is otherwise found."""
     note = read_note(_note_name(bm, method))
-    if not note:
-        return False
-    lines = note.split("\n")
     try:
-        name, nrows = lines[0], int(lines[1])
-    except (IndexError, ValueError):
+        name, nrows, digest = (note or "").split("\n")[:3]
+        entry = _entry_name(_lanes(int(nrows), _points(bm, m)), parallel)
+    except ValueError:
         return False
-    m = bm.n_params + 2 if m is None else max(int(m), 1)
-    return numba_index_exists(name, _entry_name(_lanes(nrows, m), parallel))
+    if not compiled_in_cache(name, entry):
+        return False
+    try:
+        return digest == sources_digest(method)
+    except ImportError:  # no numba here: nothing compiled can be loaded
+        return False
+
+
+def forget_loaded() -> None:
+    """Forget the kernels loaded in this process, as a new process would not have them
+    (for tests): their next use loads them again, from the disk cache when there."""
+    with _LOCK:
+        _MODULES.clear()
+        for name in [n for n in sys.modules if n.startswith(PREFIX)]:
+            del sys.modules[name]
 
 
 def warm_kernel(bm, parallel: bool = True, method: str = "lm", m: int | None = None) -> float:
@@ -249,9 +288,8 @@ def warm_kernel(bm, parallel: bool = True, method: str = "lm", m: int | None = N
     t0 = time.perf_counter()
     mod = load_kernel(bm, method)
     n, k = bm.n_params, bm.n_independent
-    m = n + 2 if m is None else max(int(m), 1)
-    key = (model_key(bm), parallel, method, uses_lanes(mod, m))
-    if key in _WARM:
+    m = _points(bm, m)
+    if _compiled(mod, uses_lanes(mod, m), parallel):
         return time.perf_counter() - t0
     run_kernel(
         mod,
@@ -270,7 +308,6 @@ def warm_kernel(bm, parallel: bool = True, method: str = "lm", m: int | None = N
         False,
         parallel,
     )
-    _WARM.add(key)
     return time.perf_counter() - t0
 
 
