@@ -14,7 +14,8 @@ from trustfit.batch import _backend, _cost, _kernel, _records, fit_batch  # noqa
 from trustfit.batch._model import as_batch_model  # noqa: E402
 
 MODEL = "a*exp(-t/tau) + b*sin(w*t)"
-TRUE = np.array([2.0, 1.0, 2.5, 1.7])  # a, b, tau, w (natural order of the string's names)
+TRUE = np.array([2.0, 1.0, 2.5, 1.7])  # a, b, tau, w
+WRITTEN = [0, 2, 1, 3]  # the model's columns, as written: a, tau, b, w
 
 
 def _data(N, seed=21, m=40):
@@ -22,7 +23,7 @@ def _data(N, seed=21, m=40):
     t = np.linspace(0.0, 10.0, m)
     P = TRUE * (1 + 0.05 * rng.standard_normal((N, 4)))
     Y = P[:, [0]] * np.exp(-t / P[:, [2]]) + P[:, [1]] * np.sin(P[:, [3]] * t)
-    return t, Y + 0.05 * rng.standard_normal(Y.shape), TRUE * 1.1
+    return t, Y + 0.05 * rng.standard_normal(Y.shape), TRUE[WRITTEN] * 1.1
 
 
 @pytest.fixture
