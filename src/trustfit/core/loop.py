@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeResult
 
 from . import stopping
 from .problem import Problem
@@ -86,6 +85,8 @@ def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
     """Call the user's callback after an iteration; True when it asks to stop."""
     if callback is None:
         return False
+    if wants_result:  # imported here: scipy.optimize adds a second to import trustfit
+        from scipy.optimize import OptimizeResult
     arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=scale.up(it.f),
                           nit=record.iteration, grad=scale.up2(it.g),
                           optimality=record.grad_norm, step_kind=record.step_kind)
