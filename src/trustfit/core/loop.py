@@ -21,6 +21,7 @@ import numpy as np
 from . import stopping
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
+from .linalg import column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
 from .vocabulary import Iterate, Outcome, StepStrategy, Trial
 
@@ -152,7 +153,8 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
     scaling = Scaling(options.x_scale, x0.size)
 
     def make_iterate(x, f, J) -> Iterate:
-        return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub, noise)
+        norms = column_norms(J)  # once per iterate: scaling, tests, factorization, certificate
+        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms)
 
     it = make_iterate(x0, f0, J0)
     strategy.start(it)
@@ -179,7 +181,7 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
         # Per parameter: a 2 % change of a parameter of size 1e-4 must not look small beside
         # one of size 500, nor a change of the signal beside a baseline of 1e9.
         reason, value = stopping.step_test(step.h, it.x, options.xtol,
-                                           stopping.step_floor(it.J, it.x))
+                                           stopping.step_floor(it.J, it.x, it.norms))
         if reason is not None:
             break
 
@@ -203,8 +205,9 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
             cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
                                                              options.rounding)
             if (cost_reason is None and options.rounding
-                    and stopping.certify(it.J[:, it.free], it.f, it.cost, it.x[it.free],
-                                         x0[it.free], noise=noise)[0] is None):
+                    and stopping.certify(it.free_jacobian, it.f, it.cost, it.x[it.free],
+                                         x0[it.free], noise=noise, norms=it.free_norms,
+                                         factors=it.certificate_factors)[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
                 cost_reason, cost_value = StopReason.ROUNDING, gain / it.cost
@@ -259,8 +262,9 @@ def _finish(state: LoopState, method: str) -> FitResult:
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
                      StopReason.COST: options.ftol}.get(reason) or 0.0
         uncertified, measure = stopping.certify(
-            it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
-            stopping.jacobian_noise(_jacobian_kind(problem, refined)))
+            it.free_jacobian, it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+            stopping.jacobian_noise(_jacobian_kind(problem, refined)), it.free_norms,
+            it.certificate_factors)
         if uncertified is not None and problem.refinable and not refined:
             # Forward differences know J to about sqrt(eps): the condition number and the
             # stationary share near their limits are then rounding. Confirm with the
@@ -269,8 +273,9 @@ def _finish(state: LoopState, method: str) -> FitResult:
             if np.all(np.isfinite(J_fine)):
                 it = make_iterate(it.x, it.f, J_fine)
                 uncertified, measure = stopping.certify(
-                    it.J[:, it.free], it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
-                    stopping.jacobian_noise(_jacobian_kind(problem, True)))
+                    it.free_jacobian, it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+                    stopping.jacobian_noise(_jacobian_kind(problem, True)), it.free_norms,
+                    it.certificate_factors)
         if uncertified is not None:
             events.append(f"{reason.name.lower()} test fired at iteration {nit} "
                           f"({reason.message(value)}), but the point is not certified.")

@@ -25,10 +25,11 @@ class Scaling:
         self.D = np.ones(n) if self.adaptive else 1.0 / np.broadcast_to(x_scale, (n,)).astype(float)
         self._seen = np.zeros(n)
 
-    def update(self, J: np.ndarray) -> np.ndarray:
-        """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive)."""
+    def update(self, J: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+        """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive); ``norms``:
+        its column norms when the caller has them."""
         if self.adaptive:
-            norms = column_norms(J)
+            norms = column_norms(J) if norms is None else norms
             self._seen = np.maximum(self._seen, np.where(np.isfinite(norms), norms, 0.0))
             self.D = np.where(self._seen > 0.0, self._seen, 1.0)
         return self.D

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .linalg import SVDSolver
+from .linalg import SVDSolver, column_norms, equilibrate
 from .problem import Problem
 from .stopping import gradient_cosine
 
@@ -44,6 +44,9 @@ class Iterate:
     ub: np.ndarray
     #: relative accuracy of ``J`` (:func:`trustfit.core.stopping.jacobian_noise`)
     noise: float = float(np.finfo(float).eps)
+    #: the column norms of ``J`` (all columns), computed once per iterate and shared by the
+    #: scaling, the gradient test, the step test, the factorization and the certificate
+    norms: np.ndarray | None = None
     cost: float = field(init=False)
     g: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
@@ -53,6 +56,30 @@ class Iterate:
             self.cost = 0.5 * float(self.f @ self.f)
             self.g = self.J.T @ self.f
         self.free = free_variables(self.x, self.g, self.lb, self.ub)
+        self.all_free = bool(np.all(self.free))
+        if self.norms is None:
+            self.norms = column_norms(self.J)
+
+    @property
+    def free_jacobian(self) -> np.ndarray:
+        """The columns of the free variables: ``J`` itself (no copy) when all are free."""
+        return self.J if self.all_free else self.J[:, self.free]
+
+    @property
+    def free_norms(self) -> np.ndarray:
+        return self.norms if self.all_free else self.norms[self.free]
+
+    @cached_property
+    def equilibrated(self):
+        """Thin SVD of the free ``J`` with columns of unit norm, ``(U, s, Vt, c)``
+        (:func:`trustfit.core.linalg.equilibrate`): the one factorization of this iterate
+        for the Gauss-Newton and dogleg steps, the certificate and the polish."""
+        return equilibrate(self.free_jacobian, self.free_norms)
+
+    def certificate_factors(self):
+        """``(U, s)`` of :attr:`equilibrated`, for :func:`trustfit.core.stopping.certify`."""
+        U, s, _, _ = self.equilibrated
+        return U, s
 
     @cached_property
     def grad_norm(self) -> float:
@@ -63,7 +90,8 @@ class Iterate:
     def gradient_measure(self) -> float:
         """The gradient test's measure over the free variables: the largest cosine between the
         residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
-        return gradient_cosine(self.J[:, self.free], self.f)
+        return gradient_cosine(self.free_jacobian, self.f, self.free_norms,
+                               self.g if self.all_free else self.g[self.free])
 
     @cached_property
     def scaled_jacobian(self) -> np.ndarray:
@@ -72,8 +100,24 @@ class Iterate:
 
     @cached_property
     def svd(self) -> SVDSolver:
-        """SVD of the scaled free Jacobian, shared by every step proposed from this point."""
-        return SVDSolver(self.scaled_jacobian, self.f, self.noise)
+        """SVD of the scaled free Jacobian, shared by every step proposed from this point. The
+        scaled Jacobian is built only for a damped step; the Gauss-Newton and dogleg steps use
+        :attr:`equilibrated` (in the scaled variables: ``c / D``)."""
+        def equilibrated():
+            U, s, Vt, c = self.equilibrated
+            return U, s, Vt, c / self.D[self.free]
+
+        def scaled():
+            return self.scaled_jacobian_scratch()
+
+        shape = (self.J.shape[0], int(np.count_nonzero(self.free)))
+        return SVDSolver(scaled, self.f, self.noise, equilibrated, shape)
+
+    def scaled_jacobian_scratch(self) -> np.ndarray:
+        """A new ``J D^{-1}`` over the free variables (the caller's to overwrite)."""
+        if self.all_free:
+            return self.J / self.D
+        return self.J[:, self.free] / self.D[self.free]
 
     def unscale(self, z_free: np.ndarray) -> np.ndarray:
         """Full-length step ``h`` from a step ``z`` in scaled free variables."""
