@@ -60,11 +60,9 @@ class Dogleg(StepStrategy):
         self._radius = r0 if r0 > 0.0 and math.isfinite(r0) else 1.0
 
     def propose(self, it: Iterate, problem: Problem) -> Step:
-        # the scaled gradient (J D^-1)^T f = g / D and (J D^-1) gs = J (gs / D), without
-        # forming J D^-1 (one m x n array less per iterate)
-        D = it.D[it.free]
-        gs = it.g[it.free] / D
-        Jg = it.free_jacobian @ (gs / D)
+        Js = it.scaled_jacobian
+        gs = Js.T @ it.f
+        Jg = Js @ gs
         z = dogleg_step(it.svd.gauss_newton(), gs, float(Jg @ Jg), self._radius)
         return Step(it.unscale(z), "dogleg", GaussNewtonModel(it.g, it.J))
 
