@@ -44,13 +44,15 @@ def norm2(v: np.ndarray) -> float:
 def column_norms(J: np.ndarray) -> np.ndarray:
     """Euclidean norms of the columns of ``J``, safe from under- and overflow (see
     :func:`norm2`)."""
-    J = np.abs(np.asarray(J, dtype=float))
+    J = np.abs(np.asarray(J, dtype=float))  # the one m x n temporary, worked on in place
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)
     with np.errstate(all="ignore"):
         top = np.max(J, axis=0)
         safe = np.where((top > 0.0) & np.isfinite(top), top, 1.0)
-        return np.where(np.isfinite(top), safe * np.sqrt(np.sum((J / safe) ** 2, axis=0)), top)
+        np.divide(J, safe, out=J)
+        np.square(J, out=J)
+        return np.where(np.isfinite(top), safe * np.sqrt(np.sum(J, axis=0)), top)
 
 
 #: Above this many entries the SVD overwrites its (scratch) input instead of copying it: at
@@ -99,13 +101,16 @@ class SVDSolver:
     ``J`` itself. ``J`` may be given as a zero-argument callable (the scaled Jacobian is then
     built only if the damped step asks for it), with ``shape`` its shape."""
 
-    def __init__(self, J, r: np.ndarray, noise: float = EPS, equilibrated=None,
+    def __init__(self, J, r: np.ndarray, noise: float = EPS, unscaled=None,
                  shape: tuple[int, int] | None = None):
         self._J = J
         self.r = r
         m, n = shape if shape is not None else J.shape
         self._n = n
-        self._equilibrated_source = equilibrated
+        # (J_free, norms, D): the unscaled Jacobian, its column norms and the scaling, from
+        # which the equilibrated factorization is computed once and shared (no closure over
+        # the iterate: a reference cycle would keep every iterate's m x n arrays alive)
+        self._unscaled = unscaled
         # Singular values below this share of the largest are rounding (LAPACK's eps max(m, n)),
         # or below the Jacobian's own accuracy (forward differences: sqrt(eps)): the
         # Gauss-Newton step takes no part along their directions.
@@ -171,11 +176,21 @@ class SVDSolver:
         return np.where(c > 0.0, w / np.where(c > 0.0, c, 1.0), 0.0)
 
     @cached_property
-    def _equilibrated(self):
-        """SVD of ``J C^{-1}`` and the column norms ``C`` of ``J`` (zero columns left out)."""
-        if self._equilibrated_source is not None:
-            return self._equilibrated_source()
+    def equilibrated_unscaled(self):
+        """:func:`equilibrate` of the unscaled Jacobian (given as ``unscaled``), or of ``J``."""
+        if self._unscaled is not None:
+            J, norms, _ = self._unscaled
+            return equilibrate(J, norms)
         return equilibrate(self.J, column_norms(self.J))
+
+    @cached_property
+    def _equilibrated(self):
+        """SVD of ``J C^{-1}`` and the column norms ``C`` of ``J`` (zero columns left out), in
+        the scaled variables of ``J``."""
+        U, s, Vt, c = self.equilibrated_unscaled
+        if self._unscaled is not None:
+            c = c / self._unscaled[2]
+        return U, s, Vt, c
 
     def damped(self, mu: float, rhs: np.ndarray | None = None) -> np.ndarray:
         """Solution of ``min ||J h + r||^2 + mu ||h||^2`` (mu > 0); with ``rhs`` given, of the

@@ -148,7 +148,9 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
     # every reported number is scaled back (trustfit.core.scaling.ResidualScale).
     scale = ResidualScale(f0)
     problem = ScaledProblem(problem, scale)
-    f0, J0 = scale.down(f0), scale.down(J0)
+    own = isinstance(getattr(problem, "_jac", None), str)  # differences: trustfit's array
+    f0 = scale.down(f0)
+    J0 = np.ldexp(J0, -scale.exponent, out=J0) if own else scale.down(J0)  # exact either way
     noise = stopping.jacobian_noise(_jacobian_kind(problem, refined=False))
     scaling = Scaling(options.x_scale, x0.size)
 
@@ -250,6 +252,15 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
                      wants_result)
 
 
+def _user_jacobian(J: np.ndarray, problem, scale: ResidualScale) -> np.ndarray:
+    """The final Jacobian in the user's units. Finite differences are trustfit's own array and
+    the loop is over: scaled back in place (exact, a power of two), not copied once more. A
+    user's Jacobian is copied (the user may hold it)."""
+    if isinstance(getattr(problem, "_jac", None), str):
+        return np.ldexp(J, scale.exponent, out=J) if scale.exponent else J
+    return scale.up(J)
+
+
 def _finish(state: LoopState, method: str) -> FitResult:
     """Certify a converged stop (:func:`trustfit.core.stopping.certify`) and build the result
     in the user's units."""
@@ -282,7 +293,8 @@ def _finish(state: LoopState, method: str) -> FitResult:
             reason, value = uncertified, measure
 
     result = FitResult(
-        x=it.x.copy(), cost=scale.up2(it.cost), fun=scale.up(it.f), jac=scale.up(it.J),
+        x=it.x.copy(), cost=scale.up2(it.cost), fun=scale.up(it.f), jac=_user_jacobian(it.J,
+                                                                                   problem, scale),
         grad=scale.up2(it.g), optimality=scale.up2(it.grad_norm), active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
         stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),

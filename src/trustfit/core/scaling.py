@@ -81,7 +81,12 @@ class ScaledProblem:
 
     def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
         # Finite differences need the user's residuals at x: scaling back is exact.
-        return self._scale.down(self._problem.jacobian(x, self._scale.up(f), refined))
+        J = self._problem.jacobian(x, self._scale.up(f), refined)
+        if self._scale.exponent and isinstance(getattr(self._problem, "_jac", None), str):
+            # differences trustfit computed itself: scaled in place, exactly (a power of two),
+            # without a second m x n array
+            return np.ldexp(J, -self._scale.exponent, out=J)
+        return self._scale.down(J)
 
     def __getattr__(self, name: str):
         return getattr(self._problem, name)

@@ -48,7 +48,7 @@ def _gauss_newton_step(it: Iterate) -> np.ndarray:
     h = it.unscale(it.svd.gauss_newton())
     # cached_property values live in __dict__; a small iterate keeps its factorization for
     # the certificate, which would otherwise compute it again
-    drop = ("svd", "scaled_jacobian") + (("equilibrated",) if it.J.size > LARGE else ())
+    drop = ("svd", "scaled_jacobian") if it.J.size > LARGE else ()
     for name in drop:
         it.__dict__.pop(name, None)
     return h
@@ -103,8 +103,8 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
     needed, _ = polish_adds_digits(problem, it)
     if not needed:
         return it, records
-    for name in ("svd", "scaled_jacobian"):  # the loop's last factorization is done with
-        it.__dict__.pop(name, None)
+    if problem.refinable and it.J.size > LARGE:  # the loop's last factorization is done with
+        it.__dict__.pop("svd", None)
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
         if not np.all(np.isfinite(J)):
