@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy import stats
 
 from ..core.result import FitResult
 from ..core.sparse_linalg import is_large
@@ -239,6 +238,8 @@ def confidence_intervals(result: FitResult, level: float = 0.95,
         cov = covariance(result, absolute_sigma)
     if absolute_sigma is None:
         absolute_sigma = bool(result.absolute_sigma)
+    from scipy import stats  # imported here: scipy.stats alone adds 0.27 s to import trustfit
+
     m, n = np.shape(result.jac)
     dof = m - n
     if absolute_sigma:

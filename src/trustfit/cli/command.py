@@ -27,7 +27,8 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
 #: ``trustfit bench NAME`` runs ``main(argv, prog=...)`` of these modules when installed.
-BENCHMARKS = {"nist": "trustfit.apps.bench_nist", "batch": "trustfit.apps.bench_batch"}
+BENCHMARKS = {"nist": "trustfit.apps.bench_nist", "batch": "trustfit.apps.bench_batch",
+              "single": "trustfit.apps.bench_single"}
 #: Where a benchmark lives when it is not installed as a module.
 BENCH_HINTS = {"batch": "; install the batch extra: pip install 'trustfit[batch]'"}
 #: Optional dependencies and the extra that installs each.

@@ -57,11 +57,13 @@ class Verdict(tuple):
 
 
 def certify(J, r: np.ndarray, cost: float, x: np.ndarray, x0: np.ndarray,
-            tolerance: float = 0.0, noise: float = stopping.EPS) -> Verdict:
-    """:func:`trustfit.core.stopping.certify` for a dense ``J``; for a sparse or operator
-    ``J`` the iterative certificate of the module docstring."""
+            tolerance: float = 0.0, noise: float = stopping.EPS,
+            norms: np.ndarray | None = None, factors=None) -> Verdict:
+    """:func:`trustfit.core.stopping.certify` for a dense ``J`` (with the iterate's column
+    ``norms`` and its factorization ``factors`` where the driver has them); for a sparse or
+    operator ``J`` the iterative certificate of the module docstring."""
     if not is_large(J):
-        return Verdict(*stopping.certify(J, r, cost, x, x0, tolerance, noise))
+        return Verdict(*stopping.certify(J, r, cost, x, x0, tolerance, noise, norms, factors))
     m, n = J.shape
     what = f"the {kind_of(J)} {m} x {n} Jacobian"
     if n == 0 or norm2(r) == 0.0 or stopping.exact_fit(J, r, x):

@@ -14,6 +14,7 @@ Everything goes through one thin SVD ``J = U diag(s) V^T`` per Jacobian:
 """
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -28,9 +29,14 @@ def norm2(v: np.ndarray) -> float:
     """Euclidean norm that neither underflows nor overflows: ``a ||v / a||`` with ``a =
     max |v_i|`` (LAPACK ``dnrm2``'s idea). Residuals of size 1e-160 square to 0 in double
     precision, which would make any cost test call them an exact fit."""
-    v = np.abs(np.asarray(v, dtype=float).ravel())
+    v = np.asarray(v, dtype=float).ravel()
     if v.size == 0:
         return 0.0
+    with np.errstate(all="ignore"):
+        square = float(v @ v)
+    if 1e-280 < square < 1e280:  # no term can have under- or overflowed: the plain norm
+        return math.sqrt(square)
+    v = np.abs(v)
     top = float(np.max(v))
     if top == 0.0 or not np.isfinite(top):
         return top
@@ -43,38 +49,110 @@ def column_norms(J: np.ndarray) -> np.ndarray:
     :func:`trustfit.core.sparse_linalg.large_column_norms`."""
     if is_large(J):
         return large_column_norms(J)
-    J = np.abs(np.asarray(J, dtype=float))
+    J = np.abs(np.asarray(J, dtype=float))  # the one m x n temporary, worked on in place
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)
     with np.errstate(all="ignore"):
         top = np.max(J, axis=0)
         safe = np.where((top > 0.0) & np.isfinite(top), top, 1.0)
-        return np.where(np.isfinite(top), safe * np.sqrt(np.sum((J / safe) ** 2, axis=0)), top)
+        np.divide(J, safe, out=J)
+        np.square(J, out=J)
+        return np.where(np.isfinite(top), safe * np.sqrt(np.sum(J, axis=0)), top)
 
 
-def _svd(J: np.ndarray):
-    """Thin SVD; gesdd can fail to converge on nasty matrices, gesvd is slower but sturdier."""
+#: Above this many entries the SVD overwrites its (scratch) input instead of copying it: at
+#: m = 1e6, n = 5 one m x n array less at the peak. Below it NumPy's call is the cheaper one.
+LARGE = 1 << 16
+
+
+def _svd(J: np.ndarray, scratch: bool = False):
+    """Thin SVD; gesdd can fail to converge on nasty matrices, gesvd is slower but sturdier.
+    ``scratch``: ``J`` is the caller's temporary and may be overwritten."""
     m, n = J.shape
     if n == 0:
         return np.zeros((m, 0)), np.zeros(0), np.zeros((0, 0))
+    if scratch and J.size > LARGE:
+        try:
+            return scipy.linalg.svd(J, full_matrices=False, overwrite_a=True,
+                                    check_finite=False, lapack_driver="gesdd")
+        except (np.linalg.LinAlgError, ValueError):  # J may be overwritten: the caller
+            # rebuilds it and calls again
+            raise np.linalg.LinAlgError("SVD did not converge") from None
     try:
         return np.linalg.svd(J, full_matrices=False)
     except np.linalg.LinAlgError:
         return scipy.linalg.svd(J, full_matrices=False, lapack_driver="gesvd")
 
 
-class SVDSolver:
-    """Thin SVD of a (scaled) Jacobian, reused for every step computed from it."""
+def equilibrate(J: np.ndarray, norms: np.ndarray):
+    """Thin SVD of ``J diag(1/c)`` with ``c`` the column norms (zero columns left as they are):
+    ``(U, s, Vt, c)``. One factorization per iterate, shared by the Gauss-Newton step, the
+    certificate (:func:`trustfit.core.stopping.certify`) and the polish."""
+    c = np.asarray(norms, dtype=float)
+    E = J / np.where(c > 0.0, c, 1.0)
+    try:
+        U, s, Vt = _svd(E, scratch=True)
+    except np.linalg.LinAlgError:
+        U, s, Vt = _svd(J / np.where(c > 0.0, c, 1.0))
+    return U, s, Vt, c
 
-    def __init__(self, J: np.ndarray, r: np.ndarray, noise: float = EPS):
-        m, n = J.shape
-        self.J, self.r = J, r
-        self.U, self.s, self.Vt = _svd(J)
-        self.uf = self.U.T @ r  # U^T r, shared by every solve
+
+class SVDSolver:
+    """Thin SVD of a (scaled) Jacobian, reused for every step computed from it.
+
+    Every factorization is computed when a step first asks for it, once: the dogleg and
+    Gauss-Newton need only the column-equilibrated one (:func:`equilibrate`, which the
+    iterate may pass in, shared with the certificate), Levenberg-Marquardt only that of
+    ``J`` itself. ``J`` may be given as a zero-argument callable (the scaled Jacobian is then
+    built only if the damped step asks for it), with ``shape`` its shape."""
+
+    def __init__(self, J, r: np.ndarray, noise: float = EPS, unscaled=None,
+                 shape: tuple[int, int] | None = None):
+        self._J = J
+        self.r = r
+        m, n = shape if shape is not None else J.shape
+        self._n = n
+        # (J_free, norms, D): the unscaled Jacobian, its column norms and the scaling, from
+        # which the equilibrated factorization is computed once and shared (no closure over
+        # the iterate: a reference cycle would keep every iterate's m x n arrays alive)
+        self._unscaled = unscaled
         # Singular values below this share of the largest are rounding (LAPACK's eps max(m, n)),
         # or below the Jacobian's own accuracy (forward differences: sqrt(eps)): the
         # Gauss-Newton step takes no part along their directions.
         self.rcond = max(EPS * max(m, n), noise)
+
+    @cached_property
+    def J(self) -> np.ndarray:
+        return self._J() if callable(self._J) else self._J
+
+    @cached_property
+    def _factors(self):
+        J = self.J
+        scratch = callable(self._J)  # built for this solver alone: may be overwritten
+        try:
+            U, s, Vt = _svd(J, scratch=scratch)
+        except np.linalg.LinAlgError:  # only after a scratch attempt: rebuild and retry
+            U, s, Vt = _svd(self._J())
+        if scratch:
+            self.__dict__.pop("J", None)
+        return U, s, Vt
+
+    @property
+    def U(self) -> np.ndarray:
+        return self._factors[0]
+
+    @property
+    def s(self) -> np.ndarray:
+        return self._factors[1]
+
+    @property
+    def Vt(self) -> np.ndarray:
+        return self._factors[2]
+
+    @cached_property
+    def uf(self) -> np.ndarray:
+        """``U^T r``, shared by every damped solve."""
+        return self.U.T @ self.r
 
     @property
     def rank(self) -> int:
@@ -92,9 +170,7 @@ class SVDSolver:
         below ``rcond`` (the rounding or the Jacobian's accuracy, whichever is larger) are not
         determined by ``J`` and get no step: at an exactly symmetric point a step along the
         rounding-level singular vector would break the symmetry by chance."""
-        n = self.Vt.shape[1]
-        if self.s.size == 0 or self.s[0] == 0.0:
-            return np.zeros(n)
+        n = self._n
         U, s, Vt, c = self._equilibrated
         if s.size == 0 or s[0] == 0.0:
             return np.zeros(n)
@@ -105,11 +181,20 @@ class SVDSolver:
         return np.where(c > 0.0, w / np.where(c > 0.0, c, 1.0), 0.0)
 
     @cached_property
+    def equilibrated_unscaled(self):
+        """:func:`equilibrate` of the unscaled Jacobian (given as ``unscaled``), or of ``J``."""
+        if self._unscaled is not None:
+            J, norms, _ = self._unscaled
+            return equilibrate(J, norms)
+        return equilibrate(self.J, column_norms(self.J))
+
+    @cached_property
     def _equilibrated(self):
-        """SVD of ``J C^{-1}`` and the column norms ``C`` (zero columns left out)."""
-        c = column_norms(self.J)
-        E = self.J / np.where(c > 0.0, c, 1.0)
-        U, s, Vt = _svd(E)
+        """SVD of ``J C^{-1}`` and the column norms ``C`` of ``J`` (zero columns left out), in
+        the scaled variables of ``J``."""
+        U, s, Vt, c = self.equilibrated_unscaled
+        if self._unscaled is not None:
+            c = c / self._unscaled[2]
         return U, s, Vt, c
 
     def damped(self, mu: float, rhs: np.ndarray | None = None) -> np.ndarray:

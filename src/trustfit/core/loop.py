@@ -17,14 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeResult
 
 from . import iterative_certificate as certificate, stopping
 from .events import IterativeCertificate, StopTestFired
 from .problem import Problem
 from .result import FitResult, IterationRecord, StopReason
+from .linalg import column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
-from .sparse_linalg import all_finite, select_columns
+from .sparse_linalg import all_finite
 from .vocabulary import Iterate, Outcome, StepStrategy, Trial
 
 
@@ -88,6 +88,8 @@ def _notify(callback: Callable | None, wants_result: bool, it: Iterate,
     """Call the user's callback after an iteration; True when it asks to stop."""
     if callback is None:
         return False
+    if wants_result:  # imported here: scipy.optimize adds a second to import trustfit
+        from scipy.optimize import OptimizeResult
     arg = (OptimizeResult(x=record.x.copy(), cost=record.cost, fun=scale.up(it.f),
                           nit=record.iteration, nfev=record.nfev, grad=scale.up2(it.g),
                           optimality=record.grad_norm, step_kind=record.step_kind)
@@ -148,12 +150,16 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
     # every reported number is scaled back (trustfit.core.scaling.ResidualScale).
     scale = ResidualScale(f0)
     problem = ScaledProblem(problem, scale)
-    f0, J0 = scale.down(f0), scale.down(J0)
+    own = isinstance(getattr(problem, "_jac", None), str)  # differences: trustfit's array
+    f0 = scale.down(f0)
+    own = own and isinstance(J0, np.ndarray)  # a sparse pattern's matrix is scaled as data
+    J0 = np.ldexp(J0, -scale.exponent, out=J0) if own else scale.down(J0)  # exact either way
     noise = stopping.jacobian_noise(_jacobian_kind(problem, refined=False))
     scaling = Scaling(options.x_scale, x0.size)
 
     def make_iterate(x, f, J) -> Iterate:
-        return Iterate(x, f, J, scaling.update(J), problem.lb, problem.ub, noise)
+        norms = column_norms(J)  # once per iterate: scaling, tests, factorization, certificate
+        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms)
 
     it = make_iterate(x0, f0, J0)
     strategy.start(it)
@@ -180,7 +186,7 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
         # Per parameter: a 2 % change of a parameter of size 1e-4 must not look small beside
         # one of size 500, nor a change of the signal beside a baseline of 1e9.
         reason, value = stopping.step_test(step.h, it.x, options.xtol,
-                                           stopping.step_floor(it.J, it.x))
+                                           stopping.step_floor(it.J, it.x, it.norms))
         if reason is not None:
             break
 
@@ -204,8 +210,9 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
             cost_reason, cost_value = stopping.rounding_test(0.0, gain, it.cost,
                                                              options.rounding)
             if (cost_reason is None and options.rounding
-                    and certificate.certify(select_columns(it.J, it.free), it.f, it.cost,
-                                            it.x[it.free], x0[it.free], noise=noise)[0] is None):
+                    and certificate.certify(it.free_jacobian, it.f, it.cost, it.x[it.free],
+                                            x0[it.free], noise=noise, norms=it.free_norms,
+                                            factors=it.certificate_factors)[0] is None):
                 # A stationary, well-determined point: the failure is rounding in F, not a
                 # bad direction (Gauss-Newton on Misra1a ends so).
                 cost_reason, cost_value = StopReason.ROUNDING, gain / it.cost
@@ -248,6 +255,15 @@ def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globaliza
                      wants_result)
 
 
+def _user_jacobian(J: np.ndarray, problem, scale: ResidualScale) -> np.ndarray:
+    """The final Jacobian in the user's units. Finite differences are trustfit's own array and
+    the loop is over: scaled back in place (exact, a power of two), not copied once more. A
+    user's Jacobian is copied (the user may hold it)."""
+    if isinstance(getattr(problem, "_jac", None), str) and isinstance(J, np.ndarray):
+        return np.ldexp(J, scale.exponent, out=J) if scale.exponent else J
+    return scale.up(J)
+
+
 def _finish(state: LoopState, method: str) -> FitResult:
     """Certify a converged stop (:func:`trustfit.core.stopping.certify`) and build the result
     in the user's units."""
@@ -260,8 +276,9 @@ def _finish(state: LoopState, method: str) -> FitResult:
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
                      StopReason.COST: options.ftol}.get(reason) or 0.0
         verdict = certificate.certify(
-            select_columns(it.J, it.free), it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
-            stopping.jacobian_noise(_jacobian_kind(problem, refined)))
+            it.free_jacobian, it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+            stopping.jacobian_noise(_jacobian_kind(problem, refined)), it.free_norms,
+            it.certificate_factors)
         uncertified, measure = verdict
         if uncertified is not None and problem.refinable and not refined:
             # Forward differences know J to about sqrt(eps): the condition number and the
@@ -271,8 +288,9 @@ def _finish(state: LoopState, method: str) -> FitResult:
             if all_finite(J_fine):
                 it = make_iterate(it.x, it.f, J_fine)
                 verdict = certificate.certify(
-                    select_columns(it.J, it.free), it.f, it.cost, it.x[it.free], x0[it.free],
-                    tolerance, stopping.jacobian_noise(_jacobian_kind(problem, True)))
+                    it.free_jacobian, it.f, it.cost, it.x[it.free], x0[it.free], tolerance,
+                    stopping.jacobian_noise(_jacobian_kind(problem, True)), it.free_norms,
+                    it.certificate_factors)
                 uncertified, measure = verdict
         if verdict.note:  # a sparse or operator Jacobian: say how it was certified
             events.append(IterativeCertificate(verdict.note))
@@ -281,7 +299,8 @@ def _finish(state: LoopState, method: str) -> FitResult:
             reason, value = uncertified, measure
 
     result = FitResult(
-        x=it.x.copy(), cost=scale.up2(it.cost), fun=scale.up(it.f), jac=scale.up(it.J),
+        x=it.x.copy(), cost=scale.up2(it.cost), fun=scale.up(it.f), jac=_user_jacobian(it.J,
+                                                                                   problem, scale),
         grad=scale.up2(it.g), optimality=scale.up2(it.grad_norm), active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
         stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),

@@ -4,8 +4,8 @@ Every evaluation of the user's function goes through :class:`Problem`, which
 
 * passes ``args``/``kwargs`` and never lets the user's code change the solver's ``x``
   (each call gets a copy),
-* silences floating-point warnings (overflow in ``exp`` at a wild trial point is a rejected
-  step, reported as such, not a ``RuntimeWarning``),
+* is called inside the driver's one ``np.errstate`` per fit (overflow in ``exp`` at a wild
+  trial point is a rejected step, reported as such, not a ``RuntimeWarning``),
 * checks the output shape against the first evaluation,
 * counts residual evaluations (``nfev``), Jacobian evaluations (``njev``) and the residual
   evaluations spent on finite differences (``nfev_fd``) separately,
@@ -124,8 +124,9 @@ class Problem:
 
     # --- residuals ---------------------------------------------------------------------------
     def _call(self, x: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
+        # No np.errstate here: the driver enters it once per fit (trustfit.core.loop.run),
+        # not once per call.
+        out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
         return np.atleast_1d(returned_numbers("fun", out))
 
     @property
@@ -156,12 +157,11 @@ class Problem:
             raise ValueError(
                 f"fun returned {out.size} residuals at one point and {self.m} at another; "
                 "the number of residuals must not change.")
-        if allow_complex:
+        if allow_complex or out.dtype == np.float64:
             return out
         if np.iscomplexobj(out):
             raise ValueError("fun returned complex residuals; residuals must be real numbers.")
-        with np.errstate(all="ignore"):
-            return out.astype(float, copy=False)
+        return out.astype(float)
 
     def start(self, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Residuals and Jacobian at a starting point, or :class:`NonFiniteStart` naming what
@@ -205,8 +205,7 @@ class Problem:
         for fourth-order central instead of forward differences (see :attr:`refinable`)."""
         self.njev += 1
         if callable(self._jac):
-            with np.errstate(all="ignore"):
-                J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
+            J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
             if hasattr(J, "toarray"):  # scipy.sparse
                 J = J.toarray()
             return real_jacobian(J, self.m, self.n)
@@ -215,8 +214,6 @@ class Problem:
 
         scheme = "5-point" if refined and self.refinable else self._jac
         step = None if scheme != self._jac else self.diff_step
-        with np.errstate(all="ignore"):
-            J, evaluations = finite_difference_jacobian(
-                fun, x, f, scheme, self.lb, self.ub, step)
+        J, evaluations = finite_difference_jacobian(fun, x, f, scheme, self.lb, self.ub, step)
         self.nfev_fd += evaluations
         return J

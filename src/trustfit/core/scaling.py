@@ -26,10 +26,11 @@ class Scaling:
         self.D = np.ones(n) if self.adaptive else 1.0 / np.broadcast_to(x_scale, (n,)).astype(float)
         self._first = True
 
-    def update(self, J: np.ndarray) -> np.ndarray:
-        """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive)."""
+    def update(self, J: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+        """Scaling vector to use with Jacobian ``J`` (unchanged unless adaptive); ``norms``:
+        its column norms when the caller has them."""
         if self.adaptive:
-            norms = column_norms(J)
+            norms = column_norms(J) if norms is None else norms
             norms = np.where(np.isfinite(norms), norms, 0.0)
             if self._first:  # Moré's rule: a column zero at the start gets 1, then grows
                 self._first = False
@@ -89,7 +90,13 @@ class ScaledProblem:
 
     def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
         # Finite differences need the user's residuals at x: scaling back is exact.
-        return self._scale.down(self._problem.jacobian(x, self._scale.up(f), refined))
+        J = self._problem.jacobian(x, self._scale.up(f), refined)
+        if (self._scale.exponent and isinstance(J, np.ndarray)
+                and isinstance(getattr(self._problem, "_jac", None), str)):
+            # differences trustfit computed itself: scaled in place, exactly (a power of two),
+            # without a second m x n array
+            return np.ldexp(J, -self._scale.exponent, out=J)
+        return self._scale.down(J)
 
     def __getattr__(self, name: str):
         return getattr(self._problem, name)

@@ -92,12 +92,14 @@ def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> flo
 
 
 def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
-                  noise: float = EPS, r: np.ndarray | None = None) -> np.ndarray:
+                  noise: float = EPS, r: np.ndarray | None = None,
+                  norms: np.ndarray | None = None) -> np.ndarray:
     """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
-    column, ``inf`` where no error is known (see :func:`zero_columns`)."""
+    column, ``inf`` where no error is known (see :func:`zero_columns`). ``norms``: the
+    column norms of ``J`` when the caller has them."""
     J = J if is_large(J) else np.asarray(J, dtype=float)
     x = np.asarray(x, dtype=float)
-    norms = column_norms(J)
+    norms = column_norms(J) if norms is None else norms
     if noise > EPS:
         size = np.where(x != 0.0, np.abs(x), 1.0)
     else:
@@ -111,7 +113,8 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
 
 
 def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
-                 noise: float = EPS, r: np.ndarray | None = None) -> np.ndarray:
+                 noise: float = EPS, r: np.ndarray | None = None,
+                 norms: np.ndarray | None = None) -> np.ndarray:
     """Mask of the Jacobian columns with no effect: a column that is zero or within
     ``ZERO_COLUMN`` times its own error (:func:`column_signal` at most ``ZERO_COLUMN``).
 
@@ -128,25 +131,38 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     ``T``, where it truly sets the rounding level of finite differences)."""
     if (J.shape if is_large(J) else np.asarray(J).shape)[1] == 0:
         return np.zeros(0, dtype=bool)
-    return column_signal(J, x, x0, noise, r) <= ZERO_COLUMN
+    return column_signal(J, x, x0, noise, r, norms) <= ZERO_COLUMN
 
 
 #: What a stopping test returns: the reason that fired (``None``: none) and the measured value.
 Verdict = tuple[StopReason | None, float]
 
 
-def gradient_cosine(J: np.ndarray, r: np.ndarray) -> float:
+def gradient_cosine(J: np.ndarray, r: np.ndarray, norms: np.ndarray | None = None,
+                    gradient: np.ndarray | None = None) -> float:
     """``max_j |J_j . r| / (||J_j|| ||r||)``: the cosine of the angle between the residuals
     and the Jacobian column closest to them (MINPACK ``lmder``'s ``gnorm``), 0 for an exact
     fit or a zero column. Unlike ``||J^T r||_inf`` it is the same at every scale of the data
-    and of each parameter, and a baseline absorbed by a parameter leaves it alone."""
+    and of each parameter, and a baseline absorbed by a parameter leaves it alone.
+
+    ``norms`` and ``gradient = J^T r``, when the driver has them (once per iterate), give it in
+    O(n): ``|g_j| / (||J_j|| ||r||)``; where that over- or underflows, the columns are
+    normalised first (O(m n))."""
     J = J if is_large(J) else np.asarray(J, dtype=float)
     if J.shape[1] == 0:
         return 0.0
     r_norm = norm2(r)
     if r_norm == 0.0 or not math.isfinite(r_norm):
         return 0.0 if r_norm == 0.0 else math.inf
-    norms = column_norms(J)
+    if norms is not None and gradient is not None:
+        with np.errstate(all="ignore"):
+            size = norms * r_norm
+            if np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):  # no under/overflow
+                cos = np.abs(gradient[size > 0.0]) / size[size > 0.0]
+                value = float(np.max(cos, initial=0.0))
+                if math.isfinite(value):
+                    return value
+    norms = column_norms(J) if norms is None else norms
     with np.errstate(all="ignore"):
         if is_large(J):  # the same cosines, without a scaled copy of J
             cos = np.where(norms > 0.0, np.abs(J.T @ (np.asarray(r, dtype=float) / r_norm))
@@ -166,11 +182,12 @@ def gradient_test(measure: float, gtol: float | None) -> Verdict:
     return None, measure
 
 
-def step_floor(J: np.ndarray, x: np.ndarray) -> np.ndarray:
+def step_floor(J: np.ndarray, x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
     """The floor of the step test for each parameter (:func:`step_test`): the size of the
     whole parameter vector in the units of ``x_j``, ``||c x|| / c_j`` with ``c`` the
-    Jacobian's column norms (``c_j x_j`` is free of units); infinite for a zero column."""
-    c = column_norms(J)
+    Jacobian's column norms (``c_j x_j`` is free of units, ``norms`` when the caller has
+    them); infinite for a zero column."""
+    c = column_norms(J) if norms is None else norms
     with np.errstate(all="ignore"):
         return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
 
@@ -256,7 +273,8 @@ def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
 
 
 def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
-            x0: np.ndarray, tolerance: float = 0.0, noise: float = EPS) -> Verdict:
+            x0: np.ndarray, tolerance: float = 0.0, noise: float = EPS,
+            norms: np.ndarray | None = None, factors=None) -> Verdict:
     """Check a point where a convergence test fired (``J``: the columns of the free
     variables; a variable held at a bound satisfies its own optimality condition): ``(None, value)`` when it is certified,
     else ``(StopReason.STALLED | StopReason.DEGENERATE, measured value)``.
@@ -278,14 +296,20 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     difference Jacobian the condition number and the share are only known to about its
     accuracy; the driver confirms a refusal with a more accurate Jacobian
     (:func:`trustfit.core.loop.run`).
+
+    ``norms`` (the column norms of ``J``) and ``factors`` (a zero-argument callable giving
+    ``(U, s)`` of the thin SVD of ``J diag(1/norms)``): the driver's own, computed once per
+    iterate and shared with its steps, so that certifying costs no second factorization.
     """
     del cost  # the norm of r, computed without underflow, decides instead
     if J.shape[1] == 0 or norm2(r) == 0.0 or exact_fit(J, r, x):
         return None, 0.0
-    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0, noise, r)):
+    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0, noise, r, norms)):
         return StopReason.DEGENERATE, math.inf
-    norms = column_norms(J)
-    U, s, _ = np.linalg.svd(J / norms, full_matrices=False)
+    if factors is not None:
+        U, s = factors()
+    else:
+        U, s, _ = np.linalg.svd(J / column_norms(J), full_matrices=False)
     condition = float(s[0] / s[-1]) if s[-1] > 0.0 else math.inf
     if condition > CONDITION_LIMIT:
         return StopReason.DEGENERATE, condition

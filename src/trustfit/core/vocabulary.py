@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Protocol
 
 import numpy as np
 
-from .linalg import SVDSolver
+from .linalg import SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import Problem
 from .stopping import gradient_cosine
+
+
+def _scaled_copy(J: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """A new ``J D^{-1}`` (the caller's to overwrite)."""
+    return J / D
 
 
 def free_variables(x: np.ndarray, g: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
@@ -45,6 +50,9 @@ class Iterate:
     ub: np.ndarray
     #: relative accuracy of ``J`` (:func:`trustfit.core.stopping.jacobian_noise`)
     noise: float = float(np.finfo(float).eps)
+    #: the column norms of ``J`` (all columns), computed once per iterate and shared by the
+    #: scaling, the gradient test, the step test, the factorization and the certificate
+    norms: np.ndarray | None = None
     cost: float = field(init=False)
     g: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
@@ -54,6 +62,31 @@ class Iterate:
             self.cost = 0.5 * float(self.f @ self.f)
             self.g = self.J.T @ self.f
         self.free = free_variables(self.x, self.g, self.lb, self.ub)
+        self.all_free = bool(np.all(self.free))
+        if self.norms is None:
+            self.norms = column_norms(self.J)
+
+    @property
+    def free_jacobian(self) -> np.ndarray:
+        """The columns of the free variables: ``J`` itself (no copy) when all are free."""
+        return self.J if self.all_free else select_columns(self.J, self.free)
+
+    @property
+    def free_norms(self) -> np.ndarray:
+        return self.norms if self.all_free else self.norms[self.free]
+
+    @property
+    def equilibrated(self):
+        """Thin SVD of the free ``J`` with columns of unit norm, ``(U, s, Vt, c)``
+        (:func:`trustfit.core.linalg.equilibrate`): the one factorization of this iterate
+        for the Gauss-Newton and dogleg steps, the certificate and the polish (kept by
+        :attr:`svd`)."""
+        return self.svd.equilibrated_unscaled
+
+    def certificate_factors(self):
+        """``(U, s)`` of :attr:`equilibrated`, for :func:`trustfit.core.stopping.certify`."""
+        U, s, _, _ = self.equilibrated
+        return U, s
 
     @cached_property
     def grad_norm(self) -> float:
@@ -64,17 +97,26 @@ class Iterate:
     def gradient_measure(self) -> float:
         """The gradient test's measure over the free variables: the largest cosine between the
         residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
-        return gradient_cosine(select_columns(self.J, self.free), self.f)
+        return gradient_cosine(self.free_jacobian, self.f, self.free_norms,
+                               self.g if self.all_free else self.g[self.free])
 
-    @cached_property
+    @property
     def scaled_jacobian(self) -> np.ndarray:
-        """``J D^{-1}`` restricted to the free variables."""
+        """``J D^{-1}`` restricted to the free variables: a new array on each call, not kept
+        with the iterate (m x n that would live as long as it)."""
         return self.J[:, self.free] / self.D[self.free]
 
     @cached_property
     def svd(self) -> SVDSolver:
-        """SVD of the scaled free Jacobian, shared by every step proposed from this point."""
-        return SVDSolver(self.scaled_jacobian, self.f, self.noise)
+        """SVD of the scaled free Jacobian, shared by every step proposed from this point. The
+        scaled Jacobian is built only for a damped step; the Gauss-Newton and dogleg steps use
+        :attr:`equilibrated`. Built from arrays, not from a closure over this iterate: a
+        reference cycle would keep every iterate's m x n arrays alive until garbage
+        collection (m = 2e5: 16 Jacobians at the peak instead of 8)."""
+        J, D = self.free_jacobian, self.D[self.free]
+        shape = (J.shape[0], J.shape[1])
+        return SVDSolver(partial(_scaled_copy, J, D), self.f, self.noise,
+                         (J, self.free_norms, D), shape)
 
     def unscale(self, z_free: np.ndarray) -> np.ndarray:
         """Full-length step ``h`` from a step ``z`` in scaled free variables."""

@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..core import stopping
+from ..core import linalg, stopping
+from ..core.linalg import LARGE
 from ..core.problem import Problem
 from ..core.loop import LoopState
 from ..core.result import IterationRecord
@@ -33,6 +34,10 @@ EPS = np.finfo(float).eps
 MAX_POLISH_STEPS = 30
 SHRINK = 0.9       # a step must shrink by this factor for the iteration to count as converging
 COST_NOISE = 1e-10  # relative rise of F treated as rounding noise, not as an uphill step
+#: Relative offset of the stationary point below which the polish adds no digit worth its
+#: evaluations (:func:`polish_adds_digits`, :func:`_at_rounding`): NIST StRD certifies 11
+#: digits, and a step of 1e-12 leaves them unchanged.
+DIGITS_TARGET = 1e-12
 
 
 def _gauss_newton_step(it: Iterate) -> np.ndarray:
@@ -41,16 +46,65 @@ def _gauss_newton_step(it: Iterate) -> np.ndarray:
     demand should anything ask again). With m = 1e6 residuals this keeps the polish at two
     Jacobians alive instead of six."""
     h = it.unscale(it.svd.gauss_newton())
-    for name in ("svd", "scaled_jacobian"):  # cached_property values live in __dict__
+    # cached_property values live in __dict__; a small iterate keeps its factorization for
+    # the certificate, which would otherwise compute it again
+    drop = ("svd", "scaled_jacobian") if it.J.size > LARGE else ()
+    for name in drop:
         it.__dict__.pop(name, None)
     return h
+
+
+def _at_rounding(it: Iterate, h: np.ndarray) -> bool:
+    """The polish's stop: ``|h_j| <= DIGITS_TARGET (|x_j| + ||c x|| / c_j)`` in every
+    parameter (c: column norms; ``||c x|| / c_j`` is the size of the model's terms in
+    ``x_j``'s units): a step below it changes no digit worth an evaluation. Slowly converging
+    (large-residual) problems such as NIST ENSO then stop after the digits that count instead
+    of running the 30 steps to ``eps``."""
+    return bool(np.all(np.abs(h) <= DIGITS_TARGET * (
+        np.abs(it.x) + stopping.step_floor(it.J, it.x, it.norms))))
+
+
+def jacobian_error_offset(it: Iterate, noise: float) -> float:
+    """How far a Jacobian of relative accuracy ``noise`` can move the Gauss-Newton stationary
+    point, relative to the model's size: ``noise ||r|| / s_min^2`` over ``||c x||``, with
+    ``s_min`` the smallest singular value the step uses of the column-equilibrated Jacobian
+    and ``c`` the column norms (the first-order perturbation of ``(E^T E)^{-1} E^T r`` by a
+    relative error ``noise`` in ``E``; Golub & Van Loan, sec. 5.3.8). A ratio of quantities
+    that scale alike: free of the units of the data and of the parameters."""
+    _, s, _, c = it.equilibrated
+    if s.size == 0 or s[0] == 0.0:
+        return 0.0
+    kept = s[s > it.svd.rcond * s[0]]
+    size = linalg.norm2(c * np.asarray(it.x)[it.free])
+    if kept.size == 0 or size == 0.0:
+        return 0.0
+    return noise * linalg.norm2(it.f) / (float(kept[-1]) ** 2 * size)
+
+
+def polish_adds_digits(problem: Problem, it: Iterate) -> tuple[bool, np.ndarray]:
+    """Whether the polish can add digits at the loop's final point, measured there at no
+    cost in evaluations: the Gauss-Newton step from the Jacobian in hand is not yet at
+    rounding level (:func:`_at_rounding`: the loop stopped before the model's minimum), or
+    the Jacobian is by forward differences and its error ``sqrt(eps)`` can move the
+    stationary point by more than ``DIGITS_TARGET`` (:func:`jacobian_error_offset`; NIST
+    certifies 11 digits). Returns the answer and the step."""
+    h = it.unscale(it.svd.gauss_newton())
+    if not np.all(np.isfinite(h)):
+        return False, h
+    if not _at_rounding(it, h):
+        return True, h
+    return (problem.refinable
+            and jacobian_error_offset(it, stopping.jacobian_noise("2-point")) > DIGITS_TARGET), h
 
 
 def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
            first_iteration: int) -> tuple[Iterate, list[IterationRecord]]:
     records: list[IterationRecord] = []
-    for name in ("svd", "scaled_jacobian"):  # the loop's last factorization is done with
-        it.__dict__.pop(name, None)
+    needed, _ = polish_adds_digits(problem, it)
+    if not needed:
+        return it, records
+    if problem.refinable and it.J.size > LARGE:  # the loop's last factorization is done with
+        it.__dict__.pop("svd", None)
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
         if not np.all(np.isfinite(J)):
@@ -61,8 +115,7 @@ def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
     for k in range(MAX_POLISH_STEPS):
         # At rounding level in every parameter: |h_j| <= eps (|x_j| + ||c x|| / c_j), the
         # rounding of x_j itself or of the model's terms in x_j's units (c: column norms).
-        if not np.isfinite(h_norm) or np.all(
-                np.abs(h) <= EPS * (np.abs(it.x) + stopping.step_floor(it.J, it.x))):
+        if not np.isfinite(h_norm) or _at_rounding(it, h):
             break
         if problem.budget_left == 0:
             break

@@ -32,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import qmc
 
 from ..analysis.diagnostics import STATIONARY, exact_fit, gauss_newton_fraction
 from ..core.events import Event, MinimumFound, MultistartEvaluations, MultistartSummary
@@ -80,6 +79,8 @@ def design_points(x0: np.ndarray, lb: np.ndarray, ub: np.ndarray, n_starts: int,
     k = n_starts - 1
     points = [x0.copy()]
     if k > 0:
+        from scipy.stats import qmc  # here: scipy.stats alone adds 0.27 s to import trustfit
+
         if design == "sobol":
             u = qmc.Sobol(n, scramble=True, seed=seed).random_base2(max(1, math.ceil(
                 math.log2(k))))[:k]

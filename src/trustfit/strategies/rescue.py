@@ -97,6 +97,11 @@ def _triggers(result: FitResult) -> list[str]:
     finite = bool(np.all(np.isfinite(result.jac)))
     if finite and exchangeable_pairs(result.jac):
         found.append("exchangeable_parameters")
+    if result.success:
+        # Certified (trustfit.core.stopping.certify): an exact fit, or stationary at the
+        # tolerance the user set with no zero column. Only a symmetric point can be left to
+        # rescue; the other checks (an SVD and more each) would only repeat the certificate.
+        return found
     if finite and _stuck_parameters(result):
         found.append("parameter_not_moved")
     reason = result.stop_reason
