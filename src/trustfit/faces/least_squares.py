@@ -17,7 +17,7 @@ from ..core.loss import make_loss
 from ..core.result import FitResult
 from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
-                             SOLVERS, make_run_once)
+                             make_run_once)
 from ..strategies.multistart import StartDesign, multistart_runs
 from ..strategies.rescue import rescue as rescue_layer
 from . import _scipy_args as scipy_args

@@ -48,9 +48,7 @@ from __future__ import annotations
 
 import ast
 import keyword
-import math
 import re
-from collections.abc import Sequence
 
 from .names import keyword_advice, name_sequence, validate_name
 
