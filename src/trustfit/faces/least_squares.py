@@ -18,6 +18,7 @@ from ..core.result import FitResult
 from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
                              make_run_once)
+from ..solve.methods import SOLVERS as SOLVERS  # re-exported: trustfit.SOLVERS, apps.demo
 from ..strategies.multistart import StartDesign, multistart_runs
 from ..strategies.rescue import rescue as rescue_layer
 from . import _scipy_args as scipy_args
