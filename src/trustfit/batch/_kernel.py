@@ -125,7 +125,7 @@ START_UNUSED = {start_unused}
 
 _LOCK = threading.Lock()
 _MODULES: dict[str, object] = {}
-_WARM: set[str] = set()
+_WARM: set[tuple[str, bool, str, bool]] = set()
 
 
 def kernel_source(bm, method: str = "lm") -> str:
