@@ -171,6 +171,7 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     starts = check.positive_int_or_none("starts", starts)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be a whole number, got {seed!r}.")
+    seed = int(seed)  # a NumPy integer seeds the same streams
     if verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be in [0, 1, 2]. verbose must be 0, 1 or 2, "
                          f"got {verbose!r}.")
