@@ -22,9 +22,12 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.demo-installed
 	$(PY) -m trustfit demo --out out/demo
 
-# The layering first (imports only look down, no cycles: pyproject.toml [tool.importlinter]).
+# The layering first (imports only look down, no cycles: pyproject.toml [tool.importlinter]),
+# then lint for real defects and the type check (pyproject.toml [tool.ruff], [tool.mypy]).
 test: $(VENV)/.test-installed
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.test-installed

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import trustfit
 from trustfit.analysis.diagnostics import Diagnosis, diagnose, sparse_null_basis
 from trustfit.core.result import FitResult, StopReason
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = ["escape", "findings_html", "number", "table", "wrap"]
 
@@ -21,7 +22,7 @@ def escape(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def number(v: object, digits: int = 6) -> str:
+def number(v: Any, digits: int = 6) -> str:
     """A number for a table cell: ``digits`` significant digits, ``-`` for None/NaN."""
     if v is None:
         return "-"

@@ -222,7 +222,7 @@ def run_benchmark(configs, problems, starts=(1, 2), max_nfev=None, x_scale=None,
         raise ValueError(f"max_nfev: must be a positive integer or None, got {max_nfev!r}")
     if x_scale is not None and not (isinstance(x_scale, str) and x_scale == "jac"):
         raise ValueError(f"x_scale: must be None or 'jac', got {x_scale!r}")
-    options = {} if max_nfev is None else {"max_nfev": max_nfev}
+    options: dict[str, object] = {} if max_nfev is None else {"max_nfev": max_nfev}
     if x_scale is not None:
         options["x_scale"] = x_scale
     for f in scales:

@@ -10,6 +10,8 @@ from: from ``[-1, 1, -10, 10]`` and ``[-4, 1, 2, -3]`` Madsen's hybrid finds the
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 T = np.arange(0.0, 21.0, 2.0)
@@ -25,8 +27,9 @@ MINIMUM_COST = 0.0255953
 MINIMUM_X = np.array([-0.4622, -0.2085, -13.6218, 13.6189])
 #: The article's settings: method 'hybrid', tau = 1e-3, eps1 = eps2 = 1e-5, kmax = 1000, and
 #: none of trustfit's additions (no cost test, no rounding test, no polish, no rescue).
-ARTICLE_SETTINGS = dict(method="hybrid", tau=1e-3, gtol=1e-5, xtol=1e-5, ftol=None, max_iter=1000,
-                        rounding_stop=False, polish=False, rescue=False)
+ARTICLE_SETTINGS: dict[str, Any] = dict(method="hybrid", tau=1e-3, gtol=1e-5, xtol=1e-5,
+                                         ftol=None, max_iter=1000, rounding_stop=False,
+                                         polish=False, rescue=False)
 
 
 def model(x: np.ndarray, t: np.ndarray = T) -> np.ndarray:

@@ -171,7 +171,7 @@ def load_module(source: str) -> types.ModuleType:
         code = compile(data_run, filename, "exec", dont_inherit=True)
         mod = types.ModuleType(name)
         mod.__file__ = filename
-        mod.__trustfit_source__ = data
+        mod.__trustfit_source__ = data  # type: ignore[attr-defined]  # our own module attribute
         sys.modules[name] = mod
         try:
             exec(code, mod.__dict__)  # noqa: S102 - our own generated source, verified

@@ -39,12 +39,12 @@ def generate_varpro_lane_source(bm) -> str:
     """
     nl, lin, k, lines, codes, ndrows, terms = _varpro_parts(bm)
     p, q = len(nl), len(lin)
-    gidx = {}
+    gidx: dict[tuple[int, int], int] = {}
     for a in range(q):
         for b in range(a, q):
             gidx[(a, b)] = len(gidx)
     ngacc = len(gidx) + q
-    fa = {}
+    fa: dict[tuple[int, int], int] = {}
     for a in range(p):
         for b in range(a, p):
             fa[(a, b)] = 1 + len(fa)

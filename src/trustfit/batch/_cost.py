@@ -43,6 +43,7 @@ import os
 import platform
 import sys
 import time
+from typing import TypeGuard
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def machine_record() -> str:
     return "machine-" + hashlib.sha256(text.encode()).hexdigest()[:12] + ".json"
 
 
-def _valid(value) -> bool:
+def _valid(value: object) -> TypeGuard[float]:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value) and _RANGE[0] <= value <= _RANGE[1])
 
@@ -81,7 +82,7 @@ def constants(measure: bool = True) -> dict:
     calibration not yet run (``out['bounds']`` True), for a decision that is clear
     without it."""
     rec = read_record(machine_record())
-    out = {"bounds": False}
+    out: dict[str, float | bool] = {"bounds": False}
     if not (_valid(rec.get("iter_s")) and _valid(rec.get("elem_s"))):
         if measure:
             rec.update(calibrate())

@@ -17,6 +17,8 @@ The per-block results are packed into one float64 array of shape (rows, 2n + 9)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._inputs import (
@@ -51,7 +53,7 @@ def _pack(out: dict, n: int) -> np.ndarray:
 def _unpack(P: np.ndarray, spec: Spec, reason: str = "") -> BatchResult:
     n = spec.bm.n_params
     dtypes = {"nit": np.int32, "stop_code": np.int8, "rescued": bool, "diagnosis_code": np.int8}
-    cols = {name: P[:, 2 * n + k].astype(dtypes.get(name, float))
+    cols: dict[str, Any] = {name: P[:, 2 * n + k].astype(dtypes.get(name, float))
             for k, name in enumerate(_SCALARS)}
     return BatchResult(
         param_names=list(spec.bm.param_names),

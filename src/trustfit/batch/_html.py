@@ -14,6 +14,7 @@ import io
 import numpy as np
 
 from ..analysis.html_parts import escape, number, table, wrap
+from ..core.result import StopReason
 
 __all__ = ["batch_result_html", "histogram_png"]
 
@@ -40,7 +41,7 @@ def histogram_png(values: np.ndarray, name: str, bins: int = 40) -> bytes | None
 
 def batch_result_html(res, param: str | None = None) -> str:
     summary = res.summary()
-    reasons = {}
+    reasons: dict[StopReason, int] = {}
     for r in res.stop_reason:
         reasons.setdefault(r, 0)
         reasons[r] += 1

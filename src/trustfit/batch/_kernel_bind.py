@@ -41,7 +41,7 @@ _SLOTS = "_kernel_slots"
 # Levenberg-Marquardt's shared rules (plain functions, also the single fit's), compiled
 # inline beside the kernel functions with these options
 _RULES = "trustfit.steps.lm_rules"
-_RULE_OPTIONS = {"_nrt": False, "fastmath": False, "nogil": True, "error_model": "numpy",
+_RULE_OPTIONS: dict[str, Any] = {"_nrt": False, "fastmath": False, "nogil": True, "error_model": "numpy",
                  "inline": "always"}
 
 

@@ -55,9 +55,9 @@ LANE_MAX_B = 192
 
 
 @kernel(_nrt=False, nogil=True, error_model="numpy")
-def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB,
+def _ln_load(lane, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB,
              out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
-    # The next fittable curve from row i into lane l: its points and its start theta.
+    # The next fittable curve from row i into lane `lane`: its points and its start theta.
     # Rows with non-finite data (5) or start (8) are reported and skipped.  Returns (row
     # loaded or -1 when none is left, next row).
     m = Y.shape[1]
@@ -71,151 +71,151 @@ def _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt, LB, UB
             continue
         for c in range(X.shape[1]):
             for j in range(m):
-                XL[c, j, l] = X[xi, c, j]
+                XL[c, j, lane] = X[xi, c, j]
         for j in range(m):
-            YL[j, l] = Y[i, j]
-            WL[j, l] = W[wi, j]
+            YL[j, lane] = Y[i, j]
+            WL[j, lane] = W[wi, j]
         _vp_split(x, LB, UB, th, lbt, ubt)
         for a in range(NTH):
-            THL[a * LN + l] = th[a]
-            TT[a, l] = th[a]
+            THL[a * LN + lane] = th[a]
+            TT[a, lane] = th[a]
         return i, i + 1
     return -1, i
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_gradient_small(l, AC, GC, F, gtol):
-    # _gradient_small for lane l (A and g stored lane-last)
+def _ln_gradient_small(lane, AC, GC, F, gtol):
+    # _gradient_small for lane `lane` (A and g stored lane-last)
     lim = gtol * gtol * 2.0 * F
     for a in range(NTH):
-        ga = GC[a * LN + l]
-        if not (ga * ga <= lim * AC[(a * NTH + a) * LN + l]):
+        ga = GC[a * LN + lane]
+        if not (ga * ga <= lim * AC[(a * NTH + a) * LN + lane]):
             return False
     return True
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_step_small(l, AC, THL, XT, xtol):
-    # _step_small for lane l: the step h = XT - THL (projected on the bounds)
+def _ln_step_small(lane, AC, THL, XT, xtol):
+    # _step_small for lane `lane`: the step h = XT - THL (projected on the bounds)
     dx2 = 0.0
     for a in range(NTH):
-        dx2 += AC[(a * NTH + a) * LN + l] * THL[a * LN + l] * THL[a * LN + l]
+        dx2 += AC[(a * NTH + a) * LN + lane] * THL[a * LN + lane] * THL[a * LN + lane]
     floor = xtol * math.sqrt(dx2)
     for a in range(NTH):
-        d = math.sqrt(AC[(a * NTH + a) * LN + l])
-        x = THL[a * LN + l]
-        if not (abs(XT[a * LN + l] - x) * d <= xtol * (abs(x) * d + floor)):
+        d = math.sqrt(AC[(a * NTH + a) * LN + lane])
+        x = THL[a * LN + lane]
+        if not (abs(XT[a * LN + lane] - x) * d <= xtol * (abs(x) * d + floor)):
             return False
     return True
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_exhausted(l, mu, AC):
-    # _exhausted for lane l
+def _ln_exhausted(lane, mu, AC):
+    # _exhausted for lane `lane`
     dmax = 0.0
     for a in range(NTH):
-        dmax = max(dmax, AC[(a * NTH + a) * LN + l])
-    return damping_exhausted(mu[l], dmax)
+        dmax = max(dmax, AC[(a * NTH + a) * LN + lane])
+    return damping_exhausted(mu[lane], dmax)
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
+def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
                gtol, ftol, tau):
-    # _lm_one's handling of an evaluation (the start, or the trial point) for lane l;
+    # _lm_one's handling of an evaluation (the start, or the trial point) for lane `lane`;
     # returns a stop code, 0 to go on.
-    if fresh[l]:
-        fresh[l] = False
-        F[l] = Ft
+    if fresh[lane]:
+        fresh[lane] = False
+        F[lane] = Ft
         if not math.isfinite(Ft):
             return 6
-        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        _ln_take_trial(lane, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         dmax = 0.0
         for a in range(NTH):
-            dmax = max(dmax, AC[(a * NTH + a) * LN + l])
-        if _ln_gradient_small(l, AC, GC, F[l], gtol):
+            dmax = max(dmax, AC[(a * NTH + a) * LN + lane])
+        if _ln_gradient_small(lane, AC, GC, F[lane], gtol):
             return 1
-        mu[l] = damping_start(tau, dmax)
-        nu[l] = 2.0
+        mu[lane] = damping_start(tau, dmax)
+        nu[lane] = 2.0
         return 0
-    small = cost_converged(F[l], Ft, pred[l], ftol)
-    if gain_accepted(F[l], Ft, pred[l]):
-        rho = (F[l] - Ft) / pred[l]
+    small = cost_converged(F[lane], Ft, pred[lane], ftol)
+    if gain_accepted(F[lane], Ft, pred[lane]):
+        rho = (F[lane] - Ft) / pred[lane]
         for a in range(NTH):
-            THL[a * LN + l] = TT[a, l]
-        _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
-        F[l] = Ft
+            THL[a * LN + lane] = TT[a, lane]
+        _ln_take_trial(lane, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        F[lane] = Ft
         if small:
             return 3
-        if _ln_gradient_small(l, AC, GC, Ft, gtol):
+        if _ln_gradient_small(lane, AC, GC, Ft, gtol):
             return 1
-        mu[l] = nielsen_accept(mu[l], rho)
-        nu[l] = 2.0
+        mu[lane] = nielsen_accept(mu[lane], rho)
+        nu[lane] = 2.0
     elif small:
         return 3
     else:
-        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
-        if _ln_exhausted(l, mu, AC):
+        mu[lane], nu[lane] = nielsen_reject(mu[lane], nu[lane])
+        if _ln_exhausted(lane, mu, AC):
             return 7
     return 0
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, maxiter,
+def _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, maxiter,
                    xtol, ftol, XT, HN2, XN2, PR, GN, OKS, OKG):
-    # _lm_one's step for lane l, on what _lnv_step computed (same tests, same order):
-    # the trial point into TT[:, l]; returns a stop code, 0 when it is to be evaluated.
+    # _lm_one's step for lane `lane`, on what _lnv_step computed (same tests, same order):
+    # the trial point into TT[:, lane]; returns a stop code, 0 when it is to be evaluated.
     # A failed factorization raises mu and computes the lane's step again.
-    while OKS[l] == 0.0:
-        if nit[l] >= maxiter:
+    while OKS[lane] == 0.0:
+        if nit[lane] >= maxiter:
             return 4
-        nit[l] += 1
-        mu[l], nu[l] = nielsen_reject(mu[l], nu[l])
-        if _ln_exhausted(l, mu, AC):
+        nit[lane] += 1
+        mu[lane], nu[lane] = nielsen_reject(mu[lane], nu[lane])
+        if _ln_exhausted(lane, mu, AC):
             return 7
-        _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)
-    if nit[l] >= maxiter:
+        _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, lane)
+    if nit[lane] >= maxiter:
         return 4
-    nit[l] += 1
+    nit[lane] += 1
     for a in range(NTH):
-        TT[a, l] = XT[a * LN + l]
-    if _ln_step_small(l, AC, THL, XT, xtol):
+        TT[a, lane] = XT[a * LN + lane]
+    if _ln_step_small(lane, AC, THL, XT, xtol):
         return 2
-    pr = PR[l]
-    if not bounded and pr <= ftol * F[l]:
-        if OKG[l] != 0.0 and GN[l] <= ftol * F[l]:
+    pr = PR[lane]
+    if not bounded and pr <= ftol * F[lane]:
+        if OKG[lane] != 0.0 and GN[lane] <= ftol * F[lane]:
             return 3
-    pred[l] = pr
+    pred[lane] = pr
     return 0
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
-def _ln_finish(l, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
+def _ln_finish(lane, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, absolute_sigma,
                out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats, X0):
-    # lane l's curve (row i) is done: its results, as _fit_range writes them (x holds
+    # lane `lane`'s curve (row i) is done: its results, as _fit_range writes them (x holds
     # its start, reported as is when the model was not finite there)
-    out_F[i] = F[l]
-    out_nit[i] = nit[l]
+    out_F[i] = F[lane]
+    out_nit[i] = nit[lane]
     out_reason[i] = reason
     Af, gf = ws[19], ws[20]
     if reason != 6:
         th, cs, Ars, Xms, Gs, gs = ws[16], ws[8], ws[6], ws[7], ws[9], ws[1]
         for a in range(NTH):
-            th[a] = THL[a * LN + l]
-            gs[a] = GC[a * LN + l]
+            th[a] = THL[a * LN + lane]
+            gs[a] = GC[a * LN + lane]
             for b in range(NTH):
-                Ars[a, b] = Ar[l, a, b]
+                Ars[a, b] = Ar[lane, a, b]
             for b in range(NQ):
-                Xms[a, b] = Xm[l, a, b]
+                Xms[a, b] = Xm[lane, a, b]
         for a in range(NQ):
-            cs[a] = c[l, a]
+            cs[a] = c[lane, a]
             for b in range(NQ):
-                Gs[a, b] = G[l, a, b]
+                Gs[a, b] = G[lane, a, b]
         _vp_join(th, cs, x)
         _vp_assemble(Ars, Xms, Gs, gs, Af, gf)
     for a in range(NP):
         out_p[i, a] = x[a]
-    _curve_results(i, Af, gf, F[l], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
-                   x, X0, l)
+    _curve_results(i, Af, gf, F[lane], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
+                   x, X0, lane)
 
 
 @kernel(fastmath=False, nogil=True, error_model="numpy")
@@ -247,8 +247,8 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     RD = np.zeros(LN)  # each lane's ridge on G (0 unless G is numerically singular)
     OK = np.zeros(LN)  # 1.0 where the lane's projection succeeded
     GF = np.zeros(NGF * LN)  # the factors of each lane's G (projection -> Schur)
-    # the rest of each lane's current point, read once per curve (lane-major: Ar[l] is
-    # lane l's matrix)
+    # the rest of each lane's current point, read once per curve (lane-major: Ar[lane] is
+    # lane `lane`'s matrix)
     Ar = np.zeros((LN, NTH, NTH))
     Xm, c, G = np.zeros((LN, NTH, NQ)), np.zeros((LN, NQ)), np.zeros((LN, NQ, NQ))
     F, mu, nu, pred = np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN)
@@ -276,18 +276,18 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
     m = Y.shape[1]
     th, lbt, ubt = ws[16], ws[17], ws[18]
     i = i0
-    for l in range(LN):
-        cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt,
+    for lane in range(LN):
+        cur[lane], i = _ln_load(lane, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th, lbt, ubt,
                              LB, UB, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
                              out_stats)
-        fresh[l] = True
-        nit[l] = 0
+        fresh[lane] = True
+        nit[lane] = 0
         for a in range(NP):
-            X0[l, a] = x[a]
+            X0[lane, a] = x[a]
     while True:
         busy = False
-        for l in range(LN):
-            if cur[l] >= 0:
+        for lane in range(LN):
+            if cur[lane] >= 0:
                 busy = True
         if not busy:
             break
@@ -295,43 +295,43 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
         _ln_gram(B, GL, m)
         # c = G^-1 b in every lane; where G is numerically singular, again with a ridge
         # of 1e-13 max diag G (the one-curve _vp_project's rule)
-        for l in range(LN):
-            RD[l] = 0.0
+        for lane in range(LN):
+            RD[lane] = 0.0
         _lnv_project(GL, CL, RD, OK, GF)
-        for l in range(LN):
-            if cur[l] >= 0 and OK[l] == 0.0:
-                RD[l] = 1e-13 * _ln_gram_dmax(GL, l)
-                _ln_project1(GL, CL, RD, OK, GF, l)
+        for lane in range(LN):
+            if cur[lane] >= 0 and OK[lane] == 0.0:
+                RD[lane] = 1e-13 * _ln_gram_dmax(GL, lane)
+                _ln_project1(GL, CL, RD, OK, GF, lane)
         _ln_full(B, CL, FL, m)
         _lnv_schur(GF, FL, AL)
-        for l in range(LN):
-            STOP[l] = 0
-            if cur[l] < 0:
+        for lane in range(LN):
+            STOP[lane] = 0
+            if cur[lane] < 0:
                 continue
-            Ft = 0.5 * FL[l] if OK[l] != 0.0 else np.nan
-            STOP[l] = _ln_update(l, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL,
+            Ft = 0.5 * FL[lane] if OK[lane] != 0.0 else np.nan
+            STOP[lane] = _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL,
                                  FL, AL, AC, GC, gtol, ftol, tau)
-            if STOP[l] == 0:
-                STOP[l] = -1  # to take a step
+            if STOP[lane] == 0:
+                STOP[lane] = -1  # to take a step
         _lnv_step(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
-        for l in range(LN):
-            if STOP[l] == -1:
-                STOP[l] = _ln_step_taken(l, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt,
+        for lane in range(LN):
+            if STOP[lane] == -1:
+                STOP[lane] = _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt,
                                          bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR, GN,
                                          OKS, OKG)
-            if STOP[l] > 0:
+            if STOP[lane] > 0:
                 for a in range(NP):
-                    x[a] = X0[l, a]
-                _ln_finish(l, cur[l], STOP[l], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
+                    x[a] = X0[lane, a]
+                _ln_finish(lane, cur[lane], STOP[lane], F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m,
                            absolute_sigma, out_p, out_F, out_nit, out_reason, out_se,
                            out_rcond, out_stats, X0)
-                cur[l], i = _ln_load(l, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
+                cur[lane], i = _ln_load(lane, i, i1, X, Y, W, P0, XL, YL, WL, TT, THL, x, th,
                                      lbt, ubt, LB, UB, out_p, out_F, out_nit, out_reason,
                                      out_se, out_rcond, out_stats)
-                fresh[l] = True
-                nit[l] = 0
+                fresh[lane] = True
+                nit[lane] = 0
                 for a in range(NP):
-                    X0[l, a] = x[a]
+                    X0[lane, a] = x[a]
 
 
 @kernel(fastmath=False, nogil=True, error_model="numpy", parallel=True)

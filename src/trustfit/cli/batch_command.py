@@ -163,7 +163,7 @@ def _write(res, path: str) -> None:
                          diagnosis=res.diagnosis, param_names=np.array(res.param_names))
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException | str) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 

@@ -147,10 +147,11 @@ def run_fit(args) -> FitOutcome:
         except ValueError as exc:
             raise InputError(f"--p0: {exc}") from None
         p0 = {**start, **p0}
-    spec = {}
+    spec: dict[str, dict[str, float | None]] = {}
     for n in names:
         lo, hi = bounds.get(n, (None, None))
-        spec[n] = {"value": p0[n]} | ({"min": lo, "max": hi} if n in bounds else {})
+        entry: dict[str, float | None] = {"value": p0[n]}
+        spec[n] = entry | ({"min": lo, "max": hi} if n in bounds else {})
     try:
         params = model.make_params(**spec)
         problem = model.fit_problem(x, y, params, sigma=sigma)

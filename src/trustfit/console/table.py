@@ -28,6 +28,7 @@ import csv
 import math
 import re
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def _lines(path: Path):
 
 def _delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 
@@ -134,14 +135,14 @@ def read_columns(path, names: list[str], positive=()) -> dict[str, np.ndarray]:
     header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim))]
     index = {}
     for name in names:
-        where = [i for i, h in enumerate(header) if h == name]
-        if not where:
+        found = [i for i, h in enumerate(header) if h == name]
+        if not found:
             raise InputError(f"{path}: no column {name!r}; the columns are "
                              f"{', '.join(repr(h) for h in header)}")
-        if len(where) > 1:
-            raise InputError(f"{path}: column {name!r} appears {len(where)} times in the "
+        if len(found) > 1:
+            raise InputError(f"{path}: column {name!r} appears {len(found)} times in the "
                              f"header (line {header_line})")
-        index[name] = where[0]
+        index[name] = found[0]
     values: dict[str, list[float]] = {name: [] for name in names}
     for number, text in lines:
         try:
@@ -224,7 +225,7 @@ def read_matrix(path, allow_nan: bool = False) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _refuse(where: str, cells: list[str], allow_nan: bool, first_line: bool) -> None:
+def _refuse(where: str, cells: list[str], allow_nan: bool, first_line: bool) -> NoReturn:
     """The error for the first cell of a line that is not a number."""
     for column, cell in enumerate(cells, start=1):
         at = f"{where}, column {column}"

@@ -44,7 +44,7 @@ import math
 import numbers
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -132,16 +132,16 @@ class Loss:
 def make_loss(loss: Any, f_scale: Any) -> Loss | None:
     """``loss`` and ``f_scale`` checked (SciPy's messages first); ``None`` for ``'linear'``."""
     if isinstance(f_scale, bool) or not isinstance(f_scale, numbers.Real) or not (
-            math.isfinite(f_scale) and f_scale > 0):
+            math.isfinite(f_scale) and cast(float, f_scale) > 0):  # stubs: Real has no >
         raise ValueError(f"`f_scale` must be positive. f_scale is the soft margin C between "
                          f"inlier and outlier residuals, a finite number > 0; got {f_scale!r}.")
     if callable(loss):
-        return Loss(loss, f_scale, getattr(loss, "__name__", "callable"))
+        return Loss(loss, cast(float, f_scale), getattr(loss, "__name__", "callable"))
     if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"`loss` must be one of {LOSSES.keys()} or a callable. Got "
                          f"{loss!r}; a callable takes z = f**2 and returns rho, rho', rho''.")
     rho = LOSSES[loss]
-    return None if rho is None else Loss(rho, f_scale, loss)
+    return None if rho is None else Loss(rho, cast(float, f_scale), loss)
 
 
 class RobustProblem:

@@ -8,6 +8,8 @@ array, and finite differences without a pattern, are the dense problem's own, un
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
@@ -48,18 +50,19 @@ class SparseProblem(Problem):
         return None if self._grouped is None else self._grouped.n_groups
 
     def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False):
+        m = cast(int, self.m)  # known: the residuals f were evaluated first
         if callable(self._jac):
             self.njev += 1
             with np.errstate(all="ignore"):
                 J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
             if is_large(J):
-                return large_jacobian(J, self.m, self.n)
-            return real_jacobian(J, self.m, self.n)
+                return large_jacobian(J, m, self.n)
+            return real_jacobian(J, m, self.n)
         if self.sparsity is None:
             return super().jacobian(x, f, refined)
         self.njev += 1
         if self._grouped is None:
-            self._grouped = GroupedDifferences(sparsity_pattern(self.sparsity, self.m, self.n))
+            self._grouped = GroupedDifferences(sparsity_pattern(self.sparsity, m, self.n))
 
         def fun(point: np.ndarray) -> np.ndarray:
             return self._checked_call(point, allow_complex=self._jac == "cs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def positive_int_or_none(name: str, value: Any) -> int | None:
 
 def positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value > 0):
+            math.isfinite(value) and cast(float, value) > 0):  # stubs: Real has no >
         raise ValueError(f"{name} must be a finite number > 0, got {_show(value)}.")
     return float(value)
 
@@ -188,6 +188,7 @@ def whole_number(name: str, value: Any, low: int, high: int | None = None) -> in
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a whole number, got {_show(value)} of type "
                         f"{type(value).__name__}.")
+    value = int(value)  # an Integral: exact
     if value < low or (high is not None and value > high):
         where = f"from {low} to {high}" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be a whole number {where}, got {value}.")

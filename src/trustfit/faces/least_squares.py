@@ -17,7 +17,8 @@ from ..core.loss import make_loss
 from ..core.result import FitResult
 from ..solve.large import iterative_setup
 from ..solve.methods import (ALIASES, DAMPING_RULES, DEFAULT_METHOD, METHODS, ROUNDING_LEVEL,
-                             SOLVERS, make_run_once)
+                             make_run_once)
+from ..solve.methods import SOLVERS as SOLVERS  # re-exported: trustfit.SOLVERS, apps.demo
 from ..strategies.multistart import StartDesign, multistart_runs
 from ..strategies.rescue import rescue as rescue_layer
 from . import _scipy_args as scipy_args
@@ -170,6 +171,7 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
     starts = check.positive_int_or_none("starts", starts)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be a whole number, got {seed!r}.")
+    seed = int(seed)  # a NumPy integer seeds the same streams
     if verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be in [0, 1, 2]. verbose must be 0, 1 or 2, "
                          f"got {verbose!r}.")

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -166,7 +166,7 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
             raise ValueError(f"sigma must be a scalar or have shape ({m},) with sigma_x "
                              f"(a covariance matrix of y is not supported), got {sy.shape}.")
     sx = _sigma_x(sigma_x, k, m)
-    names = param_names if param_names is not None else _names(f)
+    names: Sequence[str] | None = param_names if param_names is not None else _names(f)
     if implicit is True and param_names is None and names is not None:
         names = names[1:]  # g(x, y, *p)
     if p0 is None:
@@ -179,9 +179,10 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
         names = check.param_names(param_names, n)
     elif names is not None and len(names) != n:
         names = None
-    options = dict(ftol=check.tolerance("ftol", ftol), xtol=check.tolerance("xtol", xtol),
-                   gtol=check.tolerance("gtol", gtol), tau=check.positive_float("tau", tau),
-                   rounding=ROUNDING_LEVEL)
+    options: dict[str, Any] = dict(
+        ftol=check.tolerance("ftol", ftol), xtol=check.tolerance("xtol", xtol),
+        gtol=check.tolerance("gtol", gtol), tau=check.positive_float("tau", tau),
+        rounding=ROUNDING_LEVEL)
     max_nfev = check.positive_int_or_none("max_nfev", max_nfev)
     max_iter = check.positive_int_or_none("max_iter", max_iter)
     if max_nfev is None:
@@ -211,8 +212,9 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
 
     result = run_once(p0)
     if rescue:
-        result = rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
-                              max_iter=max_iter)
+        # one of run_once's runs
+        result = cast(OdrRun, rescue_layer(run_once, result, seed=seed, max_nfev=max_nfev,
+                                           max_iter=max_iter))
     return _finish(result, X, one_d, names, absolute_sigma)
 
 
@@ -251,7 +253,7 @@ def _rejected(start: np.ndarray, exc: Exception, m: int) -> OdrRun:
                   active_mask=np.zeros(n, dtype=int), nfev=1, njev=0, nit=0, method="odr",
                   stop_reason=StopReason.NO_PROGRESS, stop_value=np.nan, x0=start.copy(),
                   bounds=(np.full(n, -np.inf), np.full(n, np.inf)),
-                  events=[StartRejected(tuple(float(v) for v in start), str(exc))])
+                  events=(StartRejected(tuple(float(v) for v in start), str(exc)),))
 
 
 def _finish(run_result: OdrRun, X: np.ndarray, one_d: bool, names, absolute_sigma: bool
@@ -303,8 +305,9 @@ def odr_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     if not (result.success or degenerate):
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
     if result.rank_deficient or degenerate:
-        warnings.warn(result.events[-1] if result.rank_deficient else result.message,
-                      warning, stacklevel=3)
+        # the warning carries the event record itself (warn takes any message object)
+        warnings.warn(result.events[-1] if result.rank_deficient  # type: ignore[arg-type]
+                      else result.message, warning, stacklevel=3)
     if not full_output:
         return result.x, result.pcov
     infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,

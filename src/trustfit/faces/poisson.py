@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
     check.function("f", f)
     y = _counts(ydata)
     m = y.size
-    names = param_names if param_names is not None else _names(f)
+    names: Sequence[str] | None = param_names if param_names is not None else _names(f)
     if p0 is None:
         if not names:
             raise ValueError("p0 is needed when f takes its parameters as *args.")
@@ -150,7 +150,7 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
                              method=method, **kwargs)
     known: dict[str, Any] = {}
     if base.jac_method == "2-point":  # as curve_fit: central differences for the covariance
-        lb, ub = base.bounds
+        lb, ub = cast("tuple[np.ndarray, np.ndarray]", base.bounds)  # every run records them
         with np.errstate(all="ignore"):
             J, evals = finite_difference_jacobian(residuals, base.x, base.fun, "3-point", lb, ub)
         if np.all(np.isfinite(J)):
@@ -206,8 +206,9 @@ def poisson_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     if not (result.success or degenerate):
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
     if result.rank_deficient or degenerate:
-        warnings.warn(result.events[-1] if result.rank_deficient else result.message,
-                      warning, stacklevel=3)
+        # the warning carries the event record itself (warn takes any message object)
+        warnings.warn(result.events[-1] if result.rank_deficient  # type: ignore[arg-type]
+                      else result.message, warning, stacklevel=3)
     if not full_output:
         return result.x, result.pcov
     infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,

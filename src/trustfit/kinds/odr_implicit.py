@@ -30,6 +30,7 @@ point a rejected step; at the start the face raises, naming the points.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class ImplicitModel:
         """``g_p(foot point) / N`` (envelope theorem), ``g_p`` by central differences."""
         if self._foot is None or self._foot[0] != p.tobytes():
             self.residuals(p)
-        _, z, N = self._foot
+        _, z, N = cast("tuple[bytes, np.ndarray, np.ndarray]", self._foot)  # set just above
         with np.errstate(all="ignore"):
             g0 = self.call(z, p)
             G_p, _ = finite_difference_jacobian(lambda q: self.call(z, q), p, g0, "3-point",

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import scipy.linalg
@@ -113,7 +114,8 @@ class Linearization:
     def reduced(self, mu: float = 0.0, Dd: np.ndarray | None = None):
         """``(J_red, r_red, omega, rt, c)``: the m x n problem in ``h_p`` left after the
         corrections are eliminated (module docstring), with damping ``mu D_d^2`` on them."""
-        c = self.b * self.b if mu == 0.0 else self.b * self.b + mu * Dd * Dd
+        D = cast(np.ndarray, Dd)  # given whenever mu > 0
+        c = self.b * self.b if mu == 0.0 else self.b * self.b + mu * D * D
         omega = 1.0 / (1.0 + np.sum(self.a * self.a / c, axis=0))
         rt = self.r1 - np.sum(self.a * self.b * self.r2 / c, axis=0)
         w = np.sqrt(omega)

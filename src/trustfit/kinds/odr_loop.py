@@ -287,9 +287,9 @@ def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrR
         jac=np.ldexp(Jr, e), grad=np.ldexp(Jr.T @ rr, 2 * e),
         optimality=float(np.ldexp(np.max(np.abs(lin.gradient()[0]), initial=0.0), 2 * e)),
         active_mask=np.zeros(n, dtype=int), nfev=model.nfev - nfev0, njev=model.njev - njev0,
-        nit=nit, method="odr", stop_reason=reason, stop_value=value, history=history,
+        nit=nit, method="odr", stop_reason=reason, stop_value=value, history=tuple(history),
         nfev_fd=model.nfev_fd - fd0, x0=p0.copy(),
-        bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=events,
+        bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=tuple(events),
         jac_method=jac_method, delta=d[0].copy() if model.one_d else d.copy(),
         residual_y=np.ldexp(lin.r1, e),
         residual_x=np.ldexp(lin.r2[0] if model.one_d else lin.r2, e))

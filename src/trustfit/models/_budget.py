@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import ast
 import math
+from typing import cast
 from collections.abc import Iterable
 
 __all__ = ["MAX_DEGREE", "MAX_WORK", "check_budget"]
@@ -156,8 +157,8 @@ class _Walker:
     def call(self, node: ast.Call) -> _Node:
         arg = self.node(node.args[0])
         value = None
-        if arg.value is not None:
-            value = self.fold(node, _FLOAT_FUNCTIONS[node.func.id], arg.value)
+        if arg.value is not None:  # validate() admits only calls of a named function
+            value = self.fold(node, _FLOAT_FUNCTIONS[cast(ast.Name, node.func).id], arg.value)
         size, n = arg.size + 1, len(arg.params)
         self.grown += n * (size + 1)
         return self.made(_Node(value, arg.params, 0 if value is not None else 1, size))

@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import ast
 import keyword
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
+from typing import cast
 
 from .names import keyword_advice, name_sequence, validate_name
 
@@ -164,11 +164,11 @@ def check_name(name: object, what: str) -> str:
     digits and ``_``, not a keyword, no ``__``) and must not be one of the
     function or constant names of the expression language.
     """
-    validate_name(name, what)
-    if name in FUNCTIONS or name in CONSTANTS:
+    checked = validate_name(name, what)
+    if checked in FUNCTIONS or checked in CONSTANTS:
         raise ValueError(f"{what} {name!r} is not allowed: it is a reserved function or "
                          f"constant name in model expressions")
-    return name
+    return checked
 
 
 class _Source:
@@ -211,13 +211,13 @@ class _Source:
 
     def segment(self, node: ast.AST, limit: int = 60) -> str:
         """The text of ``node`` as written (shortened to ``limit`` characters)."""
-        start = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
-        end = self.column(getattr(node, "end_lineno", None),
-                          getattr(node, "end_col_offset", None))
-        if start is None or end is None or node.lineno != node.end_lineno:
+        lineno, end_lineno = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        start = self.column(lineno, getattr(node, "col_offset", None))
+        end = self.column(end_lineno, getattr(node, "end_col_offset", None))
+        if start is None or end is None or lineno is None or lineno != end_lineno:
             text = ast.unparse(node)
         else:
-            text = self.text.split("\n")[node.lineno - 1][start - 1:end - 1]
+            text = self.text.split("\n")[lineno - 1][start - 1:end - 1]
         return text if len(text) <= limit else text[:limit - 3] + "..."
 
     def operator_col0(self, node: ast.BinOp) -> int | None:
@@ -242,6 +242,8 @@ def validate(text: object) -> ast.Expression:
     if not isinstance(text, str):
         raise ValueError(f"expr must be a string such as 'a*exp(-b*t)', got {type(text).__name__} "
                          f"{text!r:.80}")
+    line: int | None  # where an error is reported (1-based; None: unknown)
+    col: int | None
     if not text.strip():
         raise ExpressionError(text, "the expression is empty")
     if len(text) > MAX_LENGTH:
@@ -378,8 +380,9 @@ def unique_names(names: object, what: str, argument: str | None = None) -> list[
     if argument is not None:
         names = name_sequence(names, argument)
     out: list[str] = []
-    for n in names:
-        check_name(n, what)
+    # without ``argument`` the caller passes a sequence of names; with it, made one above
+    for given in cast("Iterable[object]", names):
+        n = check_name(given, what)
         if n in out:
             raise ValueError(f"{what} {n!r} is given twice")
         out.append(n)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -50,6 +50,13 @@ class ModelBase:
 
     has_jacobian = True
     prefix = ""
+    # Set by every subclass (the module docstring); declared here for the type checker.
+    param_names: list[str]
+    independent_names: list[str]
+    _guess: Callable[..., Any] | None
+    _defaults: Parameters
+    eval: Callable[[Any, Any], np.ndarray]
+    jacobian: Callable[[Any, Any], np.ndarray] | None
 
     @property
     def nparams(self) -> int:
@@ -67,11 +74,11 @@ class ModelBase:
                 full = dict(zip(params, params.full(params.to_arrays()[0]), strict=True))
                 return np.array([full[p] for p in self.param_names], dtype=float)
             vals = []
-            for p in self.param_names:
-                v = params[p]
+            for name in self.param_names:
+                v = params[name]
                 v = v.value if isinstance(v, Parameter) else v
                 if v is None:
-                    raise ValueError(f"params: parameter {p!r} has no value")
+                    raise ValueError(f"params: parameter {name!r} has no value")
                 vals.append(v)
             return np.asarray(vals, dtype=float)
         try:
@@ -148,7 +155,9 @@ class ModelBase:
         Takes the same arguments as :meth:`residuals`, so the pair can be given
         to a solver as ``fun``/``jac`` with the same ``args=(x, y, sigma)``.
         """
-        jac = self.jacobian(params, x)
+        # never None here: a model without a Jacobian sets residual_jacobian = None too
+        jacobian = cast(Callable[[Any, Any], np.ndarray], self.jacobian)
+        jac = jacobian(params, x)
         _, s = self._data(y, sigma, jac.shape[0])
         return jac if s is None else jac / s[:, None]
 
@@ -282,7 +291,8 @@ class ModelBase:
                 p = full(xv)
                 J = self.residual_jacobian(p, x_arg, ya, s)
                 return J[:, idx] if chain is None else J @ chain.derivative(p, idx)
-        fun.param_names = params.varying  # the solver's messages name Jacobian columns
+        # the solver's messages name Jacobian columns (a function attribute: dynamic)
+        fun.param_names = params.varying  # type: ignore[attr-defined]
 
         return FitProblem(fun, jac, x0, (lower, upper), params.varying, params)
 

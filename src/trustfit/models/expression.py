@@ -42,7 +42,7 @@ import inspect
 import re
 from numbers import Real
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -136,6 +136,9 @@ class Model(ModelBase):
 
     #: Expression models always have an exact Jacobian; callable models set False.
     has_jacobian = True
+    # the lambdified value and Jacobian, compiled on first use (None until then)
+    _f: Callable[..., Any] | None
+    _j: Callable[..., Any] | None
 
     def __new__(cls, expr: Any = None, *args: Any, **kwargs: Any):
         if cls is Model and callable(expr) and not isinstance(expr, str):
@@ -213,7 +216,7 @@ class Model(ModelBase):
         p = self._pvec(params)
         xs, m = self._xs(x)
         with np.errstate(all="ignore"):
-            out = self._f(*p, *xs)
+            out = cast(Callable[..., Any], self._f)(*p, *xs)  # compiled above
         return np.array(np.broadcast_to(np.asarray(out, dtype=float), (m,)))
 
     def jacobian(self, params: Any, x: Any) -> np.ndarray:
@@ -224,7 +227,7 @@ class Model(ModelBase):
         xs, m = self._xs(x)
         jac = np.empty((m, self.nparams))
         with np.errstate(all="ignore"):
-            cols = self._j(*p, *xs)
+            cols = cast(Callable[..., Any], self._j)(*p, *xs)  # compiled above
         for j, col in enumerate(cols):
             jac[:, j] = col  # broadcasts constant derivatives to full length
         return jac
@@ -314,8 +317,9 @@ class CallableModel(Model):
     """
 
     has_jacobian = False
-    jacobian = None
-    residual_jacobian = None
+    # No Jacobian (has_jacobian False): the methods are removed, so the solver differences.
+    jacobian = None  # type: ignore[assignment]
+    residual_jacobian = None  # type: ignore[assignment]
 
     def __init__(self, f, independent=None, params=None, *, name=None, guess=None, prefix="",
                  independent_vars=None, param_names=None, nan_policy=None):

@@ -124,7 +124,7 @@ class Parameter:
         return all(getattr(self, k) == getattr(other, k)
                    for k in ("name", "value", "min", "max", "vary", "expr"))
 
-    __hash__ = None  # mutable
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable
 
     def __repr__(self) -> str:
         parts = [repr(self.name), f"value={self.value!r}"]

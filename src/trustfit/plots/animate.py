@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -68,7 +69,8 @@ def _save(frames: list[np.ndarray], path: Path, suffix: str, fps: float, hold: f
     import subprocess
 
     h, w = frames[0].shape[:2]
-    cmd = [shutil.which("ffmpeg"), "-y", "-loglevel", "error", "-f", "rawvideo",
+    ffmpeg = cast(str, shutil.which("ffmpeg"))  # checked on the PATH before the frames
+    cmd = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo",
            "-pix_fmt", "rgba", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-",
            "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", str(path)]
     proc = subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames),

@@ -46,7 +46,7 @@ def _label_short_log_axis(ax, values: np.ndarray) -> None:
     if v.size == 0 or v.max() / v.min() >= 10.0:
         return
     plain = FuncFormatter(lambda t, _: f"{t:.3g}")
-    ax.yaxis.set_major_locator(LogLocator(subs=np.arange(1, 10)))
+    ax.yaxis.set_major_locator(LogLocator(subs=tuple(range(1, 10))))
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(NullFormatter())
 

@@ -286,7 +286,7 @@ def lre(estimate, certified) -> float:
 #: interchangeable groups (0-based indices) and sign flips taken together. A fit that
 #: reaches the certified minimum's mirror image (MGH17 with its two exponentials swapped) has
 #: found the same minimum, and is scored against the certified values so permuted.
-EQUIVALENT_PARAMETERS = {
+EQUIVALENT_PARAMETERS: dict[str, dict[str, list[tuple[int, ...]]]] = {
     "MGH17": dict(groups=[(1, 3), (2, 4)]),
     **{name: dict(groups=[(0, 1), (2, 3), (4, 5)])
        for name in ("Lanczos1", "Lanczos2", "Lanczos3")},

@@ -23,7 +23,7 @@ quasi-Newton method whose ``B`` learns the full Hessian:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -78,11 +78,12 @@ class Hybrid(StepStrategy):
             return self.lm.propose(it, problem)
         free = it.free
         h = np.zeros_like(it.x)
-        h[free] = solve_spd(self.B[np.ix_(free, free)], -it.g[free])
+        B = cast(np.ndarray, self.B)  # set by start()
+        h[free] = solve_spd(B[np.ix_(free, free)], -it.g[free])
         norm = float(np.linalg.norm(h))
         if norm > self._radius:
             h *= self._radius / norm
-        return Step(h, "QN", QuadraticModel(it.g, self.B), relaxed_acceptance=QN_RELAXATION)
+        return Step(h, "QN", QuadraticModel(it.g, B), relaxed_acceptance=QN_RELAXATION)
 
     def update(self, it: Iterate, step: Step, outcome: Outcome) -> None:
         trial = outcome.trial
@@ -90,7 +91,7 @@ class Hybrid(StepStrategy):
             h = outcome.step
             y = trial.J.T @ (trial.J @ h) + (trial.J - it.J).T @ trial.f
             if np.all(np.isfinite(y)):
-                self.B = bfgs_update(self.B, h, y)
+                self.B = bfgs_update(cast(np.ndarray, self.B), h, y)  # set by start()
         g_new = trial.grad_norm if trial.finite and trial.J is not None else math.inf
 
         if self.mode == "LM":

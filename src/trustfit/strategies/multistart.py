@@ -152,7 +152,8 @@ def cluster(results: list[FitResult]) -> list[Minimum]:
 
 def _swaps(perm: tuple[int, ...], names: list[str]) -> tuple[tuple[str, str], ...]:
     """The pairs of parameter names that ``perm`` exchanges."""
-    done, parts = set(), []
+    done: set[int] = set()
+    parts = []
     for i, j in enumerate(perm):
         if i != j and i not in done:
             parts.append((names[i], names[j]))
@@ -208,5 +209,5 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
         swaps = (() if mnm.permutation is None else _swaps(mnm.permutation, names))
         events.append(MinimumFound(i, mnm.cost, mnm.count, n_starts, mnm.equivalent_to, swaps))
     events.append(MultistartEvaluations(sum(r.nfev for r in results)))
-    return dataclasses.replace(best, x0=x0.copy(), minima=minima,
+    return dataclasses.replace(best, x0=x0.copy(), minima=tuple(minima),
                                events=(*best.events, *events))
