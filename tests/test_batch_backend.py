@@ -26,10 +26,17 @@ def _data(N, seed=21, m=40):
     return t, Y + 0.05 * rng.standard_normal(Y.shape), TRUE[WRITTEN] * 1.1
 
 
+# Taken at collection, before conftest's session fixture swaps in the suite's own record.
+_real_machine_record = _cost.machine_record
+
+
 @pytest.fixture
 def fresh(monkeypatch, tmp_path):
-    """An empty private cache folder and a process that has loaded no kernel."""
+    """An empty private cache folder and a process that has loaded no kernel; the machine's
+    constants are kept there, as a user's are (not the suite's in-memory ones: conftest)."""
     monkeypatch.setenv("TRUSTFIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_cost, "machine_record", _real_machine_record)
+    monkeypatch.setattr(_cost, "update_record", _records.update_record)
     _records.forget_memory()
     _kernel.forget_loaded()
     yield tmp_path / "cache"

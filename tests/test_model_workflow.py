@@ -153,7 +153,8 @@ def test_example_5_weights_and_eval_uncertainty():
     np.testing.assert_allclose(result.eval_uncertainty(sigma=3, t=grid), band, rtol=1e-4)
     # sigma= is the same fit as weights=
     again = mod.fit(y, params, t=t, sigma=dy)
-    assert again.params["tau"].value == pytest.approx(result.params["tau"].value, rel=1e-12)
+    # (to the solver's stopping rule: the polish ends at a 1e-12 relative cost change)
+    assert again.params["tau"].value == pytest.approx(result.params["tau"].value, rel=1e-9)
 
 
 def test_a_product_of_expression_models_has_the_product_rule_jacobian():

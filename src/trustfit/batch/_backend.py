@@ -146,13 +146,19 @@ def _make_ready(bm, meth, backend, parallel, m, cached):
         return f"numpy: the model could not be compiled ({first})"
 
 
+#: The shortest time a real kernel compile takes here (the benchmark models: 8-20 s).
+MIN_COMPILE_S = 2.0
+
+
 def _record_cost(cached, took):
     """Fold what making the kernel ready cost into this machine's constants: a load when
-    it was cached (or took less than twice a load), else a compile; nothing when it was
-    loaded already (``cached`` None)."""
+    it was cached, or took less than twice a load or less than ``MIN_COMPILE_S`` (numba
+    compiling a kernel takes seconds: a faster "compile" was numba's own cache being read,
+    for a kernel this process did not know to be cached), else a compile; nothing when it
+    was loaded already (``cached`` None)."""
     if cached is not None:
         const_load = _cost.constants(measure=False)["load_s"]
-        if cached or took < 2.0 * const_load:
+        if cached or took < max(2.0 * const_load, MIN_COMPILE_S):
             _cost.observe("load_s", took)
         else:
             _cost.observe("compile_s", took)
