@@ -88,11 +88,11 @@ def _names(result: FitResult, param_names: Sequence[str] | None) -> list[str] | 
     return check.param_names(names, result.x.size)
 
 
-def _label(names: list[str] | None, j: int) -> str:
+def _label(names: list[str] | None, j: int | np.integer) -> str:
     return names[j] if names is not None else f"x[{j}]"
 
 
-def _ids(names: list[str] | None, idx: Sequence[int]) -> tuple:
+def _ids(names: list[str] | None, idx: Sequence[int] | np.ndarray) -> tuple:
     return tuple(names[j] for j in idx) if names is not None else tuple(int(j) for j in idx)
 
 

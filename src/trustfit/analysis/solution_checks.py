@@ -7,6 +7,8 @@ Each costs at most one thin SVD of the (m, n) Jacobian and O(m n + n^2) more, ve
 (no Python loop over pairs of parameters): the rescue layer runs some of them after a fit."""
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..core import stopping
@@ -47,7 +49,7 @@ def _combination(v: np.ndarray, x: np.ndarray, names: list[str] | None) -> str:
         if log_form and linear:
             return f"{log_form} (here also {linear})"
         if log_form or linear:
-            return log_form or linear
+            return cast(str, log_form or linear)  # one of them is set (the test above)
     if len(idx) == 1:
         return f"nothing about {_label(names, idx[0])}"
     # General case: moving along v changes nothing; name the direction.
@@ -80,7 +82,7 @@ def check_rank(result: FitResult, names=None) -> list[Finding]:
     n = result.x.size
     if not cov.rank_deficient:
         return []
-    combos, involved = [], set()
+    combos, involved = [], set[int]()
     null = sparse_null_basis(cov.null_space)
     for k in range(null.shape[1]):
         v = null[:, k]

@@ -31,6 +31,7 @@ import statistics
 import time
 import tracemalloc
 import warnings
+from typing import Any
 
 import numpy as np
 import scipy
@@ -52,7 +53,7 @@ def _quiet(fn, *a, **k):
 
 def _rounds(solvers: dict, work, rounds: int) -> dict:
     """Median seconds of ``work(solver)`` per solver over interleaved rounds."""
-    times = {name: [] for name in solvers}
+    times: dict[Any, list[float]] = {name: [] for name in solvers}
     for _ in range(rounds):
         for name, solver in solvers.items():
             t0 = time.perf_counter()
@@ -81,7 +82,7 @@ def case_tiny(quick: bool) -> None:
     p0 = [1.0, 1.0, 0.0]
     tight = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15)
     for label, jac in (("finite differences", None), ("analytic Jacobian", _decay_jac)):
-        calls = {}
+        calls: dict[str, int] = {}
 
         def counted(name):
             def f(x, *p):
@@ -102,7 +103,7 @@ def case_tiny(quick: bool) -> None:
             params = model.make_params(a=1.0, k=1.0, c=0.0)
             solvers["lmfit"] = lambda y, f: np.array(list(
                 model.fit(y, params, t=t).best_values.values()))
-        answers = {name: [] for name in solvers}
+        answers: dict[str, list[Any]] = {name: [] for name in solvers}
 
         def work(name, block):
             f = counted(name)
@@ -110,7 +111,7 @@ def case_tiny(quick: bool) -> None:
                 answers[name].append(solvers[name](y, f))
 
         blocks = [data[i::5] for i in range(5)]
-        times = {name: [] for name in solvers}
+        times: dict[str, list[float]] = {name: [] for name in solvers}
         for block in blocks:
             for name in solvers:
                 t0 = time.perf_counter()
@@ -156,7 +157,7 @@ def case_nist(quick: bool) -> None:
 
         cpu = {}
         works = {"trustfit": tf, **{name: peer(name) for name in peers}}
-        samples = {name: [] for name in works}
+        samples: dict[str, list[float]] = {name: [] for name in works}
         for _ in range(1 if quick else 3):  # interleaved rounds
             for name, work in works.items():
                 t0 = time.process_time()
@@ -200,7 +201,7 @@ def case_points(quick: bool) -> None:
             "scipy trf": lambda: _quiet(so.curve_fit, _sine, t, y, p0, method="trf")[0],
             "scipy lm": lambda: _quiet(so.curve_fit, _sine, t, y, p0)[0],
         }
-        res = {}
+        res: dict[str, tuple[Any, float, Any]] = {}
         for _ in range(1 if m >= 100_000 or quick else 3):
             for name, fn in solvers.items():
                 out, dt, peak = _measure(fn)
@@ -258,7 +259,7 @@ def case_dense(quick: bool) -> None:
             "scipy lm (MINPACK)": lambda: _quiet(so.least_squares, fun, start, jac=j,
                                                  method="lm"),
         }
-        out = {}
+        out: dict[str, Any] = {}
         times = _rounds({name: name for name in solvers},
                         lambda name: out.__setitem__(name, solvers[name]()), 1 if quick else 3)
         for name in solvers:
@@ -289,7 +290,7 @@ def case_degenerate(quick: bool) -> None:
                                             bounds=bounds, ftol=1e-15, xtol=1e-15,
                                             gtol=1e-15),
     }
-    results = {name: [] for name in solvers}
+    results: dict[str, list[Any]] = {name: [] for name in solvers}
 
     def work(name):
         results[name] = [solvers[name](y) for y in data]

@@ -20,8 +20,8 @@ import numpy as np
 
 from . import iterative_certificate as certificate, stopping
 from .events import IterativeCertificate, StopTestFired
-from .problem import Problem
-from .result import FitResult, IterationRecord, StopReason
+from .problem import ProblemLike
+from .result import EventRecord, FitResult, IterationRecord, StopReason
 from .linalg import column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
 from .sparse_linalg import all_finite
@@ -58,7 +58,7 @@ def _active_mask(x: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _jacobian_kind(problem: Problem, refined: bool) -> str:
+def _jacobian_kind(problem: ProblemLike, refined: bool) -> str:
     """How the problem's Jacobian is computed ('exact' for a callable), for its accuracy
     (:func:`trustfit.core.stopping.jacobian_noise`); ``refined``: the polish's 5-point one."""
     jac = getattr(problem, "_jac", None)
@@ -130,7 +130,7 @@ class LoopState:
         _notify(self.options.callback, self.wants_result, self.it, record, self.scale)
 
 
-def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
+def run(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globalization, method: str,
         options: LoopOptions, phases: Sequence[Callable[[LoopState], None]] = ()) -> FitResult:
     """Run the loop, then each of ``phases`` on its final state, then certify and build the
     result. Floating-point warnings are off inside it: an overflow at a wild trial point is a
@@ -142,7 +142,7 @@ def run(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization,
         return _finish(state, method)
 
 
-def _iterate(problem: Problem, x0: np.ndarray, strategy: StepStrategy, globalization,
+def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globalization,
              options: LoopOptions) -> LoopState:
     f0, J0 = problem.start(x0)  # NonFiniteStart (a ValueError) where nothing is finite
 
@@ -270,7 +270,7 @@ def _finish(state: LoopState, method: str) -> FitResult:
     problem, scale, x0, options = state.problem, state.scale, state.x0, state.options
     make_iterate, it, nit, refined = state.make_iterate, state.it, state.nit, state.refined
     reason, value, history = state.reason, state.value, state.history
-    events: list[StopTestFired] = []
+    events: list[EventRecord] = []
     if reason.converged:
         # Over the free variables: at an active bound the residual may keep a share along it.
         tolerance = {StopReason.GRADIENT: options.gtol, StopReason.STEP: options.xtol,
@@ -303,8 +303,8 @@ def _finish(state: LoopState, method: str) -> FitResult:
                                                                                    problem, scale),
         grad=scale.up2(it.g), optimality=scale.up2(it.grad_norm), active_mask=_active_mask(it.x, problem.lb, problem.ub),
         nfev=problem.nfev, njev=problem.njev, nit=nit, method=method, stop_reason=reason,
-        stop_value=value, history=history, nfev_fd=problem.nfev_fd, x0=x0.copy(),
-        bounds=(problem.lb.copy(), problem.ub.copy()), events=events)
+        stop_value=value, history=tuple(history), nfev_fd=problem.nfev_fd, x0=x0.copy(),
+        bounds=(problem.lb.copy(), problem.ub.copy()), events=tuple(events))
     if options.verbose >= 1:
         print(result.message)
         print(f"Function evaluations {result.nfev}, final cost {result.cost:.4e}, "

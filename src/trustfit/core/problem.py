@@ -19,7 +19,7 @@ Every evaluation of the user's function goes through :class:`Problem`, which
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -86,6 +86,37 @@ def _where_not_finite(J: np.ndarray, cols: np.ndarray, problem: "Problem") -> st
         row = int(np.argmax(~np.isfinite(J[:, c])))
         parts.append(f"{label} first at residual index {row}")
     return "; ".join(parts)
+
+
+class ProblemLike(Protocol):
+    """What the loop, the steps and the polish use of a problem: a :class:`Problem` or a
+    wrapper that passes the rest through to one (:class:`~trustfit.core.scaling.ScaledProblem`,
+    :class:`~trustfit.core.loss.RobustProblem`)."""
+
+    @property
+    def lb(self) -> np.ndarray: ...
+    @property
+    def ub(self) -> np.ndarray: ...
+    @property
+    def nfev(self) -> int: ...
+    @property
+    def njev(self) -> int: ...
+    @property
+    def nfev_fd(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def max_nfev(self) -> int | None: ...
+    @property
+    def budget_left(self) -> int | None: ...
+    @property
+    def refinable(self) -> bool: ...
+
+    def residuals(self, x: np.ndarray, /) -> np.ndarray: ...
+
+    def jacobian(self, x: np.ndarray, f: np.ndarray, /, refined: bool = False) -> np.ndarray: ...
+
+    def start(self, x0: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Problem:
@@ -208,6 +239,8 @@ class Problem:
             J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
             if hasattr(J, "toarray"):  # scipy.sparse
                 J = J.toarray()
+            # f came from residuals(), whose first call sets m
+            assert self.m is not None
             return real_jacobian(J, self.m, self.n)
         def fun(point: np.ndarray) -> np.ndarray:
             return self._checked_call(point, allow_complex=self._jac == "cs")

@@ -18,7 +18,7 @@ import numpy as np
 
 from .linalg import SVDSolver, column_norms
 from .sparse_linalg import select_columns
-from .problem import Problem
+from .problem import ProblemLike
 from .stopping import gradient_cosine
 
 
@@ -73,6 +73,7 @@ class Iterate:
 
     @property
     def free_norms(self) -> np.ndarray:
+        assert self.norms is not None  # __post_init__ fills it in
         return self.norms if self.all_free else self.norms[self.free]
 
     @property
@@ -154,7 +155,7 @@ class Trial:
 
     A trial with non-finite residuals has ``cost = inf`` and is never accepted."""
 
-    def __init__(self, problem: Problem, x: np.ndarray, f: np.ndarray | None = None,
+    def __init__(self, problem: ProblemLike, x: np.ndarray, f: np.ndarray | None = None,
                  J: np.ndarray | None = None, refined: bool = False):
         self.problem = problem
         self.x = x
@@ -211,7 +212,7 @@ class StepStrategy:
     def start(self, it: Iterate) -> None:
         """Initialise the damping / radius from the first iterate."""
 
-    def propose(self, it: Iterate, problem: Problem) -> Step:
+    def propose(self, it: Iterate, problem: ProblemLike) -> Step:
         raise NotImplementedError
 
     def update(self, it: Iterate, step: Step, outcome: Outcome) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from ..core.vocabulary import Iterate, Outcome, Step, Trial
 
 
@@ -20,7 +20,7 @@ class ArmijoBacktracking:
     def __init__(self, c: float = 1e-4, shrink: float = 0.5, max_halvings: int = 60):
         self.c, self.shrink, self.max_halvings = c, shrink, max_halvings
 
-    def try_step(self, problem: Problem, it: Iterate, step: Step) -> Outcome:
+    def try_step(self, problem: ProblemLike, it: Iterate, step: Step) -> Outcome:
         alpha = 1.0
         trial = None
         s = np.zeros_like(it.x)

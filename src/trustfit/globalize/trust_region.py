@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from ..core.vocabulary import Iterate, Outcome, Step, Trial
 
 
 class TrustRegionTest:
-    def try_step(self, problem: Problem, it: Iterate, step: Step) -> Outcome:
+    def try_step(self, problem: ProblemLike, it: Iterate, step: Step) -> Outcome:
         x_new = np.clip(it.x + step.h, it.lb, it.ub)
         s = x_new - it.x
         trial = Trial(problem, x_new)

@@ -18,7 +18,7 @@ from ..core.events import BudgetReached, MethodSwitch, StartRejected
 from ..core.loop import LoopOptions, run
 from ..core.loss import Loss, RobustProblem
 from ..core.parallel_differences import use_workers
-from ..core.problem import NonFiniteStart, Problem
+from ..core.problem import NonFiniteStart, Problem, ProblemLike
 from ..core.result import FitResult, StopReason
 from ..core.sparse_linalg import is_large
 from ..globalize import ArmijoBacktracking, TrustRegionTest
@@ -96,13 +96,15 @@ def _dense_polish(state) -> None:
         polish_phase(state)
 
 
-def _budget_stop(result: FitResult, problem: Problem) -> dict[str, Any]:
+def _budget_stop(result: FitResult, problem: ProblemLike) -> dict[str, Any]:
     """The run tried to evaluate past ``max_nfev`` and the problem refused (see
     :class:`~trustfit.core.problem.Problem`): the refused trial was never a real point, so no
     decision taken on it stands. The run stops with ``MAX_NFEV`` at its last evaluated
     point, as it would have had the budget been checked before that trial. Returns the
     fields of the result that change."""
     history, events = result.history, result.events
+    # only called when the problem refused an evaluation, which needs a max_nfev budget
+    assert problem.max_nfev is not None
     if history and history[-1].nfev >= problem.max_nfev:
         history = history[:-1] + (dataclasses.replace(
             history[-1], note="max_nfev reached: the trial point was not evaluated"),)
@@ -143,7 +145,7 @@ def make_run_once(fun: Callable[..., Any], x0: np.ndarray, jac: Callable[..., An
 
     def run_method(name: str, start: np.ndarray, opts: LoopOptions) -> FitResult:
         """One run of the driver loop with one method, fresh counters and strategy."""
-        problem = (Problem if large is None else large.problem)(
+        problem: Problem | RobustProblem = (Problem if large is None else large.problem)(
             fun, n, jac, lb, ub, args, kwargs, step, max_nfev=opts.max_nfev)
         if workers is not None:
             use_workers(problem, workers)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core import linalg, stopping
 from ..core.linalg import LARGE
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from ..core.loop import LoopState
 from ..core.result import IterationRecord
 from ..core.vocabulary import Iterate, Trial
@@ -81,7 +81,7 @@ def jacobian_error_offset(it: Iterate, noise: float) -> float:
     return noise * linalg.norm2(it.f) / (float(kept[-1]) ** 2 * size)
 
 
-def polish_adds_digits(problem: Problem, it: Iterate) -> tuple[bool, np.ndarray]:
+def polish_adds_digits(problem: ProblemLike, it: Iterate) -> tuple[bool, np.ndarray]:
     """Whether the polish can add digits at the loop's final point, measured there at no
     cost in evaluations: the Gauss-Newton step from the Jacobian in hand is not yet at
     rounding level (:func:`_at_rounding`: the loop stopped before the model's minimum), or
@@ -97,7 +97,7 @@ def polish_adds_digits(problem: Problem, it: Iterate) -> tuple[bool, np.ndarray]
             and jacobian_error_offset(it, stopping.jacobian_noise("2-point")) > DIGITS_TARGET), h
 
 
-def polish(problem: Problem, it: Iterate, make_iterate: Callable[..., Iterate],
+def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterate],
            first_iteration: int) -> tuple[Iterate, list[IterationRecord]]:
     records: list[IterationRecord] = []
     needed, _ = polish_adds_digits(problem, it)

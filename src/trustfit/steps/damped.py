@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 from .lm_rules import MU_ROOM, damping_exhausted, damping_start, nielsen_accept, nielsen_reject
 
@@ -81,13 +81,13 @@ class LevenbergMarquardt(StepStrategy):
         self._mu = initial_damping(it, self.tau)
         self._nu = 2.0
 
-    def propose(self, it: Iterate, problem: Problem) -> Step:
+    def propose(self, it: Iterate, problem: ProblemLike) -> Step:
         z = it.svd.damped(self._mu)
         if self.accel:
             z = self._accelerate(it, problem, z)
         return Step(it.unscale(z), "LM", GaussNewtonModel(it.g, it.J))
 
-    def _accelerate(self, it: Iterate, problem: Problem, z: np.ndarray) -> np.ndarray:
+    def _accelerate(self, it: Iterate, problem: ProblemLike, z: np.ndarray) -> np.ndarray:
         """``v + a/2`` (module docstring), or ``v`` when the correction is not trusted."""
         v = it.unscale(z)
         x_probe = it.x + self.accel_h * v

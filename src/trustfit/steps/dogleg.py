@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Dogleg(StepStrategy):
         r0 = float(np.linalg.norm(it.D * it.x))
         self._radius = r0 if r0 > 0.0 and math.isfinite(r0) else 1.0
 
-    def propose(self, it: Iterate, problem: Problem) -> Step:
+    def propose(self, it: Iterate, problem: ProblemLike) -> Step:
         Js = it.scaled_jacobian
         gs = Js.T @ it.f
         Jg = Js @ gs

@@ -7,13 +7,13 @@ The length is chosen by the line search (:mod:`trustfit.globalize.line_search`).
 """
 from __future__ import annotations
 
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from .base import GaussNewtonModel, Iterate, Step, StepStrategy
 
 
 class GaussNewton(StepStrategy):
     name = "gn"
 
-    def propose(self, it: Iterate, problem: Problem) -> Step:
+    def propose(self, it: Iterate, problem: ProblemLike) -> Step:
         h = it.unscale(it.svd.gauss_newton())
         return Step(h, "GN", GaussNewtonModel(it.g, it.J))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from ..core.linalg import solve_spd
-from ..core.problem import Problem
+from ..core.problem import ProblemLike
 from .base import Iterate, QuadraticModel, Step, StepStrategy
 from .damped import LevenbergMarquardt
 
@@ -73,7 +73,7 @@ class Hybrid(StepStrategy):
         self.mode = "LM"
         self._count = 0
 
-    def propose(self, it: Iterate, problem: Problem) -> Step:
+    def propose(self, it: Iterate, problem: ProblemLike) -> Step:
         if self.mode == "LM":
             return self.lm.propose(it, problem)
         free = it.free

@@ -125,7 +125,7 @@ def _stuck_parameters(result: FitResult) -> list[int]:
     return [j for j in findings[0].parameters if result.x[j] != result.x0[j]]
 
 
-def _fmt(x: np.ndarray) -> str:
+def _fmt(x: np.ndarray | None) -> str:
     return np.array2string(np.asarray(x), precision=4, separator=", ", max_line_width=10**6)
 
 
@@ -183,8 +183,10 @@ def rescue(run_once: Callable[..., FitResult], result: FitResult,
         left_it = None if max_iter is None else max_iter - sum(r.nit for r in runs)
         short = None
         if left is not None and left < 10 * (x0.size + 1):
+            assert max_nfev is not None  # left is set only under a max_nfev
             short = BudgetLeft("max_nfev", left, max_nfev)
         elif left_it is not None and left_it < x0.size + 1:
+            assert max_iter is not None  # left_it is set only under a max_iter
             short = BudgetLeft("max_iter", left_it, max_iter)
         if short is not None and k == 1:
             return dataclasses.replace(result, events=(*result.events, RescueNotStarted(
@@ -246,6 +248,6 @@ def _combine(runs: list[FitResult], best: FitResult, events: list[Event],
                                                restart=k))
         offset += r.nit
     return dataclasses.replace(
-        best, history=history, nit=sum(r.nit for r in runs), nfev=sum(r.nfev for r in runs),
+        best, history=tuple(history), nit=sum(r.nit for r in runs), nfev=sum(r.nfev for r in runs),
         njev=sum(r.njev for r in runs), nfev_fd=sum(r.nfev_fd for r in runs),
         x0=x0.copy(), events=(*runs[0].events, *events))
