@@ -174,7 +174,8 @@ def test_callback_with_x_only():
     r = fit(callback=lambda x: xs.append(x))
     # As SciPy 1.16+: once per accepted step (a rejected step leaves x unchanged).
     accepted = sum(h.accepted for h in r.history)
-    assert r.nit > accepted > 0 and len(xs) == accepted and np.array_equal(xs[-1], r.x)
+    # (nit >= accepted: whether any step is rejected on the way depends on the BLAS kernel)
+    assert r.nit >= accepted > 0 and len(xs) == accepted and np.array_equal(xs[-1], r.x)
 
 
 def test_verbose_two_prints_one_line_per_iteration(capsys):
