@@ -17,7 +17,6 @@ only, and ``result.events`` says so.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -36,25 +35,13 @@ from ..core.events import JacobianReevaluated
 from ..core.problem import real_jacobian
 from ..core.result import FitResult, StopReason
 from . import _curve_fit_args as conventions
+from ._shared import signature_names
 
 
 class FitWarning(OptimizeWarning):
     """A fit returned an answer that needs care (for example a rank-deficient covariance).
     A subclass of SciPy's ``OptimizeWarning`` (itself a ``UserWarning``), so filters written
     for SciPy's warnings catch trustfit's."""
-
-
-def _signature_names(f: Callable) -> tuple[str, ...] | None:
-    """Parameter names of ``f(x, p1, p2, ...)``; ``None`` for ``f(x, *p)``."""
-    try:
-        params = list(inspect.signature(f).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return None
-    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
-                                                         p.POSITIONAL_OR_KEYWORD)]
-    return tuple(positional[1:])
 
 
 def _real_array(name: str, value: Any) -> np.ndarray:
@@ -139,7 +126,7 @@ def _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, metho
     loss = conventions.robust_loss(kwargs)
     xdata, ydata, keep = _clean(xdata, ydata, nan_policy, check_finite)
     sigma = conventions.omit_sigma(sigma, keep)
-    names = param_names if param_names is not None else _signature_names(f)
+    names = param_names if param_names is not None else signature_names(f)
     if p0 is None:
         count = len(param_names) if param_names is not None else conventions.parameter_count(f)
         p0 = conventions.feasible_start(bounds, count)

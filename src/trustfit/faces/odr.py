@@ -18,8 +18,6 @@ is the pseudo-inverse of :func:`trustfit.analysis.uncertainty.covariance`, flagg
 """
 from __future__ import annotations
 
-import inspect
-import warnings
 from collections.abc import Callable, Sequence
 import dataclasses
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from ..kinds.odr_loop import NonFiniteOdrStart, OdrModel, OdrRun, run
 from ..solve.methods import ROUNDING_LEVEL
 from ..strategies.multistart import StartDesign
 from ..strategies.rescue import rescue as rescue_layer
+from ._shared import curve_fit_return, signature_names
 from .least_squares import solve_with_design
 
 
@@ -58,17 +57,6 @@ class ODRResult(OdrRun):
     stderr: np.ndarray | None = None
     rank_deficient: bool = False
     res_var: float = float("nan")
-
-
-def _names(f: Callable) -> tuple[str, ...] | None:
-    try:
-        params = list(inspect.signature(f).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(q.kind == q.VAR_POSITIONAL for q in params):
-        return None
-    return tuple(q.name for q in params
-                 if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))[1:]
 
 
 def _real(name: str, value: Any) -> np.ndarray:
@@ -166,7 +154,7 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
             raise ValueError(f"sigma must be a scalar or have shape ({m},) with sigma_x "
                              f"(a covariance matrix of y is not supported), got {sy.shape}.")
     sx = _sigma_x(sigma_x, k, m)
-    names: Sequence[str] | None = param_names if param_names is not None else _names(f)
+    names: Sequence[str] | None = param_names if param_names is not None else signature_names(f)
     if implicit is True and param_names is None and names is not None:
         names = names[1:]  # g(x, y, *p)
     if p0 is None:
@@ -301,15 +289,4 @@ def odr_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     result = odr(f, xdata, ydata, p0, sigma, sigma_x, absolute_sigma, jac=jac, **kwargs)
     if full_output is None:
         return result
-    degenerate = result.stop_reason is StopReason.DEGENERATE
-    if not (result.success or degenerate):
-        raise RuntimeError(f"Optimal parameters not found: {result.message}")
-    if result.rank_deficient or degenerate:
-        # the warning carries the event record itself (warn takes any message object)
-        warnings.warn(result.events[-1] if result.rank_deficient  # type: ignore[arg-type]
-                      else result.message, warning, stacklevel=3)
-    if not full_output:
-        return result.x, result.pcov
-    infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,
-                "result": result}
-    return result.x, result.pcov, infodict, result.message, result.status
+    return curve_fit_return(result, full_output, warning)

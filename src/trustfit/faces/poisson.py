@@ -20,8 +20,6 @@ deviance and Pearson p-values.
 """
 from __future__ import annotations
 
-import inspect
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,9 +32,10 @@ from ..core import validate as check
 from ..core.differentiation import finite_difference_jacobian
 from ..core.problem import real_jacobian
 from ..core.events import CovariancePseudoInverse
-from ..core.result import FitResult, StopReason
+from ..core.result import FitResult
 from ..kinds import poisson
 from ..strategies.multistart import StartDesign
+from ._shared import curve_fit_return, signature_names
 from .least_squares import solve_with_design
 
 
@@ -84,17 +83,6 @@ def _counts(ydata: Any) -> np.ndarray:
     return y
 
 
-def _names(f: Callable) -> tuple[str, ...] | None:
-    try:
-        params = list(inspect.signature(f).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(q.kind == q.VAR_POSITIONAL for q in params):
-        return None
-    return tuple(q.name for q in params
-                 if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))[1:]
-
-
 def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
                 jac: Callable | str | None = None, bounds: Any = (-np.inf, np.inf),
                 method: str | None = None, param_names: tuple[str, ...] | None = None,
@@ -104,7 +92,7 @@ def poisson_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, *,
     check.function("f", f)
     y = _counts(ydata)
     m = y.size
-    names: Sequence[str] | None = param_names if param_names is not None else _names(f)
+    names: Sequence[str] | None = param_names if param_names is not None else signature_names(f)
     if p0 is None:
         if not names:
             raise ValueError("p0 is needed when f takes its parameters as *args.")
@@ -202,15 +190,4 @@ def poisson_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     result = poisson_fit(f, xdata, ydata, p0, jac=jac, bounds=bounds, method=method, **kwargs)
     if full_output is None:
         return result
-    degenerate = result.stop_reason is StopReason.DEGENERATE
-    if not (result.success or degenerate):
-        raise RuntimeError(f"Optimal parameters not found: {result.message}")
-    if result.rank_deficient or degenerate:
-        # the warning carries the event record itself (warn takes any message object)
-        warnings.warn(result.events[-1] if result.rank_deficient  # type: ignore[arg-type]
-                      else result.message, warning, stacklevel=3)
-    if not full_output:
-        return result.x, result.pcov
-    infodict = {"nfev": result.nfev, "fvec": result.fun, "fjac": result.jac,
-                "result": result}
-    return result.x, result.pcov, infodict, result.message, result.status
+    return curve_fit_return(result, full_output, warning)
