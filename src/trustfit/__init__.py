@@ -1,7 +1,6 @@
 """trustfit: nonlinear least squares and curve fitting that gets the right answer, and says
 why when it can't."""
 from .analysis.diagnostics import Diagnosis, Finding, diagnose
-from .batch import BatchResult, fit_batch
 from .core.result import FitResult, IterationRecord, StopReason
 from .faces.curve_fit import FitWarning, curve_fit, fit
 from .faces.least_squares import DEFAULT_METHOD, METHODS, SOLVERS, least_squares, multistart
@@ -13,11 +12,13 @@ __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "
 __version__ = "0.1.0"
 
 # Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
-# ``import trustfit`` stays light: the model layer and the examples are not loaded until asked.
+# ``import trustfit`` stays light: the model layer, the batch layer and the examples are not
+# loaded until asked.
 _LAZY_MODULES = {"models": "models", "reference": "reference", "plots": "plots",
                  "examples": "apps.examples"}
 _LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models",
-               "odr": "faces.odr", "ODRResult": "faces.odr"}
+               "odr": "faces.odr", "ODRResult": "faces.odr",
+               "fit_batch": "batch", "BatchResult": "batch"}
 
 
 def __getattr__(name: str):
