@@ -139,5 +139,7 @@ def main(out: str | Path | None = None) -> int:
             print(f"  wrote {path}")
         print(f"\nthe same fit from the command line (start 1):\n  trustfit fit "
               f"{out / 'textbook.csv'} --model \"{examples.EXPRESSION}\" --x t --y y "
-              f"--p0 x1=-1,x2=1,x3=-10,x4=10 --method hybrid")
+              f"--p0 x1=-1,x2=1,x3=-10,x4=10 --method hybrid\n"
+              f"  (after `make demo` the command is .venv/bin/trustfit, or run "
+              f"`source .venv/bin/activate` first)")
     return 0
