@@ -167,7 +167,8 @@ def test_dask_backed_dataarray_is_lazy_and_equal(fitted):
     da, ds, _ = fitted
     lazy = fit_batch(MODEL, Y=da.chunk({"row": 2}), p0=P0, dim="t", backend="numpy",
                      compute=False)
-    assert lazy.params.chunks is not None and lazy.stop_reason.chunks is not None
+    assert lazy.params.chunks == ((2, 2, 2), (5,), (3,))
+    assert lazy.stop_reason.chunks == ((2, 2, 2), (5,))
     assert lazy.attrs["trustfit_backend"] == "numpy+dask"
     done = lazy.compute()
     np.testing.assert_array_equal(done.params.values, ds.params.values)

@@ -84,6 +84,10 @@ class DataArrayStack:
         self.lazy = not isinstance(Y.data, np.ndarray) and type(Y.data).__module__.startswith(
             "dask")
         data = Y.transpose(*self.rest, dim).data
+        if self.lazy and data.ndim > 2:
+            # blocks of whole trailing dimensions: a block of the first dimension is then a
+            # contiguous block of rows of the (N, m) stack, and back (no fragmenting reshape)
+            data = data.rechunk({k: -1 for k in range(1, data.ndim)})
         self.Y = data.reshape(self.n_curves, self.m)
         self.x = self._x(xr, x)
         self.sigma = self._per_point("sigma", sigma) if is_dataarray(sigma) else sigma

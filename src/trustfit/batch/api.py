@@ -173,8 +173,8 @@ def fit_batch(
         coordinate is ``x`` unless ``x`` is given.  ``p0`` values and ``sigma`` may be
         DataArrays (broadcast against ``Y``).  Needs the ``xarray`` extra
         (``pip install 'trustfit[xarray]'``).  A dask-backed DataArray is fitted block by
-        block through the dask path (rows of the flattened stack; the DataArray is
-        rechunked so that ``dim`` is one chunk).
+        block through the dask path: its blocks along the first remaining dimension
+        (the others, and ``dim``, are rechunked whole) are blocks of rows of the stack.
 
     Returns
     -------
