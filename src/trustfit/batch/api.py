@@ -20,6 +20,8 @@ Paths
   algorithm vectorized in numpy (:mod:`._fallback`), slower.
 * ``Y`` a dask array: :mod:`._dask` maps the same per-chunk function over row blocks; the
   results equal the in-memory ones exactly.
+* ``Y`` an xarray DataArray with ``dim=``: :mod:`._xarray` flattens it to the (N, m) stack
+  (dask-backed: through the dask path) and returns an ``xarray.Dataset``.
 
 After the main pass, a curve refused as ``STALLED`` while a Gauss-Newton step would still
 remove most of its cost (a near-exact fit stopped by the step test) is continued to the
