@@ -20,6 +20,8 @@ Paths
   algorithm vectorized in numpy (:mod:`._fallback`), slower.
 * ``Y`` a dask array: :mod:`._dask` maps the same per-chunk function over row blocks; the
   results equal the in-memory ones exactly.
+* ``Y`` an xarray DataArray with ``dim=``: :mod:`._xarray` flattens it to the (N, m) stack
+  (dask-backed: through the dask path) and returns an ``xarray.Dataset``.
 
 After the main pass, a curve refused as ``STALLED`` while a Gauss-Newton step would still
 remove most of its cost (a near-exact fit stopped by the step test) is continued to the
@@ -58,6 +60,7 @@ from ._inputs import (  # noqa: F401  (METHODS re-exported)
 from ._model import BatchModel, CompileWarning, as_batch_model  # noqa: F401
 from ._nonfinite import explain_nonfinite
 from ._pass import Spec, alloc
+from ._xarray import is_dataarray
 from .result import DIAGNOSES, STOP_REASONS, BatchResult  # noqa: F401  (re-exported)
 
 
@@ -84,9 +87,9 @@ class _Progress:
 
 def fit_batch(
     model,
-    x,
-    Y,
-    p0,
+    x=None,
+    Y=None,
+    p0=None,
     sigma=None,
     bounds=None,
     method: str = "auto",
@@ -105,7 +108,8 @@ def fit_batch(
     compute: bool = True,
     params=None,
     independent="t",
-) -> BatchResult:
+    dim: str | None = None,
+):
     """Fit one model to each row of ``Y`` independently (Levenberg-Marquardt).
 
     Parameters
@@ -116,8 +120,12 @@ def fit_batch(
         (for a sympy expression: as it prints), as in ``trustfit.models``; ``params=`` sets
         the order explicitly.
     x : (m,) shared by all curves, or (N, m) per curve ((k, m) / (N, k, m) for k
-        independent variables).
-    Y : (N, m) array, or a dask array (then the fit runs chunk-wise with dask).
+        independent variables, in the order of ``independent``).  For a DataArray ``Y``:
+        None (default) for the coordinate of ``dim``, a coordinate name, a DataArray, or
+        a sequence of them (one per independent variable); DataArrays spanning other
+        dimensions too give per-curve x.
+    Y : (N, m) array, a dask array (then the fit runs chunk-wise with dask), or an
+        ``xarray.DataArray`` with ``dim=`` (see below).
     p0 : dict name -> scalar or (N,) array, or an (n,) or (N, n) array.
     sigma : None, scalar, (m,) or (N, m) standard deviations; residuals are
         ``(f - y) / sigma``.
@@ -156,16 +164,41 @@ def fit_batch(
     parallel : run the compiled kernel on all cores (numba ``prange`` over curves).
     progress : True for a progress bar on stderr, or a callable ``(done, total)``.
     compute : dask input only; False returns a :class:`~trustfit.batch._dask.DaskBatch`
-        whose ``.compute()`` gives the BatchResult.
+        whose ``.compute()`` gives the BatchResult (for a dask-backed DataArray: a lazy
+        Dataset, fitted on ``.compute()``/``.load()``).
+    params : the parameters' order (default: as first written in the expression).
+    independent : the independent variables' names, one name or any sequence
+        (``"t"``, ``("x", "y")``, ``["x", "y"]``); with several, ``x`` is (k, m) or
+        (N, k, m) in this order.
+    dim : the fitted dimension of an ``xarray.DataArray`` ``Y`` (the convention of
+        :meth:`xarray.DataArray.curvefit`): every other dimension indexes the curves, its
+        coordinate is ``x`` unless ``x`` is given.  ``p0`` values and ``sigma`` may be
+        DataArrays (broadcast against ``Y``).  Needs the ``xarray`` extra
+        (``pip install 'trustfit[xarray]'``).  A dask-backed DataArray is fitted block by
+        block through the dask path: its blocks along the first remaining dimension
+        (the others, and ``dim``, are rechunked whole) are blocks of rows of the stack.
 
     Returns
     -------
-    BatchResult
+    BatchResult; for a DataArray ``Y``, an ``xarray.Dataset`` over the remaining
+    dimensions (their coordinates and ``Y.attrs`` kept) with ``params`` and ``stderr``
+    (dimension ``param``, coordinate the parameter names), ``cost``, ``success``,
+    ``stop_reason`` and ``diagnosis`` (names, str), ``nit``; the attrs
+    ``trustfit_method``, ``trustfit_backend`` (and ``trustfit_backend_reason``,
+    ``trustfit_nonfinite`` when there is something to say) are added.
 
     Rows of ``Y`` (or of ``sigma``/``x``) with NaN or inf are not fitted: their
     ``stop_reason`` is ``'invalid_data'`` and their parameters are NaN; other rows are
     unaffected.
     """
+    if dim is not None or is_dataarray(Y):
+        return _fit_dataarray(locals())
+    if Y is None or p0 is None:
+        raise TypeError(f"fit_batch: {'Y' if Y is None else 'p0'} is required "
+                        f"(fit_batch(model, x, Y, p0, ...))")
+    if x is None:
+        raise TypeError("x: required for an array Y (only a DataArray Y with dim= takes "
+                        "x from its coordinate)")
     opts = check_options(maxiter=maxiter, gtol=gtol, xtol=xtol, ftol=ftol, tau=tau,
                          chunk_size=chunk_size, method=method, backend=backend)
     if isinstance(bounds, dict):
@@ -206,6 +239,26 @@ def fit_batch(
         observe_kernel_run(N, m, bm.n_params, float(np.mean(res.nit)) if N else 0.0,
                            res.timings["fit_s"])
     return res
+
+
+def _fit_dataarray(args: dict):
+    """``Y`` an xarray DataArray: fit its (N, m) stack, return an ``xarray.Dataset``."""
+    from ._xarray import DataArrayStack  # xarray imported only here (optional extra)
+
+    if args["p0"] is None:
+        raise TypeError("fit_batch: p0 is required (fit_batch(model, x, Y, p0, ...))")
+    stack = DataArrayStack(args.pop("Y"), args.pop("dim"), x=args.pop("x"), p0=args.pop("p0"),
+                           sigma=args.pop("sigma"))
+    keep_lazy = stack.lazy and not args["compute"]
+    args["compute"] = not stack.lazy or args["compute"]
+    model = args.pop("model")
+    res = fit_batch(model, stack.x, stack.Y, stack.p0, stack.sigma, **args)
+    names = res._spec.bm.param_names if keep_lazy else res.param_names
+    notes = {"method": res._spec.method if keep_lazy else res.method,
+             "backend": res._spec.backend + "+dask" if keep_lazy else res.backend,
+             "backend_reason": res._reason if keep_lazy else res.backend_reason,
+             "nonfinite": "" if keep_lazy else "\n".join(res.nonfinite)}
+    return stack.dataset(res, list(names), notes)
 
 
 def _fit_in_memory(spec, X, Y, W, P0, chunk_size, progress=None, t_prepare=0.0):
