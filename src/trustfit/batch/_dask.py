@@ -21,14 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import (
-    check_stack_shape,
-    check_starts_within,
-    prepare_bounds,
-    prepare_p0,
-    prepare_sigma,
-    prepare_x,
-)
+from ._inputs import check_stack_shape, prepare_arrays
 from ._backend import resolve
 from ._certify import succeeded
 from ._chunk import fit_chunk
@@ -98,12 +91,8 @@ def fit_batch_dask(bm, x, Y, p0, *, sigma, bounds, absolute_sigma, maxiter, gtol
     n = bm.n_params
     Y = Y.rechunk({1: -1})
     rows = Y.chunks[0]
-    X = prepare_x(x, bm, N, m)  # x is small unless per-curve; per-curve x is chunked
-    P0 = prepare_p0(p0, bm, N)
-    W = prepare_sigma(sigma, N, m)
-    LB, UB, bounded = prepare_bounds(bounds, bm)
-    if bounded:
-        check_starts_within(P0, LB, UB, bm)
+    # x is small unless per-curve; per-curve x is chunked
+    X, P0, W, LB, UB, bounded = prepare_arrays(x, p0, sigma, bounds, bm, N, m)
     meth, be, why = resolve(bm, method, backend, False, LB, UB, N, m)
     # the options were checked by fit_batch
     spec = Spec(bm, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, bool(absolute_sigma),

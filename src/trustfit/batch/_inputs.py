@@ -237,3 +237,16 @@ def check_starts_within(P0: np.ndarray, LB, UB, bm: BatchModel) -> None:
             f"{bm.param_names[c]}={P0[r, c]} not in [{LB[c]}, {UB[c]}]; starts must be "
             f"within bounds"
         )
+
+
+def prepare_arrays(x, p0, sigma, bounds, bm: BatchModel, N: int, m: int):
+    """``x``, ``p0``, ``sigma`` and ``bounds`` of a stack of N curves of m points, checked
+    and converted for the kernel (one reading for the in-memory and the dask path):
+    ``X, P0, W, LB, UB, bounded``; starts outside finite bounds are refused."""
+    X = prepare_x(x, bm, N, m)
+    P0 = prepare_p0(p0, bm, N)
+    W = prepare_sigma(sigma, N, m)
+    LB, UB, bounded = prepare_bounds(bounds, bm)
+    if bounded:
+        check_starts_within(P0, LB, UB, bm)
+    return X, P0, W, LB, UB, bounded

@@ -17,6 +17,10 @@ source had been one module, numba's disk cache for it lives beside the generated
 trustfit's private folder (:mod:`._cache`), named by the SHA-256 of the generated source,
 and that source names the SHA-256 of these modules (:func:`sources_digest`): a changed
 kernel module is a new cache entry, never a stale one.
+
+An entry point that differs from another only by the function it calls (the lanes' entry
+points: the rows' split into blocks, another block fitter) is declared with
+:func:`entry_variant`: one body, compiled once per variant with that name rebound.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import ast
 import hashlib
 import importlib
 import types
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
-__all__ = ["bind_kernel", "kernel", "method_modules", "sources_digest"]
+__all__ = ["bind_kernel", "entry_variant", "kernel", "method_modules", "sources_digest"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +45,8 @@ _SLOTS = "_kernel_slots"
 # Levenberg-Marquardt's shared rules (plain functions, also the single fit's), compiled
 # inline beside the kernel functions with these options
 _RULES = "trustfit.steps.lm_rules"
+# the kernel option of an entry_variant naming its rebound globals (not a numba option)
+_REBIND_OPTION = "rebind"
 _RULE_OPTIONS: dict[str, Any] = {"_nrt": False, "fastmath": False, "nogil": True, "error_model": "numpy",
                  "inline": "always"}
 
@@ -54,6 +60,21 @@ def kernel(**options: Any) -> Callable[[F], F]:
         return func
 
     return mark
+
+
+def entry_variant(base: F, name: str, **slots: str) -> F:
+    """The kernel function ``name``: ``base`` (same code, same numba options) with each
+    global name of ``slots`` resolved to another kernel function of the generated module,
+    e.g. the same split of the rows into blocks with another block fitter.
+    :func:`bind_kernel` compiles it under its own name, so it has its own numba
+    specializations and its own disk-cache entry."""
+    code = base.__code__.replace(co_name=name, co_qualname=name)
+    variant = types.FunctionType(code, base.__globals__, name, base.__defaults__,
+                                 base.__closure__)
+    variant.__qualname__ = name
+    options = {**getattr(base, "__kernel_options__"), _REBIND_OPTION: tuple(sorted(slots.items()))}
+    setattr(variant, "__kernel_options__", options)
+    return cast(F, variant)
 
 
 def _module(name: str) -> types.ModuleType:
@@ -152,6 +173,7 @@ def bind_kernel(namespace: dict[str, Any], method: str) -> None:
         obj = getattr(rules, name)
         namespace[name] = (njit(cache=on_disk, **_RULE_OPTIONS)(_rebound(obj, namespace, filename))
                            if callable(obj) else obj)
+    variants = []
     for mod in method_modules(method):
         own = _own_names(mod)
         for name, obj in vars(mod).items():
@@ -167,4 +189,11 @@ def bind_kernel(namespace: dict[str, Any], method: str) -> None:
                 continue
             opts = dict(options)
             cache = opts.pop("cache", True) and on_disk
+            rebind = opts.pop(_REBIND_OPTION, None)
+            if rebind is not None:  # once every kernel function it may name is bound
+                variants.append((name, obj, opts, cache, rebind))
+                continue
             namespace[name] = njit(cache=cache, **opts)(_rebound(obj, namespace, filename))
+    for name, obj, opts, cache, rebind in variants:
+        scope = {**namespace, **{slot: namespace[target] for slot, target in rebind}}
+        namespace[name] = njit(cache=cache, **opts)(_rebound(obj, scope, filename))

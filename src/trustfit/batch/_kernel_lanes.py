@@ -6,7 +6,6 @@
 import math
 
 import numpy as np
-from numba import prange
 
 from trustfit.steps.lm_rules import (
     cost_converged,
@@ -17,8 +16,8 @@ from trustfit.steps.lm_rules import (
     nielsen_reject,
 )
 
-from ._kernel_bind import kernel
-from ._kernel_curves import _curve_results, _reject_row
+from ._kernel_bind import entry_variant, kernel
+from ._kernel_curves import _curve_results, _reject_row, fit_parallel, fit_serial
 from ._kernel_slots import (
     NFACC,
     NGACC,
@@ -334,22 +333,7 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
                     X0[lane, a] = x[a]
 
 
-@kernel(fastmath=False, nogil=True, error_model="numpy", parallel=True)
-def fit_parallel_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                 absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                 out_stats):
-    N = Y.shape[0]
-    nb = (N + block - 1) // block
-    for b in prange(nb):
-        i0 = b * block
-        i1 = min(N, i0 + block)
-        _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
-
-
-@kernel(fastmath=False, nogil=True, error_model="numpy")
-def fit_serial_lanes(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-               out_stats):
-    _fit_lanes(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
+# the entry points: fit_parallel and fit_serial (the same split of the rows into blocks)
+# with _fit_lanes fitting each block
+fit_parallel_lanes = entry_variant(fit_parallel, "fit_parallel_lanes", _fit_range="_fit_lanes")
+fit_serial_lanes = entry_variant(fit_serial, "fit_serial_lanes", _fit_range="_fit_lanes")

@@ -50,11 +50,7 @@ from ._inputs import (  # noqa: F401  (METHODS re-exported)
     check_dtype,
     check_options,
     check_stack_shape,
-    check_starts_within,
-    prepare_bounds,
-    prepare_p0,
-    prepare_sigma,
-    prepare_x,
+    prepare_arrays,
     real_array,
 )
 from ._model import BatchModel, CompileWarning, as_batch_model  # noqa: F401
@@ -220,12 +216,7 @@ def fit_batch(
 
     Y = real_array("Y", Y)
     N, m = check_stack_shape(Y, bm)
-    X = prepare_x(x, bm, N, m)
-    P0 = prepare_p0(p0, bm, N)
-    W = prepare_sigma(sigma, N, m)
-    LB, UB, bounded = prepare_bounds(bounds, bm)
-    if bounded:
-        check_starts_within(P0, LB, UB, bm)
+    X, P0, W, LB, UB, bounded = prepare_arrays(x, p0, sigma, bounds, bm, N, m)
     t0 = time.perf_counter()
     meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
     spec = Spec(bm, LB, UB, bounded, opts["maxiter"], opts["gtol"], opts["xtol"],

@@ -128,23 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--animate", metavar="OUT.gif", default=None,
                      help="write an animation of the fit, one frame per iteration "
                           "(.gif; .mp4 when ffmpeg is installed)")
-    fit.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                     help=argparse.SUPPRESS)
 
     demo = sub.add_parser("demo", help="the textbook example: every method and SciPy side by "
                                        "side, and its pictures with --out")
     demo.add_argument("--out", metavar="DIR", default=None,
                       help="write per start a fit plot, a convergence plot and an animation "
                            "into DIR (created if missing)")
-    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                      help=argparse.SUPPRESS)
 
     from .batch_command import add_arguments as add_batch_arguments
     batch = sub.add_parser("batch", help="fit every curve of an (N, m) .npy / .csv stack "
                                          "with the batch fitter")
     add_batch_arguments(batch)
-    batch.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+    # --debug also after these subcommands (hidden; SUPPRESS: not given there, the main
+    # parser's value stands); not after bench, whose options go to the benchmark
+    for command in (fit, demo, batch):
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=argparse.SUPPRESS)
 
     bench = sub.add_parser("bench", help="benchmarks: nist (the NIST StRD problems), batch",
                            add_help=True)
