@@ -32,6 +32,7 @@ import scipy.optimize as so
 
 import trustfit
 from trustfit.reference import nist
+from trustfit.reference.problems import gross_outliers
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15)
@@ -43,19 +44,11 @@ def _quiet(fn, *a, **k):
         return fn(*a, **k)
 
 
-def _outliers(y, seed, size):
-    rng = np.random.default_rng(seed)
-    y = y.copy()
-    idx = rng.choice(y.size, y.size // 10, replace=False)
-    y[idx] += size * (1.0 + rng.random(idx.size)) * rng.choice([-1.0, 1.0], idx.size)
-    return y
-
-
 def _problems():
     t = np.linspace(0.0, 10.0, 200)
     rng = np.random.default_rng(3)
-    y_line = _outliers(1.5 * t + 2.0 + 0.1 * rng.normal(size=t.size), 1, 10.0)
-    y_exp = _outliers(2.5 * np.exp(-0.4 * t) + 0.3 + 0.02 * rng.normal(size=t.size), 2, 1.0)
+    y_line = gross_outliers(1.5 * t + 2.0 + 0.1 * rng.normal(size=t.size), 1, 10.0)
+    y_exp = gross_outliers(2.5 * np.exp(-0.4 * t) + 0.3 + 0.02 * rng.normal(size=t.size), 2, 1.0)
     return {
         "line": (lambda p: p[0] * t + p[1] - y_line, [0.0, 0.0], (0.1, 1.0)),
         "exponential": (lambda p: p[0] * np.exp(-p[1] * t) + p[2] - y_exp, [1.0, 1.0, 0.0],

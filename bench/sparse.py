@@ -34,24 +34,10 @@ import scipy.sparse as sp
 from scipy.optimize import least_squares as scipy_least_squares
 
 import trustfit
+from trustfit.reference.problems import broyden_tridiagonal as broyden
 
 
 # --- problems ----------------------------------------------------------------------------------
-def broyden(n: int):
-    def fun(x):
-        f = (3.0 - 2.0 * x) * x + 1.0
-        f[1:] -= x[:-1]
-        f[:-1] -= 2.0 * x[1:]
-        return f
-
-    def jac(x):
-        return sp.diags([-np.ones(n - 1), 3.0 - 4.0 * x, -2.0 * np.ones(n - 1)], [-1, 0, 1],
-                        format="csr")
-
-    pattern = sp.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="csr")
-    return fun, jac, pattern, -np.ones(n)
-
-
 def rosenbrock(n: int):
     def fun(x):
         f = np.empty(n)

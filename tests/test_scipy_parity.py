@@ -14,25 +14,17 @@ import trustfit
 from trustfit import FitWarning, StopReason
 from trustfit.core.loss import make_loss
 from trustfit.core.scaling import Scaling
+from trustfit.reference.problems import gross_outliers
 from trustfit.reference import nist
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=20000)
 
 
-def _outliers(y, seed, size):
-    """10 % of the points moved by gross errors (the same points and sizes every run)."""
-    rng = np.random.default_rng(seed)
-    y = y.copy()
-    idx = rng.choice(y.size, y.size // 10, replace=False)
-    y[idx] += size * (1.0 + rng.random(idx.size)) * rng.choice([-1.0, 1.0], idx.size)
-    return y
-
-
 T = np.linspace(0.0, 10.0, 60)
 _rng = np.random.default_rng(3)
-Y_LINE = _outliers(1.5 * T + 2.0 + 0.1 * _rng.normal(size=T.size), 1, 10.0)
-Y_EXP = _outliers(2.5 * np.exp(-0.4 * T) + 0.3 + 0.02 * _rng.normal(size=T.size), 2, 1.0)
+Y_LINE = gross_outliers(1.5 * T + 2.0 + 0.1 * _rng.normal(size=T.size), 1, 10.0)
+Y_EXP = gross_outliers(2.5 * np.exp(-0.4 * T) + 0.3 + 0.02 * _rng.normal(size=T.size), 2, 1.0)
 
 
 def line(p):

@@ -12,26 +12,12 @@ from scipy.optimize import least_squares as scipy_least_squares
 from scipy.sparse.linalg import LinearOperator
 
 import trustfit
+from trustfit.reference.problems import broyden_tridiagonal as broyden
 from trustfit.core.events import IterativeCertificate
 from trustfit.core.differentiation import finite_difference_jacobian
 from trustfit.core.grouped_differences import GroupedDifferences, sparsity_pattern
 
 TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15)
-
-
-def broyden(n):
-    def fun(x):
-        f = (3.0 - 2.0 * x) * x + 1.0
-        f[1:] -= x[:-1]
-        f[:-1] -= 2.0 * x[1:]
-        return f
-
-    def jac(x):
-        return sp.diags([-np.ones(n - 1), 3.0 - 4.0 * x, -2.0 * np.ones(n - 1)], [-1, 0, 1],
-                        format="csr")
-
-    pattern = sp.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="csr")
-    return fun, jac, pattern, -np.ones(n)
 
 
 class DenseRefusingOperator(LinearOperator):
