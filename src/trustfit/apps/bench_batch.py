@@ -133,10 +133,11 @@ def scipy_fn(name):
     return f, jac
 
 
-def scipy_loop(name, t, Y, p0):
+def curve_fit_loop(f, x, Y, p0, jac=None):
+    """SciPy's ``curve_fit(method='lm')`` on each row of ``Y`` from ``p0``: the wall time and
+    each curve's cost ``1/2 ||f - y||^2`` (NaN where SciPy found no optimum)."""
     from scipy.optimize import OptimizeWarning, curve_fit
 
-    f, jac = scipy_fn(name)
     cost = np.full(Y.shape[0], np.nan)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -144,12 +145,18 @@ def scipy_loop(name, t, Y, p0):
         warnings.simplefilter("ignore", RuntimeWarning)
         for i in range(Y.shape[0]):
             try:
-                p, _ = curve_fit(f, t, Y[i], p0=p0, jac=jac, method="lm")
-                r = f(t, *p) - Y[i]
+                p, _ = curve_fit(f, x, Y[i], p0=p0, jac=jac, method="lm")
+                r = f(x, *p) - Y[i]
                 cost[i] = 0.5 * r @ r
             except RuntimeError:  # "Optimal parameters not found": max nfev
                 pass
     return time.perf_counter() - t0, cost
+
+
+def scipy_loop(name, t, Y, p0):
+    """:func:`curve_fit_loop` with the benchmark model ``name``'s analytic Jacobian."""
+    f, jac = scipy_fn(name)
+    return curve_fit_loop(f, t, Y, p0, jac)
 
 
 def scipy_reference(name, t, Y, start, **tol):
