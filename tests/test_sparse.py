@@ -307,13 +307,44 @@ def test_bounds_with_a_sparse_jacobian_match_scipy():
     np.testing.assert_allclose(r.x, peer.x, rtol=1e-6, atol=1e-8)
 
 
-def test_covariance_of_a_sparse_fit_is_refused_in_words_not_formed():
+def test_curve_fit_with_jac_sparsity_gives_scipys_dense_pcov():
+    # The covariance densifies a sparse Jacobian of affordable size: the same pcov as SciPy's
+    # dense curve_fit at tight tolerances (an independent reference).
+    from scipy.optimize import curve_fit as scipy_curve_fit
+    t = np.linspace(0, 10, 60)
+    y = 3.0 * np.exp(-0.5 * t) + 0.2 + 0.01 * np.sin(7 * t)
+
+    def f(t, a, k, c):
+        return a * np.exp(-k * t) + c
+
+    p, C = trustfit.curve_fit(f, t, y, p0=[1, 1, 0], jac_sparsity=np.ones((60, 3)))
+    q, D = scipy_curve_fit(f, t, y, p0=[1, 1, 0], method="trf", **TIGHT)
+    np.testing.assert_allclose(p, q, rtol=1e-7)
+    np.testing.assert_allclose(C, D, rtol=1e-5)
+
+
+def test_covariance_of_an_operator_jacobian_is_its_dense_one():
+    fun, jac, _, x0 = broyden(30)
+    r = trustfit.least_squares(fun, x0, jac=lambda x: DenseRefusingOperator(jac(x).toarray()))
+    assert isinstance(r.jac, LinearOperator)
+    C = trustfit.analysis.uncertainty.covariance(r, absolute_sigma=True)
+    J = jac(r.x).toarray()
+    np.testing.assert_allclose(C.matrix, np.linalg.inv(J.T @ J), rtol=1e-8, atol=1e-12)
+
+
+def test_too_large_a_sparse_fit_reports_values_and_why_no_errors(monkeypatch):
+    from trustfit.analysis import uncertainty
     fun, jac, _, x0 = broyden(50)
     r = trustfit.least_squares(fun, x0, jac=jac)
-    with pytest.raises(ValueError, match="covariance of a fit with a sparse"):
-        trustfit.analysis.uncertainty.covariance(r)
-    dense = trustfit.analysis.uncertainty.covariance(r, jac=r.jac.toarray())
-    assert dense.rank == 50
+    monkeypatch.setattr(uncertainty, "DENSE_COVARIANCE_N", 40)
+    with pytest.raises(ValueError, match="50 x 50 Jacobian is a csr_matrix"):
+        uncertainty.covariance(r)
+    text = r.report()
+    assert "Standard errors: none; the covariance of this fit is not formed" in text
+    assert f"{'x[0]':<9}  {r.x[0]:>14.7g}" in text
+    assert "... 40 more" in text
+    assert "not formed" in r._repr_html_()
+    assert uncertainty.covariance(r, jac=r.jac.toarray()).rank == 50
 
 
 def test_multistart_and_rescue_accept_a_sparse_fit():

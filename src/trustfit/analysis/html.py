@@ -11,6 +11,7 @@ import numpy as np
 from ..core import validate as check
 from .diagnostics import NULL_COMPONENT, diagnose
 from .html_parts import escape, findings_html, number, table, wrap
+from ..core.sparse_linalg import is_large
 from .uncertainty import confidence_intervals, covariance, goodness_of_fit
 
 __all__ = ["fit_result_html"]
@@ -24,13 +25,22 @@ def fit_result_html(result, meaning: dict[str, str]) -> str:
     with np.errstate(all="ignore"):
         names = check.param_names(result.param_names, result.x.size)
         names = names if names is not None else [f"x[{j}]" for j in range(result.x.size)]
-        cov = covariance(result)
-        ci = confidence_intervals(result, LEVEL, cov=cov)
+        try:
+            cov = covariance(result)
+        except ValueError:  # a sparse Jacobian too large to densify: values only
+            if not is_large(result.jac):
+                raise
+            cov = None
+        ci = confidence_intervals(result, LEVEL, cov=cov) if cov is not None else None
         gof = goodness_of_fit(result)
         undetermined = (np.any(np.abs(cov.null_space) >= NULL_COMPONENT, axis=1)
-                        if cov.rank_deficient else np.zeros(len(names), dtype=bool))
+                        if cov is not None and cov.rank_deficient
+                        else np.zeros(len(names), dtype=bool))
         rows = []
         for j, name in enumerate(names):
+            if cov is None or ci is None:
+                rows.append([escape(name), number(result.x[j], 8), "not formed", "-"])
+                continue
             if undetermined[j]:
                 rows.append([escape(name), number(result.x[j], 8), "undetermined", "-"])
                 continue

@@ -24,6 +24,7 @@ from .diagnostics import NULL_COMPONENT, diagnose
 from .uncertainty import confidence_intervals, covariance, goodness_of_fit
 from ..core.events import RescueRestart
 from ..core.result import FitResult
+from ..core.sparse_linalg import is_large
 
 CORRELATION = 0.9
 LEVEL = 0.95
@@ -74,7 +75,12 @@ def report(result: FitResult, full: bool = False) -> str:
 
 def _report(result: FitResult, full: bool) -> str:
     names = _names(result)
-    cov = covariance(result)
+    try:
+        cov = covariance(result)
+    except ValueError as exc:  # a sparse Jacobian too large to densify: values only
+        if not is_large(result.jac):
+            raise
+        return _report_without_covariance(result, full, names, str(exc))
     ci = confidence_intervals(result, LEVEL, cov=cov)
     gof = goodness_of_fit(result)
     diagnosis = diagnose(result)
@@ -155,4 +161,35 @@ def _report(result: FitResult, full: bool) -> str:
                   [e for e in result.events if not isinstance(e, RescueRestart)])
         for e in events:
             lines.append(f"  {e}")
+    return "\n".join(lines)
+
+
+def _report_without_covariance(result: FitResult, full: bool, names: list[str],
+                               why: str) -> str:
+    """The report of a fit whose covariance is not formed (a sparse or operator Jacobian
+    beyond :func:`~trustfit.analysis.uncertainty.dense_jacobian`'s limits): the status, the
+    values and the findings, and why there are no standard errors."""
+    lines: list[str] = []
+    reason = result.stop_reason
+    status = "converged" if result.success else ("usable, not converged" if reason.usable
+                                                 else "not usable")
+    lines.append(f"Fit with method '{result.method}': {status}.")
+    lines.append(f"Stop reason {reason.name}: {result.message}")
+    lines.append(f"  Meaning: {MEANING.get(reason.name, '')}")
+    lines.append(f"Cost {_g(result.cost)} ({result.fun.size} residuals, {result.x.size} "
+                 f"parameters, {result.nit} iterations, {result.nfev} evaluations).")
+    lines.append(f"Standard errors: none; {why}")
+    shown = names if full or len(names) <= 20 else names[:10]
+    width = max(9, max(len(n) for n in shown))
+    lines.append("")
+    lines.append(f"{'Parameter':<{width}}  {'Value':>14}")
+    for j, name in enumerate(shown):
+        lines.append(f"{name:<{width}}  {result.x[j]:>14.7g}")
+    if len(shown) < len(names):
+        lines.append(f"... {len(names) - len(shown)} more (report(full=True) lists them all)")
+    lines.append("")
+    diagnosis = diagnose(result)
+    lines.append("Findings: none." if len(diagnosis) == 0 else "Findings:")
+    for f in diagnosis:
+        lines.append(f"  [{f.severity}] {f.code}: {f.message}")
     return "\n".join(lines)

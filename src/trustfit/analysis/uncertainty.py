@@ -38,10 +38,14 @@ import numpy as np
 import scipy.linalg
 
 from ..core.result import FitResult
-from ..core.sparse_linalg import is_large
+from ..core.sparse_linalg import is_large, kind_of
 from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
+#: A sparse or operator Jacobian is densified for the covariance up to this many parameters
+#: (the covariance is n x n) and entries of J (5e7 float64 = 400 MB, one dense copy).
+DENSE_COVARIANCE_N = 5_000
+DENSE_COVARIANCE_ENTRIES = 50_000_000
 #: Relative accuracy of the Jacobian by how it was computed (``FitResult.jac_method``).
 JACOBIAN_ACCURACY = {"callable": EPS, "cs": EPS, "5-point": EPS ** 0.8,
                      "3-point": EPS ** (2 / 3), "2-point": EPS ** 0.5}
@@ -131,20 +135,38 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     or underflow. Multiplying ``sigma`` (or the data and the Jacobian together) by any power
     of ten leaves the rank, the null space and, up to that factor squared, ``pcov`` the same
     (with ``absolute_sigma=False`` the factors cancel: ``sigma = 1e200`` gives the pcov of
-    ``sigma = 1``). Memory: O(m n), one scaled copy of ``J``; no ``U`` and no m x m array.
+    ``sigma = 1``). Memory: O(m n), one scaled copy of ``J``; no ``U`` and no m x m array. A
+    sparse or operator Jacobian is densified within the limits of :func:`dense_jacobian`.
     Entries beyond the range of floats are ``inf``, quietly: the number is that large.
     """
     with np.errstate(all="ignore"):
         return _covariance(result, absolute_sigma, rcond, jac)
 
 
+def dense_jacobian(J) -> np.ndarray:
+    """``J`` as a dense array. A sparse or ``LinearOperator`` Jacobian is densified when the
+    covariance it serves is affordable: at most :data:`DENSE_COVARIANCE_N` parameters (the
+    covariance itself is a dense ``n x n`` matrix) and :data:`DENSE_COVARIANCE_ENTRIES`
+    entries in ``J`` (the SVD below needs one dense copy); an operator is applied to the
+    ``n`` unit vectors. Beyond that a ``ValueError`` says why and what to do."""
+    if not is_large(J):
+        return np.asarray(J, dtype=float)
+    m, n = J.shape
+    if n > DENSE_COVARIANCE_N or m * n > DENSE_COVARIANCE_ENTRIES:
+        raise ValueError(
+            f"the covariance of this fit is not formed: its {m} x {n} Jacobian is a "
+            f"{kind_of(J)}, and the covariance needs a dense {n} x {n} matrix from a dense "
+            f"copy of J (formed up to {DENSE_COVARIANCE_N} parameters and "
+            f"{DENSE_COVARIANCE_ENTRIES:.0e} entries). Fit a sub-problem with fewer parameters, "
+            f"or pass jac=<a dense Jacobian of the parameters you need> to covariance().")
+    if hasattr(J, "toarray"):
+        return np.asarray(J.toarray(), dtype=float)
+    return np.asarray(J.matmat(np.eye(n)), dtype=float)
+
+
 def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | None,
                 jac: np.ndarray | None) -> Covariance:
-    if is_large(result.jac if jac is None else jac):
-        raise ValueError("the covariance of a fit with a sparse or LinearOperator Jacobian is "
-                         "not formed (it is a dense n x n matrix, from a dense SVD of J); pass "
-                         "jac=<a dense Jacobian> to covariance() for a problem small enough.")
-    J = np.asarray(result.jac if jac is None else jac, dtype=float)
+    J = dense_jacobian(result.jac if jac is None else jac)
     if J.ndim != 2:
         raise ValueError(f"the Jacobian must be a 2-D array, got shape {J.shape}.")
     m, n = J.shape
