@@ -157,9 +157,12 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
     noise = stopping.jacobian_noise(_jacobian_kind(problem, refined=False))
     scaling = Scaling(options.x_scale, x0.size)
 
+    bounded = bool(np.any(np.isfinite(problem.lb)) or np.any(np.isfinite(problem.ub)))
+
     def make_iterate(x, f, J) -> Iterate:
         norms = column_norms(J)  # once per iterate: scaling, tests, factorization, certificate
-        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms)
+        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms,
+                       bounded)
 
     it = make_iterate(x0, f0, J0)
     strategy.start(it)

@@ -53,6 +53,9 @@ class Iterate:
     #: the column norms of ``J`` (all columns), computed once per iterate and shared by the
     #: scaling, the gradient test, the step test, the factorization and the certificate
     norms: np.ndarray | None = None
+    #: False when no variable has a finite bound: every variable is then free, and the
+    #: active-set mask needs no computing (the driver knows it once per run)
+    bounded: bool = True
     cost: float = field(init=False)
     g: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
@@ -61,8 +64,12 @@ class Iterate:
         with np.errstate(all="ignore"):
             self.cost = 0.5 * float(self.f @ self.f)
             self.g = self.J.T @ self.f
-        self.free = free_variables(self.x, self.g, self.lb, self.ub)
-        self.all_free = bool(np.all(self.free))
+        if self.bounded:
+            self.free = free_variables(self.x, self.g, self.lb, self.ub)
+            self.all_free = bool(np.all(self.free))
+        else:
+            self.free = np.ones(self.x.size, dtype=bool)
+            self.all_free = True
         if self.norms is None:
             self.norms = column_norms(self.J)
 
@@ -92,7 +99,8 @@ class Iterate:
     @cached_property
     def grad_norm(self) -> float:
         """``||g||_inf`` over the free variables: the first-order optimality measure."""
-        return float(np.max(np.abs(self.g[self.free]), initial=0.0))
+        return float(np.max(np.abs(self.g if self.all_free else self.g[self.free]),
+                            initial=0.0))
 
     @cached_property
     def gradient_measure(self) -> float:
@@ -105,6 +113,8 @@ class Iterate:
     def scaled_jacobian(self) -> np.ndarray:
         """``J D^{-1}`` restricted to the free variables: a new array on each call, not kept
         with the iterate (m x n that would live as long as it)."""
+        if self.all_free and isinstance(self.J, np.ndarray):  # column-major, as the copy below
+            return np.divide(self.J, self.D, out=np.empty(self.J.shape, order="F"))
         return self.J[:, self.free] / self.D[self.free]
 
     @cached_property
@@ -114,13 +124,15 @@ class Iterate:
         :attr:`equilibrated`. Built from arrays, not from a closure over this iterate: a
         reference cycle would keep every iterate's m x n arrays alive until garbage
         collection (m = 2e5: 16 Jacobians at the peak instead of 8)."""
-        J, D = self.free_jacobian, self.D[self.free]
+        J, D = self.free_jacobian, self.D if self.all_free else self.D[self.free]
         shape = (J.shape[0], J.shape[1])
         return SVDSolver(partial(_scaled_copy, J, D), self.f, self.noise,
                          (J, self.free_norms, D), shape)
 
     def unscale(self, z_free: np.ndarray) -> np.ndarray:
         """Full-length step ``h`` from a step ``z`` in scaled free variables."""
+        if self.all_free:
+            return z_free / self.D
         h = np.zeros_like(self.x)
         h[self.free] = z_free / self.D[self.free]
         return h

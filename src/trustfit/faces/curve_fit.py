@@ -146,7 +146,10 @@ def _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, metho
         kwargs["max_nfev"] = kwargs.pop("maxfev")
 
     def residuals(p):
-        model = check.returned_numbers("f", f(xdata, *p))
+        model = f(xdata, *p)
+        if type(model) is np.ndarray and model.dtype == np.float64 and model.ndim == 1:
+            return whiten(model - ydata)  # the common case, which the checks below pass
+        model = check.returned_numbers("f", model)
         if np.iscomplexobj(model) and not np.iscomplexobj(p):
             raise ValueError("f returned complex values; the model must be real (the "
                              "complex-step Jacobian, jac='cs', is the one place where f is "
