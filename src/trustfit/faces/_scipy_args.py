@@ -8,10 +8,12 @@ import inspect
 import multiprocessing
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+
+if TYPE_CHECKING:  # scipy.optimize is imported by the loop when a callback asks for it
+    from scipy.optimize import OptimizeResult
 
 from ..core.problem import NonFiniteStart
 
