@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 import scipy.linalg
 
+from .quiet import quiet
 from .sparse_linalg import is_large, large_column_norms
 
 EPS = np.finfo(float).eps
@@ -29,10 +30,11 @@ def norm2(v: np.ndarray) -> float:
     """Euclidean norm that neither underflows nor overflows: ``a ||v / a||`` with ``a =
     max |v_i|`` (LAPACK ``dnrm2``'s idea). Residuals of size 1e-160 square to 0 in double
     precision, which would make any cost test call them an exact fit."""
-    v = np.asarray(v, dtype=float).ravel()
+    if not (type(v) is np.ndarray and v.dtype == np.float64 and v.ndim == 1):
+        v = np.asarray(v, dtype=float).ravel()
     if v.size == 0:
         return 0.0
-    with np.errstate(all="ignore"):
+    with quiet():
         square = float(v @ v)
     if 1e-280 < square < 1e280:  # no term can have under- or overflowed: the plain norm
         return math.sqrt(square)
@@ -52,8 +54,12 @@ def column_norms(J: np.ndarray) -> np.ndarray:
     J = np.abs(np.asarray(J, dtype=float))  # the one m x n temporary, worked on in place
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)
-    with np.errstate(all="ignore"):
+    with quiet():
         top = np.max(J, axis=0)
+        if top.size and top.min() > 0.0 and top.max() < np.inf:  # the common case, fewer passes
+            np.divide(J, top, out=J)
+            np.square(J, out=J)
+            return top * np.sqrt(np.sum(J, axis=0))
         safe = np.where((top > 0.0) & np.isfinite(top), top, 1.0)
         np.divide(J, safe, out=J)
         np.square(J, out=J)
@@ -175,9 +181,14 @@ class SVDSolver:
         if s.size == 0 or s[0] == 0.0:
             return np.zeros(n)
         keep = s > self.rcond * s[0]
-        coef = np.zeros_like(s)
-        coef[keep] = (U.T[keep] @ self.r) / s[keep]
+        if keep.all():  # full rank: the same products, without the masked copies
+            coef = (np.ascontiguousarray(U.T) @ self.r) / s
+        else:
+            coef = np.zeros_like(s)
+            coef[keep] = (U.T[keep] @ self.r) / s[keep]
         w = -(Vt.T @ coef)
+        if c.min() > 0.0:
+            return w / c
         return np.where(c > 0.0, w / np.where(c > 0.0, c, 1.0), 0.0)
 
     @cached_property

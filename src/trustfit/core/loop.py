@@ -21,6 +21,7 @@ import numpy as np
 from . import iterative_certificate as certificate, stopping
 from .events import IterativeCertificate, StopTestFired
 from .problem import ProblemLike
+from .quiet import quiet
 from .result import EventRecord, FitResult, IterationRecord, StopReason
 from .linalg import column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
@@ -135,7 +136,7 @@ def run(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globalizat
     """Run the loop, then each of ``phases`` on its final state, then certify and build the
     result. Floating-point warnings are off inside it: an overflow at a wild trial point is a
     rejected step, detected by explicit finiteness checks, never a RuntimeWarning."""
-    with np.errstate(all="ignore"):
+    with quiet():
         state = _iterate(problem, x0, strategy, globalization, options)
         for phase in phases:
             phase(state)

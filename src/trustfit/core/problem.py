@@ -46,6 +46,8 @@ def real_jacobian(J: Any, m: int, n: int) -> np.ndarray:
     the transposed ``(n, m)`` one included (reshaping it would scramble the entries). A 1-D
     array is accepted where it is unambiguous: length m for one parameter, length n for one
     residual."""
+    if type(J) is np.ndarray and J.dtype == np.float64 and J.shape == (m, n):
+        return J  # what every check below would pass unchanged
     J = np.asarray(J)
     if np.iscomplexobj(J):
         raise ValueError("jac returned complex values; the Jacobian must be real (for a "

@@ -59,13 +59,13 @@ class ResidualScale:
 
     def down(self, v):
         """Residual-like quantity (residuals, Jacobian) into the solver's units."""
-        if is_large(v):
+        if type(v) is not np.ndarray and is_large(v):
             return times_power_of_two(v, -self.exponent)
         return np.ldexp(v, -self.exponent)
 
     def up(self, v):
         """Residual-like quantity back into the user's units."""
-        if is_large(v):
+        if type(v) is not np.ndarray and is_large(v):
             return times_power_of_two(v, self.exponent)
         return np.ldexp(v, self.exponent)
 

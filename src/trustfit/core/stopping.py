@@ -38,6 +38,7 @@ import numpy as np
 
 from .differentiation import DEFAULT_RELATIVE_STEP
 from .linalg import column_norms, norm2
+from .quiet import quiet
 from .sparse_linalg import abs_times, is_large
 from .result import StopReason
 
@@ -86,7 +87,7 @@ def parameter_scale(x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
 def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> float:
     """``|| |J| |x| || (+ ||r||)``: the size of the linearised model's terms (and of the data,
     ``y = model - r``), the magnitude that sets the rounding level of the residuals."""
-    with np.errstate(all="ignore"):
+    with quiet():
         terms = norm2(abs_times(J, np.abs(np.asarray(x, dtype=float))))
     return terms + (norm2(r) if r is not None else 0.0)
 
@@ -107,7 +108,7 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
         # no size for a parameter started at 0: only an exactly zero column is zero
         size = np.where(start != 0.0, np.maximum(np.abs(x), np.abs(start)), np.inf)
     level = noise * model_size(J, x, r)
-    with np.errstate(all="ignore"):
+    with quiet():
         effect = np.where(norms > 0.0, norms * size, 0.0)
         return np.where(effect == 0.0, 0.0, effect / level)
 
@@ -155,15 +156,19 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray, norms: np.ndarray | None = Non
     if r_norm == 0.0 or not math.isfinite(r_norm):
         return 0.0 if r_norm == 0.0 else math.inf
     if norms is not None and gradient is not None:
-        with np.errstate(all="ignore"):
+        with quiet():
             size = norms * r_norm
-            if np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):  # no under/overflow
+            if size.min() > 1e-250 and size.max() < 1e250:  # the common case: every column
+                value = float(np.max(np.abs(gradient) / size))  # counts, no under/overflow
+                if math.isfinite(value):
+                    return value
+            elif np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):
                 cos = np.abs(gradient[size > 0.0]) / size[size > 0.0]
                 value = float(np.max(cos, initial=0.0))
                 if math.isfinite(value):
                     return value
     norms = column_norms(J) if norms is None else norms
-    with np.errstate(all="ignore"):
+    with quiet():
         if is_large(J):  # the same cosines, without a scaled copy of J
             cos = np.where(norms > 0.0, np.abs(J.T @ (np.asarray(r, dtype=float) / r_norm))
                            / np.where(norms > 0.0, norms, 1.0), 0.0)
@@ -188,7 +193,7 @@ def step_floor(J: np.ndarray, x: np.ndarray, norms: np.ndarray | None = None) ->
     Jacobian's column norms (``c_j x_j`` is free of units, ``norms`` when the caller has
     them); infinite for a zero column."""
     c = column_norms(J) if norms is None else norms
-    with np.errstate(all="ignore"):
+    with quiet():
         return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
 
 
@@ -207,7 +212,7 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
     if xtol is None:
         return None, float(np.max(h, initial=0.0))
     size = np.abs(np.atleast_1d(np.asarray(x, dtype=float))) + xtol * np.asarray(floor)
-    with np.errstate(all="ignore"):
+    with quiet():
         ratio = np.where(h == 0.0, 0.0, h / size)
     value = float(np.max(ratio, initial=0.0))
     if bool(np.all(h <= xtol * size)):
@@ -265,7 +270,7 @@ def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
     residual is rounding noise. The sum guards against terms that cancel: amplitudes of
     +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
     no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`)."""
-    with np.errstate(all="ignore"):
+    with quiet():
         total = norm2((J if is_large(J) else np.asarray(J, dtype=float))
                       @ np.asarray(x, dtype=float))
     terms = min(model_size(J, x), total)

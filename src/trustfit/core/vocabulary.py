@@ -19,6 +19,7 @@ import numpy as np
 from .linalg import SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import ProblemLike
+from .quiet import quiet
 from .stopping import gradient_cosine
 
 
@@ -61,7 +62,7 @@ class Iterate:
     free: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        with np.errstate(all="ignore"):
+        with quiet():
             self.cost = 0.5 * float(self.f @ self.f)
             self.g = self.J.T @ self.f
         if self.bounded:
@@ -172,7 +173,7 @@ class Trial:
         self.problem = problem
         self.x = x
         self.f = problem.residuals(x) if f is None else f
-        with np.errstate(all="ignore"):
+        with quiet():
             cost = 0.5 * float(self.f @ self.f)
         self.finite = bool(np.all(np.isfinite(self.f))) and math.isfinite(cost)
         self.cost = cost if self.finite else math.inf
@@ -190,7 +191,7 @@ class Trial:
 
     @cached_property
     def g(self) -> np.ndarray:
-        with np.errstate(all="ignore"):
+        with quiet():
             return self.jacobian().T @ self.f
 
     @cached_property
