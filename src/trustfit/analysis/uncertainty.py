@@ -42,6 +42,9 @@ from ..core.sparse_linalg import is_large
 from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
+#: Up to this many entries the covariance's SVD is taken of the scaled Jacobian itself (its
+#: U is small); above it through the QR factorization, without U (O(m n) memory).
+SMALL = 4096
 #: Relative accuracy of the Jacobian by how it was computed (``FitResult.jac_method``).
 JACOBIAN_ACCURACY = {"callable": EPS, "cs": EPS, "5-point": EPS ** 0.8,
                      "3-point": EPS ** (2 / 3), "2-point": EPS ** 0.5}
@@ -88,6 +91,12 @@ def _singular_values_and_vectors(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if m < n:
         _, s, Vt = np.linalg.svd(A, full_matrices=True)
         return s, Vt
+    if A.size <= SMALL:  # U costs nothing here, and one LAPACK call less than QR then SVD
+        try:
+            _, s, Vt = np.linalg.svd(A, full_matrices=False)
+            return s, Vt
+        except np.linalg.LinAlgError:
+            pass  # the QR route below, with gesvd where gesdd fails
     # mode='raw' works in LAPACK's own output (no m x n copy of R or Q) and returns the
     # n x n R beside it.
     _, R = scipy.linalg.qr(A, mode="raw", overwrite_a=True, check_finite=False)

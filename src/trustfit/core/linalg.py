@@ -95,7 +95,7 @@ def equilibrate(J: np.ndarray, norms: np.ndarray):
     ``(U, s, Vt, c)``. One factorization per iterate, shared by the Gauss-Newton step, the
     certificate (:func:`trustfit.core.stopping.certify`) and the polish."""
     c = np.asarray(norms, dtype=float)
-    E = J / np.where(c > 0.0, c, 1.0)
+    E = J / c if c.size and c.min() > 0.0 else J / np.where(c > 0.0, c, 1.0)
     try:
         U, s, Vt = _svd(E, scratch=True)
     except np.linalg.LinAlgError:

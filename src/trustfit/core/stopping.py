@@ -194,6 +194,8 @@ def step_floor(J: np.ndarray, x: np.ndarray, norms: np.ndarray | None = None) ->
     them); infinite for a zero column."""
     c = column_norms(J) if norms is None else norms
     with quiet():
+        if c.size and c.min() > 0.0:  # no zero column: the same numbers, fewer passes
+            return norm2(c * np.asarray(x, dtype=float)) / c
         return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
 
 
@@ -213,7 +215,9 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
         return None, float(np.max(h, initial=0.0))
     size = np.abs(np.atleast_1d(np.asarray(x, dtype=float))) + xtol * np.asarray(floor)
     with quiet():
-        ratio = np.where(h == 0.0, 0.0, h / size)
+        ratio = h / size
+        if not (ratio.size and size.min() > 0.0):  # 0 / 0 where x_j = 0 and no floor
+            ratio = np.where(h == 0.0, 0.0, ratio)
     value = float(np.max(ratio, initial=0.0))
     if bool(np.all(h <= xtol * size)):
         return StopReason.STEP, value

@@ -28,6 +28,19 @@ def _scaled_copy(J: np.ndarray, D: np.ndarray) -> np.ndarray:
     return J / D
 
 
+_ALL_TRUE: dict[int, np.ndarray] = {}
+
+
+def _all_true(n: int) -> np.ndarray:
+    """A read-only mask of ``n`` True values, made once per ``n``."""
+    mask = _ALL_TRUE.get(n)
+    if mask is None:
+        mask = np.ones(n, dtype=bool)
+        mask.setflags(write=False)
+        _ALL_TRUE[n] = mask
+    return mask
+
+
 def free_variables(x: np.ndarray, g: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     """Mask of variables free to move: not held at a bound by a gradient pushing outward.
 
@@ -69,7 +82,7 @@ class Iterate:
             self.free = free_variables(self.x, self.g, self.lb, self.ub)
             self.all_free = bool(np.all(self.free))
         else:
-            self.free = np.ones(self.x.size, dtype=bool)
+            self.free = _all_true(self.x.size)
             self.all_free = True
         if self.norms is None:
             self.norms = column_norms(self.J)
