@@ -74,6 +74,11 @@ def _in_user_units(record: IterationRecord, scale: ResidualScale) -> IterationRe
                                grad_norm=scale.up2(record.grad_norm))
 
 
+def _norm(v: np.ndarray) -> float:
+    """``np.linalg.norm`` of a vector, the same number (``sqrt(v . v)``) without its checks."""
+    return math.sqrt(float(v @ v))
+
+
 def _print_header() -> None:
     print(f"{'iter':>5} {'cost':>14} {'|g|inf':>10} {'step':>10} {'kind':>6} {'ok':>3}  x")
 
@@ -184,7 +189,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
             break
         mu, radius = strategy.mu, strategy.radius
         step = strategy.propose(it, problem)
-        if not np.all(np.isfinite(step.h)):
+        if not np.isfinite(step.h).all():
             reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
             break
         # Per parameter: a 2 % change of a parameter of size 1e-4 must not look small beside
@@ -231,7 +236,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
 
         record = IterationRecord(
             iteration=nit, x=it.x.copy(), cost=scale.up2(it.cost),
-            grad_norm=scale.up2(it.grad_norm), step_norm=float(np.linalg.norm(outcome.step)),
+            grad_norm=scale.up2(it.grad_norm), step_norm=_norm(outcome.step),
             step_kind=step.kind, accepted=outcome.accepted,
             mu=mu if scaling.adaptive else scale.up2(mu),
             # the dogleg's radius is in variables scaled by the Jacobian's column norms

@@ -84,6 +84,12 @@ class ScaledProblem:
     def __init__(self, problem, scale: ResidualScale):
         self._problem = problem
         self._scale = scale
+        # read on every iteration: plain attributes, not a __getattr__ miss each time
+        self.lb, self.ub = problem.lb, problem.ub
+
+    @property
+    def nfev(self) -> int:
+        return self._problem.nfev
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return self._scale.down(self._problem.residuals(x))
