@@ -218,7 +218,7 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
         ratio = h / size
         if not (ratio.size and size.min() > 0.0):  # 0 / 0 where x_j = 0 and no floor
             ratio = np.where(h == 0.0, 0.0, ratio)
-    value = float(np.max(ratio, initial=0.0))
+    value = float(ratio.max()) if ratio.size else 0.0  # ratios >= 0: initial 0 changes none
     if bool(np.all(h <= xtol * size)):
         return StopReason.STEP, value
     return None, value

@@ -113,8 +113,8 @@ class Iterate:
     @cached_property
     def grad_norm(self) -> float:
         """``||g||_inf`` over the free variables: the first-order optimality measure."""
-        return float(np.max(np.abs(self.g if self.all_free else self.g[self.free]),
-                            initial=0.0))
+        g = np.abs(self.g if self.all_free else self.g[self.free])
+        return float(g.max()) if g.size else 0.0  # |g| >= 0: an initial 0 changes none
 
     @cached_property
     def gradient_measure(self) -> float:
