@@ -5,7 +5,6 @@ code."""
 from __future__ import annotations
 
 import inspect
-import multiprocessing
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -74,6 +73,8 @@ class _Pool:
     :meth:`close`. The user's ``fun`` must then be picklable, as in SciPy."""
 
     def __init__(self, processes: int):
+        import multiprocessing  # here: only a pool needs it
+
         # forkserver, as SciPy on POSIX: forking a threaded process can deadlock
         method = multiprocessing.get_start_method(allow_none=True)
         if method is None and os.name == "posix":
