@@ -55,11 +55,11 @@ def column_norms(J: np.ndarray) -> np.ndarray:
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)
     with quiet():
-        top = np.max(J, axis=0)
+        top = J.max(axis=0)  # the ndarray methods: NumPy's functions add a Python layer
         if top.size and top.min() > 0.0 and top.max() < np.inf:  # the common case, fewer passes
             np.divide(J, top, out=J)
             np.square(J, out=J)
-            return top * np.sqrt(np.sum(J, axis=0))
+            return top * np.sqrt(J.sum(axis=0))
         safe = np.where((top > 0.0) & np.isfinite(top), top, 1.0)
         np.divide(J, safe, out=J)
         np.square(J, out=J)

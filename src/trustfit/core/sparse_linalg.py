@@ -43,10 +43,14 @@ def _operator_class():
     return LinearOperator
 
 
+#: What is never large: arrays, and the numbers the scaling also converts.
+_DENSE = frozenset((np.ndarray, float, int, np.float64))
+
+
 def is_large(J) -> bool:
     """True for a Jacobian kept as a sparse matrix or a LinearOperator. Without
     ``scipy.sparse`` imported there can be neither (nor is it imported to find out)."""
-    if type(J) is np.ndarray or "scipy.sparse" not in sys.modules:
+    if type(J) in _DENSE or "scipy.sparse" not in sys.modules:
         return False
     return _sp().issparse(J) or isinstance(J, _operator_class())
 
@@ -164,7 +168,7 @@ def all_finite(J) -> bool:
     """Every entry finite; for a LinearOperator, its products with a vector of ones both ways
     (a non-finite entry shows in them unless cancelled exactly)."""
     if isinstance(J, np.ndarray):
-        return bool(np.all(np.isfinite(J)))
+        return bool(np.isfinite(J).all())
     if _sp().issparse(J):
         return bool(np.all(np.isfinite(_sp().csr_matrix(J).data)))
     m, n = J.shape

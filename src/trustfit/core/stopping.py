@@ -159,7 +159,7 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray, norms: np.ndarray | None = Non
         with quiet():
             size = norms * r_norm
             if size.min() > 1e-250 and size.max() < 1e250:  # the common case: every column
-                value = float(np.max(np.abs(gradient) / size))  # counts, no under/overflow
+                value = float((np.abs(gradient) / size).max())  # counts, no under/overflow
                 if math.isfinite(value):
                     return value
             elif np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):
@@ -219,7 +219,7 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
         if not (ratio.size and size.min() > 0.0):  # 0 / 0 where x_j = 0 and no floor
             ratio = np.where(h == 0.0, 0.0, ratio)
     value = float(ratio.max()) if ratio.size else 0.0  # ratios >= 0: initial 0 changes none
-    if bool(np.all(h <= xtol * size)):
+    if bool((h <= xtol * size).all()):
         return StopReason.STEP, value
     return None, value
 

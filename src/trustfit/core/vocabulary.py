@@ -80,7 +80,7 @@ class Iterate:
             self.g = self.J.T @ self.f
         if self.bounded:
             self.free = free_variables(self.x, self.g, self.lb, self.ub)
-            self.all_free = bool(np.all(self.free))
+            self.all_free = bool(self.free.all())
         else:
             self.free = _all_true(self.x.size)
             self.all_free = True
@@ -188,7 +188,7 @@ class Trial:
         self.f = problem.residuals(x) if f is None else f
         with quiet():
             cost = 0.5 * float(self.f @ self.f)
-        self.finite = bool(np.all(np.isfinite(self.f))) and math.isfinite(cost)
+        self.finite = math.isfinite(cost) and bool(np.isfinite(self.f).all())
         self.cost = cost if self.finite else math.inf
         self._J = J
         self.refined = refined
