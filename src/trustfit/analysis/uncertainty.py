@@ -39,6 +39,7 @@ import scipy.linalg
 
 from ..core.result import FitResult
 from ..core.sparse_linalg import is_large
+from ..core.quiet import quiet
 from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
@@ -143,7 +144,7 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     ``sigma = 1``). Memory: O(m n), one scaled copy of ``J``; no ``U`` and no m x m array.
     Entries beyond the range of floats are ``inf``, quietly: the number is that large.
     """
-    with np.errstate(all="ignore"):
+    with quiet():
         return _covariance(result, absolute_sigma, rcond, jac)
 
 
@@ -201,14 +202,14 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         # s2 = ||r||^2 / dof with ||r|| = 2^e_r ||r / 2^e_r||.
         e_r = _power_of_two_exponent(r)
         rho = float(nrm2(np.ldexp(r, -e_r))) / np.sqrt(dof)
-        with np.errstate(over="ignore", under="ignore"):
+        with quiet():
             s2 = float(np.square(np.ldexp(rho, e_r)))  # for the record; may be 0 or inf
         factor = float(np.ldexp(rho, e_r - e_J))
     else:
         # No degrees of freedom left (or no finite residuals): the scale of the errors is
         # unknown.
         s2 = factor = np.nan
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with quiet():
         B = W * (inv_s * factor)  # C = B B^T, entries of B of the size of standard errors
         C = B @ B.T
     # Unit combinations in parameter units: V D^-1 with D^-1 divided by its largest entry

@@ -94,10 +94,11 @@ def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> flo
 
 def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                   noise: float = EPS, r: np.ndarray | None = None,
-                  norms: np.ndarray | None = None) -> np.ndarray:
+                  norms: np.ndarray | None = None, size: float | None = None) -> np.ndarray:
     """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
     column, ``inf`` where no error is known (see :func:`zero_columns`). ``norms``: the
-    column norms of ``J`` when the caller has them."""
+    column norms of ``J``, ``size``: :func:`model_size` ``(J, x, r)``, when the caller has
+    them."""
     J = J if is_large(J) else np.asarray(J, dtype=float)
     x = np.asarray(x, dtype=float)
     norms = column_norms(J) if norms is None else norms
@@ -107,7 +108,7 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
         start = x if x0 is None else np.asarray(x0, dtype=float)
         # no size for a parameter started at 0: only an exactly zero column is zero
         size = np.where(start != 0.0, np.maximum(np.abs(x), np.abs(start)), np.inf)
-    level = noise * model_size(J, x, r)
+    level = noise * (model_size(J, x, r) if size is None else size)
     with quiet():
         effect = np.where(norms > 0.0, norms * size, 0.0)
         return np.where(effect == 0.0, 0.0, effect / level)
@@ -115,7 +116,7 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
 
 def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                  noise: float = EPS, r: np.ndarray | None = None,
-                 norms: np.ndarray | None = None) -> np.ndarray:
+                 norms: np.ndarray | None = None, size: float | None = None) -> np.ndarray:
     """Mask of the Jacobian columns with no effect: a column that is zero or within
     ``ZERO_COLUMN`` times its own error (:func:`column_signal` at most ``ZERO_COLUMN``).
 
@@ -132,7 +133,7 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     ``T``, where it truly sets the rounding level of finite differences)."""
     if (J.shape if is_large(J) else np.asarray(J).shape)[1] == 0:
         return np.zeros(0, dtype=bool)
-    return column_signal(J, x, x0, noise, r, norms) <= ZERO_COLUMN
+    return column_signal(J, x, x0, noise, r, norms, size) <= ZERO_COLUMN
 
 
 #: What a stopping test returns: the reason that fired (``None``: none) and the measured value.
@@ -268,16 +269,17 @@ def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None)
 
 
 def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
-              limit: float = EXACT_RESIDUAL) -> bool:
+              limit: float = EXACT_RESIDUAL, terms: float | None = None) -> bool:
     """Residuals at most ``limit`` times the size of the linearised model, the smaller of
     ``|| |J| |x| ||`` (its terms) and ``||J x||`` (their sum): a zero-residual fit whose
     residual is rounding noise. The sum guards against terms that cancel: amplitudes of
     +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
-    no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`)."""
+    no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`).
+    ``terms``: :func:`model_size` ``(J, x)`` when the caller has it."""
     with quiet():
         total = norm2((J if is_large(J) else np.asarray(J, dtype=float))
                       @ np.asarray(x, dtype=float))
-    terms = min(model_size(J, x), total)
+    terms = min(model_size(J, x) if terms is None else terms, total)
     return bool(math.isfinite(terms) and norm2(r) <= limit * terms)
 
 
@@ -311,9 +313,13 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     iterate and shared with its steps, so that certifying costs no second factorization.
     """
     del cost  # the norm of r, computed without underflow, decides instead
-    if J.shape[1] == 0 or norm2(r) == 0.0 or exact_fit(J, r, x):
+    if J.shape[1] == 0 or norm2(r) == 0.0:
         return None, 0.0
-    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0, noise, r, norms)):
+    terms = model_size(J, x)  # shared by the two tests below
+    if exact_fit(J, r, x, terms=terms):
+        return None, 0.0
+    if (not np.isfinite(J).all()
+            or zero_columns(J, x, x0, noise, r, norms, terms + norm2(r)).any()):
         return StopReason.DEGENERATE, math.inf
     if factors is not None:
         U, s = factors()

@@ -111,6 +111,8 @@ def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def x_scale(value: Any, n: int) -> str | np.ndarray:
+    if type(value) is float and 0.0 < value < math.inf:  # the default, 1.0
+        return np.full(n, value)
     if isinstance(value, str):
         if value != "jac":
             raise ValueError(f"`x_scale` must be 'jac' or array_like with positive numbers. "
