@@ -94,11 +94,12 @@ def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> flo
 
 def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                   noise: float = EPS, r: np.ndarray | None = None,
-                  norms: np.ndarray | None = None, size: float | None = None) -> np.ndarray:
+                  norms: np.ndarray | None = None,
+                  magnitude: float | None = None) -> np.ndarray:
     """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
     column, ``inf`` where no error is known (see :func:`zero_columns`). ``norms``: the
-    column norms of ``J``, ``size``: :func:`model_size` ``(J, x, r)``, when the caller has
-    them."""
+    column norms of ``J``, ``magnitude``: :func:`model_size` ``(J, x, r)``, when the caller
+    has them."""
     J = J if is_large(J) else np.asarray(J, dtype=float)
     x = np.asarray(x, dtype=float)
     norms = column_norms(J) if norms is None else norms
@@ -108,7 +109,7 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
         start = x if x0 is None else np.asarray(x0, dtype=float)
         # no size for a parameter started at 0: only an exactly zero column is zero
         size = np.where(start != 0.0, np.maximum(np.abs(x), np.abs(start)), np.inf)
-    level = noise * (model_size(J, x, r) if size is None else size)
+    level = noise * (model_size(J, x, r) if magnitude is None else magnitude)
     with quiet():
         effect = np.where(norms > 0.0, norms * size, 0.0)
         return np.where(effect == 0.0, 0.0, effect / level)
@@ -116,7 +117,8 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
 
 def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                  noise: float = EPS, r: np.ndarray | None = None,
-                 norms: np.ndarray | None = None, size: float | None = None) -> np.ndarray:
+                 norms: np.ndarray | None = None,
+                 magnitude: float | None = None) -> np.ndarray:
     """Mask of the Jacobian columns with no effect: a column that is zero or within
     ``ZERO_COLUMN`` times its own error (:func:`column_signal` at most ``ZERO_COLUMN``).
 
@@ -133,7 +135,7 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     ``T``, where it truly sets the rounding level of finite differences)."""
     if (J.shape if is_large(J) else np.asarray(J).shape)[1] == 0:
         return np.zeros(0, dtype=bool)
-    return column_signal(J, x, x0, noise, r, norms, size) <= ZERO_COLUMN
+    return column_signal(J, x, x0, noise, r, norms, magnitude) <= ZERO_COLUMN
 
 
 #: What a stopping test returns: the reason that fired (``None``: none) and the measured value.
