@@ -14,7 +14,11 @@ import threading
 
 import numpy as np
 
-_inside = threading.local()
+class _Depth(threading.local):
+    depth = 0  # in each thread, until it enters a quiet()
+
+
+_inside = _Depth()
 
 
 class quiet:
@@ -23,7 +27,7 @@ class quiet:
     __slots__ = ("_state",)
 
     def __enter__(self) -> "quiet":
-        depth = getattr(_inside, "depth", 0)
+        depth = _inside.depth
         _inside.depth = depth + 1
         if depth:
             self._state = None

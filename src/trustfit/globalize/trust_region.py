@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..core.problem import ProblemLike
+from ..core.quiet import quiet
 from ..core.vocabulary import Iterate, Outcome, Step, Trial
 
 
@@ -21,7 +22,7 @@ class TrustRegionTest:
         x_new = np.clip(it.x + step.h, it.lb, it.ub) if it.bounded else it.x + step.h
         s = x_new - it.x
         trial = Trial(problem, x_new)
-        with np.errstate(all="ignore"):
+        with quiet():
             predicted = step.model.predicted_reduction(s)
         if not trial.finite:
             return Outcome(trial, False, s, -math.inf, predicted, note="non-finite residuals")
