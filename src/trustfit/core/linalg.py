@@ -15,12 +15,12 @@ Everything goes through one thin SVD ``J = U diag(s) V^T`` per Jacobian:
 from __future__ import annotations
 
 import math
-from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 
 from .quiet import quiet
+from .cached import cached
 from .sparse_linalg import is_large, large_column_norms
 
 EPS = np.finfo(float).eps
@@ -127,11 +127,11 @@ class SVDSolver:
         # Gauss-Newton step takes no part along their directions.
         self.rcond = max(EPS * max(m, n), noise)
 
-    @cached_property
+    @cached
     def J(self) -> np.ndarray:
         return self._J() if callable(self._J) else self._J
 
-    @cached_property
+    @cached
     def _factors(self):
         J = self.J
         scratch = callable(self._J)  # built for this solver alone: may be overwritten
@@ -155,7 +155,7 @@ class SVDSolver:
     def Vt(self) -> np.ndarray:
         return self._factors[2]
 
-    @cached_property
+    @cached
     def uf(self) -> np.ndarray:
         """``U^T r``, shared by every damped solve."""
         return self.U.T @ self.r
@@ -191,7 +191,7 @@ class SVDSolver:
             return w / c
         return np.where(c > 0.0, w / np.where(c > 0.0, c, 1.0), 0.0)
 
-    @cached_property
+    @cached
     def equilibrated_unscaled(self):
         """:func:`equilibrate` of the unscaled Jacobian (given as ``unscaled``), or of ``J``."""
         if self._unscaled is not None:
@@ -199,7 +199,7 @@ class SVDSolver:
             return equilibrate(J, norms)
         return equilibrate(self.J, column_norms(self.J))
 
-    @cached_property
+    @cached
     def _equilibrated(self):
         """SVD of ``J C^{-1}`` and the column norms ``C`` of ``J`` (zero columns left out), in
         the scaled variables of ``J``."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 
+from .cached import cached
 from .linalg import SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import ProblemLike
@@ -110,13 +111,13 @@ class Iterate:
         U, s, _, _ = self.equilibrated
         return U, s
 
-    @cached_property
+    @cached
     def grad_norm(self) -> float:
         """``||g||_inf`` over the free variables: the first-order optimality measure."""
         g = np.abs(self.g if self.all_free else self.g[self.free])
         return float(g.max()) if g.size else 0.0  # |g| >= 0: an initial 0 changes none
 
-    @cached_property
+    @cached
     def gradient_measure(self) -> float:
         """The gradient test's measure over the free variables: the largest cosine between the
         residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
@@ -131,7 +132,7 @@ class Iterate:
             return np.divide(self.J, self.D, out=np.empty(self.J.shape, order="F"))
         return self.J[:, self.free] / self.D[self.free]
 
-    @cached_property
+    @cached
     def svd(self) -> SVDSolver:
         """SVD of the scaled free Jacobian, shared by every step proposed from this point. The
         scaled Jacobian is built only for a damped step; the Gauss-Newton and dogleg steps use
@@ -171,7 +172,7 @@ class Step:
     model: LocalModel
     relaxed_acceptance: float | None = None
 
-    @cached_property
+    @cached
     def norm(self) -> float:
         return float(np.linalg.norm(self.h))
 
@@ -202,12 +203,12 @@ class Trial:
             self._J = self.problem.jacobian(self.x, self.f, self.refined)
         return self._J
 
-    @cached_property
+    @cached
     def g(self) -> np.ndarray:
         with quiet():
             return self.jacobian().T @ self.f
 
-    @cached_property
+    @cached
     def grad_norm(self) -> float:
         free = free_variables(self.x, self.g, self.problem.lb, self.problem.ub)
         value = float(np.max(np.abs(self.g[free]), initial=0.0))
