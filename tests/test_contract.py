@@ -83,6 +83,24 @@ def test_nist_lower_difficulty(p, method, start):
     assert len(LOWER) == 8
 
 
+def test_import_loads_neither_scipy_optimize_nor_scipy_sparse():
+    """``import trustfit`` costs about ``import numpy, scipy.linalg`` (issue 16): scipy.optimize
+    (for FitWarning's base class) and scipy.sparse (for sparse Jacobians) load on first use,
+    and FitWarning is still one class, a subclass of SciPy's OptimizeWarning."""
+    import subprocess
+    import sys
+
+    code = ("import sys, trustfit; "
+            "loaded = [m for m in ('scipy.optimize', 'scipy.sparse', 'scipy.stats') "
+            "if m in sys.modules]; assert not loaded, loaded; "
+            "W = trustfit.FitWarning; from scipy.optimize import OptimizeWarning; "
+            "from trustfit.faces.curve_fit import FitWarning; "
+            "assert W is FitWarning and issubclass(W, OptimizeWarning); print(W.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "FitWarning"
+
+
 def test_subpackages_and_model_classes_are_attributes_of_the_package():
     """The README's examples use ``trustfit.models.Model`` and ``trustfit.examples`` after a
     bare ``import trustfit``; they load on first access (``import trustfit`` stays light)."""

@@ -1,10 +1,15 @@
 """trustfit: nonlinear least squares and curve fitting that gets the right answer, and says
 why when it can't."""
+from typing import TYPE_CHECKING
+
 from .analysis.diagnostics import Diagnosis, Finding, diagnose
 from .core.result import FitResult, IterationRecord, StopReason
-from .faces.curve_fit import FitWarning, curve_fit, fit
+from .faces.curve_fit import curve_fit, fit
 from .faces.least_squares import DEFAULT_METHOD, METHODS, SOLVERS, least_squares, multistart
 from .strategies.multistart import Minimum
+
+if TYPE_CHECKING:
+    from .faces.curve_fit import FitWarning as FitWarning
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "Finding",
            "FitResult", "FitWarning", "IterationRecord", "Minimum", "StopReason", "curve_fit",
@@ -13,10 +18,11 @@ __version__ = "0.1.0"
 
 # Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
 # ``import trustfit`` stays light: the model layer, the batch layer and the examples are not
-# loaded until asked.
+# loaded until asked, nor scipy.optimize, whose OptimizeWarning FitWarning subclasses.
 _LAZY_MODULES = {"models": "models", "reference": "reference", "plots": "plots",
                  "examples": "apps.examples"}
-_LAZY_NAMES = {"Model": "models", "Parameters": "models", "Parameter": "models",
+_LAZY_NAMES = {"FitWarning": "faces.curve_fit",
+               "Model": "models", "Parameters": "models", "Parameter": "models",
                "odr": "faces.odr", "ODRResult": "faces.odr",
                "fit_batch": "batch", "BatchResult": "batch"}
 

@@ -141,6 +141,9 @@ def exchangeable_pairs(J: np.ndarray) -> list[tuple[int, int]]:
         unit = J / np.where(norms > 0, norms, 1.0)
         cos = unit.T @ unit
         close = (1.0 - np.abs(cos)) <= EXCHANGE_COS  # False where cos is not finite
+        np.fill_diagonal(close, False)
+        if not close.any():  # the common case: no two columns alike, nothing more to compare
+            return []
         big, small = np.maximum.outer(norms, norms), np.minimum.outer(norms, norms)
         close &= big <= EXCHANGE_NORM * small
     close &= (norms > 0)[:, None] & (norms > 0)[None, :]

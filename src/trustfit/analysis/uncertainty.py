@@ -39,9 +39,13 @@ import scipy.linalg
 
 from ..core.result import FitResult
 from ..core.sparse_linalg import is_large, kind_of
+from ..core.quiet import quiet
 from ..core.stopping import zero_columns
 
 EPS = float(np.finfo(float).eps)
+#: Up to this many entries the covariance's SVD is taken of the scaled Jacobian itself (its
+#: U is small); above it through the QR factorization, without U (O(m n) memory).
+SMALL = 4096
 #: A sparse or operator Jacobian is densified for the covariance up to this many parameters
 #: (the covariance is n x n) and entries of J (5e7 float64 = 400 MB, one dense copy).
 DENSE_COVARIANCE_N = 5_000
@@ -92,6 +96,12 @@ def _singular_values_and_vectors(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if m < n:
         _, s, Vt = np.linalg.svd(A, full_matrices=True)
         return s, Vt
+    if A.size <= SMALL:  # U costs nothing here, and one LAPACK call less than QR then SVD
+        try:
+            _, s, Vt = np.linalg.svd(A, full_matrices=False)
+            return s, Vt
+        except np.linalg.LinAlgError:
+            pass  # the QR route below, with gesvd where gesdd fails
     # mode='raw' works in LAPACK's own output (no m x n copy of R or Q) and returns the
     # n x n R beside it.
     _, R = scipy.linalg.qr(A, mode="raw", overwrite_a=True, check_finite=False)
@@ -139,7 +149,7 @@ def covariance(result: FitResult, absolute_sigma: bool | None = None,
     sparse or operator Jacobian is densified within the limits of :func:`dense_jacobian`.
     Entries beyond the range of floats are ``inf``, quietly: the number is that large.
     """
-    with np.errstate(all="ignore"):
+    with quiet():
         return _covariance(result, absolute_sigma, rcond, jac)
 
 
@@ -214,14 +224,14 @@ def _covariance(result: FitResult, absolute_sigma: bool | None, rcond: float | N
         # s2 = ||r||^2 / dof with ||r|| = 2^e_r ||r / 2^e_r||.
         e_r = _power_of_two_exponent(r)
         rho = float(nrm2(np.ldexp(r, -e_r))) / np.sqrt(dof)
-        with np.errstate(over="ignore", under="ignore"):
+        with quiet():
             s2 = float(np.square(np.ldexp(rho, e_r)))  # for the record; may be 0 or inf
         factor = float(np.ldexp(rho, e_r - e_J))
     else:
         # No degrees of freedom left (or no finite residuals): the scale of the errors is
         # unknown.
         s2 = factor = np.nan
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with quiet():
         B = W * (inv_s * factor)  # C = B B^T, entries of B of the size of standard errors
         C = B @ B.T
     # Unit combinations in parameter units: V D^-1 with D^-1 divided by its largest entry

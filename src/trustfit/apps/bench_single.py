@@ -4,6 +4,7 @@ SciPy").
 
 Cases:
 
+* ``import``: ``import trustfit`` beside ``import numpy, scipy.linalg`` in fresh processes;
 * ``tiny``: ``curve_fit`` of ``a exp(-k t) + c`` on 20 points, finite differences and analytic
   Jacobian; fits/s, calls per fit, agreement with SciPy at tight tolerance;
 * ``nist``: the 54 NIST StRD cases with the default call, analytic and finite differences;
@@ -19,7 +20,7 @@ over the peer's (below 1 is faster).
 
     python bench/single.py [--quick] [--cases tiny,nist,...]    (or: trustfit bench single)
 
-Targets (issue 16): tiny >= 1.0x SciPy trf's fits/s and >= 0.4x MINPACK's; NIST total CPU
+Targets (issue 16): import trustfit <= 0.3 s (warm cache); tiny >= 1.0x SciPy trf's fits/s and >= 0.4x MINPACK's; NIST total CPU
 <= 1.0x trf at 1e-15; m = 1e6 time and peak <= 1.2x trf; dense n = 181 <= 1.2x trf
 (analytic), <= 1.5x (finite differences); degenerate <= 1.2x trf and every fit at the best
 cost and stationary says so. lmfit is a peer only where it is installed (not a dependency).
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -60,6 +63,35 @@ def _rounds(solvers: dict, work, rounds: int) -> dict:
             work(solver)
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(v) for name, v in times.items()}
+
+
+# --- import time -----------------------------------------------------------------------------
+def _import_seconds(statement: str) -> float:
+    """Seconds ``statement`` takes in a fresh interpreter (the interpreter's own start-up
+    excluded; this interpreter and environment, so the same trustfit)."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def case_import(quick: bool) -> None:
+    """``import trustfit`` beside ``import numpy, scipy.linalg`` (which it needs), fresh
+    processes, interleaved, medians (warm file cache: the first round is not counted).
+    Target (issue 16): <= 0.3 s on a warm cache."""
+    rounds = 3 if quick else 5
+    statements = {"trustfit": "import trustfit",
+                  "numpy + scipy.linalg": "import numpy, scipy.linalg"}
+    for statement in statements.values():  # warm the file cache
+        _import_seconds(statement)
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(rounds):
+        for name, statement in statements.items():
+            times[name].append(_import_seconds(statement))
+    tf, base = (statistics.median(times[k]) for k in statements)
+    print(f"import ({rounds} fresh processes each, medians): import trustfit {tf:.3f} s, "
+          f"import numpy, scipy.linalg {base:.3f} s; trustfit/peer {tf / base:.2f}x, "
+          f"trustfit's own {tf - base:+.3f} s")
 
 
 # --- tiny fits -------------------------------------------------------------------------------
@@ -305,7 +337,7 @@ def case_degenerate(quick: bool) -> None:
           + f"; trustfit at the best cost in {sum(at_best)}/{n}, of which success=True {said}")
 
 
-CASES = {"tiny": case_tiny, "nist": case_nist, "points": case_points, "dense": case_dense,
+CASES = {"import": case_import, "tiny": case_tiny, "nist": case_nist, "points": case_points, "dense": case_dense,
          "degenerate": case_degenerate}
 
 

@@ -20,6 +20,7 @@ is ``(x + h) - x``, which is exactly representable, to avoid a rounding error in
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -50,7 +51,9 @@ def finite_difference_jacobian(
     """
     n, m = x.size, f0.size
     rel = DEFAULT_RELATIVE_STEP[method] if relative_step is None else relative_step
-    rel = np.broadcast_to(np.asarray(rel, dtype=float), (n,))
+    rel = np.asarray(rel, dtype=float)
+    if rel.ndim:  # a scalar step broadcasts in the products below, without a copy
+        rel = np.broadcast_to(rel, (n,))
     J = np.empty((m, n))
     evaluations = 0
     if method == "cs":
@@ -72,24 +75,29 @@ def finite_difference_jacobian(
     # One contiguous column buffer, reused: differences are formed in it in place (fast,
     # unlike J's strided columns) and copied once into J; no m-sized temporaries per column.
     buffer = np.empty(m)
+    if method == "2-point":  # the per-column scalars as Python floats: the same numbers
+        x_list, h_list, lb_list, ub_list = x.tolist(), h.tolist(), lb.tolist(), ub.tolist()
+        up_list, down_list = room_up.tolist(), room_down.tolist()
     for j in range(n):
         hj = h[j]
         if method == "2-point":
+            hj, xj = h_list[j], x_list[j]
             # Forward unless the upper bound is in the way and there is more room below.
-            sign = 1.0 if (hj <= room_up[j] or room_down[j] < room_up[j]) else -1.0
+            sign = 1.0 if (hj <= up_list[j] or down_list[j] < up_list[j]) else -1.0
             col = buffer
             col[:] = 0.0
             for attempt in (sign, -sign):
-                xs = x.copy()
-                xs[j] = x[j] + attempt * hj
-                xs[j] = min(max(xs[j], lb[j]), ub[j])
-                if xs[j] == x[j]:
+                moved = min(max(xj + attempt * hj, lb_list[j]), ub_list[j])
+                if moved == xj:
                     continue
-                dx = xs[j] - x[j]
+                xs = x.copy()
+                xs[j] = moved
+                dx = moved - xj
                 np.subtract(np.asarray(fun(xs)).reshape(m), f0, out=col)
                 col /= dx
                 evaluations += 1
-                if np.all(np.isfinite(col)):
+                # the sum of finite numbers may overflow; only then is each one looked at
+                if math.isfinite(col.sum()) or np.isfinite(col).all():
                     break
             J[:, j] = col
         elif method == "5-point" and 2 * hj <= room_up[j] and 2 * hj <= room_down[j]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.sparse.linalg import lsmr, lsqr
 
 from . import stopping
 from .linalg import column_norms, norm2
@@ -92,6 +91,8 @@ def certify(J, r: np.ndarray, cost: float, x: np.ndarray, x0: np.ndarray,
 def condition_estimate(A) -> tuple[float, bool]:
     """A lower estimate of ``cond(A)`` and whether the iteration cap was reached (module
     docstring)."""
+    from scipy.sparse.linalg import lsmr  # here: a dense fit never loads scipy.sparse
+
     n = A.shape[1]
     z = np.random.default_rng(n).choice((-1.0, 1.0), size=n) / math.sqrt(n)
     b = np.asarray(A @ z).ravel()
@@ -107,6 +108,8 @@ def condition_estimate(A) -> tuple[float, bool]:
 
 def stationary_share(A, r: np.ndarray) -> tuple[float, bool]:
     """``||P r|| / ||r||`` by LSQR and whether the iteration cap was reached."""
+    from scipy.sparse.linalg import lsqr  # here: a dense fit never loads scipy.sparse
+
     r_unit = np.asarray(r, dtype=float) / norm2(r)
     with np.errstate(all="ignore"):
         y, istop = lsqr(A, r_unit, atol=TOLERANCE, btol=TOLERANCE, conlim=1e30,

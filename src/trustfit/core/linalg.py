@@ -15,11 +15,12 @@ Everything goes through one thin SVD ``J = U diag(s) V^T`` per Jacobian:
 from __future__ import annotations
 
 import math
-from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 
+from .quiet import quiet
+from .cached import cached
 from .sparse_linalg import is_large, large_column_norms
 
 EPS = np.finfo(float).eps
@@ -29,10 +30,11 @@ def norm2(v: np.ndarray) -> float:
     """Euclidean norm that neither underflows nor overflows: ``a ||v / a||`` with ``a =
     max |v_i|`` (LAPACK ``dnrm2``'s idea). Residuals of size 1e-160 square to 0 in double
     precision, which would make any cost test call them an exact fit."""
-    v = np.asarray(v, dtype=float).ravel()
+    if not (type(v) is np.ndarray and v.dtype == np.float64 and v.ndim == 1):
+        v = np.asarray(v, dtype=float).ravel()
     if v.size == 0:
         return 0.0
-    with np.errstate(all="ignore"):
+    with quiet():
         square = float(v @ v)
     if 1e-280 < square < 1e280:  # no term can have under- or overflowed: the plain norm
         return math.sqrt(square)
@@ -52,8 +54,12 @@ def column_norms(J: np.ndarray) -> np.ndarray:
     J = np.abs(np.asarray(J, dtype=float))  # the one m x n temporary, worked on in place
     if J.size == 0:
         return np.zeros(J.shape[1] if J.ndim == 2 else 0)
-    with np.errstate(all="ignore"):
-        top = np.max(J, axis=0)
+    with quiet():
+        top = J.max(axis=0)  # the ndarray methods: NumPy's functions add a Python layer
+        if top.size and top.min() > 0.0 and top.max() < np.inf:  # the common case, fewer passes
+            np.divide(J, top, out=J)
+            np.square(J, out=J)
+            return top * np.sqrt(J.sum(axis=0))
         safe = np.where((top > 0.0) & np.isfinite(top), top, 1.0)
         np.divide(J, safe, out=J)
         np.square(J, out=J)
@@ -89,7 +95,7 @@ def equilibrate(J: np.ndarray, norms: np.ndarray):
     ``(U, s, Vt, c)``. One factorization per iterate, shared by the Gauss-Newton step, the
     certificate (:func:`trustfit.core.stopping.certify`) and the polish."""
     c = np.asarray(norms, dtype=float)
-    E = J / np.where(c > 0.0, c, 1.0)
+    E = J / c if c.size and c.min() > 0.0 else J / np.where(c > 0.0, c, 1.0)
     try:
         U, s, Vt = _svd(E, scratch=True)
     except np.linalg.LinAlgError:
@@ -121,11 +127,11 @@ class SVDSolver:
         # Gauss-Newton step takes no part along their directions.
         self.rcond = max(EPS * max(m, n), noise)
 
-    @cached_property
+    @cached
     def J(self) -> np.ndarray:
         return self._J() if callable(self._J) else self._J
 
-    @cached_property
+    @cached
     def _factors(self):
         J = self.J
         scratch = callable(self._J)  # built for this solver alone: may be overwritten
@@ -149,7 +155,7 @@ class SVDSolver:
     def Vt(self) -> np.ndarray:
         return self._factors[2]
 
-    @cached_property
+    @cached
     def uf(self) -> np.ndarray:
         """``U^T r``, shared by every damped solve."""
         return self.U.T @ self.r
@@ -175,12 +181,17 @@ class SVDSolver:
         if s.size == 0 or s[0] == 0.0:
             return np.zeros(n)
         keep = s > self.rcond * s[0]
-        coef = np.zeros_like(s)
-        coef[keep] = (U.T[keep] @ self.r) / s[keep]
+        if keep.all():  # full rank: the same products, without the masked copies
+            coef = (np.ascontiguousarray(U.T) @ self.r) / s
+        else:
+            coef = np.zeros_like(s)
+            coef[keep] = (U.T[keep] @ self.r) / s[keep]
         w = -(Vt.T @ coef)
+        if c.min() > 0.0:
+            return w / c
         return np.where(c > 0.0, w / np.where(c > 0.0, c, 1.0), 0.0)
 
-    @cached_property
+    @cached
     def equilibrated_unscaled(self):
         """:func:`equilibrate` of the unscaled Jacobian (given as ``unscaled``), or of ``J``."""
         if self._unscaled is not None:
@@ -188,7 +199,7 @@ class SVDSolver:
             return equilibrate(J, norms)
         return equilibrate(self.J, column_norms(self.J))
 
-    @cached_property
+    @cached
     def _equilibrated(self):
         """SVD of ``J C^{-1}`` and the column norms ``C`` of ``J`` (zero columns left out), in
         the scaled variables of ``J``."""

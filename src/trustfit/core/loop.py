@@ -21,6 +21,7 @@ import numpy as np
 from . import iterative_certificate as certificate, stopping
 from .events import IterativeCertificate, StopTestFired
 from .problem import ProblemLike
+from .quiet import quiet
 from .result import EventRecord, FitResult, IterationRecord, StopReason
 from .linalg import column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
@@ -71,6 +72,11 @@ def _in_user_units(record: IterationRecord, scale: ResidualScale) -> IterationRe
     """A record made inside the solver's residual units, with cost and gradient scaled back."""
     return dataclasses.replace(record, cost=scale.up2(record.cost),
                                grad_norm=scale.up2(record.grad_norm))
+
+
+def _norm(v: np.ndarray) -> float:
+    """``np.linalg.norm`` of a vector, the same number (``sqrt(v . v)``) without its checks."""
+    return math.sqrt(float(v @ v))
 
 
 def _print_header() -> None:
@@ -135,7 +141,7 @@ def run(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globalizat
     """Run the loop, then each of ``phases`` on its final state, then certify and build the
     result. Floating-point warnings are off inside it: an overflow at a wild trial point is a
     rejected step, detected by explicit finiteness checks, never a RuntimeWarning."""
-    with np.errstate(all="ignore"):
+    with quiet():
         state = _iterate(problem, x0, strategy, globalization, options)
         for phase in phases:
             phase(state)
@@ -157,9 +163,12 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
     noise = stopping.jacobian_noise(_jacobian_kind(problem, refined=False))
     scaling = Scaling(options.x_scale, x0.size)
 
+    bounded = bool(np.any(np.isfinite(problem.lb)) or np.any(np.isfinite(problem.ub)))
+
     def make_iterate(x, f, J) -> Iterate:
         norms = column_norms(J)  # once per iterate: scaling, tests, factorization, certificate
-        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms)
+        return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms,
+                       bounded)
 
     it = make_iterate(x0, f0, J0)
     strategy.start(it)
@@ -180,7 +189,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
             break
         mu, radius = strategy.mu, strategy.radius
         step = strategy.propose(it, problem)
-        if not np.all(np.isfinite(step.h)):
+        if not np.isfinite(step.h).all():
             reason, value = StopReason.NO_PROGRESS, mu if math.isfinite(mu) else radius
             break
         # Per parameter: a 2 % change of a parameter of size 1e-4 must not look small beside
@@ -227,7 +236,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
 
         record = IterationRecord(
             iteration=nit, x=it.x.copy(), cost=scale.up2(it.cost),
-            grad_norm=scale.up2(it.grad_norm), step_norm=float(np.linalg.norm(outcome.step)),
+            grad_norm=scale.up2(it.grad_norm), step_norm=_norm(outcome.step),
             step_kind=step.kind, accepted=outcome.accepted,
             mu=mu if scaling.adaptive else scale.up2(mu),
             # the dogleg's radius is in variables scaled by the Jacobian's column norms

@@ -46,6 +46,8 @@ def real_jacobian(J: Any, m: int, n: int) -> np.ndarray:
     the transposed ``(n, m)`` one included (reshaping it would scramble the entries). A 1-D
     array is accepted where it is unambiguous: length m for one parameter, length n for one
     residual."""
+    if type(J) is np.ndarray and J.dtype == np.float64 and J.shape == (m, n):
+        return J  # what every check below would pass unchanged
     J = np.asarray(J)
     if np.iscomplexobj(J):
         raise ValueError("jac returned complex values; the Jacobian must be real (for a "
@@ -154,12 +156,6 @@ class Problem:
         return np.clip(x, self.lb, self.ub) if self.bounded else x
 
     # --- residuals ---------------------------------------------------------------------------
-    def _call(self, x: np.ndarray) -> np.ndarray:
-        # No np.errstate here: the driver enters it once per fit (trustfit.core.loop.run),
-        # not once per call.
-        out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
-        return np.atleast_1d(returned_numbers("fun", out))
-
     @property
     def budget_left(self) -> int | None:
         """Residual evaluations left under ``max_nfev`` (``None``: no budget)."""
@@ -168,15 +164,23 @@ class Problem:
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """Residual vector at ``x`` as float64; may contain inf/nan (the caller decides).
         Past ``max_nfev`` the evaluation is refused: all ``nan``, not counted."""
-        if self.m is not None and self.budget_left == 0:
+        if self.m is not None and self.max_nfev is not None and self.nfev >= self.max_nfev:
             self.refused += 1
             return np.full(self.m, np.nan)
         self.nfev += 1
         return self._checked_call(x)
 
     def _checked_call(self, x: np.ndarray, allow_complex: bool = False) -> np.ndarray:
-        """The user's function with its output shape checked against the first call."""
-        out = self._call(x)
+        """The user's function (given a copy of ``x``: the user's code never changes the
+        solver's) with its output shape checked against the first call. No np.errstate here:
+        the driver enters it once per fit (trustfit.core.loop.run), not once per call."""
+        out = self._fun(np.array(x, copy=True), *self.args, **self.kwargs)
+        # What nearly every call returns after the first: a float64 vector of the first
+        # call's length, which every check below would pass unchanged (a tiny fit makes ~60
+        # calls; the checks cost more than a 20-point model).
+        if type(out) is np.ndarray and out.dtype == np.float64 and out.shape == (self.m,):
+            return out
+        out = np.atleast_1d(returned_numbers("fun", out))
         if out.ndim != 1:
             raise ValueError(
                 f"fun must return a 1-D array of residuals, but it returned shape {out.shape}.")

@@ -59,13 +59,13 @@ class ResidualScale:
 
     def down(self, v):
         """Residual-like quantity (residuals, Jacobian) into the solver's units."""
-        if is_large(v):
+        if type(v) is not np.ndarray and is_large(v):
             return times_power_of_two(v, -self.exponent)
         return np.ldexp(v, -self.exponent)
 
     def up(self, v):
         """Residual-like quantity back into the user's units."""
-        if is_large(v):
+        if type(v) is not np.ndarray and is_large(v):
             return times_power_of_two(v, self.exponent)
         return np.ldexp(v, self.exponent)
 
@@ -84,6 +84,12 @@ class ScaledProblem:
     def __init__(self, problem, scale: ResidualScale):
         self._problem = problem
         self._scale = scale
+        # read on every iteration: plain attributes, not a __getattr__ miss each time
+        self.lb, self.ub = problem.lb, problem.ub
+
+    @property
+    def nfev(self) -> int:
+        return self._problem.nfev
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return self._scale.down(self._problem.residuals(x))

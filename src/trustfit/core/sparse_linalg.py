@@ -18,24 +18,48 @@ array (the existing dense code, unchanged), a sparse matrix (exact, in O(nnz)), 
 from __future__ import annotations
 
 import math
+import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import LinearOperator
 
 #: Random probes of a LinearOperator's column norms.
 PROBES = 16
 
 
+def _sp():
+    """``scipy.sparse``, imported on first use: it adds about a third to ``import trustfit``,
+    and a dense fit never needs it."""
+    import scipy.sparse
+    return scipy.sparse
+
+
+def _operator_class():
+    from scipy.sparse.linalg import LinearOperator
+    return LinearOperator
+
+
+#: What is never large: arrays, and the numbers the scaling also converts.
+_DENSE = frozenset((np.ndarray, float, int, np.float64))
+
+
 def is_large(J) -> bool:
-    """True for a Jacobian kept as a sparse matrix or a LinearOperator."""
-    return sp.issparse(J) or isinstance(J, LinearOperator)
+    """True for a Jacobian kept as a sparse matrix or a LinearOperator. Without
+    ``scipy.sparse`` imported there can be neither (nor is it imported to find out)."""
+    if type(J) in _DENSE or "scipy.sparse" not in sys.modules:
+        return False
+    return _sp().issparse(J) or isinstance(J, _operator_class())
 
 
 def kind_of(J) -> str:
     """The kind of a Jacobian in words: ``'LinearOperator'`` for any operator (the solver's
     scaled compositions included), else the class name (``'csr_matrix'``, ``'ndarray'``)."""
-    return "LinearOperator" if isinstance(J, LinearOperator) else type(J).__name__
+    return ("LinearOperator" if is_large(J) and isinstance(J, _operator_class())
+            else type(J).__name__)
 
 
 def _probe(J: LinearOperator) -> np.ndarray:
@@ -47,7 +71,7 @@ def _probe(J: LinearOperator) -> np.ndarray:
 def large_column_norms(J) -> np.ndarray:
     """Column norms of a sparse matrix (exact, safe from under- and overflow: each column is
     divided by its largest entry first) or of a LinearOperator (estimated, module docstring)."""
-    if isinstance(J, LinearOperator):
+    if isinstance(J, _operator_class()):
         with np.errstate(all="ignore"):
             return np.sqrt(np.mean(_probe(J) ** 2, axis=1))
     A = _csr(J)
@@ -66,8 +90,8 @@ def large_column_norms(J) -> np.ndarray:
 
 def _csr(J) -> sp.csr_matrix:
     """``J`` as a float CSR matrix (itself when it is one), without duplicate entries."""
-    if not (sp.isspmatrix_csr(J) and J.dtype == float):
-        J = sp.csr_matrix(J, dtype=float)
+    if not (_sp().isspmatrix_csr(J) and J.dtype == float):
+        J = _sp().csr_matrix(J, dtype=float)
     if not J.has_canonical_format:
         J.sum_duplicates()
     return J
@@ -79,8 +103,8 @@ def select_columns(J, mask: np.ndarray):
         return J
     if isinstance(J, np.ndarray):
         return J[:, mask]
-    if sp.issparse(J):
-        return sp.csr_matrix(sp.csc_matrix(J)[:, np.flatnonzero(mask)])
+    if _sp().issparse(J):
+        return _sp().csr_matrix(_sp().csc_matrix(J)[:, np.flatnonzero(mask)])
     n = J.shape[1]
 
     def matvec(z):
@@ -88,19 +112,19 @@ def select_columns(J, mask: np.ndarray):
         full[mask] = np.ravel(z)
         return J.matvec(full)
 
-    return LinearOperator((J.shape[0], int(np.sum(mask))), matvec=matvec,
-                          rmatvec=lambda y: J.rmatvec(np.ravel(y))[mask], dtype=float)
+    return _operator_class()((J.shape[0], int(np.sum(mask))), matvec=matvec,
+                             rmatvec=lambda y: J.rmatvec(np.ravel(y))[mask], dtype=float)
 
 
 def scale_columns(J, d: np.ndarray):
     """``J diag(d)``: a sparse matrix stays sparse, an operator is composed."""
     if isinstance(J, np.ndarray):
         return J * d
-    if sp.issparse(J):
+    if _sp().issparse(J):
         J = _csr(J)
-        return sp.csr_matrix((J.data * d[J.indices], J.indices, J.indptr), shape=J.shape)
-    return LinearOperator(J.shape, matvec=lambda z: J.matvec(d * np.ravel(z)),
-                          rmatvec=lambda y: d * J.rmatvec(np.ravel(y)), dtype=float)
+        return _sp().csr_matrix((J.data * d[J.indices], J.indices, J.indptr), shape=J.shape)
+    return _operator_class()(J.shape, matvec=lambda z: J.matvec(d * np.ravel(z)),
+                             rmatvec=lambda y: d * J.rmatvec(np.ravel(y)), dtype=float)
 
 
 def scale_rows(J, w: np.ndarray):
@@ -108,19 +132,19 @@ def scale_rows(J, w: np.ndarray):
     weights, :mod:`trustfit.core.loss`)."""
     if isinstance(J, np.ndarray):
         return w[:, None] * J
-    if sp.issparse(J):
+    if _sp().issparse(J):
         J = _csr(J)
         rows = np.repeat(np.arange(J.shape[0]), np.diff(J.indptr))
-        return sp.csr_matrix((J.data * w[rows], J.indices, J.indptr), shape=J.shape)
-    return LinearOperator(J.shape, matvec=lambda z: w * J.matvec(np.ravel(z)),
-                          rmatvec=lambda y: J.rmatvec(w * np.ravel(y)), dtype=float)
+        return _sp().csr_matrix((J.data * w[rows], J.indices, J.indptr), shape=J.shape)
+    return _operator_class()(J.shape, matvec=lambda z: w * J.matvec(np.ravel(z)),
+                             rmatvec=lambda y: J.rmatvec(w * np.ravel(y)), dtype=float)
 
 
 def times_power_of_two(J, exponent: int):
     """``J * 2^exponent``, exact for a sparse matrix (each entry scaled by a power of two); a
     LinearOperator is composed with the factor."""
-    if sp.issparse(J):
-        J = sp.csr_matrix(J, dtype=float, copy=True)
+    if _sp().issparse(J):
+        J = _sp().csr_matrix(J, dtype=float, copy=True)
         J.data = np.ldexp(J.data, exponent)
         return J
     while exponent:
@@ -135,8 +159,8 @@ def abs_times(J, v: np.ndarray) -> np.ndarray:
     (a vector whose norm is the estimated one)."""
     if isinstance(J, np.ndarray):
         return np.abs(J) @ v
-    if sp.issparse(J):
-        return abs(sp.csr_matrix(J)) @ v
+    if _sp().issparse(J):
+        return abs(_sp().csr_matrix(J)) @ v
     return large_column_norms(J) * v
 
 
@@ -144,9 +168,9 @@ def all_finite(J) -> bool:
     """Every entry finite; for a LinearOperator, its products with a vector of ones both ways
     (a non-finite entry shows in them unless cancelled exactly)."""
     if isinstance(J, np.ndarray):
-        return bool(np.all(np.isfinite(J)))
-    if sp.issparse(J):
-        return bool(np.all(np.isfinite(sp.csr_matrix(J).data)))
+        return bool(np.isfinite(J).all())
+    if _sp().issparse(J):
+        return bool(np.all(np.isfinite(_sp().csr_matrix(J).data)))
     m, n = J.shape
     with np.errstate(all="ignore"):
         return bool(np.all(np.isfinite(J.matvec(np.ones(n))))
@@ -158,8 +182,8 @@ def nonfinite_columns(J) -> np.ndarray:
     known without ``n`` products: all columns are named)."""
     if isinstance(J, np.ndarray):
         return np.flatnonzero(~np.all(np.isfinite(J), axis=0))
-    if sp.issparse(J):
-        C = sp.coo_matrix(J)
+    if _sp().issparse(J):
+        C = _sp().coo_matrix(J)
         return np.unique(C.col[~np.isfinite(C.data)])
     return np.arange(J.shape[1])
 
@@ -168,9 +192,9 @@ def product_operator(J):
     """``J`` for an iterative solver (LSMR, LSQR): a sparse matrix as a LinearOperator whose
     products go straight to the matrix and its transpose (a CSC view, no copy): about a third
     less overhead per iteration than SciPy's generic wrapper; anything else unchanged."""
-    if not sp.issparse(J):
+    if not _sp().issparse(J):
         return J
     A = _csr(J)
     At = A.T
-    return LinearOperator(A.shape, matvec=lambda v: A @ np.ravel(v),
-                          rmatvec=lambda v: At @ np.ravel(v), dtype=float)
+    return _operator_class()(A.shape, matvec=lambda v: A @ np.ravel(v),
+                             rmatvec=lambda v: At @ np.ravel(v), dtype=float)

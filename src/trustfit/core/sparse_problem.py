@@ -16,6 +16,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .grouped_differences import GroupedDifferences, sparsity_pattern
 from .problem import Problem, real_jacobian
+from .quiet import quiet
 from .sparse_linalg import is_large
 
 
@@ -53,7 +54,7 @@ class SparseProblem(Problem):
         m = cast(int, self.m)  # known: the residuals f were evaluated first
         if callable(self._jac):
             self.njev += 1
-            with np.errstate(all="ignore"):
+            with quiet():
                 J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
             if is_large(J):
                 return large_jacobian(J, m, self.n)

@@ -38,6 +38,7 @@ import numpy as np
 
 from .differentiation import DEFAULT_RELATIVE_STEP
 from .linalg import column_norms, norm2
+from .quiet import quiet
 from .sparse_linalg import abs_times, is_large
 from .result import StopReason
 
@@ -86,17 +87,19 @@ def parameter_scale(x: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
 def model_size(J: np.ndarray, x: np.ndarray, r: np.ndarray | None = None) -> float:
     """``|| |J| |x| || (+ ||r||)``: the size of the linearised model's terms (and of the data,
     ``y = model - r``), the magnitude that sets the rounding level of the residuals."""
-    with np.errstate(all="ignore"):
+    with quiet():
         terms = norm2(abs_times(J, np.abs(np.asarray(x, dtype=float))))
     return terms + (norm2(r) if r is not None else 0.0)
 
 
 def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                   noise: float = EPS, r: np.ndarray | None = None,
-                  norms: np.ndarray | None = None) -> np.ndarray:
+                  norms: np.ndarray | None = None,
+                  magnitude: float | None = None) -> np.ndarray:
     """Each column's effect over its error, ``||J_j|| size_j / (noise T)``: 0 for a zero
     column, ``inf`` where no error is known (see :func:`zero_columns`). ``norms``: the
-    column norms of ``J`` when the caller has them."""
+    column norms of ``J``, ``magnitude``: :func:`model_size` ``(J, x, r)``, when the caller
+    has them."""
     J = J if is_large(J) else np.asarray(J, dtype=float)
     x = np.asarray(x, dtype=float)
     norms = column_norms(J) if norms is None else norms
@@ -106,15 +109,16 @@ def column_signal(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
         start = x if x0 is None else np.asarray(x0, dtype=float)
         # no size for a parameter started at 0: only an exactly zero column is zero
         size = np.where(start != 0.0, np.maximum(np.abs(x), np.abs(start)), np.inf)
-    level = noise * model_size(J, x, r)
-    with np.errstate(all="ignore"):
+    level = noise * (model_size(J, x, r) if magnitude is None else magnitude)
+    with quiet():
         effect = np.where(norms > 0.0, norms * size, 0.0)
         return np.where(effect == 0.0, 0.0, effect / level)
 
 
 def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
                  noise: float = EPS, r: np.ndarray | None = None,
-                 norms: np.ndarray | None = None) -> np.ndarray:
+                 norms: np.ndarray | None = None,
+                 magnitude: float | None = None) -> np.ndarray:
     """Mask of the Jacobian columns with no effect: a column that is zero or within
     ``ZERO_COLUMN`` times its own error (:func:`column_signal` at most ``ZERO_COLUMN``).
 
@@ -131,7 +135,7 @@ def zero_columns(J: np.ndarray, x: np.ndarray, x0: np.ndarray | None = None,
     ``T``, where it truly sets the rounding level of finite differences)."""
     if (J.shape if is_large(J) else np.asarray(J).shape)[1] == 0:
         return np.zeros(0, dtype=bool)
-    return column_signal(J, x, x0, noise, r, norms) <= ZERO_COLUMN
+    return column_signal(J, x, x0, noise, r, norms, magnitude) <= ZERO_COLUMN
 
 
 #: What a stopping test returns: the reason that fired (``None``: none) and the measured value.
@@ -155,15 +159,19 @@ def gradient_cosine(J: np.ndarray, r: np.ndarray, norms: np.ndarray | None = Non
     if r_norm == 0.0 or not math.isfinite(r_norm):
         return 0.0 if r_norm == 0.0 else math.inf
     if norms is not None and gradient is not None:
-        with np.errstate(all="ignore"):
+        with quiet():
             size = norms * r_norm
-            if np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):  # no under/overflow
+            if size.min() > 1e-250 and size.max() < 1e250:  # the common case: every column
+                value = float((np.abs(gradient) / size).max())  # counts, no under/overflow
+                if math.isfinite(value):
+                    return value
+            elif np.all((size == 0.0) | ((size > 1e-250) & (size < 1e250))):
                 cos = np.abs(gradient[size > 0.0]) / size[size > 0.0]
                 value = float(np.max(cos, initial=0.0))
                 if math.isfinite(value):
                     return value
     norms = column_norms(J) if norms is None else norms
-    with np.errstate(all="ignore"):
+    with quiet():
         if is_large(J):  # the same cosines, without a scaled copy of J
             cos = np.where(norms > 0.0, np.abs(J.T @ (np.asarray(r, dtype=float) / r_norm))
                            / np.where(norms > 0.0, norms, 1.0), 0.0)
@@ -188,7 +196,9 @@ def step_floor(J: np.ndarray, x: np.ndarray, norms: np.ndarray | None = None) ->
     Jacobian's column norms (``c_j x_j`` is free of units, ``norms`` when the caller has
     them); infinite for a zero column."""
     c = column_norms(J) if norms is None else norms
-    with np.errstate(all="ignore"):
+    with quiet():
+        if c.size and c.min() > 0.0:  # no zero column: the same numbers, fewer passes
+            return norm2(c * np.asarray(x, dtype=float)) / c
         return np.where(c > 0.0, norm2(c * np.asarray(x, dtype=float)) / c, np.inf)
 
 
@@ -207,10 +217,12 @@ def step_test(step, x, xtol: float | None, floor=1.0) -> Verdict:
     if xtol is None:
         return None, float(np.max(h, initial=0.0))
     size = np.abs(np.atleast_1d(np.asarray(x, dtype=float))) + xtol * np.asarray(floor)
-    with np.errstate(all="ignore"):
-        ratio = np.where(h == 0.0, 0.0, h / size)
-    value = float(np.max(ratio, initial=0.0))
-    if bool(np.all(h <= xtol * size)):
+    with quiet():
+        ratio = h / size
+        if not (ratio.size and size.min() > 0.0):  # 0 / 0 where x_j = 0 and no floor
+            ratio = np.where(h == 0.0, 0.0, ratio)
+    value = float(ratio.max()) if ratio.size else 0.0  # ratios >= 0: initial 0 changes none
+    if bool((h <= xtol * size).all()):
         return StopReason.STEP, value
     return None, value
 
@@ -259,16 +271,17 @@ def budget_test(nfev: int, max_nfev: int | None, nit: int, max_iter: int | None)
 
 
 def exact_fit(J: np.ndarray, r: np.ndarray, x: np.ndarray,
-              limit: float = EXACT_RESIDUAL) -> bool:
+              limit: float = EXACT_RESIDUAL, terms: float | None = None) -> bool:
     """Residuals at most ``limit`` times the size of the linearised model, the smaller of
     ``|| |J| |x| ||`` (its terms) and ``||J x||`` (their sum): a zero-residual fit whose
     residual is rounding noise. The sum guards against terms that cancel: amplitudes of
     +-4e85 on data of size 1e-85 leave residuals at the rounding level of the terms, which is
-    no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`)."""
-    with np.errstate(all="ignore"):
+    no fit at all. Norms are computed without underflow (:func:`trustfit.core.linalg.norm2`).
+    ``terms``: :func:`model_size` ``(J, x)`` when the caller has it."""
+    with quiet():
         total = norm2((J if is_large(J) else np.asarray(J, dtype=float))
                       @ np.asarray(x, dtype=float))
-    terms = min(model_size(J, x), total)
+    terms = min(model_size(J, x) if terms is None else terms, total)
     return bool(math.isfinite(terms) and norm2(r) <= limit * terms)
 
 
@@ -302,9 +315,13 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     iterate and shared with its steps, so that certifying costs no second factorization.
     """
     del cost  # the norm of r, computed without underflow, decides instead
-    if J.shape[1] == 0 or norm2(r) == 0.0 or exact_fit(J, r, x):
+    if J.shape[1] == 0 or norm2(r) == 0.0:
         return None, 0.0
-    if not np.all(np.isfinite(J)) or np.any(zero_columns(J, x, x0, noise, r, norms)):
+    terms = model_size(J, x)  # shared by the two tests below
+    if exact_fit(J, r, x, terms=terms):
+        return None, 0.0
+    if (not np.isfinite(J).all()
+            or zero_columns(J, x, x0, noise, r, norms, terms + norm2(r)).any()):
         return StopReason.DEGENERATE, math.inf
     if factors is not None:
         U, s = factors()

@@ -73,6 +73,9 @@ def starting_point(x0: Any) -> np.ndarray:
 def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(lb, ub)`` broadcast to ``x0``'s shape; also accepts ``scipy.optimize.Bounds``."""
     n = x0.size
+    if (type(bounds) is tuple and len(bounds) == 2 and type(bounds[0]) is float
+            and type(bounds[1]) is float and bounds[0] == -math.inf and bounds[1] == math.inf):
+        return np.full(n, -np.inf), np.full(n, np.inf)  # the default: nothing to check
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
         bounds = (bounds.lb, bounds.ub)
     try:
@@ -108,6 +111,8 @@ def box(bounds: Any, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def x_scale(value: Any, n: int) -> str | np.ndarray:
+    if type(value) is float and 0.0 < value < math.inf:  # the default, 1.0
+        return np.full(n, value)
     if isinstance(value, str):
         if value != "jac":
             raise ValueError(f"`x_scale` must be 'jac' or array_like with positive numbers. "

@@ -11,20 +11,35 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 
+from .cached import cached
 from .linalg import SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import ProblemLike
+from .quiet import quiet
 from .stopping import gradient_cosine
 
 
 def _scaled_copy(J: np.ndarray, D: np.ndarray) -> np.ndarray:
     """A new ``J D^{-1}`` (the caller's to overwrite)."""
     return J / D
+
+
+_ALL_TRUE: dict[int, np.ndarray] = {}
+
+
+def _all_true(n: int) -> np.ndarray:
+    """A read-only mask of ``n`` True values, made once per ``n``."""
+    mask = _ALL_TRUE.get(n)
+    if mask is None:
+        mask = np.ones(n, dtype=bool)
+        mask.setflags(write=False)
+        _ALL_TRUE[n] = mask
+    return mask
 
 
 def free_variables(x: np.ndarray, g: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
@@ -53,16 +68,23 @@ class Iterate:
     #: the column norms of ``J`` (all columns), computed once per iterate and shared by the
     #: scaling, the gradient test, the step test, the factorization and the certificate
     norms: np.ndarray | None = None
+    #: False when no variable has a finite bound: every variable is then free, and the
+    #: active-set mask needs no computing (the driver knows it once per run)
+    bounded: bool = True
     cost: float = field(init=False)
     g: np.ndarray = field(init=False)
     free: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        with np.errstate(all="ignore"):
+        with quiet():
             self.cost = 0.5 * float(self.f @ self.f)
             self.g = self.J.T @ self.f
-        self.free = free_variables(self.x, self.g, self.lb, self.ub)
-        self.all_free = bool(np.all(self.free))
+        if self.bounded:
+            self.free = free_variables(self.x, self.g, self.lb, self.ub)
+            self.all_free = bool(self.free.all())
+        else:
+            self.free = _all_true(self.x.size)
+            self.all_free = True
         if self.norms is None:
             self.norms = column_norms(self.J)
 
@@ -89,12 +111,13 @@ class Iterate:
         U, s, _, _ = self.equilibrated
         return U, s
 
-    @cached_property
+    @cached
     def grad_norm(self) -> float:
         """``||g||_inf`` over the free variables: the first-order optimality measure."""
-        return float(np.max(np.abs(self.g[self.free]), initial=0.0))
+        g = np.abs(self.g if self.all_free else self.g[self.free])
+        return float(g.max()) if g.size else 0.0  # |g| >= 0: an initial 0 changes none
 
-    @cached_property
+    @cached
     def gradient_measure(self) -> float:
         """The gradient test's measure over the free variables: the largest cosine between the
         residuals and a Jacobian column (:func:`trustfit.core.stopping.gradient_cosine`)."""
@@ -105,22 +128,26 @@ class Iterate:
     def scaled_jacobian(self) -> np.ndarray:
         """``J D^{-1}`` restricted to the free variables: a new array on each call, not kept
         with the iterate (m x n that would live as long as it)."""
+        if self.all_free and isinstance(self.J, np.ndarray):  # column-major, as the copy below
+            return np.divide(self.J, self.D, out=np.empty(self.J.shape, order="F"))
         return self.J[:, self.free] / self.D[self.free]
 
-    @cached_property
+    @cached
     def svd(self) -> SVDSolver:
         """SVD of the scaled free Jacobian, shared by every step proposed from this point. The
         scaled Jacobian is built only for a damped step; the Gauss-Newton and dogleg steps use
         :attr:`equilibrated`. Built from arrays, not from a closure over this iterate: a
         reference cycle would keep every iterate's m x n arrays alive until garbage
         collection (m = 2e5: 16 Jacobians at the peak instead of 8)."""
-        J, D = self.free_jacobian, self.D[self.free]
+        J, D = self.free_jacobian, self.D if self.all_free else self.D[self.free]
         shape = (J.shape[0], J.shape[1])
         return SVDSolver(partial(_scaled_copy, J, D), self.f, self.noise,
                          (J, self.free_norms, D), shape)
 
     def unscale(self, z_free: np.ndarray) -> np.ndarray:
         """Full-length step ``h`` from a step ``z`` in scaled free variables."""
+        if self.all_free:
+            return z_free / self.D
         h = np.zeros_like(self.x)
         h[self.free] = z_free / self.D[self.free]
         return h
@@ -145,7 +172,7 @@ class Step:
     model: LocalModel
     relaxed_acceptance: float | None = None
 
-    @cached_property
+    @cached
     def norm(self) -> float:
         return float(np.linalg.norm(self.h))
 
@@ -160,9 +187,9 @@ class Trial:
         self.problem = problem
         self.x = x
         self.f = problem.residuals(x) if f is None else f
-        with np.errstate(all="ignore"):
+        with quiet():
             cost = 0.5 * float(self.f @ self.f)
-        self.finite = bool(np.all(np.isfinite(self.f))) and math.isfinite(cost)
+        self.finite = math.isfinite(cost) and bool(np.isfinite(self.f).all())
         self.cost = cost if self.finite else math.inf
         self._J = J
         self.refined = refined
@@ -176,12 +203,12 @@ class Trial:
             self._J = self.problem.jacobian(self.x, self.f, self.refined)
         return self._J
 
-    @cached_property
+    @cached
     def g(self) -> np.ndarray:
-        with np.errstate(all="ignore"):
+        with quiet():
             return self.jacobian().T @ self.f
 
-    @cached_property
+    @cached
     def grad_norm(self) -> float:
         free = free_variables(self.x, self.g, self.problem.lb, self.problem.ub)
         value = float(np.max(np.abs(self.g[free]), initial=0.0))

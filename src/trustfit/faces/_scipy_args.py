@@ -5,13 +5,14 @@ code."""
 from __future__ import annotations
 
 import inspect
-import multiprocessing
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+
+if TYPE_CHECKING:  # scipy.optimize is imported by the loop when a callback asks for it
+    from scipy.optimize import OptimizeResult
 
 from ..core.problem import NonFiniteStart
 
@@ -72,6 +73,8 @@ class _Pool:
     :meth:`close`. The user's ``fun`` must then be picklable, as in SciPy."""
 
     def __init__(self, processes: int):
+        import multiprocessing  # here: only a pool needs it
+
         # forkserver, as SciPy on POSIX: forking a threaded process can deadlock
         method = multiprocessing.get_start_method(allow_none=True)
         if method is None and os.name == "posix":

@@ -6,15 +6,35 @@ from __future__ import annotations
 
 import inspect
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ..core.result import StopReason
 
 
+#: signature_names per function: a fit in a loop over files, channels or pixels calls it with
+#: the same ``f`` each time, and reading a signature costs more than a 20-point model. Weak
+#: keys: a cached function is not kept alive by the cache.
+_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def signature_names(f: Callable) -> tuple[str, ...] | None:
     """Parameter names of ``f(x, p1, p2, ...)``; ``None`` for ``f(x, *p)`` or a callable
     without a readable signature."""
+    try:
+        return _NAMES[f]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable / hashable
+        pass
+    names = _signature_names(f)
+    try:
+        _NAMES[f] = names
+    except TypeError:
+        pass
+    return names
+
+
+def _signature_names(f: Callable) -> tuple[str, ...] | None:
     try:
         params = list(inspect.signature(f).parameters.values())
     except (TypeError, ValueError):

@@ -19,11 +19,10 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import linalg
-from scipy.optimize import OptimizeWarning
 
 from ..analysis.diagnostics import check_rank
 from ..analysis.uncertainty import covariance
@@ -38,10 +37,36 @@ from . import _curve_fit_args as conventions
 from ._shared import signature_names
 
 
-class FitWarning(OptimizeWarning):
-    """A fit returned an answer that needs care (for example a rank-deficient covariance).
-    A subclass of SciPy's ``OptimizeWarning`` (itself a ``UserWarning``), so filters written
-    for SciPy's warnings catch trustfit's."""
+_FIT_WARNING_DOC = """A fit returned an answer that needs care (for example a rank-deficient
+    covariance). A subclass of SciPy's ``OptimizeWarning`` (itself a ``UserWarning``), so
+    filters written for SciPy's warnings catch trustfit's."""
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeWarning
+
+    class FitWarning(OptimizeWarning):
+        __doc__ = _FIT_WARNING_DOC
+
+_made: list[type] = []
+
+
+def fit_warning() -> type[Warning]:
+    """:class:`FitWarning`, made on first use. It subclasses SciPy's ``OptimizeWarning``,
+    whose module ``scipy.optimize`` takes longer to import than numpy and ``scipy.linalg``
+    together; so ``import trustfit`` does not import it, and ``trustfit.FitWarning`` (this
+    module's ``__getattr__``, PEP 562) or the first warning does. One class, always."""
+    if not _made:
+        from scipy.optimize import OptimizeWarning
+
+        _made.append(type("FitWarning", (OptimizeWarning,),
+                          {"__doc__": _FIT_WARNING_DOC, "__module__": __name__}))
+    return _made[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FitWarning":
+        return fit_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _real_array(name: str, value: Any) -> np.ndarray:
@@ -108,7 +133,7 @@ def fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = None,
     if sigma_x is not None or noise != "gaussian":  # errors in x, counts: faces/data_kinds.py
         from .data_kinds import dispatch
         return dispatch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds,
-                        method, jac, sigma_x=sigma_x, noise=noise, warning=FitWarning,
+                        method, jac, sigma_x=sigma_x, noise=noise, warning=fit_warning(),
                         nan_policy=nan_policy, param_names=param_names, **kwargs)
     return _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
                 nan_policy, param_names, kwargs)[0]
@@ -146,7 +171,10 @@ def _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, metho
         kwargs["max_nfev"] = kwargs.pop("maxfev")
 
     def residuals(p):
-        model = check.returned_numbers("f", f(xdata, *p))
+        model = f(xdata, *p)
+        if type(model) is np.ndarray and model.dtype == np.float64 and model.ndim == 1:
+            return whiten(model - ydata)  # the common case, which the checks below pass
+        model = check.returned_numbers("f", model)
         if np.iscomplexobj(model) and not np.iscomplexobj(p):
             raise ValueError("f returned complex values; the model must be real (the "
                              "complex-step Jacobian, jac='cs', is the one place where f is "
@@ -216,7 +244,7 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     if sigma_x is not None or noise != "gaussian":  # errors in x, counts: faces/data_kinds.py
         from .data_kinds import dispatch
         return dispatch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds,
-                        method, jac, sigma_x=sigma_x, noise=noise, warning=FitWarning,
+                        method, jac, sigma_x=sigma_x, noise=noise, warning=fit_warning(),
                         nan_policy=nan_policy, full_output=full_output, **kwargs)
     result, fvec, loss = _fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite,
                               bounds, method, jac, nan_policy, None, kwargs)
@@ -228,15 +256,15 @@ def curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any = None, sigma: Any = 
     if degenerate and not cov.rank_deficient:
         names = ", ".join(f.code for f in result.diagnosis) or "none"
         warnings.warn(f"{result.message} Findings: {names} (see trustfit.fit(...).report()).",
-                      FitWarning, stacklevel=2)
+                      fit_warning(), stacklevel=2)
     if cov.rank_deficient:
         finding = check_rank(result, result.param_names)
         text = finding[0].message if finding else "the Jacobian is rank deficient."
-        warnings.warn(f"{text} pcov is the pseudo-inverse.", FitWarning, stacklevel=2)
+        warnings.warn(f"{text} pcov is the pseudo-inverse.", fit_warning(), stacklevel=2)
     if np.isnan(cov.residual_variance) and not result.absolute_sigma:
         warnings.warn(f"No degrees of freedom left ({result.fun.size} residuals, rank "
                       f"{cov.rank}): the scale of the errors is unknown and pcov is nan; pass "
-                      "sigma with absolute_sigma=True if the errors are known.", FitWarning,
+                      "sigma with absolute_sigma=True if the errors are known.", fit_warning(),
                       stacklevel=2)
     pcov = cov.matrix
     if not full_output:

@@ -212,18 +212,21 @@ def _solve(design: StartDesign, *, fun, x0, jac, bounds, method, ftol, xtol, gto
 
 
 _SIGNATURE = inspect.signature(least_squares)
+#: The keyword arguments of least_squares after ``fun, x0``, with their defaults.
+_DEFAULTS = {name: p.default for name, p in _SIGNATURE.parameters.items()
+             if name not in ("fun", "x0")}
 
 
 def solve_with_design(design: StartDesign, fun: Callable[..., Any], x0: Any,
                       **kwargs: Any) -> FitResult:
     """``least_squares(fun, x0, **kwargs)`` with the multi-start design ``design``: an unknown
     keyword is a TypeError, as in a call of :func:`least_squares` itself."""
-    try:
-        bound = _SIGNATURE.bind(fun, x0, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"least_squares() {exc}") from None
-    bound.apply_defaults()
-    return _solve(design, **bound.arguments)
+    if not kwargs.keys() <= _DEFAULTS.keys():  # Signature.bind's message names the keyword
+        try:
+            _SIGNATURE.bind(fun, x0, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"least_squares() {exc}") from None
+    return _solve(design, fun=fun, x0=x0, **{**_DEFAULTS, **kwargs})
 
 
 def multistart(fun: Callable[..., Any], x0: Any, starts: int = 8, *, design: str = "sobol",

@@ -13,15 +13,16 @@ import math
 import numpy as np
 
 from ..core.problem import ProblemLike
+from ..core.quiet import quiet
 from ..core.vocabulary import Iterate, Outcome, Step, Trial
 
 
 class TrustRegionTest:
     def try_step(self, problem: ProblemLike, it: Iterate, step: Step) -> Outcome:
-        x_new = np.clip(it.x + step.h, it.lb, it.ub)
+        x_new = np.clip(it.x + step.h, it.lb, it.ub) if it.bounded else it.x + step.h
         s = x_new - it.x
         trial = Trial(problem, x_new)
-        with np.errstate(all="ignore"):
+        with quiet():
             predicted = step.model.predicted_reduction(s)
         if not trial.finite:
             return Outcome(trial, False, s, -math.inf, predicted, note="non-finite residuals")

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
-from ..core.sparse_linalg import is_large
-from ..core.sparse_problem import SparseProblem
+from ..core.sparse_linalg import is_large, kind_of
 from ..steps.base import StepStrategy
-from ..steps.damped_lsmr import DampedLSMR
-from ..steps.lsmr_dogleg import LSMRDogleg
+
+# The sparse problem and the LSMR strategies (which load scipy.sparse) are imported where a
+# setup first uses them: a dense fit, the common case, never does.
 
 TR_SOLVERS = (None, "exact", "lsmr")
 #: LSMR's own keywords that ``tr_options`` may set (SciPy passes them to ``lsmr``), and
@@ -99,7 +98,9 @@ class IterativeSetup:
     #: the caller asked for x_scale='jac' (SciPy refuses it with a LinearOperator)
     jac_scale: bool = False
 
-    def problem(self, *args, **kwargs) -> SparseProblem:
+    def problem(self, *args, **kwargs):
+        from ..core.sparse_problem import SparseProblem
+
         return SparseProblem(*args, sparsity=self.sparsity, **kwargs)
 
     def build(self, name: str, dense_strategy: StepStrategy, globalization):
@@ -108,6 +109,9 @@ class IterativeSetup:
         return ByJacobian(self, name, dense_strategy), globalization
 
     def iterative(self, name: str, tau: float, damping: str) -> StepStrategy:
+        from ..steps.damped_lsmr import DampedLSMR
+        from ..steps.lsmr_dogleg import LSMRDogleg
+
         if name == "lm":
             return DampedLSMR(tau, damping, self.lsmr_options)
         if name == "dogleg":
@@ -131,7 +135,7 @@ class ByJacobian(StepStrategy):
         if large and self.setup.tr_solver == "exact":
             raise ValueError("tr_solver='exact' works only with dense Jacobian matrices; jac "
                              f"returned a {type(it.J).__name__} (use tr_solver='lsmr' or None).")
-        if isinstance(it.J, LinearOperator) and self.setup.jac_scale:
+        if kind_of(it.J) == "LinearOperator" and self.setup.jac_scale:
             raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator: "
                              "its column norms are not known; give x_scale as numbers.")
         if large or self.setup.tr_solver == "lsmr":

@@ -107,7 +107,7 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
         it.__dict__.pop("svd", None)
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
-        if not np.all(np.isfinite(J)):
+        if not np.isfinite(J).all():
             return it, records
         it = make_iterate(it.x, it.f, J)
     h = _gauss_newton_step(it)
@@ -119,12 +119,12 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
             break
         if problem.budget_left == 0:
             break
-        x_new = np.clip(it.x + h, it.lb, it.ub)
+        x_new = np.clip(it.x + h, it.lb, it.ub) if it.bounded else it.x + h
         trial = Trial(problem, x_new, refined=True)
         if not trial.finite or trial.cost > it.cost * (1.0 + COST_NOISE):
             break
         J_new = trial.jacobian()
-        if not np.all(np.isfinite(J_new)):
+        if not np.isfinite(J_new).all():
             break
         cand = make_iterate(trial.x, trial.f, J_new)
         h_cand = _gauss_newton_step(cand)

@@ -28,7 +28,6 @@ import dataclasses
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,6 +192,8 @@ def multistart_runs(run_once: Callable[..., FitResult], x0: np.ndarray, lb: np.n
     if workers is None or workers <= 1:
         results = [run_design(p) for p in points]
     else:
+        from concurrent.futures import ThreadPoolExecutor  # here: only parallel starts need it
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(run_design, points))
     finite = [k for k, r in enumerate(results) if math.isfinite(r.cost)]
