@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .linalg import LARGE
+
 EPS = np.finfo(float).eps
 DEFAULT_RELATIVE_STEP = {"2-point": EPS**0.5, "3-point": EPS ** (1 / 3), "5-point": EPS**0.2,
                          "cs": 1e-20}
@@ -51,7 +53,12 @@ def finite_difference_jacobian(
     n, m = x.size, f0.size
     rel = DEFAULT_RELATIVE_STEP[method] if relative_step is None else relative_step
     rel = np.broadcast_to(np.asarray(rel, dtype=float), (n,))
-    J = np.empty((m, n))
+    # A large J is laid out by columns (LAPACK's order, so its factorization copies nothing)
+    # and each difference is formed in place in its own column. A small one keeps NumPy's
+    # row order and one contiguous column buffer, reused: differences are formed in it (fast,
+    # unlike J's strided columns) and copied once into J. No m-sized temporary per column.
+    by_columns = m * n > LARGE
+    J = np.empty((m, n), order="F" if by_columns else "C")
     evaluations = 0
     if method == "cs":
         h = rel * np.maximum(1.0, np.abs(x))
@@ -69,15 +76,13 @@ def finite_difference_jacobian(
 
     h = _steps(x, rel)
     room_up, room_down = ub - x, x - lb
-    # One contiguous column buffer, reused: differences are formed in it in place (fast,
-    # unlike J's strided columns) and copied once into J; no m-sized temporaries per column.
-    buffer = np.empty(m)
+    buffer = None if by_columns else np.empty(m)
     for j in range(n):
         hj = h[j]
         if method == "2-point":
             # Forward unless the upper bound is in the way and there is more room below.
             sign = 1.0 if (hj <= room_up[j] or room_down[j] < room_up[j]) else -1.0
-            col = buffer
+            col = J[:, j] if buffer is None else buffer
             col[:] = 0.0
             for attempt in (sign, -sign):
                 xs = x.copy()
@@ -91,14 +96,15 @@ def finite_difference_jacobian(
                 evaluations += 1
                 if np.all(np.isfinite(col)):
                     break
-            J[:, j] = col
+            if buffer is not None:
+                J[:, j] = col
         elif method == "5-point" and 2 * hj <= room_up[j] and 2 * hj <= room_down[j]:
             col = np.zeros(m)
             for k, weight in ((-2, 1.0), (-1, -8.0), (1, 8.0), (2, -1.0)):
                 xs = x.copy()
                 xs[j] += k * hj
                 col += weight * np.asarray(fun(xs)).reshape(m)
-            J[:, j] = col / (12.0 * hj)
+            np.divide(col, 12.0 * hj, out=J[:, j])
             evaluations += 4
         else:  # 3-point, or 5-point without room
             if method == "5-point":
@@ -107,11 +113,12 @@ def finite_difference_jacobian(
                 xp, xm = x.copy(), x.copy()
                 xp[j] += hj
                 xm[j] -= hj
-                col = buffer
+                col = J[:, j] if buffer is None else buffer
                 np.subtract(np.asarray(fun(xp)).reshape(m), np.asarray(fun(xm)).reshape(m),
                             out=col)
                 col /= xp[j] - xm[j]
-                J[:, j] = col
+                if buffer is not None:
+                    J[:, j] = col
                 evaluations += 2
             else:
                 # One-sided second-order formula on the side with room.

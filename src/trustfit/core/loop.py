@@ -162,6 +162,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
         return Iterate(x, f, J, scaling.update(J, norms), problem.lb, problem.ub, noise, norms)
 
     it = make_iterate(x0, f0, J0)
+    del f0, J0  # the iterate holds them; a local would keep J0 alive for the whole loop
     strategy.start(it)
     history: list[IterationRecord] = []
     wants_result = options.callback is not None and _callback_wants_result(options.callback)
@@ -194,8 +195,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
         outcome: Outcome = globalization.try_step(problem, it, step)
         trial: Trial = outcome.trial
         if outcome.accepted:
-            J_new = trial.jacobian()
-            if not all_finite(J_new):
+            if not all_finite(trial.jacobian()):
                 outcome.accepted = False
                 outcome.note = "non-finite Jacobian at the trial point"
         elif strategy.needs_trial_jacobian and trial.finite:
@@ -250,6 +250,9 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
         if exhausted is not None:
             reason, value = StopReason.NO_PROGRESS, exhausted
             break
+        # The step's model and the trial refer to the previous iterate's Jacobian: let it go
+        # before the next factorization (one m x n array less at the peak).
+        del step, outcome, trial
 
     return LoopState(problem, scale, x0, options, make_iterate, it, nit, history, reason, value,
                      wants_result)

@@ -89,13 +89,14 @@ class ScaledProblem:
         return self._scale.down(self._problem.residuals(x))
 
     def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
-        # Finite differences need the user's residuals at x: scaling back is exact.
-        J = self._problem.jacobian(x, self._scale.up(f), refined)
-        if (self._scale.exponent and isinstance(J, np.ndarray)
+        # Finite differences need the user's residuals at x: scaling back is exact (and at
+        # exponent 0 no copy is needed).
+        J = self._problem.jacobian(x, self._scale.up(f) if self._scale.exponent else f, refined)
+        if (isinstance(J, np.ndarray)
                 and isinstance(getattr(self._problem, "_jac", None), str)):
             # differences trustfit computed itself: scaled in place, exactly (a power of two),
-            # without a second m x n array
-            return np.ldexp(J, -self._scale.exponent, out=J)
+            # without a second m x n array (and not touched at all at exponent 0)
+            return np.ldexp(J, -self._scale.exponent, out=J) if self._scale.exponent else J
         return self._scale.down(J)
 
     def __getattr__(self, name: str):

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .linalg import SVDSolver, column_norms
+from .linalg import LARGE, SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import ProblemLike
 from .stopping import gradient_cosine
@@ -85,9 +85,11 @@ class Iterate:
         return self.svd.equilibrated_unscaled
 
     def certificate_factors(self):
-        """``(U, s)`` of :attr:`equilibrated`, for :func:`trustfit.core.stopping.certify`."""
-        U, s, _, _ = self.equilibrated
-        return U, s
+        """``(U, s, U^T r)`` of :attr:`equilibrated` (``U`` is ``None`` for a tall Jacobian),
+        for :func:`trustfit.core.stopping.certify`."""
+        equilibrated = self.equilibrated
+        U, s, _, _ = equilibrated
+        return U, s, equilibrated.ur
 
     @cached_property
     def grad_norm(self) -> float:
@@ -106,6 +108,38 @@ class Iterate:
         """``J D^{-1}`` restricted to the free variables: a new array on each call, not kept
         with the iterate (m x n that would live as long as it)."""
         return self.J[:, self.free] / self.D[self.free]
+
+    @property
+    def large(self) -> bool:
+        """More than ``LARGE`` entries in ``J``: scaled quantities are formed from ``J``, its
+        column norms and ``D`` without an ``m x n`` copy of ``J D^{-1}``."""
+        return self.J.size > LARGE
+
+    @cached_property
+    def cauchy(self) -> tuple[np.ndarray, float]:
+        """``(g_s, ||J_s g_s||^2)`` with ``J_s = J D^{-1}`` over the free variables and
+        ``g_s = J_s^T r``: the steepest-descent data of the dogleg, once per iterate (a
+        rejected step's next proposal reuses them). A large ``J`` gives them from
+        ``g_s = g / D`` and ``J (g_s / D)``, one pass and no scaled copy."""
+        if not self.large:
+            Js = self.scaled_jacobian
+            gs = Js.T @ self.f
+            Jg = Js @ gs
+            return gs, float(Jg @ Jg)
+        D = self.D[self.free]
+        gs = self.g[self.free] / D
+        v = np.zeros_like(self.x)
+        v[self.free] = gs / D
+        Jg = self.J @ v
+        return gs, float(Jg @ Jg)
+
+    def scaled_gram_diagonal(self) -> np.ndarray:
+        """``diag(J_s^T J_s)`` over the free variables, ``J_s = J D^{-1}`` (the damping's
+        start); for a large ``J`` from the column norms, without a scaled copy."""
+        if not self.large:
+            Js = self.scaled_jacobian
+            return np.sum(Js * Js, axis=0)
+        return (self.free_norms / self.D[self.free]) ** 2
 
     @cached_property
     def svd(self) -> SVDSolver:

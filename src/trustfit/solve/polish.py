@@ -24,7 +24,6 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core import linalg, stopping
-from ..core.linalg import LARGE
 from ..core.problem import ProblemLike
 from ..core.loop import LoopState
 from ..core.result import IterationRecord
@@ -41,17 +40,10 @@ DIGITS_TARGET = 1e-12
 
 
 def _gauss_newton_step(it: Iterate) -> np.ndarray:
-    """The Gauss-Newton step from ``it``; then the iterate's cached scaled Jacobian and SVD
-    (each m x n) are dropped, since the polish needs only the step (they are recomputed on
-    demand should anything ask again). With m = 1e6 residuals this keeps the polish at two
-    Jacobians alive instead of six."""
-    h = it.unscale(it.svd.gauss_newton())
-    # cached_property values live in __dict__; a small iterate keeps its factorization for
-    # the certificate, which would otherwise compute it again
-    drop = ("svd", "scaled_jacobian") if it.J.size > LARGE else ()
-    for name in drop:
-        it.__dict__.pop(name, None)
-    return h
+    """The Gauss-Newton step from ``it``. Its factorization stays with the iterate for the
+    certificate: a tall Jacobian's keeps only ``n``-sized factors
+    (:func:`trustfit.core.linalg.equilibrate`), so keeping it costs no m x n array."""
+    return it.unscale(it.svd.gauss_newton())
 
 
 def _at_rounding(it: Iterate, h: np.ndarray) -> bool:
@@ -103,8 +95,6 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
     needed, _ = polish_adds_digits(problem, it)
     if not needed:
         return it, records
-    if problem.refinable and it.J.size > LARGE:  # the loop's last factorization is done with
-        it.__dict__.pop("svd", None)
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
         if not np.all(np.isfinite(J)):
