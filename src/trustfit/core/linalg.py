@@ -325,7 +325,11 @@ class SVDSolver:
             uf = self.U.T @ rhs
         else:
             J, _, D = self._unscaled
-            projected = self.Vt @ ((J.T @ rhs) / D)
+            # rhs brought to [1/2, 1) by a power of two (exact) first: J^T rhs must not
+            # overflow where U^T rhs would not
+            top = float(np.max(np.abs(rhs), initial=0.0))
+            k = math.frexp(top)[1] if top > 0.0 and math.isfinite(top) else 0
+            projected = np.ldexp(self.Vt @ ((J.T @ np.ldexp(rhs, -k)) / D), k)
             return -(self.Vt.T @ (projected / (self.s**2 + mu)))
         return -(self.Vt.T @ (self.s * uf / (self.s**2 + mu)))
 

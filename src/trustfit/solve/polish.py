@@ -90,16 +90,21 @@ def polish_adds_digits(problem: ProblemLike, it: Iterate) -> tuple[bool, np.ndar
 
 
 def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterate],
-           first_iteration: int) -> tuple[Iterate, list[IterationRecord]]:
+           first_iteration: int) -> tuple[Iterate, list[IterationRecord], bool]:
+    """The polished iterate, its records, and whether it replaced ``it`` (the caller hands
+    ``it`` over and keeps no reference: with m = 1e6 the loop's last Jacobian then goes as
+    soon as the refined one replaces it, two Jacobians alive in a polish step, not three)."""
     records: list[IterationRecord] = []
     needed, _ = polish_adds_digits(problem, it)
     if not needed:
-        return it, records
+        return it, records, False
+    replaced = False
     if problem.refinable:
         J = problem.jacobian(it.x, it.f, refined=True)
         if not np.all(np.isfinite(J)):
-            return it, records
-        it = make_iterate(it.x, it.f, J)
+            return it, records, False
+        it, replaced = make_iterate(it.x, it.f, J), True
+        del J
     h = _gauss_newton_step(it)
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
@@ -130,8 +135,15 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
             nfev=problem.nfev, note="polish"))
         if not accepted:
             break
-        it, h, h_norm = cand, h_cand, h_cand_norm
-    return it, records
+        it, h, h_norm, replaced = cand, h_cand, h_cand_norm, True
+        del trial, J_new, cand
+    return it, records, replaced
+
+
+def _handed_over(state: LoopState) -> Iterate:
+    """The state's iterate, no longer referenced by the state (see :func:`polish`)."""
+    it, state.it = state.it, None
+    return it
 
 
 def polish_phase(state: LoopState) -> None:
@@ -141,9 +153,9 @@ def polish_phase(state: LoopState) -> None:
     is the refined 5-point one (``state.refined``)."""
     if not state.reason.converged:
         return
-    before = state.it
-    state.it, polished = polish(state.problem, state.it, state.make_iterate, state.nit)
-    state.refined = state.problem.refinable and state.it is not before
+    state.it, polished, replaced = polish(state.problem, _handed_over(state),
+                                          state.make_iterate, state.nit)
+    state.refined = state.problem.refinable and replaced
     records = [state.in_user_units(record) for record in polished]
     state.history.extend(records)
     state.nit += len(records)
