@@ -180,3 +180,44 @@ def test_curve_fit_memory_is_a_few_jacobians():
     finally:
         tracemalloc.stop()
     assert peak <= 3.5 * x.size * 5 * 8
+
+
+def test_recycled_jacobian_is_recomputed_bit_for_bit():
+    """The loop writes the next finite differences into the accepted iterate's Jacobian
+    (core.loop.recyclable_jacobian); the array is reused and computing again at the old
+    point gives the old Jacobian exactly."""
+    from trustfit.core.problem import Problem
+    from trustfit.core.scaling import ResidualScale, ScaledProblem
+
+    x = np.linspace(0.0, 10.0, 50_000)
+    y = damped_sine(x, *TRUE)
+    problem = Problem(lambda p: damped_sine(x, *p) - y, 5, "2-point", np.full(5, -np.inf),
+                      np.full(5, np.inf))
+    f0 = problem.residuals(P0)
+    scaled = ScaledProblem(problem, ResidualScale(f0))
+    f0 = scaled.residuals(P0)
+    J = scaled.jacobian(P0, f0)
+    before = J.copy()
+    f1 = scaled.residuals(TRUE)
+    J1 = scaled.jacobian(TRUE, f1, out=J)
+    assert J1 is J and not np.array_equal(J1, before)
+    assert scaled.jacobian(P0, f0, out=J) is J
+    assert np.array_equal(J, before)
+
+
+def test_non_finite_trial_jacobian_refuses_the_step_and_restores_the_old_one(sine_data):
+    """Two evaluations of the first trial's differences (both sides of column 0) return nan:
+    the step is refused, the iterate's recycled Jacobian is computed again, and the fit
+    still ends at SciPy's answer."""
+    x, y, (popt, _) = sine_data
+    calls = [0]
+
+    def model(t, *p):
+        calls[0] += 1
+        value = damped_sine(t, *p)
+        return value * np.nan if calls[0] in (8, 9) else value
+
+    r = trustfit.fit(model, x, y, p0=P0, rescue=False)
+    assert any(h.note == "non-finite Jacobian at the trial point" for h in r.history)
+    assert r.success
+    np.testing.assert_allclose(r.x, popt, rtol=1e-8)

@@ -45,8 +45,12 @@ def finite_difference_jacobian(
     lb: np.ndarray,
     ub: np.ndarray,
     relative_step: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Jacobian of ``fun`` at ``x`` (with ``f0 = fun(x)``); returns ``(J, evaluations)``.
+    ``out``: an array this function made before (same shape and layout), overwritten with
+    the new Jacobian instead of allocating one (the driver's previous Jacobian, which it no
+    longer reads); any other array is ignored.
 
     Columns whose difference comes out non-finite on one side are retried on the other side.
     """
@@ -58,7 +62,9 @@ def finite_difference_jacobian(
     # row order and one contiguous column buffer, reused: differences are formed in it (fast,
     # unlike J's strided columns) and copied once into J. No m-sized temporary per column.
     by_columns = m * n > LARGE
-    J = np.empty((m, n), order="F" if by_columns else "C")
+    reusable = (out is not None and out.shape == (m, n) and out.dtype == float
+                and (out.flags.f_contiguous if by_columns else out.flags.c_contiguous))
+    J = out if reusable else np.empty((m, n), order="F" if by_columns else "C")
     evaluations = 0
     if method == "cs":
         h = rel * np.maximum(1.0, np.abs(x))

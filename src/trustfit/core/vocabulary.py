@@ -205,9 +205,12 @@ class Trial:
     def J(self) -> np.ndarray | None:
         return self._J
 
-    def jacobian(self) -> np.ndarray:
+    def jacobian(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The Jacobian here, computed once; ``out``: an earlier Jacobian of the problem's own
+        finite differences that may be overwritten (see the driver loop)."""
         if self._J is None:
-            self._J = self.problem.jacobian(self.x, self.f, self.refined)
+            self._J = (self.problem.jacobian(self.x, self.f, self.refined) if out is None
+                       else self.problem.jacobian(self.x, self.f, self.refined, out=out))
         return self._J
 
     @cached_property

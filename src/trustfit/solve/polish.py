@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core import linalg, stopping
 from ..core.problem import ProblemLike
-from ..core.loop import LoopState
+from ..core.loop import LoopState, recyclable_jacobian
 from ..core.result import IterationRecord
 from ..core.vocabulary import Iterate, Trial
 
@@ -100,11 +100,18 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
         return it, records, False
     replaced = False
     if problem.refinable:
-        J = problem.jacobian(it.x, it.f, refined=True)
+        # The forward differences at this point are replaced by the refined ones: written
+        # into the same array (m = 1e6: one Jacobian less), and computed again there should
+        # the refined ones not be finite.
+        spare = recyclable_jacobian(it, True)
+        J = (problem.jacobian(it.x, it.f, refined=True) if spare is None
+             else problem.jacobian(it.x, it.f, refined=True, out=spare))
         if not np.all(np.isfinite(J)):
+            if J is spare:
+                problem.jacobian(it.x, it.f, out=spare)
             return it, records, False
         it, replaced = make_iterate(it.x, it.f, J), True
-        del J
+        del J, spare
     h = _gauss_newton_step(it)
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
