@@ -120,7 +120,8 @@ class Iterate:
         """``(g_s, ||J_s g_s||^2)`` with ``J_s = J D^{-1}`` over the free variables and
         ``g_s = J_s^T r``: the steepest-descent data of the dogleg, once per iterate (a
         rejected step's next proposal reuses them). A large ``J`` gives them from
-        ``g_s = g / D`` and ``J (g_s / D)``, one pass and no scaled copy."""
+        ``g_s = g / D`` and ``J (g_s / D)``, one pass and no scaled copy; a tall one from the
+        triangle of its factorization, ``||J w|| = ||R C w||`` (``J = Q R C``), no pass."""
         if not self.large:
             Js = self.scaled_jacobian
             gs = Js.T @ self.f
@@ -128,6 +129,11 @@ class Iterate:
             return gs, float(Jg @ Jg)
         D = self.D[self.free]
         gs = self.g[self.free] / D
+        equilibrated = self.equilibrated
+        if equilibrated.R is not None:
+            c = equilibrated[3]
+            Jg = equilibrated.R @ (np.where(c > 0.0, c, 1.0) * (gs / D))
+            return gs, float(Jg @ Jg)
         v = np.zeros_like(self.x)
         v[self.free] = gs / D
         Jg = self.J @ v
