@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .linalg import LARGE
+
 EPS = np.finfo(float).eps
 DEFAULT_RELATIVE_STEP = {"2-point": EPS**0.5, "3-point": EPS ** (1 / 3), "5-point": EPS**0.2,
                          "cs": 1e-20}
@@ -44,8 +46,12 @@ def finite_difference_jacobian(
     lb: np.ndarray,
     ub: np.ndarray,
     relative_step: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Jacobian of ``fun`` at ``x`` (with ``f0 = fun(x)``); returns ``(J, evaluations)``.
+    ``out``: an array this function made before (same shape and layout), overwritten with
+    the new Jacobian instead of allocating one (the driver's previous Jacobian, which it no
+    longer reads); any other array is ignored.
 
     Columns whose difference comes out non-finite on one side are retried on the other side.
     """
@@ -54,7 +60,15 @@ def finite_difference_jacobian(
     rel = np.asarray(rel, dtype=float)
     if rel.ndim:  # a scalar step broadcasts in the products below, without a copy
         rel = np.broadcast_to(rel, (n,))
-    J = np.empty((m, n))
+    # A large J is laid out by columns (LAPACK's order, so its factorization copies nothing)
+    # and each difference is formed in place in its own column. A small one keeps NumPy's
+    # row order and one contiguous column buffer, reused: differences are formed in it (fast,
+    # unlike J's strided columns) and copied once into J. No m-sized temporary per column.
+    by_columns = m * n > LARGE
+    reusable = (out is not None and out.shape == (m, n) and out.dtype == float
+                and (out.flags.f_contiguous if by_columns else out.flags.c_contiguous))
+    J: np.ndarray = (out if reusable and out is not None
+                     else np.empty((m, n), order="F" if by_columns else "C"))
     evaluations = 0
     if method == "cs":
         h = rel * np.maximum(1.0, np.abs(x))
@@ -72,9 +86,7 @@ def finite_difference_jacobian(
 
     h = _steps(x, rel)
     room_up, room_down = ub - x, x - lb
-    # One contiguous column buffer, reused: differences are formed in it in place (fast,
-    # unlike J's strided columns) and copied once into J; no m-sized temporaries per column.
-    buffer = np.empty(m)
+    buffer = None if by_columns else np.empty(m)
     if method == "2-point":  # the per-column scalars as Python floats: the same numbers
         x_list, h_list, lb_list, ub_list = x.tolist(), h.tolist(), lb.tolist(), ub.tolist()
         up_list, down_list = room_up.tolist(), room_down.tolist()
@@ -84,7 +96,7 @@ def finite_difference_jacobian(
             hj, xj = h_list[j], x_list[j]
             # Forward unless the upper bound is in the way and there is more room below.
             sign = 1.0 if (hj <= up_list[j] or down_list[j] < up_list[j]) else -1.0
-            col = buffer
+            col = J[:, j] if buffer is None else buffer
             col[:] = 0.0
             for attempt in (sign, -sign):
                 moved = min(max(xj + attempt * hj, lb_list[j]), ub_list[j])
@@ -99,14 +111,15 @@ def finite_difference_jacobian(
                 # the sum of finite numbers may overflow; only then is each one looked at
                 if math.isfinite(col.sum()) or np.isfinite(col).all():
                     break
-            J[:, j] = col
+            if buffer is not None:
+                J[:, j] = col
         elif method == "5-point" and 2 * hj <= room_up[j] and 2 * hj <= room_down[j]:
             col = np.zeros(m)
             for k, weight in ((-2, 1.0), (-1, -8.0), (1, 8.0), (2, -1.0)):
                 xs = x.copy()
                 xs[j] += k * hj
                 col += weight * np.asarray(fun(xs)).reshape(m)
-            J[:, j] = col / (12.0 * hj)
+            np.divide(col, 12.0 * hj, out=J[:, j])
             evaluations += 4
         else:  # 3-point, or 5-point without room
             if method == "5-point":
@@ -115,11 +128,12 @@ def finite_difference_jacobian(
                 xp, xm = x.copy(), x.copy()
                 xp[j] += hj
                 xm[j] -= hj
-                col = buffer
+                col = J[:, j] if buffer is None else buffer
                 np.subtract(np.asarray(fun(xp)).reshape(m), np.asarray(fun(xm)).reshape(m),
                             out=col)
                 col /= xp[j] - xm[j]
-                J[:, j] = col
+                if buffer is not None:
+                    J[:, j] = col
                 evaluations += 2
             else:
                 # One-sided second-order formula on the side with room.

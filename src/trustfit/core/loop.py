@@ -23,7 +23,7 @@ from .events import IterativeCertificate, StopTestFired
 from .problem import ProblemLike
 from .quiet import quiet
 from .result import EventRecord, FitResult, IterationRecord, StopReason
-from .linalg import column_norms
+from .linalg import LARGE, column_norms
 from .scaling import ResidualScale, Scaling, ScaledProblem
 from .sparse_linalg import all_finite
 from .vocabulary import Iterate, Outcome, StepStrategy, Trial
@@ -171,6 +171,7 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
                        bounded)
 
     it = make_iterate(x0, f0, J0)
+    del f0, J0  # the iterate holds them; a local would keep J0 alive for the whole loop
     strategy.start(it)
     history: list[IterationRecord] = []
     wants_result = options.callback is not None and _callback_wants_result(options.callback)
@@ -203,10 +204,14 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
         outcome: Outcome = globalization.try_step(problem, it, step)
         trial: Trial = outcome.trial
         if outcome.accepted:
-            J_new = trial.jacobian()
+            spare = recyclable_jacobian(it, own and not strategy.needs_trial_jacobian)
+            J_new = trial.jacobian(out=spare)
             if not all_finite(J_new):
                 outcome.accepted = False
                 outcome.note = "non-finite Jacobian at the trial point"
+                if J_new is spare:  # the same differences again, bit for bit
+                    problem.jacobian(it.x, it.f, out=spare)
+            del J_new, spare
         elif strategy.needs_trial_jacobian and trial.finite:
             trial.jacobian()
         strategy.update(it, step, outcome)
@@ -259,9 +264,24 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
         if exhausted is not None:
             reason, value = StopReason.NO_PROGRESS, exhausted
             break
+        # The step's model and the trial refer to the previous iterate's Jacobian: let it go
+        # before the next factorization (one m x n array less at the peak).
+        del step, outcome, trial
 
     return LoopState(problem, scale, x0, options, make_iterate, it, nit, history, reason, value,
                      wants_result)
+
+
+def recyclable_jacobian(it: Iterate, own: bool) -> np.ndarray | None:
+    """The iterate's Jacobian as the array for the next one's finite differences, once its
+    step is accepted: nothing reads it after that (the strategy's update uses ``D`` and the
+    step; a strategy that needs both Jacobians, the hybrid, passes ``own=False``). At m = 1e6
+    one m x n array less at the peak of every iteration. Only trustfit's own large
+    differences (``own``) are recycled; should the new Jacobian come out non-finite, the
+    step is refused and the old one computed again into the array (``n`` more evaluations
+    in a rare case)."""
+    J = it.J
+    return J if own and isinstance(J, np.ndarray) and J.size > LARGE else None
 
 
 def _user_jacobian(J: np.ndarray, problem, scale: ResidualScale) -> np.ndarray:

@@ -179,7 +179,9 @@ class RobustProblem:
         self._keep(x, f)
         return self.loss.residuals_and_weights(f)[0]
 
-    def jacobian(self, x: np.ndarray, r: np.ndarray, refined: bool = False) -> np.ndarray:
+    def jacobian(self, x: np.ndarray, r: np.ndarray, refined: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """The Jacobian of the robust residuals; ``out`` is not used (the rows are rescaled)."""
         f = self._raw_residuals(x)
         J = self._problem.jacobian(x, f, refined)
         return scale_rows(J, self.loss.residuals_and_weights(f)[1])

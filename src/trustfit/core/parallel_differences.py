@@ -36,7 +36,8 @@ def use_workers(problem, workers: Callable[[Callable, Any], Any]) -> None:
     ``workers(fun, points)``; an analytic ``jac`` is unchanged."""
     sequential = type(problem).jacobian
 
-    def jacobian(x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
+    def jacobian(x: np.ndarray, f: np.ndarray, refined: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray:  # out: not used
         if callable(problem._jac):
             return sequential(problem, x, f, refined)
         complex_step = problem._jac == "cs"

@@ -116,7 +116,8 @@ class ProblemLike(Protocol):
 
     def residuals(self, x: np.ndarray, /) -> np.ndarray: ...
 
-    def jacobian(self, x: np.ndarray, f: np.ndarray, /, refined: bool = False) -> np.ndarray: ...
+    def jacobian(self, x: np.ndarray, f: np.ndarray, /, refined: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray: ...
 
     def start(self, x0: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -235,9 +236,12 @@ class Problem:
         limits the final digits; the polish then switches to fourth-order central ones."""
         return isinstance(self._jac, str) and self._jac == "2-point"
 
-    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
+    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray:
         """Jacobian (m, n) at ``x`` where ``f`` are the residuals at ``x``; ``refined`` asks
-        for fourth-order central instead of forward differences (see :attr:`refinable`)."""
+        for fourth-order central instead of forward differences (see :attr:`refinable`);
+        ``out``: finite differences may be written into this earlier Jacobian of theirs
+        (:func:`~trustfit.core.differentiation.finite_difference_jacobian`)."""
         self.njev += 1
         if callable(self._jac):
             J = self._jac(np.array(x, copy=True), *self.args, **self.kwargs)
@@ -251,6 +255,7 @@ class Problem:
 
         scheme = "5-point" if refined and self.refinable else self._jac
         step = None if scheme != self._jac else self.diff_step
-        J, evaluations = finite_difference_jacobian(fun, x, f, scheme, self.lb, self.ub, step)
+        J, evaluations = finite_difference_jacobian(fun, x, f, scheme, self.lb, self.ub, step,
+                                                    out)
         self.nfev_fd += evaluations
         return J

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .linalg import column_norms
+from .problem import Problem
 from .sparse_linalg import is_large, times_power_of_two
 
 
@@ -94,14 +95,22 @@ class ScaledProblem:
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return self._scale.down(self._problem.residuals(x))
 
-    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False) -> np.ndarray:
-        # Finite differences need the user's residuals at x: scaling back is exact.
-        J = self._problem.jacobian(x, self._scale.up(f), refined)
-        if (self._scale.exponent and isinstance(J, np.ndarray)
+    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """``out``: an earlier Jacobian of this problem's own finite differences that may be
+        overwritten (:meth:`trustfit.core.problem.Problem.jacobian`); ignored where the
+        Jacobian comes from anywhere else (a wrapper, workers, the user's ``jac``)."""
+        # Finite differences need the user's residuals at x: scaling back is exact (and at
+        # exponent 0 no copy is needed).
+        plain = getattr(getattr(self._problem, "jacobian", None), "__func__", None) is Problem.jacobian
+        f_user = self._scale.up(f) if self._scale.exponent else f
+        J = (self._problem.jacobian(x, f_user, refined, out=out) if plain and out is not None
+             else self._problem.jacobian(x, f_user, refined))
+        if (isinstance(J, np.ndarray)
                 and isinstance(getattr(self._problem, "_jac", None), str)):
             # differences trustfit computed itself: scaled in place, exactly (a power of two),
-            # without a second m x n array
-            return np.ldexp(J, -self._scale.exponent, out=J)
+            # without a second m x n array (and not touched at all at exponent 0)
+            return np.ldexp(J, -self._scale.exponent, out=J) if self._scale.exponent else J
         return self._scale.down(J)
 
     def __getattr__(self, name: str):

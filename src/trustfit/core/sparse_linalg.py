@@ -156,8 +156,18 @@ def times_power_of_two(J, exponent: int):
 
 def abs_times(J, v: np.ndarray) -> np.ndarray:
     """``|J| v`` for ``v >= 0``; for a LinearOperator the estimate of the module docstring
-    (a vector whose norm is the estimated one)."""
+    (a vector whose norm is the estimated one). A large dense ``J`` (more than ``2**16``
+    entries, :data:`trustfit.core.linalg.LARGE`) column by column, without the m x n
+    ``|J|``."""
     if isinstance(J, np.ndarray):
+        if J.ndim == 2 and J.size > 1 << 16:
+            total = np.zeros(J.shape[0])
+            column = np.empty(J.shape[0])
+            for j in np.flatnonzero(np.asarray(v) != 0.0):
+                np.abs(J[:, j], out=column)
+                column *= v[j]
+                total += column
+            return total
         return np.abs(J) @ v
     if _sp().issparse(J):
         return abs(_sp().csr_matrix(J)) @ v

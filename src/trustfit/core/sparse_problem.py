@@ -50,7 +50,9 @@ class SparseProblem(Problem):
         """Number of column groups of the grouped differences (``None`` before the first)."""
         return None if self._grouped is None else self._grouped.n_groups
 
-    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False):
+    def jacobian(self, x: np.ndarray, f: np.ndarray, refined: bool = False,
+                 out: np.ndarray | None = None):
+        """As :meth:`Problem.jacobian`; ``out`` is not used (a sparse Jacobian is built anew)."""
         m = cast(int, self.m)  # known: the residuals f were evaluated first
         if callable(self._jac):
             self.njev += 1

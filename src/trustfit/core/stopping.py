@@ -311,8 +311,10 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     (:func:`trustfit.core.loop.run`).
 
     ``norms`` (the column norms of ``J``) and ``factors`` (a zero-argument callable giving
-    ``(U, s)`` of the thin SVD of ``J diag(1/norms)``): the driver's own, computed once per
-    iterate and shared with its steps, so that certifying costs no second factorization.
+    ``(U, s, U^T r)`` of the thin SVD of ``J diag(1/norms)``, ``U`` ``None`` where only
+    ``U^T r`` was kept, :func:`trustfit.core.linalg.equilibrate`): the driver's own, computed
+    once per iterate and shared with its steps, so that certifying costs no second
+    factorization.
     """
     del cost  # the norm of r, computed without underflow, decides instead
     if J.shape[1] == 0 or norm2(r) == 0.0:
@@ -323,15 +325,20 @@ def certify(J: np.ndarray, r: np.ndarray, cost: float, x: np.ndarray,
     if (not np.isfinite(J).all()
             or zero_columns(J, x, x0, noise, r, norms, terms + norm2(r)).any()):
         return StopReason.DEGENERATE, math.inf
+    ur = None
     if factors is not None:
-        U, s = factors()
+        U, s, ur = factors()
     else:
         U, s, _ = np.linalg.svd(J / column_norms(J), full_matrices=False)
     condition = float(s[0] / s[-1]) if s[-1] > 0.0 else math.inf
     if condition > CONDITION_LIMIT:
         return StopReason.DEGENERATE, condition
-    r_unit = np.asarray(r, dtype=float) / norm2(r)
-    share = float(np.linalg.norm(U.T @ r_unit))
+    if U is not None:
+        r_unit = np.asarray(r, dtype=float) / norm2(r)
+        share = float(np.linalg.norm(U.T @ r_unit))
+    else:  # the tall factorization keeps U^T r, not U (trustfit.core.linalg)
+        assert ur is not None
+        share = norm2(ur) / norm2(r)
     if share > max(STATIONARY_LIMIT, math.sqrt(tolerance)):
         return StopReason.STALLED, share
     return None, share

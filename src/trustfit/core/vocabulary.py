@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .cached import cached
-from .linalg import SVDSolver, column_norms
+from .linalg import LARGE, SVDSolver, column_norms
 from .sparse_linalg import select_columns
 from .problem import ProblemLike
 from .quiet import quiet
@@ -107,9 +107,11 @@ class Iterate:
         return self.svd.equilibrated_unscaled
 
     def certificate_factors(self):
-        """``(U, s)`` of :attr:`equilibrated`, for :func:`trustfit.core.stopping.certify`."""
-        U, s, _, _ = self.equilibrated
-        return U, s
+        """``(U, s, U^T r)`` of :attr:`equilibrated` (``U`` is ``None`` for a tall Jacobian),
+        for :func:`trustfit.core.stopping.certify`."""
+        equilibrated = self.equilibrated
+        U, s, _, _ = equilibrated
+        return U, s, equilibrated.ur
 
     @cached
     def grad_norm(self) -> float:
@@ -131,6 +133,44 @@ class Iterate:
         if self.all_free and isinstance(self.J, np.ndarray):  # column-major, as the copy below
             return np.divide(self.J, self.D, out=np.empty(self.J.shape, order="F"))
         return self.J[:, self.free] / self.D[self.free]
+
+    @property
+    def large(self) -> bool:
+        """More than ``LARGE`` entries in ``J``: scaled quantities are formed from ``J``, its
+        column norms and ``D`` without an ``m x n`` copy of ``J D^{-1}``."""
+        return self.J.size > LARGE
+
+    @cached
+    def cauchy(self) -> tuple[np.ndarray, float]:
+        """``(g_s, ||J_s g_s||^2)`` with ``J_s = J D^{-1}`` over the free variables and
+        ``g_s = J_s^T r``: the steepest-descent data of the dogleg, once per iterate (a
+        rejected step's next proposal reuses them). A large ``J`` gives them from
+        ``g_s = g / D`` and ``J (g_s / D)``, one pass and no scaled copy; a tall one from the
+        triangle of its factorization, ``||J w|| = ||R C w||`` (``J = Q R C``), no pass."""
+        if not self.large:
+            Js = self.scaled_jacobian
+            gs = Js.T @ self.f
+            Jg = Js @ gs
+            return gs, float(Jg @ Jg)
+        D = self.D[self.free]
+        gs = self.g[self.free] / D
+        equilibrated = self.equilibrated
+        if equilibrated.R is not None:
+            c = equilibrated[3]
+            Jg = equilibrated.R @ (np.where(c > 0.0, c, 1.0) * (gs / D))
+            return gs, float(Jg @ Jg)
+        v = np.zeros_like(self.x)
+        v[self.free] = gs / D
+        Jg = self.J @ v
+        return gs, float(Jg @ Jg)
+
+    def scaled_gram_diagonal(self) -> np.ndarray:
+        """``diag(J_s^T J_s)`` over the free variables, ``J_s = J D^{-1}`` (the damping's
+        start); for a large ``J`` from the column norms, without a scaled copy."""
+        if not self.large:
+            Js = self.scaled_jacobian
+            return np.sum(Js * Js, axis=0)
+        return (self.free_norms / self.D[self.free]) ** 2
 
     @cached
     def svd(self) -> SVDSolver:
@@ -198,9 +238,12 @@ class Trial:
     def J(self) -> np.ndarray | None:
         return self._J
 
-    def jacobian(self) -> np.ndarray:
+    def jacobian(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The Jacobian here, computed once; ``out``: an earlier Jacobian of the problem's own
+        finite differences that may be overwritten (see the driver loop)."""
         if self._J is None:
-            self._J = self.problem.jacobian(self.x, self.f, self.refined)
+            self._J = (self.problem.jacobian(self.x, self.f, self.refined) if out is None
+                       else self.problem.jacobian(self.x, self.f, self.refined, out=out))
         return self._J
 
     @cached

@@ -24,9 +24,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core import linalg, stopping
-from ..core.linalg import LARGE
 from ..core.problem import ProblemLike
-from ..core.loop import LoopState
+from ..core.loop import LoopState, recyclable_jacobian
 from ..core.result import IterationRecord
 from ..core.vocabulary import Iterate, Trial
 
@@ -41,17 +40,10 @@ DIGITS_TARGET = 1e-12
 
 
 def _gauss_newton_step(it: Iterate) -> np.ndarray:
-    """The Gauss-Newton step from ``it``; then the iterate's cached scaled Jacobian and SVD
-    (each m x n) are dropped, since the polish needs only the step (they are recomputed on
-    demand should anything ask again). With m = 1e6 residuals this keeps the polish at two
-    Jacobians alive instead of six."""
-    h = it.unscale(it.svd.gauss_newton())
-    # cached_property values live in __dict__; a small iterate keeps its factorization for
-    # the certificate, which would otherwise compute it again
-    drop = ("svd", "scaled_jacobian") if it.J.size > LARGE else ()
-    for name in drop:
-        it.__dict__.pop(name, None)
-    return h
+    """The Gauss-Newton step from ``it``. Its factorization stays with the iterate for the
+    certificate: a tall Jacobian's keeps only ``n``-sized factors
+    (:func:`trustfit.core.linalg.equilibrate`), so keeping it costs no m x n array."""
+    return it.unscale(it.svd.gauss_newton())
 
 
 def _at_rounding(it: Iterate, h: np.ndarray) -> bool:
@@ -98,18 +90,28 @@ def polish_adds_digits(problem: ProblemLike, it: Iterate) -> tuple[bool, np.ndar
 
 
 def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterate],
-           first_iteration: int) -> tuple[Iterate, list[IterationRecord]]:
+           first_iteration: int) -> tuple[Iterate, list[IterationRecord], bool]:
+    """The polished iterate, its records, and whether it replaced ``it`` (the caller hands
+    ``it`` over and keeps no reference: with m = 1e6 the loop's last Jacobian then goes as
+    soon as the refined one replaces it, two Jacobians alive in a polish step, not three)."""
     records: list[IterationRecord] = []
     needed, _ = polish_adds_digits(problem, it)
     if not needed:
-        return it, records
-    if problem.refinable and it.J.size > LARGE:  # the loop's last factorization is done with
-        it.__dict__.pop("svd", None)
+        return it, records, False
+    replaced = False
     if problem.refinable:
-        J = problem.jacobian(it.x, it.f, refined=True)
+        # The forward differences at this point are replaced by the refined ones: written
+        # into the same array (m = 1e6: one Jacobian less), and computed again there should
+        # the refined ones not be finite.
+        spare = recyclable_jacobian(it, True)
+        J = (problem.jacobian(it.x, it.f, refined=True) if spare is None
+             else problem.jacobian(it.x, it.f, refined=True, out=spare))
         if not np.isfinite(J).all():
-            return it, records
-        it = make_iterate(it.x, it.f, J)
+            if J is spare:
+                problem.jacobian(it.x, it.f, out=spare)
+            return it, records, False
+        it, replaced = make_iterate(it.x, it.f, J), True
+        del J, spare
     h = _gauss_newton_step(it)
     h_norm = float(np.linalg.norm(it.D * h))
     for k in range(MAX_POLISH_STEPS):
@@ -140,8 +142,16 @@ def polish(problem: ProblemLike, it: Iterate, make_iterate: Callable[..., Iterat
             nfev=problem.nfev, note="polish"))
         if not accepted:
             break
-        it, h, h_norm = cand, h_cand, h_cand_norm
-    return it, records
+        it, h, h_norm, replaced = cand, h_cand, h_cand_norm, True
+        del trial, J_new, cand
+    return it, records, replaced
+
+
+def _handed_over(state: LoopState) -> Iterate:
+    """The state's iterate, no longer referenced by the state (see :func:`polish`)."""
+    it = state.it
+    state.it = None  # type: ignore[assignment]  # until polish_phase sets the polished one
+    return it
 
 
 def polish_phase(state: LoopState) -> None:
@@ -151,9 +161,9 @@ def polish_phase(state: LoopState) -> None:
     is the refined 5-point one (``state.refined``)."""
     if not state.reason.converged:
         return
-    before = state.it
-    state.it, polished = polish(state.problem, state.it, state.make_iterate, state.nit)
-    state.refined = state.problem.refinable and state.it is not before
+    state.it, polished, replaced = polish(state.problem, _handed_over(state),
+                                          state.make_iterate, state.nit)
+    state.refined = state.problem.refinable and replaced
     records = [state.in_user_units(record) for record in polished]
     state.history.extend(records)
     state.nit += len(records)

@@ -61,8 +61,7 @@ def marquardt_update(mu: float, rho: float) -> float:
 
 def initial_damping(it: Iterate, tau: float) -> float:
     """``tau * max(diag(J^T J))`` in scaled variables; ``tau`` when ``J`` is zero."""
-    Js = it.scaled_jacobian
-    diag_max = float(np.max(np.sum(Js * Js, axis=0), initial=0.0))
+    diag_max = float(np.max(it.scaled_gram_diagonal(), initial=0.0))
     return damping_start(tau, diag_max)
 
 

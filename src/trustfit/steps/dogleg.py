@@ -60,10 +60,8 @@ class Dogleg(StepStrategy):
         self._radius = r0 if r0 > 0.0 and math.isfinite(r0) else 1.0
 
     def propose(self, it: Iterate, problem: ProblemLike) -> Step:
-        Js = it.scaled_jacobian
-        gs = Js.T @ it.f
-        Jg = Js @ gs
-        z = dogleg_step(it.svd.gauss_newton(), gs, float(Jg @ Jg), self._radius)
+        gs, Jg_norm2 = it.cauchy
+        z = dogleg_step(it.svd.gauss_newton(), gs, Jg_norm2, self._radius)
         return Step(it.unscale(z), "dogleg", GaussNewtonModel(it.g, it.J))
 
     def update(self, it: Iterate, step: Step, outcome: Outcome) -> None:
