@@ -1,6 +1,6 @@
 """The passes after the main fit of a chunk: the polish of near-exact fits stopped short
-(:func:`polish_pass`) and the rescue of stalled curves (:func:`rescue_pass`, starts from
-:mod:`._rescue`).  Both refit a subset of the chunk with :func:`._pass.fit_pass`, certify
+(:func:`polish_pass`) and the rescue of stalled curves and of certified curves with an
+undetermined parameter (:func:`rescue_pass`, starts from :mod:`._rescue`).  Both refit a subset of the chunk with :func:`._pass.fit_pass`, certify
 the refits with the user's tolerances and replace a curve only where its cost is lower."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ POLISH_TOL = 8.0 * float(np.finfo(float).eps)
 
 
 def rescue_pass(spec, X, Y, W, P0, res, rescued):
-    """Refit the stalled curves of a chunk in place (see :mod:`._rescue`); ``res``: the
-    chunk's arrays of ``KEYS``."""
+    """Refit the stalled curves of a chunk, and its certified curves with an undetermined
+    parameter, in place (see :mod:`._rescue`); ``res``: the chunk's arrays of ``KEYS``."""
     from . import _rescue
 
     p, F, nit, reason, se, rcond, gn = res[:7]
