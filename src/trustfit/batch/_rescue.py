@@ -333,11 +333,25 @@ def _inverse_cholesky(S):
 def _top_eigenpair(M, iterations=40):
     """Largest eigenvalue and its unit eigenvector of a stack of symmetric positive
     semi-definite (K, f, f) matrices, by power iteration from the column with the largest
-    diagonal (the direction sought dominates when a parameter is undetermined)."""
+    diagonal (the direction sought dominates when a parameter is undetermined); in closed
+    form for 2 x 2 (two nonlinear parameters, the common case of variable projection)."""
     K, f, _ = M.shape
     with np.errstate(all="ignore"):
         size = np.trace(M, axis1=1, axis2=2)  # >= lambda_max: the iterates stay near 1
         M = M / np.where(size > 0.0, size, 1.0)[:, None, None]
+        if f == 2:
+            a, b, c = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
+            lam = 0.5 * (a + c) + np.hypot(0.5 * (a - c), b)
+            # (b, lam - a) and (lam - c, b) are both eigenvectors; the longer is accurate
+            u = np.stack([b, lam - a], axis=1)
+            w = np.stack([lam - c, b], axis=1)
+            nu, nw = np.linalg.norm(u, axis=1), np.linalg.norm(w, axis=1)
+            v = np.where((nu >= nw)[:, None], u, w)
+            n_v = np.maximum(nu, nw)
+            # both zero: a multiple of the identity, every direction is an eigenvector
+            v = np.where((n_v > 0.0)[:, None], v / np.where(n_v > 0.0, n_v, 1.0)[:, None],
+                         np.array([1.0, 0.0]))
+            return lam * size, v
         v = np.take_along_axis(M, np.argmax(np.diagonal(M, axis1=1, axis2=2), axis=1)
                                [:, None, None], axis=2)[:, :, 0]
         for _ in range(iterations):
