@@ -43,7 +43,9 @@ Data (fixed seeds, documented so the numbers can be reproduced)
   lower of trustfit's tight fits from the true parameters, and on the first curves also
   SciPy ``least_squares(method='lm')`` at 1e-15 from them), the curves reported as a
   success away from the optimum, and a SciPy loop from the same start with SciPy's own
-  success flag.
+  success flag; fits/s of one ``fit_batch`` call per scale (kernel compiled, a 64-curve
+  warm-up first) and of that SciPy ``least_squares(method='lm')`` loop with the analytic
+  Jacobian (single calls: noisy on a shared machine).
 * gauss: ``y = a exp(-(t - mu)^2 / (2 s^2)) + c + e``, ``t = linspace(0, 10, 64)``,
   ``a ~ U(1, 3)``, ``mu ~ U(4, 6)``, ``s ~ U(0.7, 1.5)``, ``c ~ U(0, 0.5)``,
   ``e ~ N(0, 0.05^2)``; start ``a=2, c=0.2, mu=5, s=1``.
@@ -206,17 +208,22 @@ def scale_section(Ns, scipy_n):
             truth = true.copy()
             truth[:, spec["linear"]] *= s
             Ys = Y * s
+            fit_batch(_model(spec), t, Ys[:64], p0)  # warm: symmetries, lambdified J
+            t0 = time.perf_counter()
             r = fit_batch(_model(spec), t, Ys, p0)
+            rate = N / (time.perf_counter() - t0)
             for method in ("lm", "varpro"):
                 c = fit_batch(_model(spec), t, Ys, truth, method=method, **tight).cost
                 ref = np.minimum(ref, c / s**2)
             c, _ = scipy_reference(name, t, Ys[:ns], truth[:ns], xtol=1e-15, ftol=1e-15,
                                    gtol=1e-15)
             sref = np.minimum(sref, c / s**2)
+            t0 = time.perf_counter()
             scost, ssucc = scipy_reference(name, t, Ys[:ns], np.tile(p0, (ns, 1)))
-            runs[s] = (r, scost / s**2, ssucc)
+            srate = ns / (time.perf_counter() - t0)
+            runs[s] = (r, scost / s**2, ssucc, rate, srate)
         sref = np.minimum(sref, ref[:ns])
-        for s, (r, scost, ssucc) in runs.items():
+        for s, (r, scost, ssucc, rate, srate) in runs.items():
             at = r.cost / s**2 <= ref * (1 + 1e-6)
             at_sub = r.cost[:ns] / s**2 <= sref * (1 + 1e-6)
             s_at = scost <= sref * (1 + 1e-6)
@@ -225,8 +232,9 @@ def scale_section(Ns, scipy_n):
                   f"(first {ns:,}: {at_sub.mean() * 100:6.2f}% with SciPy's reference too), "
                   f"success {r.success.mean() * 100:6.2f}%, success not at the optimum "
                   f"{int((r.success & ~at).sum())} (first {ns:,}: "
-                  f"{int((r.success[:ns] & ~at_sub).sum())}); {r.summary()['stop_reason']} | "
-                  f"SciPy lm loop: at optimum {s_at.mean() * 100:6.2f}%, success "
+                  f"{int((r.success[:ns] & ~at_sub).sum())}); {r.summary()['stop_reason']}; "
+                  f"{rate:,.0f} fits/s | SciPy lm loop ({srate:,.0f} fits/s): at optimum "
+                  f"{s_at.mean() * 100:6.2f}%, success "
                   f"{ssucc.mean() * 100:6.2f}%, success not at the optimum "
                   f"{int((ssucc & ~s_at).sum())}", flush=True)
     for name in ("exp2", "gauss"):

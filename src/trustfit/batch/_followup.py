@@ -1,6 +1,6 @@
 """The passes after the main fit of a chunk: the polish of near-exact fits stopped short
-(:func:`polish_pass`) and the rescue of stalled curves (:func:`rescue_pass`, starts from
-:mod:`._rescue`).  Both refit a subset of the chunk with :func:`._pass.fit_pass`, certify
+(:func:`polish_pass`) and the rescue of stalled curves and of certified curves with an
+undetermined parameter (:func:`rescue_pass`, starts from :mod:`._rescue`).  Both refit a subset of the chunk with :func:`._pass.fit_pass`, certify
 the refits with the user's tolerances and replace a curve only where its cost is lower."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ POLISH_TOL = 8.0 * float(np.finfo(float).eps)
 
 
 def rescue_pass(spec, X, Y, W, P0, res, rescued):
-    """Refit the stalled curves of a chunk in place (see :mod:`._rescue`); ``res``: the
-    chunk's arrays of ``KEYS``."""
+    """Refit the stalled curves of a chunk, and its certified curves with an undetermined
+    parameter, in place (see :mod:`._rescue`); ``res``: the chunk's arrays of ``KEYS``."""
     from . import _rescue
 
     p, F, nit, reason, se, rcond, gn = res[:7]
@@ -28,17 +28,32 @@ def rescue_pass(spec, X, Y, W, P0, res, rescued):
     syms = _rescue.find_symmetries(spec.bm)
     full, short, split = _rescue.candidates(p, reason, rcond, gn, syms, spec.ftol,
                                             varpro=spec.method == "varpro")
+    # certified curves with an undetermined parameter: maybe a higher local minimum
+    free = _started_parameters(spec)
+    und = _rescue.undetermined(p, se, reason, free)
     # Every candidate gets every start of _rescue.starts (measured on the bench's exp2
     # data, a plain restart from the end point alone for the curves that only stopped
     # short leaves 30 of 20,000 curves off the optimum instead of 17), except those
-    # picked for their merged pairs only (``split``): the starts that split the pairs.
-    cf = np.nonzero(full | short | split)[0]
+    # picked for their merged pairs only (``split``): the starts that split the pairs;
+    # and the undetermined ones: the two that move their least determined parameter.
+    cf = np.nonzero(full | short | split | und)[0]
     if not cf.size:
         return
     p_start = np.broadcast_to(P0, (N, n))[cf]
-    S = _rescue.starts(p[cf], p_start, syms)  # (K, Nf, n)
+    S = _rescue.starts(p[cf], p_start, syms)  # (starts, curves, n)
+    n_usual = S.shape[0]
+    ue = np.flatnonzero(und[cf])
+    E, has = _rescue.explore_starts(spec.bm, X if X.shape[0] == 1 else X[cf[ue]], Y[cf[ue]],
+                                    W if W.shape[0] == 1 else W[cf[ue]], p[cf[ue]], F[cf[ue]],
+                                    free)
+    explore = np.repeat(p[cf][None], 2, axis=0)
+    explore[:, ue] = E
+    S = np.concatenate([S, explore])
     use = np.ones(S.shape[:2], dtype=bool)
-    use[_rescue.n_split_starts(syms):] = (full | short)[cf]
+    use[:_rescue.n_split_starts(syms)] = (full | short | split)[cf]
+    use[_rescue.n_split_starts(syms):n_usual] = (full | short)[cf]
+    use[n_usual:] = False
+    use[n_usual:, ue[has]] = True
     owner = np.broadcast_to(cf, S.shape[:2])[use]
     P0r = S[use]
     if spec.bounded:
@@ -78,6 +93,16 @@ def rescue_pass(spec, X, Y, W, P0, res, rescued):
     for mine, theirs in zip(res, best):
         mine[tgt] = theirs
     nit[tgt] = total
+
+
+def _started_parameters(spec):
+    """The parameters whose starts the fit uses: all for ``'lm'``, the nonlinear ones for
+    variable projection (the linear ones are solved for at every step)."""
+    if spec.method == "varpro":
+        from ._codegen import varpro_layout
+
+        return varpro_layout(spec.bm)[0]
+    return range(spec.bm.n_params)
 
 
 def polish_pass(spec, X, Y, W, P0, res):

@@ -25,8 +25,10 @@ Paths
 
 After the main pass, a curve refused as ``STALLED`` while a Gauss-Newton step would still
 remove most of its cost (a near-exact fit stopped by the step test) is continued to the
-rounding floor (:func:`._followup.polish_pass`); then stalled curves are rescued
-(:mod:`._rescue`).
+rounding floor (:func:`._followup.polish_pass`); then stalled curves are rescued, and
+certified curves with an undetermined parameter are refitted from either side of it, the
+lower cost winning (:mod:`._rescue`: a local minimum is stationary, so only a lower cost
+found can refuse it).
 
 Modules: :mod:`._backend` chooses the backend (by predicted time for ``'auto'``) and the
 method, :mod:`._chunk` fits a chunk (:mod:`._pass` one pass on either backend,
@@ -148,7 +150,11 @@ def fit_batch(
         are looser than the single fit's 1e-15 (it runs to rounding level and polishes):
         that costs iterations a batch does not spend, and ``success`` is certified either
         way (see ``BatchResult.success``).
-    rescue : refit stalled curves from deterministic perturbed starts (:mod:`._rescue`).
+    rescue : refit stalled curves from deterministic perturbed starts, and certified
+        curves with an undetermined parameter (standard error above its size) one
+        standard deviation either way along their least determined combination: a
+        stationary point is ``success`` only when no lower cost was found near it
+        (:mod:`._rescue`).
     backend : ``'auto'`` (default), ``'compiled'`` or ``'numpy'``.  ``'auto'`` runs the
         compiled kernel when it is loaded in this process, and otherwise whichever is
         predicted to finish sooner: the numpy path, or loading (cached) or compiling the
