@@ -56,6 +56,9 @@ from ._inputs import (  # noqa: F401  (METHODS re-exported)
 from ._model import BatchModel, CompileWarning, as_batch_model  # noqa: F401
 from ._nonfinite import explain_nonfinite
 from ._pass import Spec, alloc
+from ._poisson_residuals import all_zero_rows
+from ._poisson import check_counts, check_noise, check_shared_start
+from ._poisson import finish as finish_poisson, poisson_model, resolve as resolve_poisson
 from ._xarray import is_dataarray
 from .result import DIAGNOSES, STOP_REASONS, BatchResult  # noqa: F401  (re-exported)
 
@@ -105,6 +108,7 @@ def fit_batch(
     params=None,
     independent="t",
     dim: str | None = None,
+    noise: str = "gaussian",
 ):
     """Fit one model to each row of ``Y`` independently (Levenberg-Marquardt).
 
@@ -174,6 +178,14 @@ def fit_batch(
         block through the dask path: its blocks along the first remaining dimension
         (the others, and ``dim``, are rechunked whole) are blocks of rows of the stack.
 
+    noise : ``'gaussian'`` (default) or ``'poisson'``: ``Y`` holds counts (whole numbers
+        >= 0, zeros welcome) and each curve is fitted by Poisson maximum likelihood
+        (:mod:`._poisson`): the same certificate, standard errors from the Fisher
+        information, a :class:`~._poisson.PoissonBatchResult` with the deviance,
+        Pearson's chi-square and their p-values; curves of zeros only are not fitted and
+        reported in ``notes``.  ``sigma`` does not apply; runs on the numpy backend (the
+        compiled kernel has no Poisson likelihood yet; ``backend_reason`` says so).
+
     Returns
     -------
     BatchResult; for a DataArray ``Y``, an ``xarray.Dataset`` over the remaining
@@ -203,6 +215,14 @@ def fit_batch(
                 raise TypeError(f"bounds: {name!r}: {pair!r}; each value of a bounds dict "
                                 f"must be a pair (lo, hi), e.g. {{{name!r}: (0, 10)}}")
     bm = as_batch_model(model, params=params, independent=independent)
+    if check_noise(noise) == "poisson":
+        if sigma is not None:
+            raise ValueError("sigma does not apply with noise='poisson': the variance of a "
+                             "count is its mean")
+        if type(Y).__module__.startswith("dask"):
+            raise ValueError("noise='poisson' is not supported for a dask Y yet; compute "
+                             "it (Y.compute()) or fit it block by block")
+        bm = poisson_model(bm)
 
     if type(Y).__module__.startswith("dask"):
         from ._dask import fit_batch_dask
@@ -218,7 +238,12 @@ def fit_batch(
     N, m = check_stack_shape(Y, bm)
     X, P0, W, LB, UB, bounded = prepare_arrays(x, p0, sigma, bounds, bm, N, m)
     t0 = time.perf_counter()
-    meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
+    if noise == "poisson":
+        check_counts(Y)
+        check_shared_start(bm, X, P0)
+        meth, be, why = resolve_poisson(bm, method, backend)
+    else:
+        meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
     spec = Spec(bm, LB, UB, bounded, opts["maxiter"], opts["gtol"], opts["xtol"],
                  opts["ftol"], opts["tau"], bool(absolute_sigma), bool(rescue), be,
                  bool(parallel), meth)
@@ -226,6 +251,8 @@ def fit_batch(
     res = _fit_in_memory(spec, X, Y, W, P0, chunk_size=opts["chunk_size"],
                          progress=progress, t_prepare=t_prepare)
     res.backend_reason = why
+    if noise == "poisson":
+        res = finish_poisson(res, bm, X, Y, all_zero_rows(Y))
     if be == "compiled" and parallel:
         observe_kernel_run(N, m, bm.n_params, float(np.mean(res.nit)) if N else 0.0,
                            res.timings["fit_s"])

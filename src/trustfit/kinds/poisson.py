@@ -83,6 +83,14 @@ def residual_slope(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return _unit(y, mu)[2] / np.sqrt(mu)
 
 
+def residuals_and_slopes(y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`deviance_residuals` and :func:`residual_slope` from one evaluation of ``t``,
+    ``h`` and ``q`` (the batch path evaluates both at every point of every curve)."""
+    t, h, q = _unit(y, mu)
+    r = np.where(t > 0, -1.0, 1.0) * np.sqrt(2.0 * mu * np.maximum(h, 0.0))
+    return r, q / np.sqrt(mu)
+
+
 def pearson_factor(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """``q(t_i)``: dividing a deviance Jacobian's row by it gives the Pearson row
     ``(dmu_i/dp) / sqrt(mu_i)``."""
