@@ -109,6 +109,7 @@ def fit_batch(
     independent="t",
     dim: str | None = None,
     noise: str = "gaussian",
+    sigma_x=None,
 ):
     """Fit one model to each row of ``Y`` independently (Levenberg-Marquardt).
 
@@ -186,6 +187,12 @@ def fit_batch(
         reported in ``notes``.  ``sigma`` does not apply; runs on the numpy backend (the
         compiled kernel has no Poisson likelihood yet; ``backend_reason`` says so).
 
+    sigma_x : errors in x (orthogonal distance regression, :mod:`._odr`): standard deviations
+        of ``x``, a scalar, ``(m,)`` (one variable) or ``(k,)`` (one per variable),
+        ``(k, m)``, or per curve ``(N, m)`` / ``(N, k, m)``.  Each curve is fitted by
+        :func:`trustfit.odr` (certified as a single fit, bounds allowed) on the numpy
+        backend; an :class:`~._odr.OdrBatchResult` adds ``delta`` and ``x_adjusted``.
+
     Returns
     -------
     BatchResult; for a DataArray ``Y``, an ``xarray.Dataset`` over the remaining
@@ -215,13 +222,18 @@ def fit_batch(
                 raise TypeError(f"bounds: {name!r}: {pair!r}; each value of a bounds dict "
                                 f"must be a pair (lo, hi), e.g. {{{name!r}: (0, 10)}}")
     bm = as_batch_model(model, params=params, independent=independent)
-    if check_noise(noise) == "poisson":
+    if check_noise(noise) == "poisson" or sigma_x is not None:
+        kind = "noise='poisson'" if sigma_x is None else "sigma_x"
+        if sigma_x is not None and noise == "poisson":
+            raise ValueError("sigma_x and noise='poisson' together are not supported: "
+                             "errors in x with Poisson counts in y")
+        if type(Y).__module__.startswith("dask"):
+            raise ValueError(f"{kind} is not supported for a dask Y yet; compute it "
+                             "(Y.compute()) or fit it block by block")
+    if noise == "poisson":
         if sigma is not None:
             raise ValueError("sigma does not apply with noise='poisson': the variance of a "
                              "count is its mean")
-        if type(Y).__module__.startswith("dask"):
-            raise ValueError("noise='poisson' is not supported for a dask Y yet; compute "
-                             "it (Y.compute()) or fit it block by block")
         bm = poisson_model(bm)
 
     if type(Y).__module__.startswith("dask"):
@@ -237,6 +249,9 @@ def fit_batch(
     Y = real_array("Y", Y)
     N, m = check_stack_shape(Y, bm)
     X, P0, W, LB, UB, bounded = prepare_arrays(x, p0, sigma, bounds, bm, N, m)
+    if sigma_x is not None:
+        return _fit_odr(bm, X, Y, W, P0, LB, UB, bounded, sigma_x, opts, method, backend,
+                        absolute_sigma, rescue)
     t0 = time.perf_counter()
     if noise == "poisson":
         check_counts(Y)
@@ -257,6 +272,22 @@ def fit_batch(
         observe_kernel_run(N, m, bm.n_params, float(np.mean(res.nit)) if N else 0.0,
                            res.timings["fit_s"])
     return res
+
+
+def _fit_odr(bm, X, Y, W, P0, LB, UB, bounded, sigma_x, opts, method, backend,
+             absolute_sigma, rescue):
+    """``sigma_x``: every curve by :func:`trustfit.odr` (:mod:`._odr`)."""
+    from ._odr import fit_odr_batch, prepare_sigma_x, resolve as resolve_odr
+
+    N, m = Y.shape
+    SX = prepare_sigma_x(sigma_x, X.shape[1], N, m)
+    _, _, why = resolve_odr(method, backend)
+    if opts["maxiter"] < 1:
+        raise ValueError(f"maxiter: {opts['maxiter']}; with sigma_x maxiter must be >= 1")
+    return fit_odr_batch(bm, X, Y, W, SX, P0, LB, UB, bounded,
+                         absolute_sigma=bool(absolute_sigma), maxiter=opts["maxiter"],
+                         gtol=opts["gtol"], xtol=opts["xtol"], ftol=opts["ftol"],
+                         tau=opts["tau"], rescue=bool(rescue), backend_reason=why)
 
 
 def _fit_dataarray(args: dict):
