@@ -30,17 +30,17 @@ certificate's share; not degenerate; not a budget stop).
   the bins are, the p-values and the intervals from the standard errors are unreliable,
   which ``notes`` says).
 
-What the batch does not do (yet): the compiled kernel has no Poisson likelihood, and a
-maximum on a bound is not certified (the batch's certificate, for every noise, asks for a
+Both backends fit counts: the numpy path through the hooks above, the compiled kernel with
+the deviance residuals in its point pass (:mod:`._codegen_poisson`; a kernel of its own,
+compiled and cached per model like the Gaussian one).
+
+What the batch does not do (yet): a maximum on a bound is not certified (the batch's certificate, for every noise, asks for a
 stationary point; the single fit's, with its active set, certifies bound-constrained
 maxima): where a free background would take a zero-count bin's mean to 0 the curve is
 ``STALLED`` (about 5 % of the benchmark's low-count decays), not a false success. The
 batch's steps are damped with ``mu I`` (Madsen-Nielsen-Tingleff, as the Gaussian batch's),
 so a start far from the optimum may take another path in other units; the certificate and
 the standard errors are ratios, free of the units.
-
-The compiled kernel has no Poisson likelihood yet: :func:`resolve` runs these fits on the
-numpy backend (``'lm'``) and ``backend_reason`` says so.
 """
 
 from __future__ import annotations
@@ -68,30 +68,27 @@ def check_noise(noise) -> str:
 
 def poisson_model(bm: BatchModel) -> BatchModel:
     """A copy of ``bm`` whose residuals are the deviance residuals (the hook that
-    :mod:`._fallback` and :mod:`._certify` read), with its numpy callables (made once, on
+    :mod:`._fallback`, :mod:`._certify` and the kernel's code generation read: its kernel is
+    another module, :mod:`._codegen_poisson`), with its numpy callables (made once, on
     ``bm``, which a model string's cache keeps); the user's model object is not changed."""
     from ._backend import attach_lambdified
 
-    if bm.symbolic and bm.n_independent != 1:
-        raise ValueError("noise='poisson' runs on the numpy backend, which fits models of "
-                         "one independent variable only")
-    attach_lambdified(bm)
+    if bm.n_independent == 1:
+        attach_lambdified(bm)
     return dataclasses.replace(bm, noise="poisson")
 
 
-def resolve(bm: BatchModel, method: str, backend: str):
-    """``(method, backend, reason)`` for a Poisson batch: always ``'lm'`` on numpy."""
-    del bm  # every model runs on numpy (poisson_model gave it its callables)
+def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N: int,
+            m: int):
+    """``(method, backend, reason)`` for a Poisson batch: ``'lm'`` (variable projection
+    solves Gaussian least squares for the linear parameters), the backend chosen as for
+    every batch (:func:`._backend.resolve`: by predicted time for ``'auto'``)."""
+    from ._backend import resolve as resolve_backend
+
     if method == "varpro":
         raise ValueError("method: 'varpro' solves Gaussian least squares for the linear "
                          "parameters; with noise='poisson' use method='lm' or 'auto'")
-    if backend == "numpy":
-        why = "numpy: backend='numpy' was asked for"
-    else:
-        why = (f"numpy: backend={backend!r}, but the compiled kernel has no Poisson "
-               "likelihood yet; noise='poisson' runs on the numpy backend (the same "
-               "Levenberg-Marquardt on the deviance residuals, certified alike)")
-    return "lm", "numpy", why
+    return resolve_backend(bm, "lm", backend, parallel, LB, UB, N, m)
 
 
 def check_counts(Y: np.ndarray) -> None:
@@ -162,8 +159,8 @@ def fisher_stderr(bm: BatchModel, X, Y, params, fitted):
         with np.errstate(all="ignore"):
             mu, J = model_and_jacobian(bm, X if X.shape[0] == 1 else X[ci], params[ci])
             good = np.all(np.isfinite(mu) & (mu > 0.0), axis=1)
-            P = J / np.sqrt(np.where(good[:, None], mu, 1.0))[:, :, None]
-            info = np.einsum("kmi,kmj->kij", P, P)
+            P = J * (1.0 / np.sqrt(np.where(good[:, None], mu, 1.0)))[:, :, None]
+            info = np.matmul(P.transpose(0, 2, 1), P)  # batched: faster than einsum
             var = _chol_inverse_diagonal(info)
             se[ci] = np.where(good[:, None], np.sqrt(var), np.nan)
             pearson[ci] = np.where(good, np.sum((Y[ci] - mu) ** 2 / mu, axis=1), np.nan)
@@ -213,7 +210,12 @@ def finish(res: BatchResult, bm: BatchModel, X, Y, zero_rows: np.ndarray
         low = np.where(np.isfinite(Y).all(axis=1), np.mean(Y < poisson.LOW_COUNT, axis=1),
                        np.nan)
     notes = []
-    if zero_rows.any():
+    if zero_rows.any():  # not fitted (the kernel ran them; the numpy path skips them)
+        for values in (res.params, res.cost, res.stderr, res.rcond, res.gn_gain, res.share,
+                       res.condition):
+            values[zero_rows] = np.nan
+        res.nit[zero_rows] = 0
+        res.rescued[zero_rows] = False
         res.stop_code[zero_rows] = 5
         res.diagnosis_code[zero_rows] = DIAGNOSIS_OF_CODE[5]
         res.success[zero_rows] = False

@@ -184,8 +184,8 @@ def fit_batch(
         (:mod:`._poisson`): the same certificate, standard errors from the Fisher
         information, a :class:`~._poisson.PoissonBatchResult` with the deviance,
         Pearson's chi-square and their p-values; curves of zeros only are not fitted and
-        reported in ``notes``.  ``sigma`` does not apply; runs on the numpy backend (the
-        compiled kernel has no Poisson likelihood yet; ``backend_reason`` says so).
+        reported in ``notes``.  ``sigma`` does not apply; both backends (the compiled
+        kernel of the counts is a module of its own, compiled on first use).
 
     sigma_x : errors in x (orthogonal distance regression, :mod:`._odr`): standard deviations
         of ``x``, a scalar, ``(m,)`` (one variable) or ``(k,)`` (one per variable),
@@ -256,7 +256,7 @@ def fit_batch(
     if noise == "poisson":
         check_counts(Y)
         check_shared_start(bm, X, P0)
-        meth, be, why = resolve_poisson(bm, method, backend)
+        meth, be, why = resolve_poisson(bm, method, backend, bool(parallel), LB, UB, N, m)
     else:
         meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
     spec = Spec(bm, LB, UB, bounded, opts["maxiter"], opts["gtol"], opts["xtol"],
