@@ -201,7 +201,7 @@ def fit_odr_batch(bm: BatchModel, X, Y, W, SX, P0, LB, UB, bounded: bool, *, abs
         share, condition, rcond = _verdict(fit)
         res["share"][i], res["condition"][i], res["rcond"][i] = share, condition, rcond
         res["gn_gain"][i] = share * share
-        delta[i] = np.reshape(fit.delta, (k, m))
+        delta[i] = np.reshape(np.asarray(fit.delta, dtype=float), (k, m))
     res["diagnosis_code"][:] = DIAGNOSIS_OF_CODE[res["stop_code"]]
     code = res["stop_code"]
     success = (code >= 1) & (code <= 3)
