@@ -200,9 +200,10 @@ def generate_accum_source(bm) -> str:
     reduce = "def _reduce(B, A, g, m):\n" + textwrap.indent("\n".join(body), "    ")
     helper = ""
     if poisson:
-        from ._codegen_poisson import DEVIANCE_SOURCE
+        from ._codegen_poisson import DEVIANCE_SOURCE, fisher_source
 
-        helper = DEVIANCE_SOURCE + "\n\n\n"
+        helper = (DEVIANCE_SOURCE + "\n\n\n" + fisher_source(lines, fcode, dcode, k)
+                  + "\n\n\n")
     return (
         f"{helper}{REDUCE_DECORATOR}\n{reduce}\n\n\n{ACCUM_DECORATOR}\n{accum}"
     )

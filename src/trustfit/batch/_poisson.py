@@ -145,15 +145,29 @@ def _chol_inverse_diagonal(info):
     return out
 
 
-def fisher_stderr(bm: BatchModel, X, Y, params, fitted):
+def fisher_stderr(bm: BatchModel, X, Y, params, fitted, compiled: bool = False):
     """Standard errors ``sqrt(diag(I^-1))``, ``I = J_mu^T diag(1/mu) J_mu`` (the Fisher
-    information), the means' Pearson chi-square and deviance, for the rows ``fitted``."""
+    information), and Pearson's chi-square, for the rows ``fitted``; ``compiled``: the
+    information from the model's kernel module (``tf_fisher``, :mod:`._codegen_poisson`),
+    else from the model and its Jacobian in numpy."""
     from ._certify import model_and_jacobian
 
     N, n = params.shape
     se = np.full((N, n), np.nan)
     pearson = np.full(N, np.nan)
     idx = np.flatnonzero(fitted)
+    if compiled and idx.size:
+        from ._kernel import load_kernel
+
+        info = np.empty((idx.size, n, n))
+        chi = np.empty(idx.size)
+        Xk = X if X.shape[0] == 1 else np.ascontiguousarray(X[idx])
+        load_kernel(bm, "lm").tf_fisher(np.ascontiguousarray(params[idx]), Xk,
+                                        np.ascontiguousarray(Y[idx]), info, chi)
+        with np.errstate(all="ignore"):
+            se[idx] = np.sqrt(_chol_inverse_diagonal(info))
+        pearson[idx] = chi
+        return se, pearson
     for s in range(0, idx.size, _BLOCK):
         ci = idx[s:s + _BLOCK]
         with np.errstate(all="ignore"):
@@ -200,7 +214,8 @@ def finish(res: BatchResult, bm: BatchModel, X, Y, zero_rows: np.ndarray
     N, n = res.params.shape
     m = Y.shape[1]
     fitted = np.all(np.isfinite(res.params), axis=1) & np.isfinite(res.cost)
-    se, pearson = fisher_stderr(bm, X, Y, res.params, fitted)
+    se, pearson = fisher_stderr(bm, X, Y, res.params, fitted,
+                                compiled=res.backend == "compiled")
     res.stderr[...] = se
     deviance = np.where(fitted, 2.0 * res.cost, np.nan)
     dof = m - n

@@ -98,8 +98,9 @@ def residuals_and_slopes(y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.
     """:func:`deviance_residuals` and :func:`residual_slope` from one evaluation of ``t``,
     ``h`` and ``q`` (the batch path evaluates both at every point of every curve)."""
     t, h, q = _unit(y, mu)
-    r = np.where(t > 0, -1.0, 1.0) * np.sqrt(2.0 * mu * np.maximum(h, 0.0))
-    return r, q / np.sqrt(mu)
+    sm = np.sqrt(mu)  # r = sign sqrt(2 h) sqrt(mu): the compiled kernel's order of operations
+    r = np.where(t > 0, -1.0, 1.0) * (np.sqrt(2.0 * np.maximum(h, 0.0)) * sm)
+    return r, q / sm
 
 
 def pearson_factor(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
