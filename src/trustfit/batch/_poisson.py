@@ -122,7 +122,7 @@ def check_shared_start(bm: BatchModel, X: np.ndarray, P0: np.ndarray) -> None:
 def _chol_inverse_diagonal(info):
     """``diag(info^-1)`` for symmetric positive definite ``info`` (K, n, n), column-scaled to unit
     diagonal first (Jacobi scaling: the factorization's pivots are then ratios, free of the
-    units of the parameters); NaN where ``I`` is singular to the factorization."""
+    units of the parameters); NaN where ``info`` is singular to the factorization."""
     from ._fallback import _chol_solve
 
     K, n, _ = info.shape
@@ -133,13 +133,15 @@ def _chol_inverse_diagonal(info):
         return out
     Ip, dp = info[pos], d[pos]
     S = Ip / np.sqrt(dp[:, :, None] * dp[:, None, :])
-    ok, _, _ = _chol_solve(S, 0.0, np.zeros((S.shape[0], n)))
-    diag = np.full((S.shape[0], n), np.nan)
-    for a in range(n):
-        e = np.zeros((S.shape[0], n))
-        e[:, a] = 1.0
-        _, h, _ = _chol_solve(S, 0.0, e)
-        diag[:, a] = h[:, a] / dp[:, a]
+    ok, _, L = _chol_solve(S, 0.0, np.zeros((S.shape[0], n)))  # S = L L^T, once
+    # diag(S^-1) = column sums of (L^-1)^2; L^-1 by forward substitution, across curves
+    inv = np.zeros_like(L)
+    with np.errstate(all="ignore"):
+        for a in range(n):
+            inv[:, a, a] = 1.0 / L[:, a, a]
+            for b in range(a + 1, n):
+                inv[:, b, a] = -np.einsum("kc,kc->k", L[:, b, a:b], inv[:, a:b, a]) / L[:, b, b]
+        diag = np.sum(inv * inv, axis=1) / dp
     diag[~ok] = np.nan
     out[pos] = diag
     return out
@@ -156,17 +158,16 @@ def fisher_stderr(bm: BatchModel, X, Y, params, fitted, compiled: bool = False):
     se = np.full((N, n), np.nan)
     pearson = np.full(N, np.nan)
     idx = np.flatnonzero(fitted)
-    if compiled and idx.size:
+    if compiled and idx.size:  # every curve (NaN parameters give NaN), no copy of Y
         from ._kernel import load_kernel
 
-        info = np.empty((idx.size, n, n))
-        chi = np.empty(idx.size)
-        Xk = X if X.shape[0] == 1 else np.ascontiguousarray(X[idx])
-        load_kernel(bm, "lm").tf_fisher(np.ascontiguousarray(params[idx]), Xk,
-                                        np.ascontiguousarray(Y[idx]), info, chi)
+        info = np.empty((N, n, n))
+        chi = np.empty(N)
+        load_kernel(bm, "lm").tf_fisher(np.ascontiguousarray(params), np.ascontiguousarray(X),
+                                        np.ascontiguousarray(Y, dtype=float), info, chi)
         with np.errstate(all="ignore"):
-            se[idx] = np.sqrt(_chol_inverse_diagonal(info))
-        pearson[idx] = chi
+            se[idx] = np.sqrt(_chol_inverse_diagonal(info[idx]))
+        pearson[idx] = chi[idx]
         return se, pearson
     for s in range(0, idx.size, _BLOCK):
         ci = idx[s:s + _BLOCK]
