@@ -8,8 +8,8 @@ its least-squares minimum is the maximum-likelihood estimate and the batch's
 Levenberg-Marquardt pass, polish, rescue and certificate (:mod:`._fallback`,
 :mod:`._followup`, :mod:`._certify`) apply unchanged to the residuals that
 :func:`._poisson_residuals.deviance_and_jacobian` gives them: ``success`` means what it
-means for every fit (stationary: the likelihood equations ``sum (1 - y_i/mu_i) dmu_i/dp = 0`` to the
-certificate's share; not degenerate; not a budget stop).
+means for every fit (stationary: the likelihood equations ``sum (1 - y_i/mu_i) dmu_i/dp =
+0`` to the certificate's share; not degenerate; not a budget stop).
 
 * A mean that is not positive and finite makes that curve's residuals NaN: at a trial point
   (or a rescue start) a rejected step, at the curve's start ``StopReason.INVALID_INPUT``
@@ -34,9 +34,9 @@ Both backends fit counts: the numpy path through the hooks above, the compiled k
 the deviance residuals in its point pass (:mod:`._codegen_poisson`; a kernel of its own,
 compiled and cached per model like the Gaussian one).
 
-What the batch does not do (yet): a maximum on a bound is not certified (the batch's certificate, for every noise, asks for a
-stationary point; the single fit's, with its active set, certifies bound-constrained
-maxima): where a free background would take a zero-count bin's mean to 0 the curve is
+What the batch does not do (yet): a maximum on a bound is not certified (the batch's
+certificate, for every noise, asks for a stationary point; the single fit's, with its
+active set, certifies bound-constrained maxima): where a free background would take a zero-count bin's mean to 0 the curve is
 ``STALLED`` (about 5 % of the benchmark's low-count decays), not a false success. The
 batch's steps are damped with ``mu I`` (Madsen-Nielsen-Tingleff, as the Gaussian batch's),
 so a start far from the optimum may take another path in other units; the certificate and
