@@ -226,8 +226,9 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def test_curve_fit_refusals_and_budget():
-    with pytest.raises(ValueError, match="bounds are not supported with sigma_x"):
-        trustfit.curve_fit(line, PX, PY, [6, -0.5], sigma_x=0.1, bounds=(0, 10))
+    with pytest.raises(ValueError, match="jac and jac_x do not apply with bounds"):
+        trustfit.curve_fit(line, PX, PY, [6, -0.5], sigma_x=0.1, bounds=(-10, 10),
+                           jac=lambda x, a, b: np.column_stack([np.ones_like(x), x]))
     with pytest.raises(ValueError, match="noise must be 'gaussian' or 'poisson'"):
         trustfit.curve_fit(line, PX, PY, [6, -0.5], noise="laplace")
     r = trustfit.odr(peak, *PROBLEMS[1][2:4], [1.5, 0, 1, 0], sigma_x=0.03, max_nfev=2,

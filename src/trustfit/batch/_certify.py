@@ -274,6 +274,10 @@ def _residuals_and_jacobian(bm, X, Y, W, p, idx):
     Wk = W if W.shape[0] == 1 else W[idx]
     with np.errstate(all="ignore"):
         f, J = model_and_jacobian(bm, Xk, p[idx])
+        if bm.noise == "poisson":  # deviance residuals of counts (._poisson)
+            from ._poisson_residuals import deviance_and_jacobian
+
+            return deviance_and_jacobian(f, J, Y[idx], np.broadcast_to(Wk, f.shape))
         return (f - Y[idx]) * Wk, J * Wk[:, :, None]
 
 

@@ -173,8 +173,14 @@ def generate_accum_source(bm) -> str:
     body += ["m = Yp.shape[0]", "for j in range(m):"]
     inner = [f"tf_x{c} = Xp[{c}, j]" for c in range(k)]
     inner += lines
-    inner += ["wj = Wp[j]", f"B[0, j] = ({fcode} - Yp[j]) * wj"]
-    inner += [f"B[{a + 1}, j] = ({dcode[a]}) * wj" for a in range(n)]
+    poisson = getattr(bm, "noise", "gaussian") == "poisson"
+    if poisson:  # deviance residuals of counts (._codegen_poisson)
+        from ._codegen_poisson import point_lines
+
+        inner += point_lines(fcode, dcode)
+    else:
+        inner += ["wj = Wp[j]", f"B[0, j] = ({fcode} - Yp[j]) * wj"]
+        inner += [f"B[{a + 1}, j] = ({dcode[a]}) * wj" for a in range(n)]
     body += ["    " + s for s in inner]
     body += ["return _reduce(B, A, g, m)"]
     accum = "def _accum(p, Xp, Yp, Wp, A, g, B):\n" + textwrap.indent("\n".join(body), "    ")
@@ -192,8 +198,14 @@ def generate_accum_source(bm) -> str:
     body += [f"g[{a}] = g_{a}" for a in range(n)]
     body += ["return 0.5 * F"]
     reduce = "def _reduce(B, A, g, m):\n" + textwrap.indent("\n".join(body), "    ")
+    helper = ""
+    if poisson:
+        from ._codegen_poisson import DEVIANCE_SOURCE, fisher_source
+
+        helper = (DEVIANCE_SOURCE + "\n\n\n" + fisher_source(lines, fcode, dcode, k)
+                  + "\n\n\n")
     return (
-        f"{REDUCE_DECORATOR}\n{reduce}\n\n\n{ACCUM_DECORATOR}\n{accum}"
+        f"{helper}{REDUCE_DECORATOR}\n{reduce}\n\n\n{ACCUM_DECORATOR}\n{accum}"
     )
 
 

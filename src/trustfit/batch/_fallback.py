@@ -66,8 +66,13 @@ def _model_and_jac(bm, X, P):
 
 def _accum(bm, X, Y, W, P):
     f, J = _model_and_jac(bm, X, P)
-    r = (f - Y) * W
-    J = J * W[:, :, None]
+    if getattr(bm, "noise", "") == "poisson":  # deviance residuals of counts (._poisson)
+        from ._poisson_residuals import deviance_and_jacobian
+
+        r, J = deviance_and_jacobian(f, J, Y, np.broadcast_to(W, Y.shape))
+    else:
+        r = (f - Y) * W
+        J = J * W[:, :, None]
     F = 0.5 * np.einsum("ij,ij->i", r, r)
     A = np.einsum("ijk,ijl->ikl", J, J)
     g = np.einsum("ijk,ij->ik", J, r)
@@ -152,6 +157,10 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
     valid = np.isfinite(Y).all(1) & np.isfinite(Wf).all(1)
     if X2.shape[0] > 1:
         valid &= np.isfinite(X2).all(1)
+    if getattr(bm, "noise", "") == "poisson":  # all-zero counts: no estimate with positive means
+        from ._poisson_residuals import all_zero_rows
+
+        valid &= ~all_zero_rows(Y)
     out_reason[~valid] = 5
     P[~valid] = np.nan
     goodp = np.isfinite(P).all(1)

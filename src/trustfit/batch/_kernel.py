@@ -192,7 +192,8 @@ def kernel_source(bm, method: str = "lm") -> str:
 
 
 def _key(bm, method: str) -> str:
-    return model_key(bm) + "_" + KERNEL_VERSION + ("_vp" if method == "varpro" else "")
+    noise = "_pois" if getattr(bm, "noise", "gaussian") == "poisson" else ""  # ._codegen_poisson
+    return model_key(bm) + "_" + KERNEL_VERSION + ("_vp" if method == "varpro" else "") + noise
 
 
 def _note_name(bm, method: str) -> str:

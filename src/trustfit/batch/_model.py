@@ -44,6 +44,9 @@ class BatchModel:
     func: Callable | None = None  # f(x, *params) for the fallback path
     jac_func: Callable | None = None  # optional jac(x, *params) -> (..., n) for fallback
     source: Any = field(default=None, repr=False)  # the object the user passed
+    #: "gaussian": residuals (f - y) / sigma; "poisson": deviance residuals of counts
+    #: (:mod:`._poisson`, read by the numpy fallback and the certificate)
+    noise: str = "gaussian"
 
     @property
     def n_params(self) -> int:

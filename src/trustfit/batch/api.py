@@ -58,6 +58,9 @@ from ._inputs import (  # noqa: F401  (METHODS re-exported)
 from ._model import BatchModel, CompileWarning, as_batch_model  # noqa: F401
 from ._nonfinite import explain_nonfinite
 from ._pass import Spec, alloc
+from ._poisson_residuals import all_zero_rows
+from ._poisson import check_counts, check_noise, check_shared_start
+from ._poisson import finish as finish_poisson, poisson_model, resolve as resolve_poisson
 from ._xarray import is_dataarray
 from .result import DIAGNOSES, STOP_REASONS, BatchResult  # noqa: F401  (re-exported)
 
@@ -107,6 +110,8 @@ def fit_batch(
     params=None,
     independent="t",
     dim: str | None = None,
+    noise: str = "gaussian",
+    sigma_x=None,
 ):
     """Fit one model to each row of ``Y`` independently (Levenberg-Marquardt).
 
@@ -180,6 +185,20 @@ def fit_batch(
         block through the dask path: its blocks along the first remaining dimension
         (the others, and ``dim``, are rechunked whole) are blocks of rows of the stack.
 
+    noise : ``'gaussian'`` (default) or ``'poisson'``: ``Y`` holds counts (whole numbers
+        >= 0, zeros welcome) and each curve is fitted by Poisson maximum likelihood
+        (:mod:`._poisson`): the same certificate, standard errors from the Fisher
+        information, a :class:`~._poisson.PoissonBatchResult` with the deviance,
+        Pearson's chi-square and their p-values; curves of zeros only are not fitted and
+        reported in ``notes``.  ``sigma`` does not apply; both backends (the compiled
+        kernel of the counts is a module of its own, compiled on first use).
+
+    sigma_x : errors in x (orthogonal distance regression, :mod:`._odr`): standard deviations
+        of ``x``, a scalar, ``(m,)`` (one variable) or ``(k,)`` (one per variable),
+        ``(k, m)``, or per curve ``(N, m)`` / ``(N, k, m)``.  Each curve is fitted by
+        :func:`trustfit.odr` (certified as a single fit, bounds allowed) on the numpy
+        backend; an :class:`~._odr.OdrBatchResult` adds ``delta`` and ``x_adjusted``.
+
     Returns
     -------
     BatchResult; for a DataArray ``Y``, an ``xarray.Dataset`` over the remaining
@@ -209,6 +228,19 @@ def fit_batch(
                 raise TypeError(f"bounds: {name!r}: {pair!r}; each value of a bounds dict "
                                 f"must be a pair (lo, hi), e.g. {{{name!r}: (0, 10)}}")
     bm = as_batch_model(model, params=params, independent=independent)
+    if check_noise(noise) == "poisson" or sigma_x is not None:
+        kind = "noise='poisson'" if sigma_x is None else "sigma_x"
+        if sigma_x is not None and noise == "poisson":
+            raise ValueError("sigma_x and noise='poisson' together are not supported: "
+                             "errors in x with Poisson counts in y")
+        if type(Y).__module__.startswith("dask"):
+            raise ValueError(f"{kind} is not supported for a dask Y yet; compute it "
+                             "(Y.compute()) or fit it block by block")
+    if noise == "poisson":
+        if sigma is not None:
+            raise ValueError("sigma does not apply with noise='poisson': the variance of a "
+                             "count is its mean")
+        bm = poisson_model(bm)
 
     if type(Y).__module__.startswith("dask"):
         from ._dask import fit_batch_dask
@@ -223,8 +255,16 @@ def fit_batch(
     Y = real_array("Y", Y)
     N, m = check_stack_shape(Y, bm)
     X, P0, W, LB, UB, bounded = prepare_arrays(x, p0, sigma, bounds, bm, N, m)
+    if sigma_x is not None:
+        return _fit_odr(bm, X, Y, W, P0, LB, UB, bounded, sigma_x, opts, method, backend,
+                        absolute_sigma, rescue)
     t0 = time.perf_counter()
-    meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
+    if noise == "poisson":
+        check_counts(Y)
+        check_shared_start(bm, X, P0)
+        meth, be, why = resolve_poisson(bm, method, backend, bool(parallel), LB, UB, N, m)
+    else:
+        meth, be, why = resolve(bm, method, backend, bool(parallel), LB, UB, N, m)
     spec = Spec(bm, LB, UB, bounded, opts["maxiter"], opts["gtol"], opts["xtol"],
                  opts["ftol"], opts["tau"], bool(absolute_sigma), bool(rescue), be,
                  bool(parallel), meth)
@@ -232,10 +272,28 @@ def fit_batch(
     res = _fit_in_memory(spec, X, Y, W, P0, chunk_size=opts["chunk_size"],
                          progress=progress, t_prepare=t_prepare)
     res.backend_reason = why
+    if noise == "poisson":
+        res = finish_poisson(res, bm, X, Y, all_zero_rows(Y))
     if be == "compiled" and parallel:
         observe_kernel_run(N, m, bm.n_params, float(np.mean(res.nit)) if N else 0.0,
                            res.timings["fit_s"])
     return res
+
+
+def _fit_odr(bm, X, Y, W, P0, LB, UB, bounded, sigma_x, opts, method, backend,
+             absolute_sigma, rescue):
+    """``sigma_x``: every curve by :func:`trustfit.odr` (:mod:`._odr`)."""
+    from ._odr import fit_odr_batch, prepare_sigma_x, resolve as resolve_odr
+
+    N, m = Y.shape
+    SX = prepare_sigma_x(sigma_x, X.shape[1], N, m)
+    _, _, why = resolve_odr(method, backend)
+    if opts["maxiter"] < 1:
+        raise ValueError(f"maxiter: {opts['maxiter']}; with sigma_x maxiter must be >= 1")
+    return fit_odr_batch(bm, X, Y, W, SX, P0, LB, UB, bounded,
+                         absolute_sigma=bool(absolute_sigma), maxiter=opts["maxiter"],
+                         gtol=opts["gtol"], xtol=opts["xtol"], ftol=opts["ftol"],
+                         tau=opts["tau"], rescue=bool(rescue), backend_reason=why)
 
 
 def _fit_dataarray(args: dict):

@@ -101,7 +101,7 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
         jac_x: Callable | None = None, implicit: bool = False, ftol: float | None = 1e-15,
         xtol: float | None = 1e-15, gtol: float | None = 1e-15, max_nfev: int | None = None,
         max_iter: int | None = None, tau: float = 1e-3, rescue: bool = True, seed: int = 0,
-        param_names: tuple[str, ...] | None = None) -> ODRResult:
+        param_names: tuple[str, ...] | None = None, bounds: Any = None) -> ODRResult:
     """Orthogonal distance regression of ``y ≈ f(x, *p)`` with errors in ``x`` and ``y``.
 
     Parameters
@@ -123,6 +123,13 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
         (``max_nfev`` counts model evaluations at trial points; default ``100 n (n + 1)``).
     rescue, seed : restarts from perturbed parameters when the run stalls
         (:mod:`trustfit.strategies.rescue`); the corrections restart at zero.
+    bounds : ``(lb, ub)`` on the parameters (scalars or one per parameter, as in
+        :func:`trustfit.least_squares`; the corrections are not bounded). With a finite
+        bound the corrections are eliminated exactly for each ``p`` (the foot points of
+        :mod:`trustfit.kinds.odr_implicit` on ``g = f(x, p) - y``, whose residuals and
+        Jacobian are the reduced problem's) and :func:`trustfit.least_squares` solves for
+        ``p`` within the box, with its certificate of a bound-constrained minimum; the
+        derivatives are then central differences (``jac``, ``jac_x`` do not apply).
 
     Returns
     -------
@@ -177,15 +184,23 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
         max_nfev = 100 * n * (n + 1)
     if not isinstance(rescue, bool):
         raise TypeError(f"rescue must be True or False, got {rescue!r}.")
-    if implicit is not False:
-        if implicit is not True:
-            raise TypeError(f"implicit must be True or False, got {implicit!r}.")
+    box = None if bounds is None else check.box(bounds, p0)
+    if box is not None and np.all(np.isinf(box[0])) and np.all(np.isinf(box[1])):
+        box = None  # no finite bound: the structured loop
+    if implicit is not False and implicit is not True:
+        raise TypeError(f"implicit must be True or False, got {implicit!r}.")
+    if implicit or box is not None:
         if jac is not None or jac_x is not None:
-            raise ValueError("jac and jac_x do not apply with implicit=True (the derivatives "
-                             "of g are taken by central differences).")
-        return _implicit(f, X, ya, p0, sy, sx, one_d, names, absolute_sigma,
-                         dict(options, max_nfev=max_nfev, max_iter=max_iter, rescue=rescue,
-                              seed=seed))
+            raise ValueError(f"jac and jac_x do not apply with "
+                             f"{'implicit=True' if implicit else 'bounds'} (the derivatives "
+                             "of the foot-point problem are taken by central differences).")
+        solver = dict(options, max_nfev=max_nfev, max_iter=max_iter, rescue=rescue, seed=seed)
+        if box is not None:
+            solver["bounds"] = box
+        if implicit:
+            return _implicit(f, X, ya, p0, sy, sx, one_d, names, absolute_sigma, solver)
+        return _implicit(_as_implicit(f), X, ya, p0, sy, sx, one_d, names, absolute_sigma,
+                         solver, explicit=True)
     model = OdrModel(f, X, ya, sy, sx, one_d, n, jac if callable(jac) else None, jac_x)
 
     def run_once(start: np.ndarray, nfev_left: int | None = None,
@@ -206,19 +221,30 @@ def odr(f: Callable, x: Any, y: Any, p0: Any = None, sigma: Any = None, sigma_x:
     return _finish(result, X, one_d, names, absolute_sigma)
 
 
+def _as_implicit(f: Callable) -> Callable:
+    """``g(x, y, *p) = f(x, *p) - y``: an explicit model as the curve ``g = 0``, whose
+    weighted foot points are the explicit problem's corrections (``y' = f(x + delta)``)."""
+    def g(x, y, *p):
+        return np.asarray(f(x, *p), dtype=float) - y
+    return g
+
+
 def _implicit(g: Callable, X: np.ndarray, y: np.ndarray, p0: np.ndarray, sy: np.ndarray,
-              sx: np.ndarray, one_d: bool, names, absolute_sigma: bool, options: dict
-              ) -> ODRResult:
+              sx: np.ndarray, one_d: bool, names, absolute_sigma: bool, options: dict,
+              explicit: bool = False) -> ODRResult:
     """``implicit=True``: exact foot points for each ``p`` (:mod:`trustfit.kinds.odr_implicit`),
-    least squares in ``p`` on the signed weighted distances."""
+    least squares in ``p`` on the signed weighted distances. ``explicit``: ``g`` is
+    :func:`_as_implicit` of an explicit model with bounds; the result is the explicit one's
+    (``delta``, ``x_adjusted``, ``residual_y = (f(x_adjusted) - y) / sigma``)."""
     model = ImplicitModel(g, np.vstack([X, y[None, :]]), np.vstack([sx, sy[None, :]]) ** 2,
                           one_d)
     bad = np.flatnonzero(~np.isfinite(model.residuals(p0)))
     if bad.size:
-        raise ValueError(f"no point of g(x, y, p0) = 0 was found near the data points "
-                         f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} (g not finite "
-                         "there, or the projection did not converge); choose p0 so that the "
-                         "curve passes near the data.")
+        curve = "y = f(x, p0)" if explicit else "g(x, y, p0) = 0"
+        raise ValueError(f"no point of {curve} was found near the data points "
+                         f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} (the model "
+                         "not finite there, or the projection did not converge); choose p0 "
+                         "so that the curve passes near the data.")
     rounding = options.pop("rounding")
     del rounding  # least_squares' own rounding test
     plan = StartDesign(param_names=tuple(names) if names is not None else None)
@@ -226,9 +252,10 @@ def _implicit(g: Callable, X: np.ndarray, y: np.ndarray, p0: np.ndarray, sy: np.
     fields = {name: getattr(fit, name) for name in FitResult.__dataclass_fields__}
     delta, r, _, _ = model.project(fit.x)
     k = X.shape[0]
-    result = ODRResult(**fields, method_kind="odr-implicit",
+    result = ODRResult(**fields, method_kind="odr" if explicit else "odr-implicit",
                        delta=delta[0].copy() if one_d else delta[:k].copy(),
-                       delta_y=delta[k].copy(), y_adjusted=y + delta[k],
+                       delta_y=None if explicit else delta[k].copy(),
+                       y_adjusted=None if explicit else y + delta[k],
                        residual_y=delta[k] / sy,
                        residual_x=(delta[:k] / sx)[0] if one_d else delta[:k] / sx)
     return _finish(result, X, one_d, names, absolute_sigma)
@@ -274,10 +301,6 @@ def odr_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     """:func:`trustfit.curve_fit` (``full_output`` given) or :func:`trustfit.fit` (``None``)
     with ``sigma_x``: SciPy's conventions (``RuntimeError`` when the fit did not converge,
     ``warning`` when ``pcov`` is a pseudo-inverse), the work done by :func:`odr`."""
-    lb, ub = bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
-    if not (np.all(np.asarray(lb) == -np.inf) and np.all(np.asarray(ub) == np.inf)):
-        raise ValueError("bounds are not supported with sigma_x (orthogonal distance "
-                         f"regression); got {bounds!r}.")
     if method not in (None, "lm", "auto", "trf"):
         raise ValueError(f"method={method!r} is not supported with sigma_x: orthogonal "
                          "distance regression runs Levenberg-Marquardt ('lm').")
@@ -286,7 +309,8 @@ def odr_curve_fit(f: Callable, xdata: Any, ydata: Any, p0: Any, sigma: Any,
     del check_finite  # the data are always checked
     if "maxfev" in kwargs:
         kwargs["max_nfev"] = kwargs.pop("maxfev")
-    result = odr(f, xdata, ydata, p0, sigma, sigma_x, absolute_sigma, jac=jac, **kwargs)
+    result = odr(f, xdata, ydata, p0, sigma, sigma_x, absolute_sigma, jac=jac, bounds=bounds,
+                 **kwargs)
     if full_output is None:
         return result
     return curve_fit_return(result, full_output, warning)

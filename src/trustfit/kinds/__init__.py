@@ -11,5 +11,6 @@
 The public entry points are :func:`trustfit.odr` and ``noise='poisson'`` of
 :func:`trustfit.curve_fit` / :func:`trustfit.fit` (:mod:`trustfit.faces.odr`,
 :mod:`trustfit.faces.poisson`). This layer sits between ``faces`` and ``strategies``: it may
-use the rescue, the analysis and the core, and only the faces use it.
+use the rescue, the analysis and the core; the faces use it, and the batch layer uses
+:mod:`.poisson`'s residuals for ``fit_batch(..., noise='poisson')``.
 """

@@ -35,7 +35,7 @@ against chi-square with ``m - n`` degrees of freedom; both approximations fail a
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 #: Below this ``|t|`` the series of ``h(t)`` is used (17 terms, relative error < 1e-18).
 SERIES_LIMIT = 0.1
@@ -52,23 +52,34 @@ BOUNDARY = 1e-6
 
 def _h_over_t2(t: np.ndarray) -> np.ndarray:
     """``h(t) / t^2`` by its series (for ``|t| < SERIES_LIMIT``): Horner on the coefficients."""
-    out = np.zeros_like(t)
-    for c in _COEFFICIENTS[::-1]:
-        out = out * t + c
+    out = np.full_like(t, _COEFFICIENTS[-1])
+    for c in _COEFFICIENTS[-2::-1]:
+        out *= t
+        out += c
     return out
 
 
 def _unit(y: np.ndarray, mu: np.ndarray):
-    """``t``, ``h(t)`` and ``q(t)`` (module docstring), elementwise; ``mu > 0``."""
-    t = y / mu - 1.0
-    small = np.abs(t) < SERIES_LIMIT
-    ts = np.where(small, t, 0.0)
-    ratio = _h_over_t2(ts)  # h / t^2 near 0
+    """``t``, ``h(t)`` and ``q(t)`` (module docstring), elementwise; ``mu > 0``. The series
+    and the direct formula are each evaluated only where they are used (the batch path
+    calls this on every point of every curve at every iteration)."""
+    y, mu = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(mu, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_y = y / mu
-        direct = np.where(y > 0, ratio_y * np.log(np.where(y > 0, ratio_y, 1.0)), 0.0) - t
-        h = np.where(small, ratio * ts * ts, direct)
-        q = np.where(small, 1.0 / np.sqrt(2.0 * ratio), np.abs(t) / np.sqrt(2.0 * h))
+    t = ratio_y - 1.0
+    small = np.abs(t) < SERIES_LIMIT
+    h = np.empty_like(t)
+    q = np.empty_like(t)
+    ts = t[small]
+    ratio = _h_over_t2(ts)  # h / t^2 near 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h[small] = ratio * ts * ts
+        q[small] = 1.0 / np.sqrt(2.0 * ratio)
+        far = ~small
+        tf = t[far]
+        hf = special.xlogy(ratio_y[far], ratio_y[far]) - tf  # y log(y/mu)/mu -> 0 at y = 0
+        h[far] = hf
+        q[far] = np.abs(tf) / np.sqrt(2.0 * hf)
     return t, h, q
 
 
@@ -81,6 +92,15 @@ def deviance_residuals(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
 def residual_slope(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """``dr_i / dmu_i = q(t_i) / sqrt(mu_i)``."""
     return _unit(y, mu)[2] / np.sqrt(mu)
+
+
+def residuals_and_slopes(y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`deviance_residuals` and :func:`residual_slope` from one evaluation of ``t``,
+    ``h`` and ``q`` (the batch path evaluates both at every point of every curve)."""
+    t, h, q = _unit(y, mu)
+    sm = np.sqrt(mu)  # r = sign sqrt(2 h) sqrt(mu): the compiled kernel's order of operations
+    r = np.where(t > 0, -1.0, 1.0) * (np.sqrt(2.0 * np.maximum(h, 0.0)) * sm)
+    return r, q / sm
 
 
 def pearson_factor(y: np.ndarray, mu: np.ndarray) -> np.ndarray:

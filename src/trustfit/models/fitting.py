@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .data_kinds import NOISE, kind_fit
 from .parameters import Parameter, Parameters
 
 __all__ = ["fit_model", "solver_method"]
@@ -146,13 +147,20 @@ def fit_model(model, data: Any, params: Any = None, *, weights: Any = None,
               sigma: Any = None, method: str | None = None, frame: Any = None,
               scale_covar: bool = True, max_nfev: int | None = None,
               fit_kws: Mapping[str, Any] | None = None, nan_policy: str | None = None,
-              **kws: Any):
+              sigma_x: Any = None, noise: str = "gaussian", **kws: Any):
     """Fit ``model`` to ``data`` and return a :class:`~.result.ModelResult`.
 
     ``kws`` hold the independent variable(s) by name (``x=...``; for a model of ``t``, ``t=``
     or ``x=``) and initial values by parameter name (a number, a dict of Parameter fields,
     or a Parameter). ``fit_kws`` go to :func:`trustfit.least_squares` (``rescue``,
     ``starts``, tolerances, ...).
+
+    ``sigma_x`` (errors in x: orthogonal distance regression, :func:`trustfit.odr`; a scalar,
+    one per point, or one per independent variable) and ``noise='poisson'`` (counts: Poisson
+    maximum likelihood) fit the data kinds of :mod:`.data_kinds`; ``fit_kws`` then go to
+    :func:`trustfit.odr` or the Poisson fit, and the result's ``result`` is theirs
+    (``result.delta``, ``result.x_adjusted``; also ``ModelResult.delta`` and
+    ``.x_adjusted``).
     """
     from ..faces.least_squares import least_squares
     from .result import ModelResult
@@ -176,9 +184,19 @@ def fit_model(model, data: Any, params: Any = None, *, weights: Any = None,
     problem = model.fit_problem(x_arg, y, start, sigma=s)
     options = dict(fit_kws or {})
     options.setdefault("max_nfev", max_nfev)
-    result = least_squares(problem.fun, problem.x0,
-                           jac=problem.jac if problem.jac is not None else "2-point",
-                           bounds=problem.bounds, method=solver_method(method), **options)
-    result = dataclasses.replace(result, param_names=tuple(problem.names),
-                                 ydata=y, sigma=s, absolute_sigma=not scale_covar)
+    if not isinstance(noise, str) or noise not in NOISE:
+        raise ValueError(f"noise must be 'gaussian' or 'poisson', got {noise!r}.")
+    if sigma_x is not None or noise != "gaussian":
+        if method is not None:
+            raise ValueError(f"method={method!r} does not apply with sigma_x or "
+                             "noise='poisson' (their fits choose their own solver)")
+        sx = None if sigma_x is None else _column(sigma_x, frame, "sigma_x")
+        result = kind_fit(model, problem, x_arg, y, s, sx, noise, scale_covar, options)
+        result = dataclasses.replace(result, ydata=y, sigma=s)
+    else:
+        result = least_squares(problem.fun, problem.x0,
+                               jac=problem.jac if problem.jac is not None else "2-point",
+                               bounds=problem.bounds, method=solver_method(method), **options)
+        result = dataclasses.replace(result, param_names=tuple(problem.names),
+                                     ydata=y, sigma=s, absolute_sigma=not scale_covar)
     return ModelResult(model, result, problem, start, y, xs, s, method)

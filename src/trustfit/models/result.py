@@ -54,6 +54,9 @@ class ModelResult:
         self.chisqr, self.redchi, self.aic, self.bic = (stats.chi2, stats.redchi, stats.aic,
                                                         stats.bic)
         self.residual = np.asarray(result.fun, dtype=float)
+        #: with sigma_x (orthogonal distance regression): the corrections to x and x + delta
+        self.delta = getattr(result, "delta", None)
+        self.x_adjusted = getattr(result, "x_adjusted", None)
         self.best_fit = self.model.eval(self.params, self._x())
         self.init_fit = self.model.eval(self.init_params, self._x())
         sst = float(np.sum((data - data.mean()) ** 2))
