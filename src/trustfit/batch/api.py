@@ -209,8 +209,8 @@ def fit_batch(
     ``trustfit_nonfinite`` when there is something to say) are added.
 
     Rows of ``Y`` (or of ``sigma``/``x``) with NaN or inf are not fitted: their
-    ``stop_reason`` is ``'invalid_data'`` and their parameters are NaN; other rows are
-    unaffected.
+    ``stop_reason`` is ``StopReason.INVALID_INPUT``, their diagnosis ``'invalid_data'``, and
+    their parameters are NaN; other rows are unaffected.
     """
     if dim is not None or is_dataarray(Y):
         return _fit_dataarray(locals())
