@@ -151,13 +151,14 @@ def models_for(model: Any, n_sets: int, keys: list) -> tuple[list[GroupModel], l
         given = list(model)
     else:
         given = [model] * n_sets
+    single = not isinstance(model, (Mapping, list, tuple))
     distinct: list[GroupModel] = []
     seen: dict[int, int] = {}
     index = []
     for i, m in enumerate(given):
         if id(m) not in seen:
             seen[id(m)] = len(distinct)
-            distinct.append(as_group_model(m, "model" if len(given) == 1 else
+            distinct.append(as_group_model(m, "model" if single else
                                            f"model[{keys[i]!r}]"))
         index.append(seen[id(m)])
     return distinct, index

@@ -13,13 +13,19 @@ fit where all agree is at most ``ALPHA``).
   of freedom: the trace of its block of the hat matrix ``H = J (J^T J)^-1 J^T``, which sum to
   ``m - n``; Hastie & Tibshirani 1990, sec. 3.5). Free of the scale of sigma: a data set
   whose noise or model differs from the others';
-* ``dataset_disagrees``, the score (Lagrange multiplier) test of Rao (1948) for giving data set
-  ``k`` its own shared parameters: at the global fit, the reduction of ``chi2_k`` that one
-  Gauss-Newton step in ``(s, l_k)`` on data set ``k`` alone would bring,
-  ``||P_{T_k} u_k||^2`` (its rows of the eliminated problem, :mod:`.global_linalg`), divided
-  by the residual variance ``s^2`` (``chi2 / (m - n)``; 1 with ``absolute_sigma``), against an
-  F (chi-square with ``absolute_sigma``) distribution with ``rank(T_k)`` degrees of freedom.
-  A data set whose own optimum of the shared parameters is not the others';
+* ``dataset_disagrees``: whether data set ``k``'s own optimum of the shared parameters is the
+  others'. Near the fit each data set's chi-square, its local parameters profiled out, is the
+  quadratic ``||T_k (s - s^) + u_k||^2`` (its rows of the eliminated problem,
+  :mod:`.global_linalg`): its own estimate is ``s_k = s^ - T_k^+ u_k`` with information
+  ``I_k = T_k^T T_k`` (one Gauss-Newton step on the data set alone: Rao's 1948 score test
+  in Wald form). It is compared with the information-weighted consensus of the *other* data
+  sets, ``W_k = d^T (I_k^+ + I_-k^-1)^-1 d / s^2`` with ``d = s_k - s_-k`` (``s^2 = chi2 /
+  (m - n)``; 1 with ``absolute_sigma``), against an F (chi-square with ``absolute_sigma``)
+  distribution with ``rank(T_k)`` degrees of freedom. One data set that disagrees pulls the
+  consensus and makes well-behaved ones look discordant, so the test is sequential (a
+  forward search, as Grubbs' test for outliers): the most significant data set is set aside,
+  the consensus recomputed without it, and the others tested again, for at most
+  :data:`MAX_DELETIONS` rounds;
 * ``dataset_does_not_constrain``: the information on shared parameter ``s_j`` that data set
   ``k`` carries once its own local parameters are profiled out, ``||T_k e_j||^2``, below
   ``CONSTRAINT_SHARE`` times the mean over the data sets whose model has ``s_j``: the data set
@@ -31,6 +37,8 @@ fit where all agree is at most ``ALPHA``).
   without influence).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import stats
@@ -44,6 +52,11 @@ ALPHA = 0.01
 #: A data set's information on a shared parameter below this share of the mean does not
 #: constrain it.
 CONSTRAINT_SHARE = 1e-3
+#: Rounds of the sequential test at most (each sets the most discordant data set aside).
+MAX_DELETIONS = 20
+#: Singular values of a data set's ``T_k`` below this share of its largest are not
+#: information (the data set does not see that combination of shared parameters).
+RANK_CUT = 1e-10
 #: Data sets named in one message at most (the finding's ``parameters`` holds them all).
 SHOWN = 8
 
@@ -53,27 +66,59 @@ def _few(names: list) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > SHOWN else "")
 
 
-def score_statistics(lin: Linearization) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per data set (data-set order): the score reduction ``||P_T u||^2`` (user units), the
-    rank of ``T_k``, and ``||T_k e_j||^2`` ``(K, n_s)`` (user units)."""
+def own_estimates(lin: Linearization) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per data set (data-set order): ``s_k - s^ = -T_k^+ u_k`` ``(K, n_s)``, the information
+    ``I_k = T_k^T T_k`` ``(K, n_s, n_s)`` (user units) and ``rank(T_k)`` (module docstring).
+    At ``mu = 0`` the rows ``[T_k, u_k]`` are those of ``R_k`` itself (already triangular)."""
     K, ns = lin.problem.K, lin.ns
     up = np.ldexp(1.0, 2 * lin.e)
-    score, rank, info = np.zeros(K), np.zeros(K, dtype=int), np.zeros((K, ns))
-    # At mu = 0 the rows of T_k and u_k are those of R_k itself (already triangular).
+    offset, info, rank = np.zeros((K, ns)), np.zeros((K, ns, ns)), np.zeros(K, dtype=int)
     for b in lin.blocks:
         nl = b.g.n_local
         T = b.R[:, nl:nl + ns, nl:nl + ns]
         u = b.R[:, nl:nl + ns, -1]
-        info[b.g.members] = np.sum(T * T, axis=1) * up
+        info[b.g.members] = np.einsum("gki,gkj->gij", T, T) * up
         if not ns:
             continue
         s = np.linalg.svd(T, compute_uv=False)
-        tol = np.maximum(s[:, :1], 1e-300) * max(1e-12, float(np.finfo(float).eps) * 64)
-        rank[b.g.members] = np.sum(s > tol, axis=1)
-        z = np.einsum("gij,gj->gi", np.linalg.pinv(T, rcond=1e-12), u)
-        Tz = np.einsum("gij,gj->gi", T, z)
-        score[b.g.members] = np.sum(Tz * Tz, axis=1) * up
-    return score, rank, info
+        rank[b.g.members] = np.sum(s > RANK_CUT * np.maximum(s[:, :1], 1e-300), axis=1)
+        offset[b.g.members] = -np.einsum("gij,gj->gi", np.linalg.pinv(T, rcond=RANK_CUT), u)
+    return offset, info, rank
+
+
+def _discordant(offset: np.ndarray, info: np.ndarray, rank: np.ndarray, s2: float,
+                dof: float, absolute_sigma: bool, cutoff: float
+                ) -> tuple[list[int], dict[int, tuple[float, float]]]:
+    """The sequential leave-one-out test (module docstring): the data sets set aside, most
+    significant first, with their statistic and p-value."""
+    K, ns = offset.shape
+    keep = rank > 0
+    out: list[int] = []
+    stats_of: dict[int, tuple[float, float]] = {}
+    for _ in range(MAX_DELETIONS):
+        if keep.sum() < 2:
+            break
+        total = np.sum(info[keep], axis=0)
+        weighted = np.einsum("kij,kj->i", info[keep], offset[keep])
+        rest = total[None] - info  # I_-k for every k
+        with np.errstate(all="ignore"):
+            rest_inv = np.linalg.pinv(rest, rcond=RANK_CUT, hermitian=True)
+            consensus = np.einsum("kij,kj->ki", rest_inv,
+                                  weighted[None] - np.einsum("kij,kj->ki", info, offset))
+            d = offset - consensus
+            V = np.linalg.pinv(info, rcond=RANK_CUT, hermitian=True) + rest_inv
+            W = np.einsum("ki,kij,kj->k", d, np.linalg.pinv(V, rcond=RANK_CUT,
+                                                             hermitian=True), d) / s2
+            r = np.maximum(rank, 1)
+            p = stats.chi2.sf(W, r) if absolute_sigma else stats.f.sf(W / r, r, dof)
+        p = np.where(keep & np.isfinite(p), p, 1.0)
+        worst = int(np.argmin(p))
+        if p[worst] >= cutoff:
+            break
+        out.append(worst)
+        stats_of[worst] = (float(W[worst]), float(p[worst]))
+        keep[worst] = False
+    return out, stats_of
 
 
 def findings(lin: Linearization, keys: list, chisqr: np.ndarray, nu: np.ndarray,
@@ -111,27 +156,22 @@ def findings(lin: Linearization, keys: list, chisqr: np.ndarray, nu: np.ndarray,
                 f"{p[bad[0]]:.2g} < {cutoff:.2g}).", tuple(names),
                 "Check their sigma, outliers, or whether the model describes them.",
                 float(p[bad[0]]), cutoff))
-    score, rank, info = score_statistics(lin)
+    offset, info3, rank = own_estimates(lin)
+    info = np.einsum("kjj->kj", info3)
     if shared and K >= 2 and dof > 0:
         s2 = 1.0 if absolute_sigma else total / dof
-        with np.errstate(all="ignore"):
-            stat = score / s2
-            r = np.maximum(rank, 1)
-            p = (stats.chi2.sf(stat, r) if absolute_sigma
-                 else stats.f.sf(stat / r, r, dof))
-        p = np.where((rank > 0) & np.isfinite(p), p, 1.0)
-        bad = np.flatnonzero(p < cutoff)
-        if bad.size:
-            bad = bad[np.argsort(p[bad], kind="stable")]
-            names = [keys[k] for k in bad]
+        discordant, found = _discordant(offset, info3, rank, s2, dof, absolute_sigma, cutoff)
+        if discordant:
+            names = [keys[k] for k in discordant]
+            W, pk = found[discordant[0]]
             out.append(Finding(
                 "dataset_disagrees", "warning",
                 f"Data set(s) {_few(names)} disagree with the others on the shared "
-                f"parameters {shared}: freeing them for the data set alone would reduce its "
-                f"chi-square by {stat[bad[0]]:.3g} residual variances (score test, p = "
-                f"{p[bad[0]]:.2g} < {cutoff:.2g}).", tuple(names),
+                f"parameters {shared}: their own best values differ from the others' by "
+                f"{math.sqrt(W):.3g} standard deviations (leave-one-out Wald test, p = "
+                f"{pk:.2g} < {cutoff:.2g}).", tuple(names),
                 "Fit them separately and compare, or check whether the shared parameters "
-                "really are common to them.", float(p[bad[0]]), cutoff))
+                "really are common to them.", pk, cutoff))
     for j, name in enumerate(shared):
         has = model_has[:, j]
         if has.sum() < 2:

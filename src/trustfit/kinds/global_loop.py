@@ -8,8 +8,12 @@ functions and constants:
 
 * the step: Levenberg-Marquardt with Nielsen's damping rule
   (:func:`trustfit.steps.damped.nielsen_update`), ``mu_0 = tau`` in variables scaled by
-  Moré's rule (``D`` = the running maximum of the column norms), so the path does not depend
-  on the units of the data or of the parameters;
+  Moré's rule (``D`` = the running maximum of the column norms), as :mod:`.odr_loop`: the
+  path, not only the decisions, is the same in any units of the data and of the parameters
+  (amplitudes of 1e3 beside lifetimes of 1e-9 s). Measured: with ``D = I`` (the core LM's
+  ``x_scale=1``) a far start that stalls here converged, but the same fit with y, sigma and
+  the amplitudes' start multiplied by 1e10 stalled; with Moré's scaling both runs take the
+  same path. A stall is reported as such (``STALLED``), never as a success;
 * bounds: an active set (a variable on its bound with the gradient pushing out is held for
   the iteration) and the trial projected onto the box, the gain ratio computed with the step
   actually taken, as every trustfit method;
