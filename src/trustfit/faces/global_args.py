@@ -28,7 +28,7 @@ def _real(name: str, value: Any, ndim: tuple[int, ...]) -> np.ndarray:
     if np.iscomplexobj(a) or a.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be real numbers, got dtype {a.dtype} "
                          f"({_show(value)}).")
-    a = a.astype(float)
+    a = a.astype(float, copy=False)
     if a.ndim not in ndim:
         raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got "
                          f"shape {a.shape}.")

@@ -85,7 +85,7 @@ def _result(out: GlobalRun, problem: GlobalProblem, sets, keys, lay: args.Layout
     for g, r in zip(problem.groups, out.residuals):
         chisqr_sets[g.members] = np.einsum("gm,gm->g", r, r)
         for i, k in enumerate(g.members):
-            residuals[k] = r[i].copy()
+            residuals[k] = r[i]  # a view of the group's array, which only it keeps
     up = np.ldexp(1.0, 2 * out.lin.e)
     for b, L, W in zip(out.lin.blocks, cov.local, cov.W):
         nl = b.g.n_local

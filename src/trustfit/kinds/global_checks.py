@@ -41,11 +41,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.special import betainc, gammaincc
 
 from ..analysis.findings import Finding
 from ..core.stopping import CONDITION_LIMIT
 from .global_linalg import Linearization
+
+def f_sf(F, d1, d2):
+    """Survival function of the F distribution, ``P(X > F)`` (Abramowitz & Stegun 26.6.2,
+    the regularized incomplete beta; ``scipy.stats`` costs seconds to import)."""
+    return betainc(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * F))
+
+
+def chi2_sf(x, k):
+    """Survival function of the chi-square distribution (A&S 26.4.19)."""
+    return gammaincc(k / 2.0, x / 2.0)
+
 
 #: Family-wise error rate of the per-data-set tests (Bonferroni over the data sets).
 ALPHA = 0.01
@@ -110,7 +121,7 @@ def _discordant(offset: np.ndarray, info: np.ndarray, rank: np.ndarray, s2: floa
             W = np.einsum("ki,kij,kj->k", d, np.linalg.pinv(V, rcond=RANK_CUT,
                                                              hermitian=True), d) / s2
             r = np.maximum(rank, 1)
-            p = stats.chi2.sf(W, r) if absolute_sigma else stats.f.sf(W / r, r, dof)
+            p = chi2_sf(W, r) if absolute_sigma else f_sf(W / r, r, dof)
         p = np.where(keep & np.isfinite(p), p, 1.0)
         worst = int(np.argmin(p))
         if p[worst] >= cutoff:
@@ -143,7 +154,7 @@ def findings(lin: Linearization, keys: list, chisqr: np.ndarray, nu: np.ndarray,
         ok = (nu > 0.5) & (rest_nu > 0.5) & (rest_chi > 0)
         with np.errstate(all="ignore"):
             F = np.where(ok, (chisqr / nu) / (rest_chi / rest_nu), np.nan)
-            p = np.where(ok, stats.f.sf(F, np.where(ok, nu, 1), np.where(ok, rest_nu, 1)),
+            p = np.where(ok, f_sf(F, np.where(ok, nu, 1), np.where(ok, rest_nu, 1)),
                          1.0)
         bad = np.flatnonzero(p < cutoff)
         if bad.size:

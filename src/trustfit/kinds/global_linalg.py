@@ -106,26 +106,31 @@ class Linearization:
         self.blocks: list[Blocks] = []
         self.finite = True
         for g, rg in zip(problem.groups, r):
-            fval = rg  # only the finite-difference path reads it, for its shape
             with np.errstate(all="ignore"):
-                J = problem.jacobian(g, theta, fval, refined) * np.ldexp(g.w, -e)[:, :, None]
-                if not np.all(np.isfinite(J)):
-                    self.finite = False
-                    return
+                columns = problem.jacobian(g, theta, refined)
                 G, m = rg.shape
                 nl = g.n_local
-                M = np.empty((G, m, nl + ns + 1))
-                M[:, :, :nl] = J[:, :, g.local]
-                M[:, :, nl:nl + ns] = 0.0
-                M[:, :, nl + g.shared_at] = J[:, :, g.shared]
-                M[:, :, -1] = rg
+                p = nl + ns
+                # (G, q, m): each column contiguous, and its transpose is the Fortran order
+                # LAPACK factors (no reordering copy before the QR)
+                M = np.zeros((G, p + 1, m))
+                w = np.ldexp(g.w, -e)
+                for dest, j in zip(np.concatenate([np.arange(nl), nl + g.shared_at]),
+                                   np.concatenate([g.local, g.shared])):
+                    np.multiply(columns[j], w, out=M[:, dest, :])
+                del columns
+                M[:, p, :] = rg
+                if not np.all(np.isfinite(M)):
+                    self.finite = False
+                    return
                 li = g.local_index()
                 size = np.concatenate([np.abs(theta[li]), np.broadcast_to(
                     np.abs(theta[:ns]), (G, ns))], axis=1)
-                terms = np.linalg.norm(np.einsum("gmp,gp->gm", np.abs(M[:, :, :-1]), size),
+                terms = np.linalg.norm(np.matmul(size[:, None, :], np.abs(M[:, :p]))[:, 0],
                                        axis=1)
                 rnorm = np.linalg.norm(rg, axis=1)
-                self.blocks.append(Blocks(g, triangle(M), li, terms, rnorm))
+                self.blocks.append(Blocks(g, triangle(np.swapaxes(M, 1, 2)), li, terms,
+                                          rnorm))
         problem.count_jacobian(refined)
         self._norms: np.ndarray | None = None
         self._gradient: np.ndarray | None = None

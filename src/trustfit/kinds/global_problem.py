@@ -52,6 +52,12 @@ class GroupModel:
     def jacobian(self, P: np.ndarray, xs: tuple[np.ndarray, ...]) -> np.ndarray:
         raise NotImplementedError
 
+    def jacobian_columns(self, P: np.ndarray, xs: tuple[np.ndarray, ...]) -> list:
+        """The columns of :meth:`jacobian`, each broadcastable to ``(G, m)`` (a model that
+        has them one by one need not stack them)."""
+        J = self.jacobian(P, xs)
+        return [J[:, :, j] for j in range(J.shape[2])]
+
 
 class LoopedModel(GroupModel):
     """A model called one data set at a time: ``f(x, *p)`` (``x`` as the data set gave it:
@@ -155,23 +161,22 @@ class GlobalProblem:
         with np.errstate(all="ignore"):
             return [(self.values(g, theta) - g.y) * g.w for g in self.groups]
 
-    def jacobian(self, g: Group, theta: np.ndarray, fval: np.ndarray, refined: bool
-                 ) -> np.ndarray:
-        """``(G, m, n)``: ``d f / d p`` of group ``g``'s model (model-parameter order)."""
+    def jacobian(self, g: Group, theta: np.ndarray, refined: bool) -> list:
+        """``d f / d p`` of group ``g``'s model, one ``(G, m)``-broadcastable column per model
+        parameter (model-parameter order)."""
         model = self.models[g.model]
         P = theta[g.pidx]
         with np.errstate(all="ignore"):
             if model.has_jacobian:
-                return np.asarray(model.jacobian(P, g.xs), dtype=float)
-            return self._differences(model, g, P, fval, refined)
+                return model.jacobian_columns(P, g.xs)
+            return self._differences(model, g, P, refined)
 
-    def _differences(self, model: GroupModel, g: Group, P: np.ndarray, fval: np.ndarray,
-                     refined: bool) -> np.ndarray:
+    def _differences(self, model: GroupModel, g: Group, P: np.ndarray, refined: bool
+                     ) -> list:
         scheme = "5-point" if refined else "3-point"
         rel = DEFAULT_RELATIVE_STEP[scheme]
-        G, n = P.shape
-        J = np.empty((G, g.m, n))
-        for j in range(n):
+        out = []
+        for j in range(P.shape[1]):
             h = rel * np.where(P[:, j] != 0.0, np.abs(P[:, j]), 1.0)
             h = (P[:, j] + h) - P[:, j]  # representable
 
@@ -181,10 +186,10 @@ class GlobalProblem:
                 return np.asarray(model.values(Q, g.xs), dtype=float)
 
             if refined:
-                J[:, :, j] = (at(-2) - 8 * at(-1) + 8 * at(1) - at(2)) / (12 * h[:, None])
+                out.append((at(-2) - 8 * at(-1) + 8 * at(1) - at(2)) / (12 * h[:, None]))
             else:
-                J[:, :, j] = (at(1) - at(-1)) / (2 * h[:, None])
-        return J
+                out.append((at(1) - at(-1)) / (2 * h[:, None]))
+        return out
 
     def count_jacobian(self, refined: bool) -> None:
         """One Jacobian of every group: ``njev``, and what its differences cost in whole

@@ -42,11 +42,14 @@ class ExpressionGroupModel(GroupModel):
         return np.array(np.broadcast_to(np.asarray(self._call("_f", P, xs), dtype=float),
                                         shape))
 
+    def jacobian_columns(self, P, xs):
+        return list(self._call("_j", P, xs))  # constants broadcast where they are used
+
     def jacobian(self, P, xs):
         G, m = P.shape[0], xs[0].shape[1]
         out = np.empty((G, m, P.shape[1]))
-        for j, col in enumerate(self._call("_j", P, xs)):
-            out[:, :, j] = col  # broadcasts constant derivatives
+        for j, col in enumerate(self.jacobian_columns(P, xs)):
+            out[:, :, j] = col
         return out
 
 
