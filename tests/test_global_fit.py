@@ -210,3 +210,37 @@ def test_plot_grid():
     with pytest.raises(ValueError, match="datasets names"):
         trustfit.plots.plot_global(r, datasets=[17])
     plt.close("all")
+
+
+def test_two_independent_variables_expression_and_callable_agree_with_scipy():
+    rng = np.random.default_rng(11)
+    sets = []
+    for k in range(4):
+        x, y = rng.uniform(0, 2, 40), rng.uniform(0, 2, 40)
+        z = (1 + k) * np.exp(-(x**2 + 0.5 * y**2) / 0.7) + 0.1 * k
+        sets.append((np.vstack([x, y]), z + 0.001 * rng.standard_normal(40), 0.001))
+
+    def f(x, a, b, w, c):
+        return a * np.exp(-(x[0] ** 2 + b * x[1] ** 2) / w) + c
+
+    p0 = {"a": 1, "b": 1, "w": 1, "c": 0}
+    expr = trustfit.Model("a*exp(-(x**2 + b*y**2)/w) + c", independent=["x", "y"])
+    r = expr.fit_global(sets, shared=["b", "w"], p0=p0)
+    r2 = trustfit.fit_global(f, sets, shared=["b", "w"], p0=p0)
+    assert r.success and r2.success
+
+    def resid(th):
+        return np.concatenate([(f(X, th[2 + 2 * k], th[0], th[1], th[3 + 2 * k]) - z) / s
+                               for k, (X, z, s) in enumerate(sets)])
+
+    ref = least_squares(resid, r.x * (1 + 1e-4), xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                        method="lm")
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-7)
+    np.testing.assert_allclose(r2.x, ref.x, rtol=1e-7)
+    # a callable Model (finite differences), called per data set
+    t = np.linspace(0, 5, 30)
+    cm = trustfit.Model(lambda t, a, tau: a * np.exp(-t / tau))
+    r3 = cm.fit_global([(t, 2 * np.exp(-t / 1.3)), (t, 3 * np.exp(-t / 1.3))],
+                       shared=["tau"], p0={"a": 1, "tau": 1})
+    assert r3.success and r3.jac_method == "5-point"
+    assert r3.shared["tau"] == pytest.approx(1.3, rel=1e-9)  # noise-free: the truth

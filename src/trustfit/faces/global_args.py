@@ -21,6 +21,10 @@ def _show(value: Any) -> str:
 
 
 def _real(name: str, value: Any, ndim: tuple[int, ...]) -> np.ndarray:
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.ndim in ndim:
+        if not np.isfinite(value).all():  # the common case, without the general checks
+            raise ValueError(f"{name} must be finite (no NaN or inf); drop those points.")
+        return value
     try:
         a = np.asarray(value)
     except (TypeError, ValueError):
@@ -49,9 +53,8 @@ def as_group_model(model: Any, name: str) -> GroupModel:
     names = getattr(model, "param_names", None)
     if names is not None and callable(getattr(model, "eval", None)):
         jac = model.jacobian if getattr(model, "has_jacobian", False) else None
-        one_d = len(getattr(model, "independent_names", ["x"])) == 1
         return LoopedModel(lambda x, *p: model.eval(p, x), list(names),
-                           (lambda x, *p: jac(p, x)) if jac is not None else None, one_d)
+                           (lambda x, *p: jac(p, x)) if jac is not None else None)
     if callable(model):
         names = signature_names(model)
         if not names:

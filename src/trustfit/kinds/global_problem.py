@@ -64,15 +64,13 @@ class LoopedModel(GroupModel):
     ``(m,)``, or ``(k, m)`` for ``k`` independent variables) and optionally
     ``jac(x, *p) -> (m, n)``."""
 
-    def __init__(self, f: Callable, names: Sequence[str], jac: Callable | None = None,
-                 one_d: bool = True):
+    def __init__(self, f: Callable, names: Sequence[str], jac: Callable | None = None):
         self.f, self.jac, self.names = f, jac, tuple(names)
         self.has_jacobian = jac is not None
-        self.one_d = one_d
 
     def _x(self, xs, i):
         rows = [x[i if x.shape[0] > 1 else 0] for x in xs]
-        return rows[0] if self.one_d else np.stack(rows)
+        return rows[0] if len(rows) == 1 else np.stack(rows)
 
     def values(self, P, xs):
         m = xs[0].shape[1]
