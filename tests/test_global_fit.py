@@ -86,6 +86,9 @@ def test_matches_scipy_on_the_concatenated_problem(kind):
     d = np.sqrt(np.diag(ref_cov[:2, :2]))
     assert r.shared_correl[0, 1] == pytest.approx(ref_cov[0, 1] / (d[0] * d[1]), rel=1e-5)
     assert r.local[3]["a"] == pytest.approx(ref_x[2 + 6], rel=rtol_x)
+    t2 = sets[2][0]
+    np.testing.assert_allclose(r.best_fit[2], model(t2, *ref_x[6:8], *ref_x[:2]), rtol=1e-7)
+    np.testing.assert_allclose(r.evaluate(2, t2), r.best_fit[2], rtol=1e-12)
     # chi-square per data set adds up; the degrees of freedom per data set add to m - n
     assert r.chisqr == pytest.approx(float(np.sum(r.chisqr_sets)), rel=1e-12)
     assert float(np.sum(r.nu_sets)) == pytest.approx(r.nfree, rel=1e-9)

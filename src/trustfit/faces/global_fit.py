@@ -122,8 +122,6 @@ def _result(out: GlobalRun, problem: GlobalProblem, sets, keys, lay: args.Layout
         sl = slice(lay.local_start[k], lay.local_start[k] + len(lay.local_names[k]))
         local_values.append(theta[sl].copy())
         local_err.append(stderr[sl].copy())
-    best = tuple(d.y + r * (d.sigma if d.sigma is not None else 1.0)
-                 for d, r in zip(sets, residuals))
 
     def evaluate(k: int, x: Any) -> np.ndarray:
         xa = np.asarray(x, dtype=float)
@@ -142,6 +140,6 @@ def _result(out: GlobalRun, problem: GlobalProblem, sets, keys, lay: args.Layout
         stop_value=out.stop_value, nit=out.nit, nfev=out.nfev, njev=out.njev,
         nfev_fd=out.nfev_fd, method="global-lm", jac_method=out.jac_method,
         absolute_sigma=absolute_sigma, rank_deficient=cov.rank_deficient, findings=found,
-        history=out.history, events=events, residuals=tuple(residuals), best_fit=best,
+        history=out.history, events=events, residuals=tuple(residuals),
         data=tuple((d.x[0] if len(d.x) == 1 else np.stack(d.x), d.y, d.sigma) for d in sets),
         evaluate=evaluate, _covariance=cov, _scale=scale)

@@ -66,7 +66,6 @@ class GlobalFitResult:
     history: tuple[IterationRecord, ...] = ()
     events: tuple = ()
     residuals: tuple[np.ndarray, ...] = ()
-    best_fit: tuple[np.ndarray, ...] = ()
     data: tuple = field(default=(), repr=False)  # (x, y, sigma) per data set, for plots
     evaluate: Callable | None = field(default=None, repr=False)  # (k, x) -> model values
     _covariance: Any = field(default=None, repr=False)
@@ -97,6 +96,13 @@ class GlobalFitResult:
             return self.names.index(dataset)
         raise KeyError(f"dataset {dataset!r} is not one of this fit's data sets "
                        f"({list(self.names)[:5]}...).")
+
+    @property
+    def best_fit(self) -> tuple[np.ndarray, ...]:
+        """The model at each data set's points, ``y + residual * sigma`` (computed on request:
+        an image's would double the memory of the fit)."""
+        return tuple(y + r * (s if s is not None else 1.0)
+                     for (_, y, s), r in zip(self.data, self.residuals))
 
     # --- certificate, as every trustfit result ----------------------------------------------
     @property

@@ -90,7 +90,8 @@ def _power_of_two(r: list[np.ndarray]) -> int:
 
 
 def _scaled(r: list[np.ndarray], e: int) -> list[np.ndarray]:
-    return [np.ldexp(a, -e) for a in r]
+    """``r 2^-e``, in place (exact; the arrays are this loop's own)."""
+    return [np.ldexp(a, -e, out=a) for a in r]
 
 
 def _cost(r: list[np.ndarray]) -> float:
@@ -125,7 +126,7 @@ def _run(problem, theta0, lb, ub, ftol, xtol, gtol, max_nfev, max_iter, tau, rou
             f"the model is not finite at p0 in the data sets {sorted(bad)[:10]}"
             f"{' ...' if len(bad) > 10 else ''}; the start must give finite values everywhere.")
     e = _power_of_two(r_user)
-    r = _scaled(r_user, e)
+    r = _scaled(r_user, e)  # r_user is scaled in place: one copy of the residuals
     lin = Linearization(problem, theta, r, e)
     if not lin.finite:
         raise NonFiniteGlobalStart("the derivatives of the model are not finite at p0.")
@@ -205,7 +206,7 @@ def _run(problem, theta0, lb, ub, ftol, xtol, gtol, max_nfev, max_iter, tau, rou
         if uncertified is not None:
             events.append(StopTestFired(reason, nit, value, uncertified))
             reason, value = uncertified, measure
-    return GlobalRun(theta=theta, theta0=theta0.copy(), residuals=[np.ldexp(a, e) for a in r],
+    return GlobalRun(theta=theta, theta0=theta0.copy(), residuals=[np.ldexp(a, e, out=a) for a in r],
                      lin=lin, cost=float(np.ldexp(cost, 2 * e)), stop_reason=reason,
                      stop_value=value, nit=nit, nfev=problem.nfev - nfev0, njev=problem.njev,
                      nfev_fd=problem.nfev_fd, history=tuple(history), events=tuple(events),
