@@ -312,10 +312,8 @@ def build_groups(sets: list[DataSet], models: list[GroupModel], index: list[int]
         local = np.array([j for j, p in enumerate(names) if p not in lay.shared], dtype=int)
         groups += split_groups(
             i, members, [sets[k].x for k in members], [sets[k].y for k in members],
-            [_weights(sets[k]) for k in members], np.stack([lay.pidx[k] for k in members]), local, shared_pos,
+            [sets[k].sigma for k in members], np.stack([lay.pidx[k] for k in members]), local, shared_pos,
             shared_at, local.size + ns + 1)
     return groups
 
 
-def _weights(d: DataSet) -> np.ndarray:
-    return np.ones(d.y.size) if d.sigma is None else 1.0 / d.sigma
