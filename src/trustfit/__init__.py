@@ -7,8 +7,9 @@ from .faces.least_squares import DEFAULT_METHOD, METHODS, SOLVERS, least_squares
 from .strategies.multistart import Minimum
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "Finding",
-           "FitResult", "FitWarning", "GlobalFitResult", "IterationRecord", "Minimum", "StopReason", "curve_fit",
-           "diagnose", "fit", "fit_batch", "fit_global", "least_squares", "multistart"]
+           "FitResult", "FitWarning", "GlobalFitResult", "IterationRecord", "Minimum",
+           "StopReason", "curve_fit", "diagnose", "fit", "fit_batch", "fit_global",
+           "least_squares", "multistart"]
 __version__ = "0.1.0"
 
 # Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
