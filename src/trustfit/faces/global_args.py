@@ -196,6 +196,15 @@ class Layout:
 
 
 def layout(shared: list[str], models: list[GroupModel], index: list[int]) -> Layout:
+    if len(models) == 1:  # one model: every data set's layout is the first's, shifted
+        only = models[0].names
+        own = [p for p in only if p not in shared]
+        K, nl, ns = len(index), len(own), len(shared)
+        first = ns + nl * np.arange(K)
+        base = np.array([shared.index(p) if p in shared else -1 for p in only])
+        offset = np.array([own.index(p) if p not in shared else 0 for p in only])
+        rows = np.where(base >= 0, base, first[:, None] + offset)
+        return Layout(shared, [own] * K, first, list(rows), ns + nl * K)
     pos = len(shared)
     names, starts, pidx = [], [], []
     for i in index:
