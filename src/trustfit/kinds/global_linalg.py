@@ -132,8 +132,8 @@ class Linearization:
                 li = g.local_index()
                 size = np.concatenate([np.abs(theta[li]), np.broadcast_to(
                     np.abs(theta[:ns]), (G, ns))], axis=1)
-                terms = np.linalg.norm(np.matmul(size[:, None, :], np.abs(M[:, :p]))[:, 0],
-                                       axis=1)
+                T = np.einsum("gp,gpm->gm", size, np.abs(M[:, :p]))
+                terms = np.sqrt(np.einsum("gm,gm->g", T, T))
                 rnorm = np.linalg.norm(rg, axis=1)
                 self.blocks.append(Blocks(g, triangle(np.swapaxes(M, 1, 2)), li, terms,
                                           rnorm))
