@@ -157,3 +157,24 @@ def test_full_covariance_is_refused_above_its_limit(monkeypatch):
     monkeypatch.setattr(global_result, "FULL_LIMIT", 3)
     with pytest.raises(ValueError, match="5 parameters make a dense 5 x 5 matrix"):
         r.full_covariance()
+
+
+def test_a_budget_stop_is_not_a_success():
+    r = trustfit.fit_global(EXPR, decays(K=3, seed=7), shared=["tau"], p0=P0, max_nfev=2)
+    assert r.stop_reason is trustfit.StopReason.MAX_NFEV and not r.success
+    assert r.nfev == 2
+    r = trustfit.fit_global(EXPR, decays(K=3, seed=7), shared=["tau"], p0=P0, max_iter=1)
+    assert r.stop_reason is trustfit.StopReason.MAX_ITER and not r.success
+
+
+def test_a_trial_point_where_the_model_is_undefined_is_a_rejected_step():
+    """log(tau - t) is undefined for tau < 10: steps that go there are rejected, not raised."""
+    rng = np.random.default_rng(8)
+    t = np.linspace(0, 9, 40)
+    sets = [(t, a * np.log(12.0 - t) + 0.01 * rng.standard_normal(t.size), 0.01)
+            for a in (1.0, 2.0, 3.0)]
+    r = trustfit.fit_global("a*log(tau - t)", sets, shared=["tau"],
+                            p0={"a": [1.0, 2.0, 3.0], "tau": 30.0})
+    assert r.success, r.message
+    assert "non-finite residuals" in [h.note for h in r.history]  # the path was taken
+    assert r.shared["tau"] == pytest.approx(12.0, rel=1e-2)
