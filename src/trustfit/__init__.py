@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from .faces.curve_fit import FitWarning as FitWarning
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "SOLVERS", "BatchResult", "Diagnosis", "Finding",
-           "FitResult", "FitWarning", "IterationRecord", "Minimum", "StopReason", "curve_fit",
-           "diagnose", "fit", "fit_batch", "least_squares", "multistart"]
+           "FitResult", "FitWarning", "GlobalFitResult", "IterationRecord", "Minimum",
+           "StopReason", "curve_fit", "diagnose", "fit", "fit_batch", "fit_global",
+           "least_squares", "multistart"]
 __version__ = "0.1.0"
 
 # Reachable as attributes after ``import trustfit``, imported on first use (PEP 562) so that
@@ -24,7 +25,8 @@ _LAZY_MODULES = {"models": "models", "reference": "reference", "plots": "plots",
 _LAZY_NAMES = {"FitWarning": "faces.curve_fit",
                "Model": "models", "Parameters": "models", "Parameter": "models",
                "odr": "faces.odr", "ODRResult": "faces.odr",
-               "fit_batch": "batch", "BatchResult": "batch"}
+               "fit_batch": "batch", "BatchResult": "batch",
+               "fit_global": "models.global_api", "GlobalFitResult": "faces.global_result"}
 
 
 def __getattr__(name: str):

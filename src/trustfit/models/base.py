@@ -303,6 +303,13 @@ class ModelBase:
 
         return fit_model(self, data, params, weights=weights, method=method, **kws)
 
+    def fit_global(self, datasets: Any, shared: Any = (), p0: Any = None, **kws: Any):
+        """Fit this model to many data sets at once, ``shared`` parameters common to all:
+        :func:`trustfit.fit_global` with this model."""
+        from .global_fit import fit_global
+
+        return fit_global(self, datasets, shared, p0, **kws)
+
     # -- composite models ----------------------------------------------------------------
     @property
     def components(self) -> list:
