@@ -75,11 +75,15 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
     ones), Levenberg-Marquardt with Nielsen's damping (``x_scale=1``) continues from the
     first run's best point with the evaluations left (a fresh damping there: the first
     run's radius is a length in Jacobian-scaled variables, which LM's unscaled damping does
-    not share). Only where that continuation is not certified either does LM start again
-    from ``x0``: the first run may have ended in another basin (the article's bi-exponential
+    not share). Only where that continuation ends DEGENERATE too does LM start again from
+    ``x0``: the parameters are not determined there, and the first run may have ended in
+    another basin (the article's bi-exponential
     from ``[-1, 1, -10, 10]`` and ``[-4, 1, 2, -3]``: its first stage ends where one
     exponential has vanished or the two run off to infinity, and only a run from ``x0``
-    reaches the minimum). The best answer is kept: certified first, then lower cost. The
+    reaches the minimum). A STALLED continuation (a point not stationary to the accuracy of
+    the Jacobian: Lanczos2 and Thurber from start 2 with forward differences) is not started
+    again: a run from ``x0`` ends at the same point (measured: 3 runs, then the rescue).
+    The best answer is kept: certified first, then lower cost. The
     first run gets half of ``max_nfev``, the others the rest; every run is counted, and each
     switch is recorded (:class:`~trustfit.core.events.MethodSwitch`, with the point the run
     started from).
@@ -100,7 +104,8 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
     resume = first.x if np.isfinite(first.cost) else start
     runs, switches = [first], []
     for origin, point in (("best point", resume), ("x0", start)):
-        if origin == "x0" and (runs[-1].success or np.array_equal(resume, start)):
+        if origin == "x0" and (runs[-1].success or np.array_equal(resume, start)
+                               or runs[-1].stop_reason is not StopReason.DEGENERATE):
             break
         left = None if budget is None else budget - sum(r.nfev for r in runs[1:])
         if left is not None and left < 1:
