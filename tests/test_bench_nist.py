@@ -14,7 +14,7 @@ def test_parse_configs():
     assert [c.label for c in cs] == ["tf-default/fd", "tf-default/an",
                                      "sp-trf-tight/fd", "sp-trf-tight/an"]
     assert cs[0].method is None and cs[2].tight and cs[2].solver == "scipy"
-    assert len(bench_nist.parse_configs(jac="fd")) == 11
+    assert len(bench_nist.parse_configs(jac="fd")) == 12  # tf-tr joined the default set
     with pytest.raises(ValueError, match="methods: unknown configuration 'sp-gn'"):
         bench_nist.parse_configs(["sp-gn"])
     with pytest.raises(ValueError, match="jac: must be one of"):

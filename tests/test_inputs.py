@@ -26,7 +26,7 @@ def fit(**kw):
     (dict(x0=[]), "x0 is empty"),
     (dict(x0=[1j, 0, 0, 0]), "x0 must be real"),
     (dict(x0=["a", 1, 2, 3]), "x0 must be a 1-D array of numbers"),
-    (dict(method="newton"), r"method must be one of 'auto', 'gn', 'lm', 'hybrid', 'dogleg', 'trf', 'dogbox'; got 'newton'"),
+    (dict(method="newton"), r"method must be one of 'auto', 'gn', 'lm', 'hybrid', 'dogleg', 'tr', 'trf', 'dogbox'; got 'newton'"),
     (dict(ftol=-1.0), r"ftol must be a finite number >= 0 \(or None to switch the test off\), got -1.0"),
     (dict(gtol=np.inf), "gtol must be a finite number >= 0"),
     (dict(xtol="small"), "xtol must be a number >= 0 or None, got 'small'"),
@@ -203,10 +203,12 @@ def test_caller_arrays_are_not_modified():
 
 def test_scipy_aliases_map_to_trustfit_solvers():
     assert fit(method="dogbox").method == "dogleg"
-    # 'trf' is the default, 'auto': from this start its dogleg stalls and LM finishes
+    # 'trf' is the default, 'auto': from this start its trust-region stage stalls where one
+    # exponential vanished, LM from that point too, and LM from x0 finishes
     r = fit(method="trf")
-    (switch,) = [e for e in r.events if isinstance(e, MethodSwitch)]
-    assert r.method == "lm" and (switch.first, switch.kept) == ("dogleg", "lm")
+    switches = [e for e in r.events if isinstance(e, MethodSwitch)]
+    assert [(e.first, e.origin) for e in switches] == [("tr", "best point"), ("tr", "x0")]
+    assert r.method == "lm" and switches[-1].kept == "lm" and r.success
     assert fit(bounds=scipy.optimize.Bounds(-20, 20)).success
 
 

@@ -8,9 +8,10 @@ the last bits of the BLAS kernel).
 Targets (issue 3): finite differences LRE >= 6 and analytic Jacobians LRE >= 7 on every case,
 median >= 9; zero cases where success is True and LRE < 4.
 
-The default method ('auto': the dogleg in Moré-scaled variables, Levenberg-Marquardt where
-its stop is not certified) reaches every case; MGH10 from start 1 was the one miss of plain
-Levenberg-Marquardt, which creeps along its valley for 7700 iterations.
+The default method ('auto': Moré's trust-region method in Moré-scaled variables,
+Levenberg-Marquardt continuing from its best point where its stop is not certified) reaches
+every case; MGH10 from start 1 was the one miss of plain Levenberg-Marquardt, which creeps
+along its valley for 7700 iterations.
 """
 from __future__ import annotations
 
@@ -63,14 +64,29 @@ def test_default_call_median_lre(default_analytic, default_fd):
     assert min(lre_an) >= 7.0 and min(lre_fd) >= 6.0
 
 
-def test_auto_uses_the_fallback_where_the_dogleg_is_not_certified(default_analytic):
-    fell_back = sorted(k for k, r in default_analytic.items() if r.method == "lm")
-    assert fell_back == [("MGH09", 1), ("MGH17", 1)]
-    r = default_analytic[("MGH17", 1)]
-    (switch,) = [e for e in r.events if isinstance(e, MethodSwitch)]
-    assert (switch.first, switch.first_stop, switch.second, switch.kept) == (
-        "dogleg", trustfit.StopReason.DEGENERATE, "lm", "lm")
-    assert default_analytic[("MGH10", 1)].method == "dogleg"
+def test_auto_first_stage_certifies_every_analytic_case(default_analytic):
+    # Moré's trust-region step certifies all 54 with analytic Jacobians: no fallback. (The
+    # dogleg, the first stage before it, left MGH09 and MGH17 from start 1 to LM.)
+    assert sorted(k for k, r in default_analytic.items() if r.method != "tr") == []
+    assert not any(isinstance(e, MethodSwitch) for r in default_analytic.values()
+                   for e in r.events)
+
+
+def test_auto_fallback_continues_from_the_first_stage_best_point(default_fd):
+    # With forward differences MGH17's far start ends DEGENERATE in the first stage; LM then
+    # starts from that stage's best point (cost 0.0122591 there, 43924 at x0), not from x0.
+    p = nist.load("MGH17")
+    r = default_fd[("MGH17", 1)]
+    switch = [e for e in r.events if isinstance(e, MethodSwitch)][0]
+    assert switch.origin == "best point"
+    assert (switch.first, switch.first_stop, switch.second) == (
+        "tr", trustfit.StopReason.DEGENERATE, "lm")
+    resumed = np.asarray(switch.start)
+    assert not np.allclose(resumed, p.starts[0])
+    cost_there = 0.5 * float(np.sum(p.residuals(resumed) ** 2))
+    assert cost_there == pytest.approx(switch.first_cost, rel=1e-12)
+    assert switch.first_cost < 1e-3 * 0.5 * float(np.sum(p.residuals(p.starts[0]) ** 2))
+    np.testing.assert_array_equal(r.x0, p.starts[0])  # the result still names the caller's x0
 
 
 @pytest.mark.parametrize("method", trustfit.METHODS)

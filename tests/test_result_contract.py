@@ -68,12 +68,14 @@ def test_events_are_typed_records_of_what_happened(textbook):
     assert r.cost == pytest.approx(ex.MINIMUM_COST, abs=5e-8) and r.success
     kinds = [type(e) for e in r.events]
     assert all(isinstance(e, ev.Event) for e in r.events)
-    # 'auto': the dogleg stalled at the symmetric point, Levenberg-Marquardt from the same
-    # start too, and its result was kept.
-    (switch,) = [e for e in r.events if isinstance(e, ev.MethodSwitch)]
-    assert (switch.first, switch.second, switch.kept) == ("dogleg", "lm", "lm")
-    assert switch.first_stop is StopReason.DEGENERATE is switch.second_stop
-    assert switch.first_cost > 5.0 and switch.second_cost > 5.0
+    # 'auto': the trust-region stage stalled at the symmetric point, Levenberg-Marquardt
+    # continuing from there too, and again from x0; the last result was kept.
+    switches = [e for e in r.events if isinstance(e, ev.MethodSwitch)]
+    assert [e.origin for e in switches] == ["best point", "x0"]
+    for switch in switches:
+        assert (switch.first, switch.second, switch.kept) == ("tr", "lm", "lm")
+        assert switch.first_stop is StopReason.DEGENERATE is switch.second_stop
+        assert switch.first_cost > 5.0 and switch.second_cost > 5.0
     # The convergence test that fired there was refused by the certificate.
     (fired,) = [e for e in r.events if isinstance(e, ev.StopTestFired)]
     assert fired.test.converged and fired.verdict is StopReason.DEGENERATE
@@ -89,7 +91,7 @@ def test_events_are_typed_records_of_what_happened(textbook):
     (kept,) = [e for e in r.events if isinstance(e, ev.RescueKept)]
     assert (kept.kept, kept.restarts, kept.cost) == (1, 1, r.cost)
     assert sorted(k.kind for k in kinds) == sorted(
-        ["method_switch", "stop_test_fired", "rescue_restart", "rescue_kept"])
+        ["method_switch", "method_switch", "stop_test_fired", "rescue_restart", "rescue_kept"])
     # The history says which run each iteration belongs to.
     assert {h.restart for h in r.history} == {0, 1}
     # Each record still reads as the sentence the report prints.

@@ -47,7 +47,7 @@ from trustfit.reference import nist
 __all__ = ["Config", "parse_configs", "run_benchmark", "summarize", "trustfit_solver",
            "ALL_METHODS", "QUICK_PROBLEMS", "main"]
 
-TF_METHODS = ("gn", "lm", "hybrid", "dogleg", "default")
+TF_METHODS = ("gn", "lm", "hybrid", "dogleg", "tr", "default")
 SP_METHODS = ("lm", "trf", "dogbox")
 #: The default configuration set: trustfit's methods and default call at their
 #: default tolerances; SciPy's three methods at default and tight tolerances.

@@ -63,13 +63,16 @@ class StopTestFired(Event):
 
 
 #: How the events name the methods ``'auto'`` runs.
-_METHOD_NAMES = {"dogleg": "the dogleg", "lm": "Levenberg-Marquardt"}
+_METHOD_NAMES = {"dogleg": "the dogleg", "lm": "Levenberg-Marquardt",
+                 "tr": "the trust-region method"}
 
 
 @dataclass(frozen=True)
 class MethodSwitch(Event):
-    """``'auto'``: the ``first`` method's stop was not certified, the ``second`` ran from the
-    same start, and the result of ``kept`` was returned (both runs' evaluations counted)."""
+    """``'auto'``: the ``first`` method's stop was not certified, the ``second`` ran from
+    ``start``: the first's best point (``origin='best point'``) or, where that was not
+    certified either, ``x0`` (``origin='x0'``); the result of ``kept`` was returned (every
+    run's evaluations counted)."""
 
     kind: ClassVar[str] = "method_switch"
     first: str
@@ -79,12 +82,17 @@ class MethodSwitch(Event):
     second_stop: StopReason
     second_cost: float
     kept: str
+    start: tuple[float, ...] = ()
+    #: where the second run started: ``'best point'`` (the first's) or ``'x0'``
+    origin: str = "best point"
 
     def __str__(self) -> str:
         other = self.first if self.kept == self.second else self.second
         return (f"auto: {_METHOD_NAMES.get(self.first, self.first)} stopped with "
                 f"{self.first_stop.name} (cost {self.first_cost:.6g}); "
-                f"{_METHOD_NAMES.get(self.second, self.second)} from the same start reached "
+                f"{_METHOD_NAMES.get(self.second, self.second)} "
+                + ("continued from its best point" if self.origin == "best point"
+                   else "started again from x0") + " and reached "
                 f"{self.second_stop.name} (cost {self.second_cost:.6g}); kept the {self.kept} "
                 f"result ({other}'s evaluations are included in nfev).")
 

@@ -244,8 +244,8 @@ def _iterate(problem: ProblemLike, x0: np.ndarray, strategy: StepStrategy, globa
             grad_norm=scale.up2(it.grad_norm), step_norm=_norm(outcome.step),
             step_kind=step.kind, accepted=outcome.accepted,
             mu=mu if scaling.adaptive else scale.up2(mu),
-            # the dogleg's radius is in variables scaled by the Jacobian's column norms
-            radius=scale.up(radius) if scaling.adaptive and strategy.name == "dogleg"
+            # a trust radius is in variables scaled by the Jacobian's column norms
+            radius=scale.up(radius) if scaling.adaptive and strategy.name in ("dogleg", "tr")
             else radius, rho=outcome.rho, nfev=problem.nfev, note=outcome.note)
         history.append(record)
         if options.verbose >= 2:

@@ -93,7 +93,7 @@ class IterationRecord:
     cost: float
     grad_norm: float
     step_norm: float
-    step_kind: str  # "GN", "LM", "QN", "dogleg"
+    step_kind: str  # "GN", "LM", "QN", "dogleg", "TR"
     accepted: bool
     mu: float = float("nan")
     radius: float = float("nan")

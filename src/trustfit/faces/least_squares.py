@@ -70,10 +70,11 @@ def least_squares(
         ``'cs'`` (complex step). Finite-difference steps are relative to ``|x|``.
     bounds : ``(lb, ub)`` scalars or arrays, or ``scipy.optimize.Bounds``.
     method : ``'lm'`` (Levenberg-Marquardt), ``'hybrid'`` (Madsen's LM / quasi-Newton),
-        ``'dogleg'`` (Powell), ``'gn'`` (Gauss-Newton with Armijo line search), ``'auto'``
-        (the default: dogleg in Moré-scaled variables, then LM where the dogleg's stop is not
-        certified; see :func:`_auto`). SciPy's ``'trf'`` and ``'dogbox'`` map to ``'auto'``
-        and to ``'dogleg'``.
+        ``'dogleg'`` (Powell), ``'tr'`` (Moré's trust-region LM, MINPACK's step),
+        ``'gn'`` (Gauss-Newton with Armijo line search), ``'auto'`` (the default: ``'tr'``
+        in Moré-scaled variables, then LM from its best point where its stop is not
+        certified; see :func:`trustfit.solve.methods.auto`). SciPy's ``'trf'`` and
+        ``'dogbox'`` map to ``'auto'`` and to ``'dogleg'``.
     ftol, xtol, gtol : relative cost reduction; relative step per parameter (Dennis &
         Schnabel eq. 7.2.5); largest cosine between the residuals and a Jacobian column
         (MINPACK's gtol; scale-free, unlike ``||g||_inf``). ``None`` switches a test off. The defaults (1e-15, SciPy's are 1e-8) let the fit run
@@ -81,7 +82,7 @@ def least_squares(
         early in flat valleys and report the early point as a success (NIST MGH09, ENSO,
         BoxBOD, MGH17, Bennett5).
     x_scale : numbers or ``'jac'`` (Moré's adaptive scaling, MINPACK's and SciPy's rule);
-        ``None``: 1, except in the dogleg stage of ``'auto'``, which uses ``'jac'``.
+        ``None``: 1, except in the first stage of ``'auto'``, which uses ``'jac'``.
     loss, f_scale : SciPy's robust losses ``'linear'``, ``'soft_l1'``, ``'huber'``,
         ``'cauchy'``, ``'arctan'`` or a callable ``rho(z) -> (3, m)`` (rho, rho', rho''),
         with the soft margin ``C = f_scale``: the cost is ``1/2 sum C^2 rho(f^2 / C^2)``, in

@@ -114,11 +114,13 @@ class IterativeSetup:
 
         if name == "lm":
             return DampedLSMR(tau, damping, self.lsmr_options)
-        if name == "dogleg":
+        if name in ("dogleg", "tr"):
+            # 'tr' (auto's first stage): no SVD to solve the trust-region problem exactly;
+            # SciPy trf's LSMR answer to it is this regularized dogleg
             return LSMRDogleg(self.lsmr_options, self.regularize, self.damp)
         raise ValueError(f"method={name!r} works only with dense Jacobian matrices; with a "
                          "sparse Jacobian, a LinearOperator or tr_solver='lsmr' use "
-                         "'auto' (or 'trf'), 'dogleg' or 'lm'.")
+                         "'auto' (or 'trf'), 'dogleg', 'tr' or 'lm'.")
 
 
 class ByJacobian(StepStrategy):
