@@ -65,6 +65,8 @@ def test_max_nfev_is_a_hard_cap(max_nfev, method, start, jac, rescue):
     assert fun.calls == r.nfev + r.nfev_fd
     if not r.success:
         assert r.stop_reason is not StopReason.MAX_NFEV or r.nfev == max_nfev
+    if r.stop_reason is StopReason.MAX_NFEV:  # the user's budget, not a stage's share of it
+        assert r.message.endswith(f"max_nfev={max_nfev} was used up.")
 
 
 def test_gauss_newton_line_search_stays_within_three_evaluations():

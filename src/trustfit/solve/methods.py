@@ -96,7 +96,8 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
         return first
     budget = None if opts.max_nfev is None else opts.max_nfev - first.nfev
     if budget is not None and budget < 1:
-        return first
+        return dataclasses.replace(first, stop_value=float(opts.max_nfev)) if (
+            first.stop_reason is StopReason.MAX_NFEV and opts.max_nfev is not None) else first
     second_opts = dataclasses.replace(opts, max_nfev=budget,
                                       x_scale=np.ones(start.size) if default_scale
                                       else opts.x_scale)
@@ -118,9 +119,13 @@ def auto(run_method, start: np.ndarray, opts: LoopOptions, default_scale: bool) 
     better = max(runs, key=lambda r: (r.success, -r.cost))  # the first of equals: earliest
     kept = better.method if better is not first else first.method
     events = tuple(dataclasses.replace(e, kept=kept) for e in switches)
+    # A budget stop names the user's budget, which the runs shared, not the run's own share.
+    stop_value = (float(opts.max_nfev) if better.stop_reason is StopReason.MAX_NFEV
+                  and opts.max_nfev is not None else better.stop_value)
     return dataclasses.replace(
         better, nfev=sum(r.nfev for r in runs), njev=sum(r.njev for r in runs),
-        nfev_fd=sum(r.nfev_fd for r in runs), x0=start.copy(), events=(*events, *better.events))
+        nfev_fd=sum(r.nfev_fd for r in runs), x0=start.copy(), stop_value=stop_value,
+        events=(*events, *better.events))
 
 
 def _dense_polish(state) -> None:
