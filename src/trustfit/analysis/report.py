@@ -84,13 +84,7 @@ def _report(result: FitResult, full: bool) -> str:
     ci = confidence_intervals(result, LEVEL, cov=cov)
     gof = goodness_of_fit(result)
     diagnosis = diagnose(result)
-    reason = result.stop_reason
-    lines = []
-    status = "converged" if result.success else ("usable, not converged" if reason.usable
-                                                 else "not usable")
-    lines.append(f"Fit with method '{result.method}': {status}.")
-    lines.append(f"Stop reason {reason.name}: {result.message}")
-    lines.append(f"  Meaning: {MEANING.get(reason.name, '')}")
+    lines = _status_lines(result)
     lines.append(f"Cost {_g(result.cost)} (chi-square {_g(gof.chi2)}, reduced "
                  f"{_g(gof.redchi)}, {gof.nobs} residuals, {gof.nparams} parameters).")
     if full:
@@ -164,18 +158,22 @@ def _report(result: FitResult, full: bool) -> str:
     return "\n".join(lines)
 
 
+def _status_lines(result: FitResult) -> list[str]:
+    """The report's first lines: the status, the stop reason and what it means."""
+    reason = result.stop_reason
+    status = "converged" if result.success else ("usable, not converged" if reason.usable
+                                                 else "not usable")
+    return [f"Fit with method '{result.method}': {status}.",
+            f"Stop reason {reason.name}: {result.message}",
+            f"  Meaning: {MEANING.get(reason.name, '')}"]
+
+
 def _report_without_covariance(result: FitResult, full: bool, names: list[str],
                                why: str) -> str:
     """The report of a fit whose covariance is not formed (a sparse or operator Jacobian
     beyond :func:`~trustfit.analysis.uncertainty.dense_jacobian`'s limits): the status, the
     values and the findings, and why there are no standard errors."""
-    lines: list[str] = []
-    reason = result.stop_reason
-    status = "converged" if result.success else ("usable, not converged" if reason.usable
-                                                 else "not usable")
-    lines.append(f"Fit with method '{result.method}': {status}.")
-    lines.append(f"Stop reason {reason.name}: {result.message}")
-    lines.append(f"  Meaning: {MEANING.get(reason.name, '')}")
+    lines = _status_lines(result)
     lines.append(f"Cost {_g(result.cost)} ({result.fun.size} residuals, {result.x.size} "
                  f"parameters, {result.nit} iterations, {result.nfev} evaluations).")
     lines.append(f"Standard errors: none; {why}")
