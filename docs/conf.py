@@ -22,6 +22,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",   # MathJax served from the site itself: formulas render offline
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "failure_pages",
@@ -56,6 +57,7 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
+    "capture_repr": (),                 # printed output only, not the last expression's repr
 }
 
 html_theme = "pydata_sphinx_theme"
@@ -67,5 +69,9 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_static_path = ["_static"]
+# The left sidebar only where there is a section to navigate (the API reference): the
+# other pages get the width for their code and tables.
+html_sidebars = {page: [] for page in ("index", "getting_started", "failures", "certified",
+                                        "global_fits", "performance", "tutorial/*",
+                                        "auto_examples/*")}
 html_show_sourcelink = False

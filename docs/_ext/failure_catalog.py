@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import re
 import textwrap
@@ -405,7 +406,8 @@ def stop_reason_names() -> list[str]:
     return [m.name for m in StopReason]
 
 
-def finding_codes() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _finding_codes() -> tuple[str, ...]:
     """Every finding code trustfit can emit: the first argument of each ``Finding(...)`` or
     ``finding(...)`` call in the package's source (the codes are strings, not an enum)."""
     import trustfit
@@ -420,7 +422,12 @@ def finding_codes() -> list[str]:
             if name in ("Finding", "finding") and isinstance(first, ast.Constant) \
                     and isinstance(first.value, str):
                 codes.add(first.value)
-    return sorted(codes)
+    return tuple(sorted(codes))
+
+
+def finding_codes() -> list[str]:
+    """Every finding code trustfit can emit (the source is read once per process)."""
+    return list(_finding_codes())
 
 
 def batch_diagnosis_names() -> list[str]:

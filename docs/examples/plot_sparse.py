@@ -13,7 +13,6 @@ estimates instead of a dense SVD, and say so.
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 import trustfit
 from trustfit.reference.problems import broyden_tridiagonal
