@@ -23,6 +23,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",   # MathJax served from the site itself: formulas render offline
+    "docstring_style",          # before numpydoc: descriptions on a parameter's first line
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "failure_pages",
