@@ -108,3 +108,20 @@ def test_the_link_checker_finds_a_broken_link(tmp_path):
     assert broken == ["index.html: page.html#gone (no anchor #gone)",
                       "index.html: missing.html (no such file)",
                       "page.html: img/a.png (no such file)"]
+
+
+def test_getting_started_code_runs(capsys):
+    """The Python blocks of docs/getting_started.rst, in order, in one namespace (the page
+    is static text; this keeps it true to the API)."""
+    import re
+    import textwrap
+
+    text = (DOCS / "getting_started.rst").read_text(encoding="utf-8")
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text)
+    assert len(blocks) == 3
+    namespace: dict = {}
+    exec(compile("\n".join(textwrap.dedent(b) for b in blocks), "getting_started", "exec"),
+         namespace)
+    assert namespace["result"].success and namespace["out"].success
+    assert abs(namespace["popt"][1] - 1.3) < 0.1
+    assert "g1_cen" in capsys.readouterr().out

@@ -129,12 +129,12 @@ STOP_REASONS: dict[str, Entry] = {
             "or start closer (a library model's ``guess``). If the cost still creeps, read "
             "the findings: a flat valley (``ill_conditioned``) or a large residual."),
         example=_TEXTBOOK + "\nresult = trustfit.least_squares(residuals, [-1, 1, -10, 10],"
-                            " max_nfev=5)\n"),
+                            " max_nfev=5,\n                                 method='lm')\n"),
     "MAX_ITER": Entry(
         meaning="The iteration budget ``max_iter`` was used up; the best point is returned.",
         todo="Raise ``max_iter``, or look at the convergence plot for a slow phase.",
         example=_TEXTBOOK + "\nresult = trustfit.least_squares(residuals, [-1, 1, -10, 10],"
-                            " max_iter=3)\n"),
+                            " max_iter=3,\n                                 method='lm')\n"),
     "CALLBACK": Entry(
         meaning=(
             "Your ``callback`` asked to stop (it raised ``StopIteration`` or returned "
@@ -302,7 +302,7 @@ result = trustfit.least_squares(residuals, [10.5], rescue=False)
         meaning="The stop reason is ``MAX_NFEV`` or ``MAX_ITER`` (above).",
         todo="As for ``MAX_NFEV``.",
         example=_TEXTBOOK + "\nresult = trustfit.least_squares(residuals, [-1, 1, -10, 10],"
-                            " max_nfev=5)\n"),
+                            " max_nfev=5,\n                                 method='lm')\n"),
     "at_bound": Entry(
         meaning=(
             "A parameter ends on a bound (``active_mask != 0``): the bound, not the data, "
