@@ -42,7 +42,8 @@ def test_every_stop_reason_and_finding_has_an_entry():
     # so that the scan itself cannot silently find nothing.
     assert {"rank_deficient", "ill_conditioned", "exchangeable_parameters",
             "parameter_not_moved", "not_stationary", "bad_start", "at_bound",
-            "large_residual"} <= set(catalog.finding_codes())
+            "large_residual", "dataset_misfit", "dataset_disagrees",
+            "dataset_does_not_constrain", "dataset_undetermined"} <= set(catalog.finding_codes())
     from trustfit.batch import DIAGNOSES
     assert set(catalog.BATCH_DIAGNOSES) == set(DIAGNOSES.values())
 

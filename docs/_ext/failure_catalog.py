@@ -6,7 +6,8 @@ Three vocabularies say why a fit ended and what is wrong with it:
   with;
 * the diagnosis' finding codes (``Finding.code``), made by the checks of
   :mod:`trustfit.analysis`; they are strings, so the list is read from the source itself
-  (every ``Finding("code", ...)`` / ``finding("code", ...)`` call);
+  (every ``Finding("code", ...)`` / ``finding("code", ...)`` call), the global fit's
+  (``dataset_...``, entries in :mod:`failure_global`) among them;
 * the per-curve diagnoses of :func:`trustfit.fit_batch` (``trustfit.batch.DIAGNOSES``).
 
 Each member has an :class:`Entry` here: what it means mathematically, what to do, and the
@@ -21,7 +22,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import importlib.util
 import io
+import sys
 import re
 import textwrap
 import warnings
@@ -349,6 +352,24 @@ result = trustfit.least_squares(lambda p: p - target, np.zeros(30),
 """),
 }
 
+
+
+def _sibling(name: str):
+    """A module of this folder (``docs/_ext``), also when this file is loaded by path (the
+    tests) rather than from Sphinx's ``sys.path``."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
+            f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+# The findings of trustfit.fit_global, kept in failure_global.py.
+FINDINGS.update({code: Entry(**fields) for code, fields in
+                 _sibling("failure_global").GLOBAL_FINDINGS.items()})
+
 BATCH_DIAGNOSES: dict[str, Entry] = {
     "converged": Entry(
         meaning="The curve's fit is certified, as a single fit's ``success``.",
@@ -357,8 +378,14 @@ BATCH_DIAGNOSES: dict[str, Entry] = {
                          " params=order,\n                            backend=\"numpy\")\n"),
     "rescued": Entry(
         meaning=(
-            "The first fit stalled (here at the symmetric start ``x1 = x2``); a restart from "
-            "a perturbed start reached a lower cost and was certified."),
+            "A restart reached a lower cost than the curve's first fit and was certified. "
+            "Restarts are tried from deterministic perturbed starts when the first fit "
+            "stalled (here at the symmetric start ``x1 = x2``), and also when it was "
+            "certified with a parameter whose standard error exceeds its size (a "
+            "stationary point, possibly a local minimum: the curve is refitted one standard "
+            "deviation either way along its least determined combination of parameters); "
+            "the lower cost wins. The starts depend only on the curve's own numbers, so "
+            "the result does not depend on the chunking."),
         todo="Nothing; ``result.rescued`` flags these curves.",
         example=_BATCH + "\nresult = trustfit.fit_batch(model, t, y[None, :], [-1, -1, 1, 1],"
                          " params=order,\n                            backend=\"numpy\")\n"),
@@ -480,7 +507,9 @@ def run_example(entry: Entry) -> Outcome:
         import trustfit
 
         reason = result.stop_reason.name
-        diagnosis = trustfit.diagnose(result)
+        # a GlobalFitResult carries its diagnosis (per data set); the others are diagnosed
+        diagnosis = result.diagnosis if isinstance(result, trustfit.GlobalFitResult) \
+            else trustfit.diagnose(result)
         codes = diagnosis.codes
         lines += [f"stop_reason: {reason}   success: {result.success}   "
                   f"nit: {result.nit}   nfev: {result.nfev}",
@@ -550,7 +579,9 @@ def render() -> str:
               "``code``, a ``severity`` (``error``: the answer is wrong or undetermined; "
               "``warning``: use with care; ``info``), the parameters involved, the measured "
               "value against its threshold, and advice. The cutoffs are those of "
-              ":mod:`trustfit.analysis.diagnostics`.", ""]
+              ":mod:`trustfit.analysis.diagnostics`; the ``dataset_...`` findings are a "
+              "global fit's (:func:`trustfit.fit_global`, ``result.diagnosis``), about its "
+              "data sets, with the cutoffs of :mod:`trustfit.kinds.global_checks`.", ""]
     lines += [", ".join(f":ref:`{c} <{label('finding', c)}>`" for c in finding_codes()), ""]
     for code in finding_codes():
         entry = FINDINGS[code]

@@ -18,8 +18,11 @@ class FailureCatalog(SphinxDirective):
 
         # Rebuild the page when the catalog or trustfit's vocabularies change.
         self.env.note_dependency(failure_catalog.__file__)
+        self.env.note_dependency(str(Path(failure_catalog.__file__).with_name(
+            "failure_global.py")))
         root = Path(trustfit.__file__).parent
         for path in (root / "core" / "result.py", root / "batch" / "result.py",
+                     root / "kinds" / "global_checks.py",
                      *sorted((root / "analysis").glob("*.py"))):
             self.env.note_dependency(str(path))
         return self.parse_text_to_nodes(failure_catalog.render(),
