@@ -27,6 +27,7 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "failure_pages",
+    "executed_code",            # executed-code: Python run at build time on prose pages
 ]
 
 templates_path = ["_templates"]
