@@ -92,6 +92,12 @@ def test_every_public_name_has_a_reference_entry():
         module = sys.modules[page.module]
         for name in getattr(module, "__all__", []):
             assert f"{page.module}.{name}" in listed, (page.module, name)
+    # the results fit_batch returns for counts and for errors in x (classes of private
+    # modules, so no __all__ lists them)
+    from trustfit.batch._odr import OdrBatchResult
+    from trustfit.batch._poisson import PoissonBatchResult
+    for cls in (PoissonBatchResult, OdrBatchResult):
+        assert f"{cls.__module__}.{cls.__name__}" in documented, cls
     # every other non-private module with an __all__ is on a page
     modules = {p.module for p in user + internal}
     assert {"trustfit", "trustfit.models", "trustfit.batch", "trustfit.plots",

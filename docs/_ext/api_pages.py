@@ -22,10 +22,15 @@ from pathlib import Path
 #: ``__all__``). ``trustfit`` also documents its lazily imported names that live in no
 #: public module of their own (``odr``, ``ODRResult``).
 USER_MODULES: list[tuple[str, str, list[str] | None]] = [
-    ("trustfit", "Fitting: least_squares, curve_fit, fit, multistart, odr, fit_batch", None),
+    ("trustfit", "Fitting: least_squares, curve_fit, fit, multistart, odr, fit_batch, "
+                 "fit_global", None),
     ("trustfit.models", "Models, the lmfit way", None),
     ("trustfit.models.library", "The model library", None),
     ("trustfit.batch", "Batch fits", None),
+    # What fit_batch returns for counts and for errors in x (classes of private modules,
+    # reachable only as fit_batch's results, so documented under their own module).
+    ("trustfit.batch._poisson", "Batch fits of counts: their result", ["PoissonBatchResult"]),
+    ("trustfit.batch._odr", "Batch fits with errors in x: their result", ["OdrBatchResult"]),
     ("trustfit.analysis.diagnostics", "Diagnosis", ["diagnose", "Diagnosis", "Finding",
                                                     "CHECKS"]),
     ("trustfit.analysis.uncertainty", "Uncertainty and goodness of fit",
@@ -123,7 +128,11 @@ def page_rst(page: Page) -> str:
         f"``{page.module}``"
     lines = [title, "=" * len(title), "", f".. automodule:: {page.module}", "   :no-members:",
              "", f".. currentmodule:: {page.module}", ""]
-    if page.documented:
+    if page.documented and any(p.startswith("_") for p in page.module.split(".")):
+        # autosummary writes no stubs for a private module's names: the classes in full here
+        for name in page.documented:
+            lines += [f".. autoclass:: {name}", "   :members:", "   :show-inheritance:", ""]
+    elif page.documented:
         lines += [".. autosummary::", "   :toctree: ../stubs", "   :nosignatures:", ""]
         lines += [f"   {name}" for name in page.documented]
         lines.append("")
