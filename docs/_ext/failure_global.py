@@ -57,7 +57,7 @@ result = trustfit.fit_global("a*exp(-t/tau)", sets, shared=["tau"], p0={"tau": 1
             "may not be common to them (a temperature, a different sample), or make it "
             "local for them (a model per data set)."),
         example=_GLOBAL + """
-sets = [decay(1.0), decay(2.0), decay(3.0), decay(2.0, lifetime=1.3)]   # set 3: 1.3
+sets = [decay(1.0), decay(2.0), decay(3.0), decay(2.0, lifetime=1.3)]   # set 3: lifetime 1.3
 result = trustfit.fit_global("a*exp(-t/tau)", sets, shared=["tau"], p0={"tau": 1, "a": 1})
 """),
     "dataset_does_not_constrain": dict(
