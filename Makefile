@@ -1,10 +1,10 @@
-# Two commands on a fresh machine: `make demo` and `make test`.
+# Two commands on a fresh machine: `make demo` and `make test`; `make docs` builds the site.
 # Each creates its own virtual environment and installs from pyproject.toml.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: demo test bench fuzz clean
+.PHONY: demo test docs bench fuzz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.docs-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
 demo: $(VENV)/.demo-installed
 	$(PY) -m trustfit demo --out out/demo
 
@@ -30,6 +34,14 @@ test: $(VENV)/.test-installed
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
+# The documentation site (docs/, Sphinx), every warning an error; the gallery and the
+# tutorial are executed, so a broken example fails the build. Then every internal link of
+# the built pages is checked (docs/check_links.py). Output: docs/_build/html/index.html.
+# Not part of `make test`: it takes minutes.
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(PY) docs/check_links.py docs/_build/html
+
 bench: $(VENV)/.test-installed
 	$(PY) bench/nist.py
 
@@ -39,4 +51,4 @@ fuzz: $(VENV)/.test-installed
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m fuzz -p no:cacheprovider --hypothesis-show-statistics
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info docs/_build docs/generated docs/api/generated docs/auto_examples docs/tutorial

@@ -5,48 +5,48 @@ bounds): nothing here re-runs the fit or evaluates the model. Each returns a lis
 :class:`Finding` (empty when all is well) with the measured ``value`` and the ``threshold``
 that decided it. The cutoffs, all stated here and in each function:
 
-=========================  =====================================================================
-code                       fires when
-=========================  =====================================================================
-``rank_deficient``         the Jacobian's numerical rank (singular values above
-                           ``RANK_RCOND = eps * max(m, n)`` times the largest) is below ``n``;
-                           names the undetermined combination from the SVD's null space
-``ill_conditioned``        full rank, but the condition number of the column-scaled Jacobian
-                           (columns of unit norm) exceeds ``COND_LIMIT = 1/sqrt(eps)`` (6.7e7,
-                           the solver's own limit for certifying a stop: about half of the 16
-                           digits are lost in the solution and its covariance)
-``exchangeable_parameters`` two Jacobian columns are equal up to sign: parallel within
-                           ``1 - |cos| <= EXCHANGE_COS = 1e-4`` and norms within a factor
-                           ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
-                           linearised model unchanged (a symmetric point such as the textbook's
-                           ``x1 = x2, x3 = x4``)
-``parameter_not_moved``    a Jacobian column is zero: its effect ``||J_j|| s_j`` is within
-                           ``ZERO_COLUMN = 100`` times the Jacobian's own error
-                           (:func:`trustfit.core.stopping.zero_columns`: ``eps`` or the finite
-                           differences' ``eps / h``, times the size of the model's terms)
-``not_stationary``         the stop reason is ``STALLED``, or a convergence test fired but a
-                           Gauss-Newton step from the final
-                           point would still remove more than ``STATIONARY = 1e-4`` of the cost
-                           (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
-                           free, non-zero Jacobian columns with singular values above sqrt(eps)
-                           of the largest: Bates & Watts' relative-offset criterion); for
-                           ``STALLED`` the threshold is the solver's (``STATIONARY_LIMIT**2``);
-                           not on an exact fit (``||r|| <= 1e-6 || |J| |x| ||``)
-``bad_start``              at least half (and at least 3) of the trial steps gave non-finite
-                           residuals (overflow), or the run never accepted a step and did not
-                           converge
-``line_search_failed``     the stop reason is ``LINE_SEARCH_FAILED``
-``no_progress``            the stop reason is ``NO_PROGRESS`` (damping or radius at its limit)
-``budget_exhausted``       the stop reason is ``MAX_NFEV`` or ``MAX_ITER``
-``at_bound``               a parameter ends on a bound (``active_mask != 0``)
-``large_residual``         not ``'hybrid'``, at least ``SLOW_MIN_STEPS = 6`` accepted steps, and
-                           over the last ``SLOW_MIN_STEPS`` accepted steps the step length shrank
-                           by a factor of at least ``SLOW_RATE = 0.5`` per step on average
-                           (linear convergence, the mark of a large-residual problem), and the
-                           residuals are not small: ``||r|| >= SMALL_RESIDUAL = 1e-4`` times
-                           ``|| |J| |x| ||`` (slow convergence on a near-zero-residual fit has
-                           other causes)
-=========================  =====================================================================
+===========================  =====================================================================
+code                         fires when
+===========================  =====================================================================
+``rank_deficient``           the Jacobian's numerical rank (singular values above
+                             ``RANK_RCOND = eps * max(m, n)`` times the largest) is below ``n``;
+                             names the undetermined combination from the SVD's null space
+``ill_conditioned``          full rank, but the condition number of the column-scaled Jacobian
+                             (columns of unit norm) exceeds ``COND_LIMIT = 1/sqrt(eps)`` (6.7e7,
+                             the solver's own limit for certifying a stop: about half of the 16
+                             digits are lost in the solution and its covariance)
+``exchangeable_parameters``  two Jacobian columns are equal up to sign: parallel within
+                             ``1 - |cos| <= EXCHANGE_COS = 1e-4`` and norms within a factor
+                             ``EXCHANGE_NORM = 1.1``, so swapping the two parameters leaves the
+                             linearised model unchanged (a symmetric point such as the textbook's
+                             ``x1 = x2, x3 = x4``)
+``parameter_not_moved``      a Jacobian column is zero: its effect ``||J_j|| s_j`` is within
+                             ``ZERO_COLUMN = 100`` times the Jacobian's own error
+                             (:func:`trustfit.core.stopping.zero_columns`: ``eps`` or the finite
+                             differences' ``eps / h``, times the size of the model's terms)
+``not_stationary``           the stop reason is ``STALLED``, or a convergence test fired but a
+                             Gauss-Newton step from the final
+                             point would still remove more than ``STATIONARY = 1e-4`` of the cost
+                             (``||P_J r||^2 / ||r||^2``, P_J the projection onto the range of the
+                             free, non-zero Jacobian columns with singular values above sqrt(eps)
+                             of the largest: Bates & Watts' relative-offset criterion); for
+                             ``STALLED`` the threshold is the solver's (``STATIONARY_LIMIT**2``);
+                             not on an exact fit (``||r|| <= 1e-6 || |J| |x| ||``)
+``bad_start``                at least half (and at least 3) of the trial steps gave non-finite
+                             residuals (overflow), or the run never accepted a step and did not
+                             converge
+``line_search_failed``       the stop reason is ``LINE_SEARCH_FAILED``
+``no_progress``              the stop reason is ``NO_PROGRESS`` (damping or radius at its limit)
+``budget_exhausted``         the stop reason is ``MAX_NFEV`` or ``MAX_ITER``
+``at_bound``                 a parameter ends on a bound (``active_mask != 0``)
+``large_residual``           not ``'hybrid'``, at least ``SLOW_MIN_STEPS = 6`` accepted steps, and
+                             over the last ``SLOW_MIN_STEPS`` accepted steps the step length shrank
+                             by a factor of at least ``SLOW_RATE = 0.5`` per step on average
+                             (linear convergence, the mark of a large-residual problem), and the
+                             residuals are not small: ``||r|| >= SMALL_RESIDUAL = 1e-4`` times
+                             ``|| |J| |x| ||`` (slow convergence on a near-zero-residual fit has
+                             other causes)
+===========================  =====================================================================
 
 A rank-deficient Jacobian with its combination named; a pseudo-inverse covariance is then
 returned by :mod:`trustfit.analysis.uncertainty`, flagged, never a silent ``inf``.

@@ -6,18 +6,18 @@ methods (peak position, half-maximum span, linear regressions), so a fit begins
 near the answer.  Every model is an ordinary :class:`~trustfit.models.Model`
 with an exact Jacobian.
 
-=====================  ==============================================================
-name                   formula (parameters in ``param_names`` order)
-=====================  ==============================================================
-``exponential``        ``amplitude*exp(-rate*t) + offset``
-``double_exponential`` ``amplitude1*exp(-rate1*t) + amplitude2*exp(-rate2*t) + offset``
-``gaussian``           ``amplitude*exp(-(x - center)**2/(2*sigma**2)) + offset``
-``lorentzian``         ``amplitude*gamma**2/((x - center)**2 + gamma**2) + offset``
-``voigt``              pseudo-Voigt, see below
-``logistic``           ``amplitude/(1 + exp(-rate*(x - center))) + offset``
-``power_law``          ``amplitude*x**exponent``
-``michaelis_menten``   ``vmax*S/(km + S)``
-=====================  ==============================================================
+=======================  ==============================================================
+name                     formula (parameters in ``param_names`` order)
+=======================  ==============================================================
+``exponential``          ``amplitude*exp(-rate*t) + offset``
+``double_exponential``   ``amplitude1*exp(-rate1*t) + amplitude2*exp(-rate2*t) + offset``
+``gaussian``             ``amplitude*exp(-(x - center)**2/(2*sigma**2)) + offset``
+``lorentzian``           ``amplitude*gamma**2/((x - center)**2 + gamma**2) + offset``
+``voigt``                pseudo-Voigt, see below
+``logistic``             ``amplitude/(1 + exp(-rate*(x - center))) + offset``
+``power_law``            ``amplitude*x**exponent``
+``michaelis_menten``     ``vmax*S/(km + S)``
+=======================  ==============================================================
 
 Peak models use the peak *height* as ``amplitude`` (the value above ``offset``
 at ``center``), not the area; ``gamma`` is the Lorentzian half width at half
