@@ -159,9 +159,11 @@ class MoreTrustRegion(Dogleg):
             z = z_gn
         else:
             if self._factors_of is not it:
-                U, s_e, Vt, c = it.equilibrated
+                equilibrated = it.equilibrated
+                _, s_e, Vt, c = equilibrated
                 self._factors_of = it
-                self._factors = small_factors(U.T @ it.f, s_e, Vt, c / it.D[it.free])
+                # U^T r as the factorization keeps it (a tall J's has no U: core.linalg)
+                self._factors = small_factors(equilibrated.ur, s_e, Vt, c / it.D[it.free])
             z = (boundary_step(*self._factors, self._radius) if self._factors is not None
                  else np.full(it.x.size, np.nan))
             if not np.all(np.isfinite(z)):  # LAPACK failed on the small factor: the dogleg
