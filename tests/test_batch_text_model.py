@@ -129,3 +129,11 @@ def test_text_model_pickles_by_its_text():
     np.testing.assert_array_equal(back.func(t, 0.5, 2.0, 1.2), bm.func(t, 0.5, 2.0, 1.2))
     # the compiled path reads the sympy model, built on demand: the same as Model's
     assert str(back.expr) == str(Model("a*exp(-k*t) + c", params=["c", "a", "k"]).expr)
+
+
+def test_text_model_has_a_dask_token_from_its_text():
+    dask = pytest.importorskip("dask")
+    a = from_text("a*exp(-k*t) + c", ("t",), None)
+    b = from_text("a*exp(-k*t) + c", ("t",), None)
+    c = from_text("a*exp(-k*t) + d", ("t",), None)
+    assert dask.base.tokenize(a) == dask.base.tokenize(b) != dask.base.tokenize(c)

@@ -232,9 +232,9 @@ def _digest(method: str) -> str:
 
 class SharedKernel:
     """A model's 'lm' kernel: the shared solver's entry points, and ``MODEL``, the model's
-    C callables that every call passes them (:mod:`._kernel_shared`).  The tuple starts
-    with an array: numba warns that first-class functions are experimental whenever it
-    types a tuple that starts with one."""
+    C callables that every call passes them (:mod:`._kernel_shared`).  ``MODEL`` starts
+    with a (unused) array: numba warns "first-class function type feature is
+    experimental" each time it types a tuple whose first item is a function."""
 
     NROWS = 0
 

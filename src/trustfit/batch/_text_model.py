@@ -110,6 +110,10 @@ class TextModel(BatchModel):
     def __reduce__(self):  # for dask workers: rebuilt from the text
         return _rebuild, (self.text, self.indep, self.order)
 
+    def __dask_tokenize__(self):  # dask's key for the model: its text (func is a method
+        # of the model, so walking the dataclass's fields would never end)
+        return ("trustfit.TextModel", self.text, self.indep, self.order)
+
     # -- numeric functions, with the sympy functions where these are not finite -------------
     def _exact_functions(self):
         if self._exact is None:
