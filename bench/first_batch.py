@@ -17,6 +17,7 @@ Rows (targets of the issue):
   cached kernel, first call in a new process, 1,000 curves: <= max(1.5 x SciPy, 0.1 s)
   kernel compile alone (cold), for the record
   200,000 curves, cached kernel: 'auto' runs the compiled kernel, >= 5 x the numpy backend
+      (the first call, which loads the kernel, then the best of 3 calls of each, interleaved)
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def f(x, a, b, tau, w):
     return a * np.exp(-x / tau) + b * np.sin(w * x)
 if mode == "parse":
     from trustfit.batch._model import as_batch_model
-    t0 = time.perf_counter(); as_batch_model(MODEL)
+    t0 = time.perf_counter(); bm = as_batch_model(MODEL)
     out["parse"] = time.perf_counter() - t0
+    t0 = time.perf_counter(); bm.expr
+    out["sympy"] = time.perf_counter() - t0
     print(json.dumps(out)); sys.exit()
 if mode == "compile":
     from trustfit.batch._model import as_batch_model
@@ -59,6 +62,13 @@ if mode == "compile":
 t0 = time.perf_counter()
 r = tb.fit_batch(MODEL, t, Y, p0)
 out["trustfit"] = time.perf_counter() - t0
+if mode == "big":  # then best of 3, interleaved: auto (the kernel now loaded), numpy
+    best = {"auto": float("inf"), "numpy": float("inf")}
+    for _ in range(3):
+        for be in best:
+            t0 = time.perf_counter(); tb.fit_batch(MODEL, t, Y, p0, backend=be)
+            best[be] = min(best[be], time.perf_counter() - t0)
+    out["best_auto"], out["best_numpy"] = best["auto"], best["numpy"]
 out["backend"], out["reason"], out["method"] = r.backend, r.backend_reason, r.method
 if "numpy" in peers:
     t0 = time.perf_counter()
@@ -116,23 +126,27 @@ def main(argv=None) -> int:
                   f"{100 * r['agree']:.1f} % (numpy backend {100 * r['agree_numpy']:.1f} %)")
             print(f"    reason: {r['reason']}")
         r = run(1, "", os.path.join(tmp, "parse"), mode="parse")
-        print(f"    of the first call: parsing the model (sympy, first use of trustfit.models) "
-              f"{r['parse']:.3f} s, the same in every backend")
+        print(f"    of the first call: reading the model (numpy functions, no sympy) "
+              f"{r['parse']:.3f} s; its sympy model, built only for the compiled kernel, "
+              f"{r['sympy']:.3f} s more")
         cache = os.path.join(tmp, "cached")
         c = run(1000, "", cache, mode="compile")
         print(f"kernel compile alone (cold, varpro, m=40): {c['compile']:.2f} s "
-              f"(plain numba LM kernel: not run here; the issue measured 4.2 s)")
+              f"(the plain numba LM kernel beside trustfit's 'lm' and 'varpro': "
+              f"bench/compile.py)")
         r = run(1000, "scipy", cache)
         print(f"cached kernel, first call in a new process, 1,000 curves: fit_batch "
               f"{r['trustfit']:.3f} s ({r['backend']}) | SciPy loop {r['scipy']:.3f} s "
               f"(ratio {r['trustfit'] / r['scipy']:.2f}) | {target(r['trustfit'], r['scipy'])}"
               f" | agree {100 * r['agree']:.1f} %")
         print(f"    reason: {r['reason']}")
-        r = run(args.big, "numpy", cache)
-        speed = r["numpy"] / r["trustfit"]
-        print(f"{args.big:,} curves, cached kernel: fit_batch {r['trustfit']:.3f} s "
-              f"({r['backend']}, {r['method']}) | numpy backend {r['numpy']:.2f} s "
-              f"(speed-up {speed:.1f}x; target: compiled and >= 5x: "
+        r = run(args.big, "", cache, mode="big")
+        speed = r["best_numpy"] / r["best_auto"]
+        print(f"{args.big:,} curves, cached kernel: fit_batch first call {r['trustfit']:.3f} s "
+              f"({r['backend']}, {r['method']}); best of 3 interleaved: fit_batch "
+              f"{r['best_auto']:.3f} s | numpy backend {r['best_numpy']:.2f} s "
+              f"(speed-up {speed:.1f}x; first call {r['best_numpy'] / r['trustfit']:.1f}x; "
+              f"target: compiled and >= 5x: "
               f"{'met' if r['backend'] == 'compiled' and speed >= 5 else 'MISSED'})")
         print(f"    reason: {r['reason']}")
     return 0

@@ -207,10 +207,14 @@ def test_generated_source_names_the_kernel_modules_it_runs(monkeypatch):
 
     bm = as_batch_model("a*exp(-k*t) + c")
     source = _kernel.kernel_source(bm, "lm")
-    assert _kernel_bind.sources_digest("lm") in source
+    assert _kernel_bind.sources_digest("lm_model") in source
     assert "def _lm_one" not in source and "def _accum" in source
-    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm", "0" * 64)
+    solver = _kernel.solver_source()  # 'lm': the solver shared by every model, no model code
+    assert _kernel_bind.sources_digest("lm_solver") in solver and "def " not in solver
+    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm_model", "0" * 64)
     assert module_name(_kernel.kernel_source(bm, "lm")) != module_name(source)
+    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm_solver", "0" * 64)
+    assert module_name(_kernel.solver_source()) != module_name(solver)
 
 
 def test_kernel_functions_run_from_the_generated_file(isolated, monkeypatch):
@@ -225,18 +229,23 @@ def test_kernel_functions_run_from_the_generated_file(isolated, monkeypatch):
     monkeypatch.setattr(_kernel, "_MODULES", {})
     bm = as_batch_model("a*exp(-k*t) + c")
     mod = _kernel.load_kernel(bm, "lm")
-    for name in ("_lm_one", "fit_parallel", "nielsen_accept", "tf_exp"):
-        assert getattr(mod, name).py_func.__code__.co_filename == mod.__file__
+    # 'lm': the shared solver's functions in its generated file, the model's in the model's
+    for name in ("_lm_one", "fit_parallel", "nielsen_accept"):
+        assert getattr(mod.solver, name).py_func.__code__.co_filename == mod.solver.__file__
+    assert mod.model_module.tf_exp.py_func.__code__.co_filename == mod.__file__
     assert mod.__file__.startswith(str(isolated / "cache"))
+    assert mod.solver.__file__.startswith(str(isolated / "cache"))
     assert mod.fit_parallel._cache.__class__.__name__ == "FunctionCache"
+    assert mod.model_module.accum_c._cache.__class__.__name__ == "FunctionCache"
     os.chmod(isolated / "cache", 0o777)  # unsafe: in memory, no disk cache
     monkeypatch.setattr(_kernel, "_MODULES", {})
     for name in [n for n in list(__import__("sys").modules) if n.startswith(PREFIX)]:
         monkeypatch.delitem(__import__("sys").modules, name)
     try:
         mod = _kernel.load_kernel(bm, "lm")
-        assert mod.__file__.startswith("<")
+        assert mod.__file__.startswith("<") and mod.solver.__file__.startswith("<")
         assert mod.fit_parallel._cache.__class__.__name__ == "NullCache"
+        assert mod.model_module.accum_c._cache.__class__.__name__ == "NullCache"
     finally:
         os.chmod(isolated / "cache", 0o700)
 
@@ -255,10 +264,11 @@ def test_kernel_is_cached_and_loaded(isolated, monkeypatch):
     monkeypatch.setattr(_kernel, "_MODULES", {})
     bm = as_batch_model("a*exp(-k*t) + c")
     assert not _kernel.kernel_is_cached(bm, "lm") and not _kernel.kernel_is_loaded(bm, "lm")
-    mod = _kernel.load_kernel(bm, "lm")  # generated and executed, not compiled
+    mod = _kernel.load_kernel(bm, "lm")  # executed: the model's callables compiled, no solver
     assert not _kernel.kernel_is_loaded(bm, "lm") and not _kernel.kernel_is_cached(bm, "lm")
-    # numba's index for the entry point, as a compile leaves it: now it would load
-    index = isolated / "cache" / "__pycache__" / f"{mod.__name__}.fit_parallel-1.py3.nbi"
+    # numba's index for the shared solver's entry point, as a compile leaves it (the
+    # model's callables are in the cache already): now it would load
+    index = isolated / "cache" / "__pycache__" / f"{mod.solver.__name__}.fit_parallel-1.py3.nbi"
     index.write_bytes(b"")
     monkeypatch.setattr(_kernel, "_MODULES", {})
     assert _kernel.kernel_is_cached(bm, "lm", parallel=True)
@@ -289,5 +299,5 @@ def test_kernel_is_cached_and_loaded(isolated, monkeypatch):
     note.write_text(text)
     assert _kernel.kernel_is_cached(bm, "lm")
     # other kernel code in this process (a changed kernel module): the cached one is stale
-    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm", "0" * 64)
+    monkeypatch.setitem(_kernel_bind._DIGESTS, "lm_solver", "0" * 64)
     assert not _kernel.kernel_is_cached(bm, "lm")

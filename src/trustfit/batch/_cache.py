@@ -46,8 +46,8 @@ import threading
 import types
 from pathlib import Path
 
-__all__ = ["cache_dir", "compiled_in_cache", "load_module", "read_note", "unsafe_reason",
-           "write_note"]
+__all__ = ["cache_dir", "compiled_in_cache", "load_module", "module_name", "read_note",
+           "unsafe_reason", "write_note"]
 
 # (Is a model's kernel ready?  trustfit.batch._kernel.kernel_is_cached / kernel_is_loaded,
 # on a note per kernel and :func:`compiled_in_cache`.)
@@ -140,6 +140,11 @@ def unsafe_reason(path: Path, ancestors: bool = True) -> str | None:
 
 
 _LOCK = threading.Lock()
+
+
+def module_name(source: str) -> str:
+    """The module name of generated ``source``: :data:`PREFIX` and its SHA-256."""
+    return PREFIX + hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
 
 
 def load_module(source: str) -> types.ModuleType:

@@ -313,7 +313,7 @@ def model_and_jacobian(bm, X, P):
     forward difference)."""
     K = P.shape[0]
     m = X.shape[2]
-    if not bm.symbolic:
+    if not bm.symbolic or bm.jac_func is not None:  # numpy functions (no sympy needed)
         from ._fallback import _model_and_jac
 
         f, J = _model_and_jac(bm, X[:, 0, :], P)

@@ -38,8 +38,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The real modules of each method's kernel, in binding order.
 _COMMON = ("_kernel_exp", "_kernel_rules", "_kernel_loop", "_kernel_curves")
 _METHODS = {
-    "lm": ("_kernel_lm", *_COMMON),
-    "varpro": ("_kernel_varpro", "_kernel_lanes", *_COMMON),
+    "varpro": ("_kernel_varpro", "_kernel_model", "_kernel_lanes", *_COMMON),
+    # 'lm': the solver shared by every model, and each model's C callables
+    "lm_solver": ("_kernel_shared", "_kernel_rules", "_kernel_loop", "_kernel_curves"),
+    "lm_model": ("_kernel_exp", "_kernel_cabi"),
 }
 _SLOTS = "_kernel_slots"
 # Levenberg-Marquardt's shared rules (plain functions, also the single fit's), compiled
@@ -47,6 +49,8 @@ _SLOTS = "_kernel_slots"
 _RULES = "trustfit.steps.lm_rules"
 # the kernel option of an entry_variant naming its rebound globals (not a numba option)
 _REBIND_OPTION = "rebind"
+# the kernel option making a function a C callable with this signature (numba.cfunc)
+_CFUNC_OPTION = "cfunc"
 _RULE_OPTIONS: dict[str, Any] = {"_nrt": False, "fastmath": False, "nogil": True, "error_model": "numpy",
                  "inline": "always"}
 
@@ -190,6 +194,13 @@ def bind_kernel(namespace: dict[str, Any], method: str) -> None:
             opts = dict(options)
             cache = opts.pop("cache", True) and on_disk
             rebind = opts.pop(_REBIND_OPTION, None)
+            signature = opts.pop(_CFUNC_OPTION, None)
+            if signature is not None:  # a C callable, compiled now (its signature is fixed)
+                from numba import cfunc
+
+                namespace[name] = cfunc(signature, cache=cache, **opts)(
+                    _rebound(obj, namespace, filename))
+                continue
             if rebind is not None:  # once every kernel function it may name is bound
                 variants.append((name, obj, opts, cache, rebind))
                 continue

@@ -13,17 +13,16 @@ from ._kernel_bind import kernel
 from ._kernel_slots import (
     FULL_A,
     FULL_G,
-    NP,
-    START_UNUSED,
-    _curve_stats,
     _solve_one,
+    _start_unused,
+    _stats,
     _workspace,
 )
 
 
 @kernel(_nrt=False, nogil=True, error_model="numpy", inline="always")
 def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
-                   x, X0, r0):
+                   x, X0, r0, ws):
     # row i's statistics from its final full normal matrix A and gradient g (see the
     # module docstring; s^2 = 2F/(m - n), 1 with absolute_sigma); NaN where they do not
     # exist (model not finite at the start, or a non-finite cost).  out_stats[i], for
@@ -32,7 +31,8 @@ def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond,
     # definite), and with the effects e_j = ||J_j|| size_j (size_j = max(|x_j|, |x0_j|),
     # |x_j| for a parameter whose start is not used, 1 for 0; x0 = X0[r0]): the smallest
     # e_j / (sum e + ||r||) and ||r|| / sum e
-    for a in range(NP):
+    n = x.shape[0]
+    for a in range(n):
         se[a] = np.nan
     rc = np.nan
     gn = np.nan
@@ -40,31 +40,31 @@ def _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond,
     for a in range(4):
         out_stats[i, a] = np.nan
     if reason != 6 and math.isfinite(F):
-        dof = m - NP
+        dof = m - n
         if absolute_sigma:
             s2 = 1.0
         elif dof > 0:
             s2 = 2.0 * F / dof
         else:
             s2 = np.nan
-        rc, gn, tr = _curve_stats(A, g, F, s2, se)
+        rc, gn, tr = _stats(A, g, F, s2, se, ws)
         total = 0.0
         least = math.inf
-        for a in range(NP):
-            size = abs(x[a]) if START_UNUSED[a] else max(abs(x[a]), abs(X0[r0, a]))
+        for a in range(n):
+            size = abs(x[a]) if _start_unused(a) else max(abs(x[a]), abs(X0[r0, a]))
             e = math.sqrt(A[a, a]) * (size if size > 0.0 else 1.0)
             total += e
             least = min(least, e)
         res = math.sqrt(2.0 * F)
         out_stats[i, 2] = least / (total + res)
         out_stats[i, 3] = res / total
-    for a in range(NP):
+    for a in range(n):
         out_se[i, a] = se[a]
     out_rcond[i] = rc
     out_stats[i, 0] = gn
-    # cond(J D^-1)^2 = cond(S) <= NP trace(S^-1) (S = D^-1 A D^-1 has unit diagonal, so
-    # its largest eigenvalue is at most NP and its smallest at least 1 / trace(S^-1))
-    out_stats[i, 1] = math.sqrt(NP * tr)
+    # cond(J D^-1)^2 = cond(S) <= n trace(S^-1) (S = D^-1 A D^-1 has unit diagonal, so
+    # its largest eigenvalue is at most n and its smallest at least 1 / trace(S^-1))
+    out_stats[i, 1] = math.sqrt(n * tr)
 
 
 @kernel(_nrt=False, nogil=True, error_model="numpy", inline="always")
@@ -84,13 +84,14 @@ def _reject_row(i, xi, wi, pi, X, Y, W, P0, x, out_p, out_F, out_nit, out_reason
                 if not math.isfinite(X[xi, c, j]):
                     ok = False
     good = True
-    for a in range(NP):
+    n = x.shape[0]
+    for a in range(n):
         x[a] = P0[pi, a]
         if not math.isfinite(x[a]):
             good = False
     if ok and good:
         return False
-    for a in range(NP):
+    for a in range(n):
         out_p[i, a] = x[a] if ok else np.nan
         out_se[i, a] = np.nan
     out_rcond[i] = np.nan
@@ -115,15 +116,17 @@ def _pad_x(X, xi, Xp):
 
 @kernel(fastmath=False, nogil=True, error_model="numpy")
 def _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+               model):
     # one curve after another: the scratch here, the loop in _fit_range_loop
     m = Y.shape[1]
     # the curve's points padded to a multiple of 4 (see _accum): weight 0, data 0, last x
     mp = (m + 3) // 4 * 4
+    n = P0.shape[1]
     _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                     absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                    out_stats, np.empty(NP), np.empty(NP), np.zeros((X.shape[1], mp)),
-                    np.zeros(mp), np.zeros(mp), _workspace(mp))
+                    out_stats, np.empty(n), np.empty(n), np.zeros((X.shape[1], mp)),
+                    np.zeros(mp), np.zeros(mp), _workspace(mp, n, model))
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
@@ -155,31 +158,33 @@ def _fit_range_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, f
             Yp[j] = Y[i, j]
         F, nit, reason = _solve_one(x, Xp, Yp, Wp, LB, UB, bounded, maxiter, gtol,
                                     xtol, ftol, tau, ws)
-        for a in range(NP):
+        for a in range(x.shape[0]):
             out_p[i, a] = x[a]
         out_F[i] = F
         out_nit[i] = nit
         out_reason[i] = reason
         _curve_results(i, A, g, F, reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
-                       x, P0, pi)
+                       x, P0, pi, ws)
 
 
 @kernel(fastmath=False, nogil=True, error_model="numpy", parallel=True)
 def fit_parallel(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                  absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-                 out_stats):
+                 out_stats, model):
     N = Y.shape[0]
     nb = (N + block - 1) // block
     for b in prange(nb):
         i0 = b * block
         i1 = min(N, i0 + block)
         _fit_range(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
+                   absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+                   model)
 
 
 @kernel(fastmath=False, nogil=True, error_model="numpy")
 def fit_serial(X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
                absolute_sigma, block, out_p, out_F, out_nit, out_reason, out_se, out_rcond,
-               out_stats):
+               out_stats, model):
     _fit_range(0, Y.shape[0], X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats)
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+               model)

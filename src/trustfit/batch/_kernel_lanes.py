@@ -214,12 +214,13 @@ def _ln_finish(lane, i, reason, F, nit, THL, GC, Ar, Xm, c, G, ws, x, se, m, abs
     for a in range(NP):
         out_p[i, a] = x[a]
     _curve_results(i, Af, gf, F[lane], reason, m, absolute_sigma, se, out_se, out_rcond, out_stats,
-                   x, X0, lane)
+                   x, X0, lane, ws)
 
 
 @kernel(fastmath=False, nogil=True, error_model="numpy")
 def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
-               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats):
+               absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
+               model):
     # LN curves at a time, each in its own lane of the per-point passes; a lane whose
     # curve stops takes the next row at once (no lockstep).  Per lane, the iteration is
     # _lm_one's (with _vp_eval), so a curve's result does not depend on its lane.
@@ -254,7 +255,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     nit = np.zeros(LN, np.int64)
     cur = np.full(LN, -1, np.int64)
     fresh = np.zeros(LN, np.bool_)
-    ws = _workspace(m)
+    ws = _workspace(m, NP, model)
     x = np.empty(NP)
     se = np.empty(NP)
     X0 = np.empty((LN, NP))  # each lane's start (reported as is when the model is not finite there)

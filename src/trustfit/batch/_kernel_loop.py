@@ -1,8 +1,9 @@
 """Levenberg-Marquardt on one curve (Madsen, Nielsen & Tingleff, Algorithm 3.16).
 
 See :mod:`._kernel` for the algorithm; the model's evaluation (``_eval``, ``_accept``) comes
-from the method's module (:mod:`._kernel_lm`, :mod:`._kernel_varpro`), the damped step
-from the generated code.
+from the method's module (:mod:`._kernel_shared`, :mod:`._kernel_varpro`), the damped step
+from the generated code (``_step``: :mod:`._kernel_model`, or through the workspace's function
+pointer in the solver shared by every model, :mod:`._kernel_shared`).
 """
 
 import math
@@ -17,7 +18,7 @@ from trustfit.steps.lm_rules import (
 
 from ._kernel_bind import kernel
 from ._kernel_rules import _exhausted, _gradient_small, _step_small
-from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
+from ._kernel_slots import PREDICTED_STOP, _accept, _eval, _step
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
@@ -39,7 +40,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     nit = 0
     while nit < maxiter:
         nit += 1
-        if not _damped_step(A, g, mu, h):
+        if not _step(A, g, mu, h, ws):
             mu, nu = nielsen_reject(mu, nu)
             if _exhausted(mu, A):
                 return F, nit, 7
@@ -64,7 +65,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         if PREDICTED_STOP and not bounded and pred <= ftol * F:
             # the damped step predicts at most the undamped one; stop when even the
             # Gauss-Newton step predicts a relative decrease <= ftol (gt is scratch)
-            if _damped_step(A, g, 0.0, gt):
+            if _step(A, g, 0.0, gt, ws):
                 gn = 0.0
                 for a in range(D):
                     gn -= 0.5 * g[a] * gt[a]

@@ -4,7 +4,7 @@ The kernel modules (``_kernel_*.py``) import these names so that readers, linter
 checkers see where they come from; the kernel never runs these placeholders:
 :func:`._kernel_bind.bind_kernel` compiles the kernel functions in the namespace of the
 model's generated module, where the generated code (:mod:`._codegen`) and the method's
-module (:mod:`._kernel_lm` or :mod:`._kernel_varpro`) define them.
+module (:mod:`._kernel_shared` or :mod:`._kernel_varpro`) define them.
 """
 
 # ruff: noqa: ARG001
@@ -34,5 +34,8 @@ _vp_basis = _vp_gram = _vp_project = _vp_assemble = _vp_split = _vp_join = _miss
 # generated for the lanes (:mod:`._codegen_lanes`)
 _ln_basis = _ln_gram = _ln_full = _ln_project1 = _lnv_project = _ln_gram_dmax = _missing
 _ln_schur1 = _lnv_schur = _ln_take_trial = _ln_step1 = _lnv_step = _missing
-# the method module's (:mod:`._kernel_lm`, :mod:`._kernel_varpro`)
+# the method module's (:mod:`._kernel_shared`, :mod:`._kernel_varpro`)
 _workspace = _eval = _accept = _solve_one = _missing
+# the damped step, the curve's statistics and whether a parameter's start is unused, as
+# the loop calls them (:mod:`._kernel_model`; :mod:`._kernel_shared`: through the workspace)
+_step = _stats = _start_unused = _missing

@@ -19,7 +19,7 @@ from ._kernel_slots import (
 
 
 @kernel(nogil=True, error_model="numpy")
-def _workspace(mp):
+def _workspace(mp, n, model):
     # 0-5: the LM state over theta (A, g, At, gt, h, xt; see _lm_one); 6-9 at the
     # current point, 10-13 at the trial point: J^T J of theta (Ar), Xm = J^T Phi, the
     # linear parameters c, G = Phi^T Phi; 14-15: B (model scratch), b = Phi^T u;

@@ -6,8 +6,9 @@ symbols in order and the independent-variable symbols.  ``trustfit.Model`` (pack
 ``param_symbols``, ``independent_symbols``); until it is available on every branch,
 :func:`as_batch_model` also accepts
 
-* an expression string (parsed by ``trustfit.models.Model``, never by ``sympify``,
-  which evaluates its input as Python),
+* an expression string (read by ``trustfit.models``, never by ``sympify``, which
+  evaluates its input as Python; numpy functions from its tree at once and the sympy
+  model only when asked for, :mod:`._text_model`),
 * a sympy expression, with ``params=`` / ``independent=`` given,
 * a plain Python callable ``f(x, p1, ..., pn)`` (SciPy ``curve_fit`` convention), for
   the vectorized numpy fallback (no compilation, no symbolic Jacobian).
@@ -19,46 +20,15 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from ..faces.curve_fit import FitWarning
+from ._batch_model import BatchModel
 
 
 class CompileWarning(FitWarning):
     """fit_batch could not compile a symbolic model and runs it on the numpy path (slower,
     same algorithm); the message gives numba's reason."""
-
-
-@dataclass
-class BatchModel:
-    """What the batch path needs to know about a model.
-
-    Exactly one of ``expr`` (symbolic, compilable) and ``func`` (plain callable) is set.
-    """
-
-    param_names: list[str]
-    expr: Any = None  # sympy expression
-    param_symbols: tuple = ()
-    independent_symbols: tuple = ()
-    func: Callable | None = None  # f(x, *params) for the fallback path
-    jac_func: Callable | None = None  # optional jac(x, *params) -> (..., n) for fallback
-    source: Any = field(default=None, repr=False)  # the object the user passed
-    #: "gaussian": residuals (f - y) / sigma; "poisson": deviance residuals of counts
-    #: (:mod:`._poisson`, read by the numpy fallback and the certificate)
-    noise: str = "gaussian"
-
-    @property
-    def n_params(self) -> int:
-        return len(self.param_names)
-
-    @property
-    def n_independent(self) -> int:
-        return max(1, len(self.independent_symbols))
-
-    @property
-    def symbolic(self) -> bool:
-        return self.expr is not None
 
 
 def _natural_key(name: str):
@@ -114,9 +84,25 @@ def _from_sympy(expr, params=None, independent="t", source=None) -> BatchModel:
     )
 
 
-# expression string -> model: parsing and differentiating with sympy takes ~3 ms, which
-# dominates fit_batch on small stacks called repeatedly with the same string
+# expression string -> model: reading it takes ~1 ms (sympy's parse, when it runs, ~3 ms
+# warm and 0.1-0.3 s on first use), which dominates fit_batch on small stacks called
+# repeatedly with the same string
 _FROM_STRING: dict[tuple, BatchModel] = {}
+
+
+def from_text(text: str, indep: tuple, order: tuple | None) -> BatchModel:
+    """The model of an expression string: a :class:`._text_model.TextModel` (numeric
+    functions at once, sympy only when asked for) when :mod:`trustfit.models._forward`
+    takes the expression, else the sympy model at once (its checks and errors)."""
+    params = None if order is None else list(order)
+    from trustfit.models.expression import Model
+
+    from ._text_model import text_model
+
+    bm = text_model(text, indep, order)
+    if bm is not None:
+        return bm
+    return as_batch_model(Model(text, independent=list(indep), params=params))
 
 
 def as_batch_model(model, params: Sequence[str] | None = None, independent="t") -> BatchModel:
@@ -161,10 +147,7 @@ def as_batch_model(model, params: Sequence[str] | None = None, independent="t") 
         key = (model, indep, order)
         bm = _FROM_STRING.get(key)
         if bm is None:
-            from trustfit.models import Model
-
-            bm = as_batch_model(Model(model, independent=list(indep),
-                                      params=None if order is None else list(order)))
+            bm = from_text(model, indep, order)
             if len(_FROM_STRING) >= 256:
                 _FROM_STRING.clear()
             _FROM_STRING[key] = bm

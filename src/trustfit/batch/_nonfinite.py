@@ -37,7 +37,7 @@ def _callables(bm):
     cached = bm.__dict__.get("_nonfinite_callables")
     if cached is not None:
         return cached
-    if bm.symbolic:
+    if bm.symbolic and bm.func is None:  # else its numpy functions (no sympy needed)
         import sympy
 
         from trustfit.models._edges import edge_safe_diff

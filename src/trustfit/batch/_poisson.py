@@ -45,6 +45,7 @@ the standard errors are ratios, free of the units.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -75,7 +76,11 @@ def poisson_model(bm: BatchModel) -> BatchModel:
 
     if bm.n_independent == 1:
         attach_lambdified(bm)
-    return dataclasses.replace(bm, noise="poisson")
+    # a copy, not dataclasses.replace: an expression string's TextModel has its own __init__
+    # (copied through its __reduce__, rebuilt from the text)
+    poisson = copy.copy(bm)
+    poisson.noise = "poisson"
+    return poisson
 
 
 def resolve(bm: BatchModel, method: str, backend: str, parallel: bool, LB, UB, N: int,

@@ -137,8 +137,10 @@ def find_symmetries(bm, max_params: int = 7) -> list[tuple[int, ...]]:
 
 
 def model_evaluator(bm):
-    """f(p, x) -> values, for p (n,) and x (k, m)."""
-    if bm.symbolic:
+    """f(p, x) -> values, for p (n,) and x (k, m); a symbolic model's numpy function when
+    it has one (``bm.func``: the numpy path's, or an expression string's, which needs no
+    sympy: :mod:`._text_model`)."""
+    if bm.symbolic and bm.func is None:
         import sympy
 
         fn = sympy.lambdify(
@@ -147,7 +149,8 @@ def model_evaluator(bm):
         return lambda p, x: np.broadcast_to(
             np.asarray(fn(*p, *x), dtype=float), x.shape[1:]
         )
-    return lambda p, x: np.asarray(bm.func(x[0], *p), dtype=float)
+    return lambda p, x: np.broadcast_to(np.asarray(bm.func(x[0], *p), dtype=float),
+                                        x.shape[1:])
 
 
 def candidates(params, reason, rcond, gn_gain, syms, ftol, rcond_tol=1e-10, sym_rtol=1e-3,

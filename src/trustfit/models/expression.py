@@ -151,23 +151,8 @@ class Model(ModelBase):
                  independent_vars: str | Sequence[str] | None = None):
         sympy = _import_sympy()
         from ._edges import edge_safe_diff  # u**b*log(u) is its limit 0 at u = 0, b > 0
-        tree = validate(expr)
-        names = free_names(tree)
-        independent = _independent(independent, independent_vars, names)
-        indep = unique_names(independent, "independent variable", "independent")
-        absent = [v for v in indep if v not in names]
-        if absent:
-            others = [n for n in names if n not in indep]
-            raise ValueError(f"model expression {expr!r}: the independent variable "
-                             f"{absent[0]!r} does not appear in it (its names are {others}); "
-                             f"pass independent=... with the variable's name")
-        roots = [n for n in names if n not in indep]
-        if not roots:
-            raise ValueError(f"model expression {expr!r} has no parameters to fit")
-        check_budget(tree, _Source(expr), indep)  # bounds sympy's work before it starts
-        defaults = Parameters()
-        if params is not None:
-            roots, defaults = _order_from(params, roots, expr)
+        tree, indep, roots, defaults = read_expression(expr, independent, params,
+                                                       independent_vars)
         self.prefix = _prefix(prefix)
         self.expr_text = expr
         self.name = name
@@ -255,6 +240,31 @@ class Model(ModelBase):
         extra += f", prefix={self.prefix!r}" if self.prefix else ""
         return (f"Model({self.expr_text!r}, independent={indep}, "
                 f"params={self.param_names!r}{extra})")
+
+
+def read_expression(expr: str, independent=None, params=None, independent_vars=None):
+    """Everything :class:`Model` reads from the text before sympy: the validated tree, the
+    independent variables, the parameters in order and their defaults, with the same errors
+    (:mod:`._safe_parse`, :mod:`._budget`).  No sympy: the batch path's numeric models
+    (:mod:`._forward`) start from it too."""
+    tree = validate(expr)
+    names = free_names(tree)
+    independent = _independent(independent, independent_vars, names)
+    indep = unique_names(independent, "independent variable", "independent")
+    absent = [v for v in indep if v not in names]
+    if absent:
+        others = [n for n in names if n not in indep]
+        raise ValueError(f"model expression {expr!r}: the independent variable "
+                         f"{absent[0]!r} does not appear in it (its names are {others}); "
+                         f"pass independent=... with the variable's name")
+    roots = [n for n in names if n not in indep]
+    if not roots:
+        raise ValueError(f"model expression {expr!r} has no parameters to fit")
+    check_budget(tree, _Source(expr), indep)  # bounds sympy's work before it starts
+    defaults = Parameters()
+    if params is not None:
+        roots, defaults = _order_from(params, roots, expr)
+    return tree, indep, roots, defaults
 
 
 def _independent(independent, independent_vars, names):
