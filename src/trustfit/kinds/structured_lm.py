@@ -124,7 +124,7 @@ class StructuredProblem(Protocol[L]):
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[L]):
+class StructuredRun(Generic[L]):
     """The run's end: the point ``x``, its ``state`` and linearization ``lin``, the cost in
     the solver's units, the stop, the counts (``nfev`` since the start), the history, the
     events, whether the derivatives were ``refined`` for the polish, the Jacobian's relative
@@ -148,7 +148,7 @@ class Outcome(Generic[L]):
 def run(problem: StructuredProblem[L], x0: np.ndarray, state: Any, lin: L, *, nfev0: int,
         noise: float, ftol: float | None, xtol: float | None, gtol: float | None,
         max_nfev: int | None, max_iter: int | None, tau: float,
-        rounding: float) -> Outcome[L]:
+        rounding: float) -> StructuredRun[L]:
     """One Levenberg-Marquardt run from ``x0`` (evaluated: ``state``, ``lin``), the budget
     counted from ``nfev0`` (module docstring)."""
     with np.errstate(all="ignore"):
@@ -157,7 +157,7 @@ def run(problem: StructuredProblem[L], x0: np.ndarray, state: Any, lin: L, *, nf
 
 
 def _run(problem, x0, state, lin, nfev0, noise, ftol, xtol, gtol, max_nfev, max_iter, tau,
-         rounding) -> Outcome:
+         rounding) -> StructuredRun:
     lb, ub = problem.lb, problem.ub
     bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
     x = x0.copy()
@@ -231,9 +231,10 @@ def _run(problem, x0, state, lin, nfev0, noise, ftol, xtol, gtol, max_nfev, max_
         if uncertified is not None:
             events.append(StopTestFired(reason, nit, value, uncertified))
             reason, value = uncertified, measure
-    return Outcome(x=x, state=state, lin=lin, cost=cost, stop_reason=reason, stop_value=value,
-                   nit=nit, nfev=problem.nfev - nfev0, history=tuple(history),
-                   events=tuple(events), refined=refined, noise=noise, detail=detail)
+    return StructuredRun(x=x, state=state, lin=lin, cost=cost, stop_reason=reason,
+                         stop_value=value, nit=nit, nfev=problem.nfev - nfev0,
+                         history=tuple(history), events=tuple(events), refined=refined,
+                         noise=noise, detail=detail)
 
 
 def _free_cosine(lin: StructuredLinearization, held: np.ndarray) -> float:
