@@ -90,9 +90,16 @@ class _Structured:
     ``theta``, the state of an evaluation its scaled residuals per group."""
 
     def __init__(self, problem: GlobalProblem, theta0: np.ndarray, lb: np.ndarray,
-                 ub: np.ndarray, e: int):
+                 ub: np.ndarray, e: int, start: tuple[list[np.ndarray], Linearization]):
         self.problem, self.theta0, self.lb, self.ub, self.e = problem, theta0, lb, ub, e
         self.exact = problem.exact
+        self._start: tuple[list[np.ndarray], Linearization] | None = start
+
+    def take_start(self) -> tuple[list[np.ndarray], Linearization]:
+        start, self._start = self._start, None
+        if start is None:
+            raise RuntimeError("the start is handed over once")
+        return start
 
     @property
     def nfev(self) -> int:
@@ -126,24 +133,13 @@ def run(problem: GlobalProblem, theta0: np.ndarray, lb: np.ndarray, ub: np.ndarr
         max_iter: int | None, tau: float, rounding: float) -> GlobalRun:
     """One Levenberg-Marquardt run from ``theta0`` (module docstring)."""
     with np.errstate(all="ignore"):
-        r_user = problem.residuals(theta0)
-        bad = [int(k) for g, a in zip(problem.groups, r_user)
-               for k in g.members[~np.all(np.isfinite(a), axis=1)]]
-        if bad:
-            raise NonFiniteGlobalStart(
-                f"the model is not finite at p0 in the data sets {sorted(bad)[:10]}"
-                f"{' ...' if len(bad) > 10 else ''}; the start must give finite values "
-                "everywhere.")
-        e = _power_of_two(r_user)
-        r = _scaled(r_user, e)  # r_user is scaled in place: one copy of the residuals
-        lin = Linearization(problem, theta0, r, e)
-        if not lin.finite:
-            raise NonFiniteGlobalStart("the derivatives of the model are not finite at p0.")
+        structured = _start(problem, theta0, lb, ub)
         out = structured_lm.run(
-            _Structured(problem, theta0, lb, ub, e), theta0, r, lin, nfev0=problem.nfev,
+            structured, theta0, nfev0=problem.nfev,
             noise=stopping.jacobian_noise("exact" if problem.exact else "3-point"),
             ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, tau=tau,
             rounding=rounding)
+    e = structured.e
     return GlobalRun(
         theta=out.x, theta0=theta0.copy(),
         residuals=[np.ldexp(a, e, out=a) for a in out.state], lin=out.lin,
@@ -152,3 +148,23 @@ def run(problem: GlobalProblem, theta0: np.ndarray, lb: np.ndarray, ub: np.ndarr
         nfev_fd=problem.nfev_fd, history=out.history, events=out.events,
         jac_method="5-point" if out.refined else problem.jac_method, noise=out.noise,
         degenerate_sets=out.detail or ())
+
+
+def _start(problem: GlobalProblem, theta0: np.ndarray, lb: np.ndarray,
+           ub: np.ndarray) -> _Structured:
+    """The problem with its start evaluated; the caller's start must be finite (raises
+    :class:`NonFiniteGlobalStart` naming the data sets)."""
+    r_user = problem.residuals(theta0)
+    bad = [int(k) for g, a in zip(problem.groups, r_user)
+           for k in g.members[~np.all(np.isfinite(a), axis=1)]]
+    if bad:
+        raise NonFiniteGlobalStart(
+            f"the model is not finite at p0 in the data sets {sorted(bad)[:10]}"
+            f"{' ...' if len(bad) > 10 else ''}; the start must give finite values "
+            "everywhere.")
+    e = _power_of_two(r_user)
+    r = _scaled(r_user, e)  # r_user is scaled in place: one copy of the residuals
+    lin = Linearization(problem, theta0, r, e)
+    if not lin.finite:
+        raise NonFiniteGlobalStart("the derivatives of the model are not finite at p0.")
+    return _Structured(problem, theta0, lb, ub, e, (r, lin))

@@ -166,20 +166,9 @@ def run(model: OdrModel, p0: np.ndarray, *, ftol: float | None, xtol: float | No
     """One Levenberg-Marquardt run from ``p0`` with zero corrections (module docstring)."""
     nfev0, njev0, fd0 = model.nfev, model.njev, model.nfev_fd
     with np.errstate(all="ignore"):
-        d0 = np.zeros_like(model.x)
-        fval = model.values(p0, d0)
-        r1, r2 = model.residuals(p0, d0, fval)
-        if not np.all(np.isfinite(r1)):
-            raise NonFiniteOdrStart(
-                f"f is not finite at p0 at the points {_few(np.flatnonzero(~np.isfinite(r1)))}"
-                "; the start must give a finite model at every point.")
-        problem = _Structured(model, p0, _power_of_two(r1, r2))
-        x0 = np.concatenate([p0, d0.ravel()])
-        lin = problem.linearize(x0, fval, False)
-        if lin is None:
-            raise NonFiniteOdrStart("the derivatives of f are not finite at p0.")
+        problem = _start(model, p0)
         out = structured_lm.run(
-            problem, x0, fval, lin, nfev0=nfev0,
+            problem, np.concatenate([p0, np.zeros(model.x.size)]), nfev0=nfev0,
             noise=stopping.jacobian_noise("exact" if problem.exact else "3-point"),
             ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, tau=tau,
             rounding=rounding)
@@ -198,6 +187,24 @@ def run(model: OdrModel, p0: np.ndarray, *, ftol: float | None, xtol: float | No
         delta=d[0].copy() if model.one_d else d.copy(),
         residual_y=np.ldexp(final.r1, e),
         residual_x=np.ldexp(final.r2[0] if model.one_d else final.r2, e))
+
+
+def _start(model: OdrModel, p0: np.ndarray) -> _Structured:
+    """The problem with its start (zero corrections) evaluated; the caller's start must be
+    finite (raises :class:`NonFiniteOdrStart` naming the points)."""
+    d0 = np.zeros_like(model.x)
+    fval = model.values(p0, d0)
+    r1, r2 = model.residuals(p0, d0, fval)
+    if not np.all(np.isfinite(r1)):
+        raise NonFiniteOdrStart(
+            f"f is not finite at p0 at the points {_few(np.flatnonzero(~np.isfinite(r1)))}; "
+            "the start must give a finite model at every point.")
+    problem = _Structured(model, p0, _power_of_two(r1, r2))
+    lin = problem.linearize(np.concatenate([p0, d0.ravel()]), fval, False)
+    if lin is None:
+        raise NonFiniteOdrStart("the derivatives of f are not finite at p0.")
+    problem.start = (fval, lin)
+    return problem
 
 
 class _FlatLinearization:
@@ -253,6 +260,13 @@ class _Structured:
         self.exact = model.jac_method == "callable"
         size = p0.size + model.x.size
         self.lb, self.ub = np.full(size, -np.inf), np.full(size, np.inf)
+        self.start: tuple[np.ndarray, _FlatLinearization] | None = None
+
+    def take_start(self) -> tuple[np.ndarray, _FlatLinearization]:
+        start, self.start = self.start, None
+        if start is None:
+            raise RuntimeError("the start is handed over once")
+        return start
 
     @property
     def nfev(self) -> int:
