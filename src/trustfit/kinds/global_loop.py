@@ -93,13 +93,7 @@ class _Structured:
                  ub: np.ndarray, e: int, start: tuple[list[np.ndarray], Linearization]):
         self.problem, self.theta0, self.lb, self.ub, self.e = problem, theta0, lb, ub, e
         self.exact = problem.exact
-        self._start: tuple[list[np.ndarray], Linearization] | None = start
-
-    def take_start(self) -> tuple[list[np.ndarray], Linearization]:
-        start, self._start = self._start, None
-        if start is None:
-            raise RuntimeError("the start is handed over once")
-        return start
+        self.start: tuple[list[np.ndarray], Linearization] | None = start
 
     @property
     def nfev(self) -> int:

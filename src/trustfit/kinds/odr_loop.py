@@ -262,12 +262,6 @@ class _Structured:
         self.lb, self.ub = np.full(size, -np.inf), np.full(size, np.inf)
         self.start: tuple[np.ndarray, _FlatLinearization] | None = None
 
-    def take_start(self) -> tuple[np.ndarray, _FlatLinearization]:
-        start, self.start = self.start, None
-        if start is None:
-            raise RuntimeError("the start is handed over once")
-        return start
-
     @property
     def nfev(self) -> int:
         return self.model.nfev

@@ -98,15 +98,14 @@ class StructuredProblem(Protocol[L]):
     #: the box, flat (infinite where there is no bound)
     lb: np.ndarray
     ub: np.ndarray
+    #: ``(state, linearization)`` at ``x0``, which the loop takes and clears: the problem
+    #: keeps no reference, so the start's residuals are freed when the run moves on (on a
+    #: 65,536-pixel global fit they are 134 MB)
+    start: tuple[Any, L] | None
 
     @property
     def nfev(self) -> int:
         """Model evaluations so far (the budget counts their increase)."""
-
-    def take_start(self) -> tuple[Any, L]:
-        """``(state, linearization)`` at ``x0``, handed over once: the problem keeps no
-        reference, so the start's residuals are freed when the run moves on (on a
-        65,536-pixel global fit they are 134 MB)."""
 
     def evaluate(self, x: np.ndarray) -> tuple[Any, float, bool]:
         """``(state, cost, finite)`` at ``x``: cost in the solver's units, ``finite`` false
@@ -153,8 +152,8 @@ class StructuredRun(Generic[L]):
 def run(problem: StructuredProblem[L], x0: np.ndarray, *, nfev0: int, noise: float,
         ftol: float | None, xtol: float | None, gtol: float | None, max_nfev: int | None,
         max_iter: int | None, tau: float, rounding: float) -> StructuredRun[L]:
-    """One Levenberg-Marquardt run from ``x0`` (its evaluation and linearization from
-    ``problem.take_start()``), the budget counted from ``nfev0`` (module docstring)."""
+    """One Levenberg-Marquardt run from ``x0`` (its evaluation and linearization:
+    ``problem.start``), the budget counted from ``nfev0`` (module docstring)."""
     with np.errstate(all="ignore"):
         return _run(problem, x0, nfev0, noise, ftol, xtol, gtol, max_nfev, max_iter, tau,
                     rounding)
@@ -162,7 +161,8 @@ def run(problem: StructuredProblem[L], x0: np.ndarray, *, nfev0: int, noise: flo
 
 def _run(problem, x0, nfev0, noise, ftol, xtol, gtol, max_nfev, max_iter, tau,
          rounding) -> StructuredRun:
-    state, lin = problem.take_start()
+    start, problem.start = problem.start, None
+    state, lin = start
     lb, ub = problem.lb, problem.ub
     bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
     x = x0.copy()
