@@ -161,8 +161,7 @@ def run(problem: StructuredProblem[L], x0: np.ndarray, *, nfev0: int, noise: flo
 
 def _run(problem, x0, nfev0, noise, ftol, xtol, gtol, max_nfev, max_iter, tau,
          rounding) -> StructuredRun:
-    start, problem.start = problem.start, None
-    state, lin = start
+    (state, lin), problem.start = problem.start, None  # no local keeps the start alive
     lb, ub = problem.lb, problem.ub
     bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
     x = x0.copy()
