@@ -293,3 +293,7 @@ class Linearization:
             hs = (SVDSolver(elim.Rs, elim.qs, rcond).gauss_newton() if self.ns
                   else np.zeros(0))
             return self._back_substitute(elim, hs, False, rcond), elim
+
+    def gauss_newton_step(self, noise: float, held: np.ndarray) -> np.ndarray:
+        """:meth:`gauss_newton`'s step alone (:class:`.structured_lm.StructuredLinearization`)."""
+        return self.gauss_newton(noise, held)[0]

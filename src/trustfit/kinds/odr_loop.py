@@ -1,28 +1,17 @@
-"""Orthogonal distance regression: the model's evaluations and the Levenberg-Marquardt loop.
+"""Orthogonal distance regression: the model's evaluations and the problem for the LM loop.
 
-The loop is the core loop's (:mod:`trustfit.core.loop`) for a problem whose Jacobian is never
-formed as one matrix: the steps come from :mod:`.odr_linalg` (the corrections to x
-eliminated, O(m n^2) per step), and every decision is the core's own, with the same
-functions and constants:
-
-* the step: Levenberg-Marquardt with Nielsen's damping rule
-  (:func:`trustfit.steps.damped.nielsen_update`), ``mu_0 = tau`` in variables scaled by
-  Moré's rule (``D`` = the running maximum of the Jacobian's column norms, for the parameters
-  and for every correction: :class:`trustfit.core.scaling.Scaling`'s ``'jac'``), so the path
-  does not depend on the units of x, y or the parameters;
-* acceptance: the gain ratio ``rho > 0`` (:mod:`trustfit.globalize.trust_region`); a trial
-  with non-finite residuals (the model undefined at a trial point) is a rejected step;
-* stopping: MINPACK's gradient cosine over every column, the per-variable step test
-  (Dennis & Schnabel eq. 7.2.5) over parameters and corrections, MINPACK's cost test and the
-  rounding test (:mod:`trustfit.core.stopping`), budgets on evaluations and iterations;
-* the residuals divided by a power of two fixed at the start
-  (:class:`trustfit.core.scaling.ResidualScale`): exact, and costs of 1e-300 or 1e300 neither
-  under- nor overflow;
-* after a converged stop, the polish of :mod:`trustfit.solve.polish` (same constants): full
-  Gauss-Newton steps kept while they shrink by ``SHRINK`` and the cost does not rise above its
-  rounding level (``COST_NOISE``), since cost differences lose half the digits near a minimum
-  and the gradient does not;
-* a converged stop is certified on the full problem (:func:`.odr_linalg.certify`).
+The loop is :mod:`.structured_lm`'s, shared with global fits (:mod:`.global_loop`), every
+rule of it the core's own (Nielsen's damping in variables scaled by Moré's rule, the gain
+ratio with the step actually taken, the core's stopping tests, the polish and the
+certificate). This module gives it the problem: the variables are the parameters and the
+corrections to x, ``[p, delta.ravel()]`` (Moré's scaling over both, so the path does not
+depend on the units of x, y or the parameters), an evaluation is the model's values at
+``x + delta``, the linearization :mod:`.odr_linalg`'s (the corrections eliminated, O(m n^2)
+per step, the Jacobian never formed), the certificate :func:`.odr_linalg.certify` on the full
+problem. There are no bounds here (bounded ODR is :mod:`.odr_implicit`'s foot-point path).
+The residuals are divided by a power of two fixed at the start
+(:class:`trustfit.core.scaling.ResidualScale`): exact, and costs of 1e-300 or 1e300 neither
+under- nor overflow.
 
 Derivatives: ``jac(x, *p)`` (m x n) and ``jac_x(x, *p)`` (``(m,)`` or ``(k, m)``) when given;
 otherwise central differences, ``'3-point'`` with relative step ``s = eps^(1/3)``
@@ -43,15 +32,11 @@ import numpy as np
 
 from ..core import stopping
 from ..core import validate as check
-from ..core.events import Event, StopTestFired
 from ..core.differentiation import DEFAULT_RELATIVE_STEP, finite_difference_jacobian
 from ..core.problem import real_jacobian
-from ..core.result import FitResult, IterationRecord, StopReason
-from ..solve.polish import COST_NOISE, MAX_POLISH_STEPS, SHRINK
-from ..steps.damped import MU_LIMIT, nielsen_update
+from ..core.result import FitResult, StopReason
+from . import structured_lm
 from .odr_linalg import Linearization, certify, dot, norm
-
-EPS = float(np.finfo(float).eps)
 
 
 class OdrModel:
@@ -179,177 +164,137 @@ def run(model: OdrModel, p0: np.ndarray, *, ftol: float | None, xtol: float | No
         gtol: float | None, max_nfev: int | None, max_iter: int | None, tau: float,
         rounding: float) -> OdrRun:
     """One Levenberg-Marquardt run from ``p0`` with zero corrections (module docstring)."""
-    with np.errstate(all="ignore"):
-        return _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding)
-
-
-def _linearize(model: OdrModel, p, d, fval, e: int, refined: bool = False) -> Linearization:
-    r1, r2 = model.residuals(p, d, fval)
-    A, a = model.derivatives(p, d, fval, refined)
-    return Linearization(np.ldexp(r1, -e), np.ldexp(r2, -e), np.ldexp(A, -e),
-                         np.ldexp(a, -e), np.ldexp(1.0 / model.sx, -e), fval)
-
-
-def _run(model, p0, ftol, xtol, gtol, max_nfev, max_iter, tau, rounding) -> OdrRun:
     nfev0, njev0, fd0 = model.nfev, model.njev, model.nfev_fd
-    p, d = p0.copy(), np.zeros_like(model.x)
-    fval = model.values(p, d)
-    r1, r2 = model.residuals(p, d, fval)
+    with np.errstate(all="ignore"):
+        problem = _start(model, p0)
+        out = structured_lm.run(
+            problem, np.concatenate([p0, np.zeros(model.x.size)]), nfev0=nfev0,
+            noise=stopping.jacobian_noise("exact" if problem.exact else "3-point"),
+            ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, max_iter=max_iter, tau=tau,
+            rounding=rounding)
+    e, n, final = problem.e, p0.size, out.lin.lin
+    p, d = problem.split(out.x)
+    Jr, rr, *_ = final.reduced()
+    return OdrRun(
+        x=p.copy(), cost=float(np.ldexp(out.cost, 2 * e)), fun=np.ldexp(rr, e),
+        jac=np.ldexp(Jr, e), grad=np.ldexp(Jr.T @ rr, 2 * e),
+        optimality=float(np.ldexp(np.max(np.abs(final.gradient()[0]), initial=0.0), 2 * e)),
+        active_mask=np.zeros(n, dtype=int), nfev=out.nfev, njev=model.njev - njev0,
+        nit=out.nit, method="odr", stop_reason=out.stop_reason, stop_value=out.stop_value,
+        history=out.history, nfev_fd=model.nfev_fd - fd0, x0=p0.copy(),
+        bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=out.events,
+        jac_method="5-point" if out.refined else model.jac_method,
+        delta=d[0].copy() if model.one_d else d.copy(),
+        residual_y=np.ldexp(final.r1, e),
+        residual_x=np.ldexp(final.r2[0] if model.one_d else final.r2, e))
+
+
+def _start(model: OdrModel, p0: np.ndarray) -> _Structured:
+    """The problem with its start (zero corrections) evaluated; the caller's start must be
+    finite (raises :class:`NonFiniteOdrStart` naming the points)."""
+    d0 = np.zeros_like(model.x)
+    fval = model.values(p0, d0)
+    r1, r2 = model.residuals(p0, d0, fval)
     if not np.all(np.isfinite(r1)):
         raise NonFiniteOdrStart(
             f"f is not finite at p0 at the points {_few(np.flatnonzero(~np.isfinite(r1)))}; "
             "the start must give a finite model at every point.")
-    e = _power_of_two(r1, r2)
-    lin = _linearize(model, p, d, fval, e)
-    if not (np.all(np.isfinite(lin.A)) and np.all(np.isfinite(lin.a))):
+    problem = _Structured(model, p0, _power_of_two(r1, r2))
+    lin = problem.linearize(np.concatenate([p0, d0.ravel()]), fval, False)
+    if lin is None:
         raise NonFiniteOdrStart("the derivatives of f are not finite at p0.")
-    noise = stopping.jacobian_noise("exact" if model.jac_method == "callable" else "3-point")
-    seen_p, seen_d = lin.column_norms()
-    mu, nu = tau, 2.0
-    history: list[IterationRecord] = []
-    nit = 0
-    cost = lin.cost
-    while True:
-        Dp, Dd = np.where(seen_p > 0, seen_p, 1.0), np.where(seen_d > 0, seen_d, 1.0)
-        reason, value = stopping.gradient_test(lin.gradient_cosine(), gtol)
-        if reason is None:
-            reason, value = stopping.budget_test(model.nfev - nfev0, max_nfev, nit, max_iter)
-        if reason is not None:
-            break
-        hp, hd = lin.damped_step(mu, Dp, Dd)
-        if not (np.all(np.isfinite(hp)) and np.all(np.isfinite(hd))):
-            reason, value = StopReason.NO_PROGRESS, mu
-            break
-        xs, hs = np.concatenate([p, d.ravel()]), np.concatenate([hp, hd.ravel()])
-        reason, value = stopping.step_test(hs, xs, xtol, _step_floor(lin, xs))
-        if reason is not None:
-            break
-        nit += 1
-        cost_before = cost
-        p_new, d_new = p + hp, d + hd
-        f_new = model.values(p_new, d_new)
-        r1n, r2n = model.residuals(p_new, d_new, f_new)
-        r1n, r2n = np.ldexp(r1n, -e), np.ldexp(r2n, -e)
-        cost_new = 0.5 * (dot(r1n, r1n) + dot(r2n, r2n))
-        finite = bool(np.all(np.isfinite(r1n))) and math.isfinite(cost_new)
-        predicted = lin.predicted_reduction(hp, hd)
-        actual = cost - cost_new if finite else -math.inf
-        rho = (actual / predicted if predicted > 0 else (1.0 if actual > 0 else -math.inf))
-        accepted = finite and rho > 0.0
-        note = "" if finite else "non-finite residuals"
-        if accepted:
-            new = _linearize(model, p_new, d_new, f_new, e)
-            if np.all(np.isfinite(new.A)) and np.all(np.isfinite(new.a)):
-                p, d, lin, cost = p_new, d_new, new, cost_new
-                cp, cd = lin.column_norms()
-                seen_p, seen_d = np.maximum(seen_p, cp), np.maximum(seen_d, cd)
-            else:
-                accepted, rho, note = False, -math.inf, "non-finite Jacobian at the trial point"
-        mu_used = mu
-        mu, nu = nielsen_update(mu, nu, rho if accepted else -math.inf)
-        cost_reason, cost_value = stopping.cost_test(actual, predicted, cost_before, ftol)
-        if cost_reason is None:
-            cost_reason, cost_value = stopping.rounding_test(actual, predicted, cost_before,
-                                                             rounding)
-        history.append(IterationRecord(
-            iteration=nit, x=p.copy(), cost=float(np.ldexp(cost, 2 * e)),
-            grad_norm=float(np.ldexp(np.max(np.abs(lin.gradient()[0]), initial=0.0), 2 * e)),
-            step_norm=norm(hs), step_kind="LM", accepted=accepted,
-            mu=mu_used, rho=rho, nfev=model.nfev - nfev0, note=note))
-        if cost_reason is not None:
-            reason, value = cost_reason, cost_value
-            break
-        if not mu < MU_LIMIT:
-            reason, value = StopReason.NO_PROGRESS, mu
-            break
-
-    events: list[Event] = []
-    jac_method = model.jac_method
-    if reason.converged:
-        if jac_method != "callable":  # fourth-order differences for the polish (docstring)
-            refined = _linearize(model, p, d, lin.fval, e, refined=True)
-            if np.all(np.isfinite(refined.A)) and np.all(np.isfinite(refined.a)):
-                lin, jac_method = refined, "5-point"
-                noise = stopping.jacobian_noise("5-point")
-        p, d, lin, cost, steps = _polish(model, p, d, lin, cost, e, noise, nfev0, max_nfev,
-                                         Dp, Dd, nit, history, jac_method == "5-point")
-        nit += steps
-        tolerance = {StopReason.GRADIENT: gtol, StopReason.STEP: xtol,
-                     StopReason.COST: ftol}.get(reason) or 0.0
-        uncertified, measure = certify(lin, p, p0, tolerance, noise)
-        if uncertified is not None:
-            events.append(StopTestFired(reason, nit, value, uncertified))
-            reason, value = uncertified, measure
-    Jr, rr, *_ = lin.reduced()
-    n = p.size
-    return OdrRun(
-        x=p.copy(), cost=float(np.ldexp(cost, 2 * e)), fun=np.ldexp(rr, e),
-        jac=np.ldexp(Jr, e), grad=np.ldexp(Jr.T @ rr, 2 * e),
-        optimality=float(np.ldexp(np.max(np.abs(lin.gradient()[0]), initial=0.0), 2 * e)),
-        active_mask=np.zeros(n, dtype=int), nfev=model.nfev - nfev0, njev=model.njev - njev0,
-        nit=nit, method="odr", stop_reason=reason, stop_value=value, history=tuple(history),
-        nfev_fd=model.nfev_fd - fd0, x0=p0.copy(),
-        bounds=(np.full(n, -np.inf), np.full(n, np.inf)), events=tuple(events),
-        jac_method=jac_method, delta=d[0].copy() if model.one_d else d.copy(),
-        residual_y=np.ldexp(lin.r1, e),
-        residual_x=np.ldexp(lin.r2[0] if model.one_d else lin.r2, e))
+    problem.start = (fval, lin)
+    return problem
 
 
-def _step_floor(lin: Linearization, xs: np.ndarray) -> np.ndarray:
-    """:func:`trustfit.core.stopping.step_floor` over parameters and corrections: the size of
-    the whole vector in each variable's units, ``||c x|| / c_j`` (``c`` the column norms)."""
-    cp, cd = lin.column_norms()
-    c = np.concatenate([cp, cd.ravel()])
-    return np.where(c > 0, norm(c * xs) / np.where(c > 0, c, 1.0), np.inf)
+class _FlatLinearization:
+    """:class:`.odr_linalg.Linearization` over the flat variables ``[p, delta.ravel()]``
+    (:class:`.structured_lm.StructuredLinearization`); no bounds, so nothing is held."""
+
+    def __init__(self, lin: Linearization, n: int):
+        self.lin, self.n, self.shape = lin, n, lin.r2.shape
+        self._norms: np.ndarray | None = None
+        self._gradient: np.ndarray | None = None
+
+    @property
+    def cost(self) -> float:
+        return self.lin.cost
+
+    @property
+    def residual_norm(self) -> float:
+        return self.lin.residual_norm
+
+    def _flat(self, hp: np.ndarray, hd: np.ndarray) -> np.ndarray:
+        return np.concatenate([hp, hd.ravel()])
+
+    def column_norms(self) -> np.ndarray:
+        if self._norms is None:
+            self._norms = self._flat(*self.lin.column_norms())
+        return self._norms
+
+    def gradient(self) -> np.ndarray:
+        if self._gradient is None:
+            self._gradient = self._flat(*self.lin.gradient())
+        return self._gradient
+
+    def gradient_cosine(self) -> float:
+        return self.lin.gradient_cosine()
+
+    def damped_step(self, mu: float, D: np.ndarray, held: np.ndarray) -> np.ndarray:
+        return self._flat(*self.lin.damped_step(mu, D[:self.n], D[self.n:].reshape(self.shape)))
+
+    def predicted_reduction(self, h: np.ndarray) -> float:
+        return self.lin.predicted_reduction(h[:self.n], h[self.n:].reshape(self.shape))
+
+    def gauss_newton_step(self, noise: float, held: np.ndarray) -> np.ndarray:
+        return self._flat(*self.lin.gauss_newton_step(noise))
 
 
-def _at_rounding(lin: Linearization, p, d, hp, hd) -> bool:
-    """Every component of the step at the rounding level of its variable (the polish's stop
-    in :mod:`trustfit.solve.polish`)."""
-    xs, hs = np.concatenate([p, d.ravel()]), np.concatenate([hp, hd.ravel()])
-    return bool(np.all(np.abs(hs) <= EPS * (np.abs(xs) + _step_floor(lin, xs))))
+class _Structured:
+    """Orthogonal distance regression as :class:`.structured_lm.StructuredProblem`: the
+    variables are ``[p, delta.ravel()]``, the state of an evaluation the model's values
+    (user units), the residuals scaled by ``2^-e``."""
 
+    def __init__(self, model: OdrModel, p0: np.ndarray, e: int):
+        self.model, self.p0, self.e, self.n = model, p0, e, p0.size
+        self.exact = model.jac_method == "callable"
+        size = p0.size + model.x.size
+        self.lb, self.ub = np.full(size, -np.inf), np.full(size, np.inf)
+        self.start: tuple[np.ndarray, _FlatLinearization] | None = None
 
-def _polish(model: OdrModel, p, d, lin: Linearization, cost: float, e: int, noise: float,
-            nfev0: int, max_nfev: int | None, Dp, Dd, nit: int, history: list,
-            refined: bool):
-    """Gauss-Newton steps of the full problem while they shrink (module docstring); returns
-    the kept point and the number of steps taken."""
-    def scaled_norm(hp, hd) -> float:
-        return norm(Dp * hp, Dd * hd)
+    @property
+    def nfev(self) -> int:
+        return self.model.nfev
 
-    hp, hd = lin.gauss_newton_step(noise)
-    size = scaled_norm(hp, hd)
-    steps = 0
-    for _ in range(MAX_POLISH_STEPS):
-        if not math.isfinite(size) or size == 0.0 or _at_rounding(lin, p, d, hp, hd):
-            break
-        if max_nfev is not None and model.nfev - nfev0 >= max_nfev:
-            break
-        p_new, d_new = p + hp, d + hd
-        f_new = model.values(p_new, d_new)
-        r1n, r2n = model.residuals(p_new, d_new, f_new)
-        r1n, r2n = np.ldexp(r1n, -e), np.ldexp(r2n, -e)
-        cost_new = 0.5 * (dot(r1n, r1n) + dot(r2n, r2n))
-        if not (np.all(np.isfinite(r1n)) and math.isfinite(cost_new)) or \
-                cost_new > cost * (1.0 + COST_NOISE):
-            break
-        new = _linearize(model, p_new, d_new, f_new, e, refined)
-        if not (np.all(np.isfinite(new.A)) and np.all(np.isfinite(new.a))):
-            break
-        hp_new, hd_new = new.gauss_newton_step(noise)
-        size_new = scaled_norm(hp_new, hd_new)
-        accepted = size_new <= SHRINK * size or (size_new < size and cost_new < cost)
-        steps += 1
-        history.append(IterationRecord(
-            iteration=nit + steps, x=(p_new if accepted else p).copy(),
-            cost=float(np.ldexp(cost_new if accepted else cost, 2 * e)),
-            grad_norm=float(np.ldexp(np.max(np.abs((new if accepted else lin).gradient()[0]),
-                                            initial=0.0), 2 * e)),
-            step_norm=norm(hp, hd),
-            step_kind="GN", accepted=accepted, nfev=model.nfev - nfev0, note="polish"))
-        if not accepted:
-            break
-        p, d, lin, cost = p_new, d_new, new, cost_new
-        hp, hd, size = hp_new, hd_new, size_new
-    return p, d, lin, cost, steps
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x[:self.n], x[self.n:].reshape(self.model.x.shape)
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        p, d = self.split(x)
+        fval = self.model.values(p, d)
+        r1, r2 = self.model.residuals(p, d, fval)
+        r1, r2 = np.ldexp(r1, -self.e), np.ldexp(r2, -self.e)
+        return fval, 0.5 * (dot(r1, r1) + dot(r2, r2)), bool(np.all(np.isfinite(r1)))
+
+    def linearize(self, x: np.ndarray, fval: np.ndarray,
+                  refined: bool) -> _FlatLinearization | None:
+        p, d = self.split(x)
+        r1, r2 = self.model.residuals(p, d, fval)
+        A, a = self.model.derivatives(p, d, fval, refined)
+        e = self.e
+        lin = Linearization(np.ldexp(r1, -e), np.ldexp(r2, -e), np.ldexp(A, -e),
+                            np.ldexp(a, -e), np.ldexp(1.0 / self.model.sx, -e), fval)
+        if not (np.all(np.isfinite(lin.A)) and np.all(np.isfinite(lin.a))):
+            return None
+        return _FlatLinearization(lin, self.n)
+
+    @staticmethod
+    def norm(v: np.ndarray) -> float:
+        return norm(v)
+
+    def parameters(self, v: np.ndarray) -> np.ndarray:
+        return v[:self.n]
+
+    def certify(self, lin: _FlatLinearization, x: np.ndarray, tolerance: float, noise: float,
+                held: np.ndarray) -> tuple[StopReason | None, float, None]:
+        return (*certify(lin.lin, x[:self.n], self.p0, tolerance, noise), None)
