@@ -9,9 +9,10 @@ from ._kernel_slots import NP, _accum
 
 @kernel(nogil=True, error_model="numpy")
 def _workspace(mp):
-    # 0-5: the LM state (A, g, At, gt, h, xt; see _lm_one); 6: B (model scratch)
+    # 0-5: the LM state (A, g, At, gt, h, xt; see _lm_one); 6: B (model scratch);
+    # last: the damping's scaling D^2
     return (np.empty((NP, NP)), np.empty(NP), np.empty((NP, NP)), np.empty(NP),
-            np.empty(NP), np.empty(NP), np.empty((NP + 1, mp)))
+            np.empty(NP), np.empty(NP), np.empty((NP + 1, mp)), np.empty(NP))
 
 
 # where the workspace holds the full normal matrix and gradient at the final point

@@ -9,14 +9,17 @@ import math
 
 from trustfit.steps.lm_rules import (
     cost_converged,
+    damping_exhausted,
     damping_start,
     gain_accepted,
     nielsen_accept,
     nielsen_reject,
+    scale_start,
+    scale_update,
 )
 
 from ._kernel_bind import kernel
-from ._kernel_rules import _exhausted, _gradient_small, _step_small
+from ._kernel_rules import _gradient_small, _step_small
 from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
 
 
@@ -24,14 +27,17 @@ from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
 def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
     # cost, normal matrix A and gradient g come from _eval (see the module docstring).
+    # Damped with Moré's scaling S = D^2 (the workspace's last slot; lm_rules): mu is
+    # relative to the scaled normal matrix, whose diagonal is 1 at the start.
     D = x.shape[0]
-    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5]
+    A, g, At, gt, h, xt, S = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[-1]
     F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
     dmax = 0.0
     for a in range(D):
-        dmax = max(dmax, A[a, a])
+        S[a] = scale_start(A[a, a])
+        dmax = max(dmax, A[a, a] / S[a])
     if _gradient_small(A, g, F, gtol):
         return F, 0, 1
     mu = damping_start(tau, dmax)
@@ -39,9 +45,9 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     nit = 0
     while nit < maxiter:
         nit += 1
-        if not _damped_step(A, g, mu, h):
+        if not _damped_step(A, g, mu, S, h):
             mu, nu = nielsen_reject(mu, nu)
-            if _exhausted(mu, A):
+            if damping_exhausted(mu, 1.0):
                 return F, nit, 7
             continue
         for a in range(D):
@@ -64,7 +70,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         if PREDICTED_STOP and not bounded and pred <= ftol * F:
             # the damped step predicts at most the undamped one; stop when even the
             # Gauss-Newton step predicts a relative decrease <= ftol (gt is scratch)
-            if _damped_step(A, g, 0.0, gt):
+            if _damped_step(A, g, 0.0, S, gt):
                 gn = 0.0
                 for a in range(D):
                     gn -= 0.5 * g[a] * gt[a]
@@ -79,6 +85,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 g[a] = gt[a]
                 for b in range(D):
                     A[a, b] = At[a, b]
+                S[a] = scale_update(S[a], A[a, a])
             _accept(ws)
             F = Ft
             if small:
@@ -91,6 +98,6 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
             return F, nit, 3
         else:
             mu, nu = nielsen_reject(mu, nu)
-            if _exhausted(mu, A):
+            if damping_exhausted(mu, 1.0):
                 return F, nit, 7
     return F, nit, 4
