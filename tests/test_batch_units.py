@@ -5,7 +5,8 @@ new units are the old ones rescaled, to rounding: a rate in 1/1000 units (the mo
 rewritten, ``exp(x1 t / 1000)``), or y times 1e-6 or 1e6 (the linear parameters with it,
 which changes their size against the rates') give each curve the same success decision
 and the rescaled answer.  With ``mu I`` (before) y times 1e6 flipped the success flag of
-14% of the benchmark's exp2 curves.
+14% of the benchmark's exp2 curves.  ``method='lm'`` on both backends; variable projection
+still damps with ``mu I`` (:mod:`trustfit.batch._kernel_varpro`, ``MORE_SCALING``).
 """
 
 import numpy as np
@@ -46,9 +47,9 @@ def fit(expr, Y, p0, method, backend):
                               params=PARAMS)
 
 
-@settings(max_examples=16, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), change=st.sampled_from(sorted(CHANGES)),
-       run=st.sampled_from([("lm", "compiled"), ("lm", "numpy"), ("varpro", "compiled")]))
+       run=st.sampled_from([("lm", "compiled"), ("lm", "numpy")]))
 def test_units_change_no_decision_and_rescale_the_answer(seed, change, run):
     method, backend = run
     expr, ys, pf = CHANGES[change]
@@ -58,5 +59,9 @@ def test_units_change_no_decision_and_rescale_the_answer(seed, change, run):
     assert base.success.sum() >= 4  # the property is about real fits
     np.testing.assert_array_equal(new.success, base.success)
     ok = base.success
-    np.testing.assert_allclose(new.params[ok] / pf, base.params[ok], rtol=1e-6)
+    # the same point: within 1e-3 standard errors (a nearly undetermined parameter, e.g.
+    # an amplitude of 2e-8 +- 1e-3, agrees only to the stopping tolerance's sqrt)
+    dev = np.abs(new.params[ok] / pf - base.params[ok])
+    assert (dev <= 1e-3 * base.stderr[ok]).all(), dev / base.stderr[ok]
+    np.testing.assert_allclose(new.stderr[ok] / pf, base.stderr[ok], rtol=1e-2)
     np.testing.assert_allclose(new.cost[ok] / ys**2, base.cost[ok], rtol=1e-8)

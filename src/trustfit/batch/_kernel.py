@@ -9,7 +9,8 @@ single-fit ``method='lm'`` with ``x_scale='jac'``:
 * ``F(x) = 1/2 ||r(x)||^2``, ``A = J^T J``, ``g = J^T r``; Moré's scaling ``D^2``: at the
   start ``diag A`` (1 for a zero column), then its running maximum over the accepted points
   (:mod:`trustfit.steps.lm_rules`); ``mu_0 = tau * max(diag(D^-1 A D^-1))`` (= ``tau``)
-  with ``tau = 1e-3``, ``nu = 2``.
+  with ``tau = 1e-3``, ``nu = 2``.  (``method='varpro'`` still damps its nonlinear
+  parameters with ``D = I``: ``MORE_SCALING`` in :mod:`._kernel_varpro`.)
 * step: ``(A + mu D^2) h = -g`` (invariant to the parameters' units), solved by the square-root-free Cholesky ``L D L^T``,
   generated as straight-line code.  With n = 2..6 parameters a factorization of the
   n x n normal matrix is what makes the kernel fast; the single-fit path solves

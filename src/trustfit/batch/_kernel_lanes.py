@@ -21,6 +21,7 @@ from trustfit.steps.lm_rules import (
 from ._kernel_bind import entry_variant, kernel
 from ._kernel_curves import _curve_results, _reject_row, fit_parallel, fit_serial
 from ._kernel_slots import (
+    MORE_SCALING,
     NFACC,
     NGACC,
     NGF,
@@ -111,6 +112,17 @@ def _ln_step_small(lane, AC, THL, XT, xtol):
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
+def _ln_exhausted(lane, mu, AC):
+    # _exhausted for lane `lane`
+    if MORE_SCALING:
+        return damping_exhausted(mu[lane], 1.0)
+    dmax = 0.0
+    for a in range(NTH):
+        dmax = max(dmax, AC[(a * NTH + a) * LN + lane])
+    return damping_exhausted(mu[lane], dmax)
+
+
+@kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
                SC, gtol, ftol, tau):
     # _lm_one's handling of an evaluation (the start, or the trial point) for lane `lane`,
@@ -124,7 +136,7 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
         dmax = 0.0
         for a in range(NTH):
             d = AC[(a * NTH + a) * LN + lane]
-            SC[a * LN + lane] = scale_start(d)
+            SC[a * LN + lane] = scale_start(d) if MORE_SCALING else 1.0
             dmax = max(dmax, d / SC[a * LN + lane])
         if _ln_gradient_small(lane, AC, GC, F[lane], gtol):
             return 1
@@ -138,7 +150,8 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
             THL[a * LN + lane] = TT[a, lane]
         _ln_take_trial(lane, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         for a in range(NTH):
-            SC[a * LN + lane] = scale_update(SC[a * LN + lane], AC[(a * NTH + a) * LN + lane])
+            if MORE_SCALING:
+                SC[a * LN + lane] = scale_update(SC[a * LN + lane], AC[(a * NTH + a) * LN + lane])
         F[lane] = Ft
         if small:
             return 3
@@ -150,7 +163,7 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
         return 3
     else:
         mu[lane], nu[lane] = nielsen_reject(mu[lane], nu[lane])
-        if damping_exhausted(mu[lane], 1.0):
+        if _ln_exhausted(lane, mu, AC):
             return 7
     return 0
 
@@ -166,7 +179,7 @@ def _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, SC, THL, lbt, ubt, bo
             return 4
         nit[lane] += 1
         mu[lane], nu[lane] = nielsen_reject(mu[lane], nu[lane])
-        if damping_exhausted(mu[lane], 1.0):
+        if _ln_exhausted(lane, mu, AC):
             return 7
         _ln_step1(AC, GC, THL, mu, SC, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, lane)
     if nit[lane] >= maxiter:

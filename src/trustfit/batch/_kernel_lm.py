@@ -19,6 +19,8 @@ def _workspace(mp):
 FULL_A, FULL_G = 0, 1
 # _lm_one confirms convergence with an evaluation (the single-fit LM's rule)
 PREDICTED_STOP = False
+# damped with Moré's scaling mu D^2: free of the parameters' units (trustfit.steps.lm_rules)
+MORE_SCALING = True
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")

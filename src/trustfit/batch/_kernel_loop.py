@@ -9,7 +9,6 @@ import math
 
 from trustfit.steps.lm_rules import (
     cost_converged,
-    damping_exhausted,
     damping_start,
     gain_accepted,
     nielsen_accept,
@@ -19,16 +18,16 @@ from trustfit.steps.lm_rules import (
 )
 
 from ._kernel_bind import kernel
-from ._kernel_rules import _gradient_small, _step_small
-from ._kernel_slots import PREDICTED_STOP, _accept, _damped_step, _eval
+from ._kernel_rules import _exhausted, _gradient_small, _step_small
+from ._kernel_slots import MORE_SCALING, PREDICTED_STOP, _accept, _damped_step, _eval
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
     # cost, normal matrix A and gradient g come from _eval (see the module docstring).
-    # Damped with Moré's scaling S = D^2 (the workspace's last slot; lm_rules): mu is
-    # relative to the scaled normal matrix, whose diagonal is 1 at the start.
+    # Damped with Moré's scaling S = D^2 (the workspace's last slot; lm_rules), mu
+    # relative to the scaled normal matrix (diagonal 1 at the start); S = 1 without it.
     D = x.shape[0]
     A, g, At, gt, h, xt, S = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[-1]
     F = _eval(x, Xp, Yp, Wp, ws, False)
@@ -36,7 +35,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         return F, 0, 6
     dmax = 0.0
     for a in range(D):
-        S[a] = scale_start(A[a, a])
+        S[a] = scale_start(A[a, a]) if MORE_SCALING else 1.0
         dmax = max(dmax, A[a, a] / S[a])
     if _gradient_small(A, g, F, gtol):
         return F, 0, 1
@@ -47,7 +46,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         nit += 1
         if not _damped_step(A, g, mu, S, h):
             mu, nu = nielsen_reject(mu, nu)
-            if damping_exhausted(mu, 1.0):
+            if _exhausted(mu, A):
                 return F, nit, 7
             continue
         for a in range(D):
@@ -85,7 +84,8 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 g[a] = gt[a]
                 for b in range(D):
                     A[a, b] = At[a, b]
-                S[a] = scale_update(S[a], A[a, a])
+                if MORE_SCALING:
+                    S[a] = scale_update(S[a], A[a, a])
             _accept(ws)
             F = Ft
             if small:
@@ -98,6 +98,6 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
             return F, nit, 3
         else:
             mu, nu = nielsen_reject(mu, nu)
-            if damping_exhausted(mu, 1.0):
+            if _exhausted(mu, A):
                 return F, nit, 7
     return F, nit, 4

@@ -38,6 +38,10 @@ def _workspace(mp):
 FULL_A, FULL_G = 19, 20
 # _lm_one stops before evaluating when the Gauss-Newton gain is below ftol
 PREDICTED_STOP = True
+# damped with mu I, not Moré's mu D^2: scaled, the paths of the test suite's selected
+# exp2 curves change (local minima, exchanged labels); measured better on the benchmark
+# (bench/batch_units.py) but not yet re-validated, see the lmdamp branch's notes
+MORE_SCALING = False
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
