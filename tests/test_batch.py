@@ -63,7 +63,10 @@ def mnt_lm(res, jac, x0, maxiter=200, gtol=1e-8, xtol=1e-8, ftol=1e-8, tau=1e-3)
     """Reference Levenberg-Marquardt, Madsen-Nielsen-Tingleff (2004) Alg. 3.16, with the
     stopping tests of trustfit's single fit (trustfit.stopping): MINPACK's gradient
     cosine, the componentwise step relative to the Jacobian's column norms, MINPACK's
-    cost test on every trial step (written from the paper, numpy.linalg.solve)."""
+    cost test on every trial step (written from the paper, numpy.linalg.solve); damped
+    with Moré's scaling (Moré 1978, MINPACK lmder mode=1): ``(A + mu D^2) h = -g``, ``D_j``
+    the running maximum of the column norms at the accepted points, ``mu_0 = tau`` times
+    the largest diagonal of ``D^-1 A D^-1``."""
     x = np.array(x0, float)
     r, J = res(x), jac(x)
     F = 0.5 * r @ r
@@ -74,9 +77,10 @@ def mnt_lm(res, jac, x0, maxiter=200, gtol=1e-8, xtol=1e-8, ftol=1e-8, tau=1e-3)
     A, g = J.T @ J, J.T @ r
     if gradient_small(J, r):
         return x, F, 0, 1
-    mu, nu = tau * np.max(np.diag(A)), 2.0
+    D2 = np.where(np.diag(A) > 0, np.diag(A), 1.0)
+    mu, nu = tau * np.max(np.diag(A) / D2), 2.0
     for k in range(1, maxiter + 1):
-        h = np.linalg.solve(A + mu * np.eye(len(x)), -g)
+        h = np.linalg.solve(A + mu * np.diag(D2), -g)
         d = np.linalg.norm(J, axis=0)
         if np.all(np.abs(h) * d <= xtol * (np.abs(x) * d + xtol * np.linalg.norm(d * x))):
             return x, F, k, 2
@@ -90,6 +94,7 @@ def mnt_lm(res, jac, x0, maxiter=200, gtol=1e-8, xtol=1e-8, ftol=1e-8, tau=1e-3)
             rho = (F - Fn) / pred
             x, r, J, F = xn, rn, jac(xn), Fn
             A, g = J.T @ J, J.T @ r
+            D2 = np.maximum(D2, np.diag(A))
             if small:
                 return x, F, k, 3
             if gradient_small(J, r):

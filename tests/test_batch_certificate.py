@@ -114,7 +114,9 @@ def test_numpy_fallback_and_kernel_agree_on_refusals():
     indistinguishable terms (degenerate everywhere)."""
     t, Y, _ = exp2_data(60, 24, seed=35)
     near_valley = np.array([-0.45, -0.35, 1.0, 1.0])
-    kw = dict(rescue=False, method="lm", ftol=1e-3)
+    # ftol = 1e-2: stops early enough that some curves stall in the valley (damped with
+    # Moré's scaling, 1 of these 60 does at ftol = 1e-3, 2 at 1e-2)
+    kw = dict(rescue=False, method="lm", ftol=1e-2)
     rc = fit_batch(EXP2, t, Y, near_valley, **kw)
     rn = fit_batch(EXP2, t, Y, near_valley, backend="numpy", **kw)
     assert rn.backend == "numpy"

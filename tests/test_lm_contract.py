@@ -58,9 +58,10 @@ def single_fits(curves):
 
     out = []
     for y in Y:
+        # the batch damps with More's scaling: the single fit's x_scale='jac'
         out.append(trustfit.least_squares(lambda p, y=y: f(t, *p) - y, p0, jac=jac, method="lm",
                                           gtol=TOL, xtol=TOL, ftol=TOL, polish=False,
-                                          rescue=False, rounding_stop=False))
+                                          rescue=False, rounding_stop=False, x_scale="jac"))
     return out
 
 

@@ -10,7 +10,7 @@ For a model ``f(x; p)`` with parameters ``p = (p_1 .. p_n)`` and one curve
 
 which is everything a Levenberg-Marquardt iteration needs (Madsen, Nielsen & Tingleff,
 *Methods for non-linear least squares problems*, 2nd ed., IMM DTU 2004, sec. 3.2): the
-step solves ``(A + mu I) h = -g`` and the predicted reduction is
+step solves ``(A + mu D^2) h = -g`` (Moré's scaling D) and the predicted reduction is
 ``L(0) - L(h) = -g^T h - 1/2 h^T A h`` (since ``||J h||^2 = h^T A h``).
 
 The model and all n partial derivatives go through one ``sympy.cse`` so that shared

@@ -133,10 +133,12 @@ def generate_varpro_lane_source(bm) -> str:
     take = ("def _ln_take_trial(l, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC):\n"
             + textwrap.indent("\n".join(body), "    "))
 
-    # the LM step of one lane from its current point (lane-last AC, GC, THL), branch-free
-    # as _lm_one computes it: damped step, trial point (projected on the bounds), |h|^2,
-    # |x|^2, predicted decrease, and the Gauss-Newton gain; OKS/OKG flag failed pivots
-    body = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]", "MU[l]", None)
+    # the LM step of one lane from its current point (lane-last AC, GC, THL; Moré's
+    # scaling D^2 in SC), branch-free as _lm_one computes it: damped step, trial point
+    # (projected on the bounds), |h|^2, |x|^2, predicted decrease, and the Gauss-Newton
+    # gain; OKS/OKG flag failed pivots
+    body = _ldl_lines(p, lambda i, j: f"AC[{i * p + j} * LN + l]",
+                      lambda i: f"MU[l] * SC[{i} * LN + l]", None)
     body += _ldl_solve_lines(p, lambda i: f"-GC[{i} * LN + l]", lambda i: f"h_{i}")
     body.append(f"OKS[l] = 1.0 if {pivots_ok(p)} else 0.0")
     body += ["hn2 = 0.0", "xn2 = 0.0"]
@@ -158,11 +160,11 @@ def generate_varpro_lane_source(bm) -> str:
     body.append("gn = 0.0")
     body += [f"gn -= 0.5 * GC[{a} * LN + l] * hg_{a}" for a in range(p)]
     body.append("GN[l] = gn")
-    step1 = ("def _ln_step1(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l):\n"
+    step1 = ("def _ln_step1(AC, GC, THL, MU, SC, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l):\n"
              + textwrap.indent("\n".join(body), "    "))
-    vstep = ("def _lnv_step(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG):\n"
+    vstep = ("def _lnv_step(AC, GC, THL, MU, SC, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG):\n"
              "    for l in range(LN):\n"
-             "        _ln_step1(AC, GC, THL, MU, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)")
+             "        _ln_step1(AC, GC, THL, MU, SC, LBT, UBT, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, l)")
 
     return "\n\n\n".join([
         f"NGACC = {ngacc}\nNFACC = {nfacc}\nNGF = {len(factors)}\n",

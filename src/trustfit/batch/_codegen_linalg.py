@@ -12,8 +12,9 @@ import textwrap
 
 
 def _ldl_lines(n, entry, shift, on_fail):
-    """Unrolled square-root-free Cholesky ``M + shift I = L D L^T`` (unit lower L) of an
-    n x n symmetric matrix: n reciprocals and no square root, which shortens the
+    """Unrolled square-root-free Cholesky ``M + diag(shift) = L D L^T`` (unit lower L) of an
+    n x n symmetric matrix (``shift``: the source of one shift for every pivot, or a
+    function of i giving pivot i's): n reciprocals and no square root, which shortens the
     dependency chain of a small solve by about half (a square root and a division per
     pivot cost ~35 cycles of latency, a division ~14).
 
@@ -30,7 +31,7 @@ def _ldl_lines(n, entry, shift, on_fail):
             lines.append(f"e_{i}_{j} = {entry(i, j)}{terms}")
             lines.append(f"l_{i}_{j} = e_{i}_{j} * J_{j}")
         terms = "".join(f" - e_{i}_{k} * l_{i}_{k}" for k in range(i))
-        lines.append(f"D_{i} = {entry(i, i)} + {shift}{terms}")
+        lines.append(f"D_{i} = {entry(i, i)} + {shift(i) if callable(shift) else shift}{terms}")
         if on_fail is not None:
             lines.append(f"if not (D_{i} > 0.0):")
             lines += ["    " + s for s in on_fail]
@@ -51,16 +52,17 @@ def _ldl_solve_lines(n, rhs, out):
 
 
 def generate_damped_step_source(n: int) -> str:
-    """``_damped_step(A, g, mu, h) -> bool``: solve ``(A + mu I) h = -g`` (n x n) by an
-    unrolled ``L D L^T`` factorization; False when ``A + mu I`` is not numerically
-    positive definite."""
-    body = _ldl_lines(n, lambda i, j: f"A[{i}, {j}]", "mu", ["return False"])
+    """``_damped_step(A, g, mu, S, h) -> bool``: solve ``(A + mu diag(S)) h = -g`` (n x n,
+    ``S = D^2``: Moré's scaling, :mod:`trustfit.steps.lm_rules`) by an unrolled ``L D L^T``
+    factorization; False when ``A + mu diag(S)`` is not numerically positive definite."""
+    body = _ldl_lines(n, lambda i, j: f"A[{i}, {j}]", lambda i: f"mu * S[{i}]",
+                      ["return False"])
     body += _ldl_solve_lines(n, lambda i: f"-g[{i}]", lambda i: f"h[{i}]")
     body.append("return True")
     return (
         '@njit(cache=True, _nrt=False, fastmath=False, nogil=True, error_model="numpy", '
         'inline="always")\n'
-        "def _damped_step(A, g, mu, h):\n" + textwrap.indent("\n".join(body), "    ")
+        "def _damped_step(A, g, mu, S, h):\n" + textwrap.indent("\n".join(body), "    ")
     )
 
 

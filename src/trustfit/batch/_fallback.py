@@ -79,15 +79,16 @@ def _accum(bm, X, Y, W, P):
     return F, A, g
 
 
-def _chol_solve(M, mu, rhs):
-    """Batched Cholesky solve of (M + mu I) h = rhs; ok[i] False when not PD."""
+def _chol_solve(M, mu, rhs, S=None):
+    """Batched Cholesky solve of ``(M + mu diag(S)) h = rhs`` (``S`` (Na, n): Moré's
+    scaling ``D^2``; None: ``mu I``); ok[i] False when not PD."""
     Na, n, _ = M.shape
     L = np.zeros_like(M)
     ok = np.ones(Na, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         for a in range(n):
             for b in range(a + 1):
-                s = M[:, a, b] + (mu if a == b else 0.0)
+                s = M[:, a, b] + ((mu if S is None else mu * S[:, a]) if a == b else 0.0)
                 for c in range(b):
                     s = s - L[:, a, c] * L[:, b, c]
                 if a == b:
@@ -138,6 +139,18 @@ def screen_ratios(norms, res, x, x0):
         return np.stack([effect.min(axis=1) / (total + res), res / total], axis=1)
 
 
+def scale_start(diag):
+    """:func:`trustfit.steps.lm_rules.scale_start` on arrays: ``D^2 = diag(J^T J)``, 1 for a
+    zero or non-finite column."""
+    return np.where((diag > 0.0) & (diag < np.inf), diag, 1.0)
+
+
+def scale_update(d2, diag):
+    """:func:`trustfit.steps.lm_rules.scale_update` on arrays: the running maximum, a
+    non-finite diagonal ignored."""
+    return np.where((diag > d2) & (diag < np.inf), diag, d2)
+
+
 def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, absolute_sigma):
     """Vectorized LM; same outputs as ``_kernel.run_kernel``.  X is (nx, 1, m)."""
     if X.shape[1] != 1:
@@ -186,14 +199,17 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
         out_reason[idx[done]] = 1
         keep &= ~done
         idx, F, A, g = idx[keep], F[keep], A[keep], g[keep]
-        dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)
+        # damped with Moré's scaling S = D^2 (lm_rules), mu relative to the scaled matrix
+        S = scale_start(np.diagonal(A, axis1=1, axis2=2))
+        with np.errstate(invalid="ignore"):
+            dmax = np.max(np.diagonal(A, axis1=1, axis2=2) / S, axis=1, initial=0.0)
         mu = np.array([damping_start(tau, float(d)) for d in dmax], dtype=float)
         nu = np.full(idx.size, 2.0)
         nit = np.zeros(idx.size, dtype=np.int64)
     while idx.size:
         nit += 1
         stop = np.zeros(idx.size, dtype=np.int64)
-        ok, h, _ = _chol_solve(A, mu, -g)
+        ok, h, _ = _chol_solve(A, mu, -g, S)
         x = P[idx]
         xt = x + np.where(ok[:, None], h, 0.0)
         if bounded:
@@ -221,6 +237,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             F[ai] = Ft[acc]
             A[ai] = At[acc]
             g[ai] = gt[acc]
+            S[ai] = scale_update(S[ai], np.diagonal(At[acc], axis1=1, axis2=2))
             stop[ti[cost_done]] = 3  # accepted or not (a rejected step keeps the point)
             gstop = (~cost_done[acc]) & gradient_small(At[acc], gt[acc], Ft[acc], gtol)
             stop[ai[gstop]] = 1
@@ -228,9 +245,8 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             nu[ai] = 2.0
         rej = ~accepted & (stop == 0)
         mu[rej], nu[rej] = nielsen_reject(mu[rej], nu[rej])
-        dmax = np.max(np.diagonal(A, axis1=1, axis2=2), axis=1)  # the kernel's _exhausted
-        for i in np.nonzero(rej)[0]:
-            if damping_exhausted(float(mu[i]), float(dmax[i])):
+        for i in np.nonzero(rej)[0]:  # relative to the scaled matrix's unit diagonal
+            if damping_exhausted(float(mu[i]), 1.0):
                 stop[i] = 7
         stop[(stop == 0) & (nit >= maxiter)] = 4
         fin = stop > 0
@@ -243,6 +259,7 @@ def fit_numpy(bm, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau, 
             gall[fi] = g[fin]
         keep = ~fin
         idx, F, A, g, mu, nu, nit = idx[keep], F[keep], A[keep], g[keep], mu[keep], nu[keep], nit[keep]
+        S = S[keep]
 
     # standard errors, rcond and the certificate's statistics, as in the kernel
     good = np.isin(out_reason, (1, 2, 3, 4, 7)) & np.isfinite(out_F)

@@ -4,11 +4,14 @@ Algorithm (per curve, no lockstep: every curve leaves the loop when it stops)
 -------------------------------------------------------------------------------
 Levenberg-Marquardt as in Madsen, Nielsen & Tingleff, *Methods for non-linear least
 squares problems* (2nd ed., IMM DTU, 2004), Algorithm 3.16, which is also trustfit's
-single-fit ``method='lm'``:
+single-fit ``method='lm'`` with ``x_scale='jac'``:
 
-* ``F(x) = 1/2 ||r(x)||^2``, ``A = J^T J``, ``g = J^T r``;
-  ``mu_0 = tau * max(diag A)`` with ``tau = 1e-3`` (``tau`` if that is 0), ``nu = 2``.
-* step: ``(A + mu I) h = -g``, solved by the square-root-free Cholesky ``L D L^T``,
+* ``F(x) = 1/2 ||r(x)||^2``, ``A = J^T J``, ``g = J^T r``; Moré's scaling ``D^2``: at the
+  start ``diag A`` (1 for a zero column), then its running maximum over the accepted points
+  (:mod:`trustfit.steps.lm_rules`); ``mu_0 = tau * max(diag(D^-1 A D^-1))`` (= ``tau``)
+  with ``tau = 1e-3``, ``nu = 2``.  (``method='varpro'`` still damps its nonlinear
+  parameters with ``D = I``: ``MORE_SCALING`` in :mod:`._kernel_varpro`.)
+* step: ``(A + mu D^2) h = -g`` (invariant to the parameters' units), solved by the square-root-free Cholesky ``L D L^T``,
   generated as straight-line code.  With n = 2..6 parameters a factorization of the
   n x n normal matrix is what makes the kernel fast; the single-fit path solves
   the same step through an SVD of J.  Both give the same iterates up to rounding, so a
@@ -27,7 +30,8 @@ single-fit ``method='lm'``:
   within a factor 2 of each other (MINPACK); iteration budget (4).
   Other codes: 5 non-finite data in the curve (``Y`` row, ``sigma`` row or ``x`` row):
   the curve is not fitted and gets NaN parameters; 6 model not finite at the start;
-  7 the damping ran out of room (``mu > 1e300 max diag A``) without an acceptable step;
+  7 the damping ran out of room (``mu >= 1e300``, relative to the scaled matrix's unit
+  diagonal) without an acceptable step;
   8 non-finite start.
 * ``method='varpro'`` only: when the damped step predicts ``L(0) - L(h) <= ftol F``
   and so does the undamped Gauss-Newton step (``1/2 g^T A^-1 g <= ftol F``, an upper

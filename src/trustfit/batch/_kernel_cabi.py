@@ -11,8 +11,8 @@ _f8 = types.float64
 _V, _M = types.float64[::1], types.float64[:, ::1]
 #: accum(x, Xp, Yp, Wp, A, g, B) -> F
 ACCUM = _f8(_V, _M, _V, _V, _M, _V, _M)
-#: step(A, g, mu, h) -> ok
-STEP = types.boolean(_M, _V, _f8, _V)
+#: step(A, g, mu, S, h) -> ok: (A + mu diag(S)) h = -g
+STEP = types.boolean(_M, _V, _f8, _V, _V)
 #: stats(A, g, F, s2, se, out) -> 0; out <- (rcond, gn_gain, trace)
 STATS = _f8(_M, _V, _f8, _f8, _V, _V)
 
@@ -23,8 +23,8 @@ def accum_c(x, Xp, Yp, Wp, A, g, B):
 
 
 @kernel(cfunc=STEP, _nrt=False, fastmath=False, nogil=True, error_model="numpy")
-def step_c(A, g, mu, h):
-    return _damped_step(A, g, mu, h)
+def step_c(A, g, mu, S, h):
+    return _damped_step(A, g, mu, S, h)
 
 
 @kernel(cfunc=STATS, _nrt=False, fastmath=False, nogil=True, error_model="numpy")

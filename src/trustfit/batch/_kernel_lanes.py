@@ -14,11 +14,14 @@ from trustfit.steps.lm_rules import (
     gain_accepted,
     nielsen_accept,
     nielsen_reject,
+    scale_start,
+    scale_update,
 )
 
 from ._kernel_bind import entry_variant, kernel
 from ._kernel_curves import _curve_results, _reject_row, fit_parallel, fit_serial
 from ._kernel_slots import (
+    MORE_SCALING,
     NFACC,
     NGACC,
     NGF,
@@ -111,6 +114,8 @@ def _ln_step_small(lane, AC, THL, XT, xtol):
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _ln_exhausted(lane, mu, AC):
     # _exhausted for lane `lane`
+    if MORE_SCALING:
+        return damping_exhausted(mu[lane], 1.0)
     dmax = 0.0
     for a in range(NTH):
         dmax = max(dmax, AC[(a * NTH + a) * LN + lane])
@@ -119,9 +124,9 @@ def _ln_exhausted(lane, mu, AC):
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC,
-               gtol, ftol, tau):
-    # _lm_one's handling of an evaluation (the start, or the trial point) for lane `lane`;
-    # returns a stop code, 0 to go on.
+               SC, gtol, ftol, tau):
+    # _lm_one's handling of an evaluation (the start, or the trial point) for lane `lane`,
+    # with its Moré scaling D^2 in SC (lane-last); returns a stop code, 0 to go on.
     if fresh[lane]:
         fresh[lane] = False
         F[lane] = Ft
@@ -130,7 +135,9 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
         _ln_take_trial(lane, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
         dmax = 0.0
         for a in range(NTH):
-            dmax = max(dmax, AC[(a * NTH + a) * LN + lane])
+            d = AC[(a * NTH + a) * LN + lane]
+            SC[a * LN + lane] = scale_start(d) if MORE_SCALING else 1.0
+            dmax = max(dmax, d / SC[a * LN + lane])
         if _ln_gradient_small(lane, AC, GC, F[lane], gtol):
             return 1
         mu[lane] = damping_start(tau, dmax)
@@ -142,6 +149,9 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
         for a in range(NTH):
             THL[a * LN + lane] = TT[a, lane]
         _ln_take_trial(lane, Ar, Xm, c, G, GL, CL, FL, AL, AC, GC)
+        for a in range(NTH):
+            if MORE_SCALING:
+                SC[a * LN + lane] = scale_update(SC[a * LN + lane], AC[(a * NTH + a) * LN + lane])
         F[lane] = Ft
         if small:
             return 3
@@ -159,7 +169,7 @@ def _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL, 
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounded, maxiter,
+def _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, SC, THL, lbt, ubt, bounded, maxiter,
                    xtol, ftol, XT, HN2, XN2, PR, GN, OKS, OKG):
     # _lm_one's step for lane `lane`, on what _lnv_step computed (same tests, same order):
     # the trial point into TT[:, lane]; returns a stop code, 0 when it is to be evaluated.
@@ -171,7 +181,7 @@ def _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt, bounde
         mu[lane], nu[lane] = nielsen_reject(mu[lane], nu[lane])
         if _ln_exhausted(lane, mu, AC):
             return 7
-        _ln_step1(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, lane)
+        _ln_step1(AC, GC, THL, mu, SC, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG, lane)
     if nit[lane] >= maxiter:
         return 4
     nit[lane] += 1
@@ -241,6 +251,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     # and that step's results (trial point, |h|^2, |x|^2, predicted and Gauss-Newton gain)
     AC, GC, THL, XT = (np.zeros(NTH * NTH * LN), np.zeros(NTH * LN), np.zeros(NTH * LN),
                        np.zeros(NTH * LN))
+    SC = np.ones(NTH * LN)  # each lane's Moré scaling D^2 of the damping (lane-last)
     HN2, XN2, PR, GN, OKS, OKG = (np.zeros(LN), np.zeros(LN), np.zeros(LN), np.zeros(LN),
                                   np.zeros(LN), np.zeros(LN))
     STOP = np.zeros(LN, np.int64)  # a lane's stop code this iteration (-1: step taken)
@@ -262,7 +273,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
     _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
-             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, SC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
              STOP)
 
 
@@ -270,7 +281,7 @@ def _fit_lanes(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, 
 def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, tau,
              absolute_sigma, out_p, out_F, out_nit, out_reason, out_se, out_rcond, out_stats,
              XL, YL, WL, B, TT, GL, CL, FL, AL, RD, OK, GF, Ar, Xm, c, G, F, mu, nu, pred,
-             nit, cur, fresh, ws, x, se, X0, AC, GC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
+             nit, cur, fresh, ws, x, se, X0, AC, GC, SC, THL, XT, HN2, XN2, PR, GN, OKS, OKG,
              STOP):
     # _fit_lanes' loop, without reference counting (it only indexes arrays)
     m = Y.shape[1]
@@ -310,13 +321,13 @@ def _ln_loop(i0, i1, X, Y, W, P0, LB, UB, bounded, maxiter, gtol, xtol, ftol, ta
                 continue
             Ft = 0.5 * FL[lane] if OK[lane] != 0.0 else np.nan
             STOP[lane] = _ln_update(lane, Ft, fresh, TT, THL, F, mu, nu, pred, Ar, Xm, c, G, GL, CL,
-                                 FL, AL, AC, GC, gtol, ftol, tau)
+                                 FL, AL, AC, GC, SC, gtol, ftol, tau)
             if STOP[lane] == 0:
                 STOP[lane] = -1  # to take a step
-        _lnv_step(AC, GC, THL, mu, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
+        _lnv_step(AC, GC, THL, mu, SC, lbt, ubt, bounded, XT, HN2, XN2, PR, GN, OKS, OKG)
         for lane in range(LN):
             if STOP[lane] == -1:
-                STOP[lane] = _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, THL, lbt, ubt,
+                STOP[lane] = _ln_step_taken(lane, TT, F, mu, nu, pred, nit, AC, GC, SC, THL, lbt, ubt,
                                          bounded, maxiter, xtol, ftol, XT, HN2, XN2, PR, GN,
                                          OKS, OKG)
             if STOP[lane] > 0:

@@ -14,25 +14,30 @@ from trustfit.steps.lm_rules import (
     gain_accepted,
     nielsen_accept,
     nielsen_reject,
+    scale_start,
+    scale_update,
 )
 
 from ._kernel_bind import kernel
 from ._kernel_rules import _exhausted, _gradient_small, _step_small
-from ._kernel_slots import PREDICTED_STOP, _accept, _eval, _step
+from ._kernel_slots import MORE_SCALING, PREDICTED_STOP, _accept, _eval, _step
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy")
 def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     # Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16) on x, whose
     # cost, normal matrix A and gradient g come from _eval (see the module docstring).
+    # Damped with Moré's scaling S = D^2 (the workspace's last slot; lm_rules), mu
+    # relative to the scaled normal matrix (diagonal 1 at the start); S = 1 without it.
     D = x.shape[0]
-    A, g, At, gt, h, xt = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5]
+    A, g, At, gt, h, xt, S = ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[-1]
     F = _eval(x, Xp, Yp, Wp, ws, False)
     if not math.isfinite(F):
         return F, 0, 6
     dmax = 0.0
     for a in range(D):
-        dmax = max(dmax, A[a, a])
+        S[a] = scale_start(A[a, a]) if MORE_SCALING else 1.0
+        dmax = max(dmax, A[a, a] / S[a])
     if _gradient_small(A, g, F, gtol):
         return F, 0, 1
     mu = damping_start(tau, dmax)
@@ -40,7 +45,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
     nit = 0
     while nit < maxiter:
         nit += 1
-        if not _step(A, g, mu, h, ws):
+        if not _step(A, g, mu, S, h, ws):
             mu, nu = nielsen_reject(mu, nu)
             if _exhausted(mu, A):
                 return F, nit, 7
@@ -65,7 +70,7 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
         if PREDICTED_STOP and not bounded and pred <= ftol * F:
             # the damped step predicts at most the undamped one; stop when even the
             # Gauss-Newton step predicts a relative decrease <= ftol (gt is scratch)
-            if _step(A, g, 0.0, gt, ws):
+            if _step(A, g, 0.0, S, gt, ws):
                 gn = 0.0
                 for a in range(D):
                     gn -= 0.5 * g[a] * gt[a]
@@ -80,6 +85,8 @@ def _lm_one(x, Xp, Yp, Wp, lb, ub, bounded, maxiter, gtol, xtol, ftol, tau, ws):
                 g[a] = gt[a]
                 for b in range(D):
                     A[a, b] = At[a, b]
+                if MORE_SCALING:
+                    S[a] = scale_update(S[a], A[a, a])
             _accept(ws)
             F = Ft
             if small:

@@ -7,9 +7,9 @@ from ._kernel_slots import START_UNUSED, _curve_stats, _damped_step
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _step(A, g, mu, h, ws):
-    # (A + mu I) h = -g; False when A + mu I is not numerically positive definite
-    return _damped_step(A, g, mu, h)
+def _step(A, g, mu, S, h, ws):
+    # (A + mu diag(S)) h = -g; False when that is not numerically positive definite
+    return _damped_step(A, g, mu, S, h)
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")

@@ -4,7 +4,8 @@ The gradient and step tests of :mod:`trustfit.core.stopping`, computed from ``A 
 and ``g = J^T r`` (squared or multiplied out, free of square roots where possible).  The
 damping rules, the acceptance and the cost test are Levenberg-Marquardt's shared rules
 (:mod:`trustfit.steps.lm_rules`), compiled beside these; :func:`_exhausted` applies that
-module's ``damping_exhausted`` to ``A``.
+module's ``damping_exhausted`` to the damped matrix: ``D^-1 A D^-1`` (diagonal 1) with
+Moré's scaling (``MORE_SCALING``, the method module's), ``A`` with ``mu I``.
 """
 
 import math
@@ -12,6 +13,7 @@ import math
 from trustfit.steps.lm_rules import damping_exhausted
 
 from ._kernel_bind import kernel
+from ._kernel_slots import MORE_SCALING
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
@@ -47,7 +49,10 @@ def _step_small(A, x, h, xtol):
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
 def _exhausted(mu, A):
-    # the damping has run out of room relative to the largest diagonal of A
+    # the damping has run out of room relative to the largest diagonal of the damped
+    # matrix: 1 for D^-1 A D^-1 (Moré's scaling), max diag A for mu I
+    if MORE_SCALING:
+        return damping_exhausted(mu, 1.0)
     dmax = 0.0
     for a in range(A.shape[0]):
         dmax = max(dmax, A[a, a])

@@ -6,7 +6,7 @@ own code is a small part.  Here the kernel modules (:mod:`._kernel_loop`,
 :mod:`._kernel_curves`, :mod:`._kernel_rules`) are compiled once per installation, in a
 generated module with no model (:func:`._kernel.solver_source`, cached like every kernel:
 :mod:`._cache`), and a model contributes only three C callables compiled from its generated
-code (:mod:`._kernel_cabi`): ``accum(x, Xp, Yp, Wp, A, g, B) -> F``, ``step(A, g, mu, h) ->
+code (:mod:`._kernel_cabi`): ``accum(x, Xp, Yp, Wp, A, g, B) -> F``, ``step(A, g, mu, S, h) ->
 ok`` and ``stats(A, g, F, s2, se, out)``.  The entry points take them as a tuple ``model``
 (numba's first-class function types: one compiled solver for every model with the same
 signatures), and :func:`_workspace` puts them in the workspace, where :func:`_eval`,
@@ -25,15 +25,18 @@ from ._kernel_loop import _lm_one
 
 # the workspace: 0-5 the LM state (A, g, At, gt, h, xt; see _lm_one), 6 B (model scratch),
 # 7-9 the model's accum, step and stats (model[1:4]; model[0] is an array, see
-# _kernel.SharedKernel), 10 the statistics' three results
+# _kernel.SharedKernel), 10 the statistics' three results, last: the damping's scaling D^2
 FULL_A, FULL_G = 0, 1
 PREDICTED_STOP = False
+# damped with Moré's scaling mu D^2: free of the parameters' units (trustfit.steps.lm_rules)
+MORE_SCALING = True
 
 
 @kernel(nogil=True, error_model="numpy")
 def _workspace(mp, n, model):
     return (np.empty((n, n)), np.empty(n), np.empty((n, n)), np.empty(n), np.empty(n),
-            np.empty(n), np.empty((n + 1, mp)), model[1], model[2], model[3], np.empty(3))
+            np.empty(n), np.empty((n + 1, mp)), model[1], model[2], model[3], np.empty(3),
+            np.empty(n))
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
@@ -49,8 +52,8 @@ def _accept(ws):
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")
-def _step(A, g, mu, h, ws):
-    return ws[8](A, g, mu, h)
+def _step(A, g, mu, S, h, ws):
+    return ws[8](A, g, mu, S, h)
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")

@@ -18,9 +18,11 @@ NTH = NQ = NROWS = 0
 #: lanes: accumulators of the Gram pass, of the full pass, and the Gram factors kept
 NGACC = NFACC = NGF = 0
 #: the method module's: where the workspace holds the final normal matrix and gradient,
-#: and whether the loop stops on the Gauss-Newton gain before evaluating
+#: and whether the loop stops on the Gauss-Newton gain before evaluating; whether the
+#: damping is Moré-scaled (``mu D^2``) or ``mu I``
 FULL_A = FULL_G = 0
 PREDICTED_STOP = False
+MORE_SCALING = True
 
 
 def _missing(*args):

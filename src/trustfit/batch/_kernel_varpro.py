@@ -23,20 +23,25 @@ def _workspace(mp, n, model):
     # 0-5: the LM state over theta (A, g, At, gt, h, xt; see _lm_one); 6-9 at the
     # current point, 10-13 at the trial point: J^T J of theta (Ar), Xm = J^T Phi, the
     # linear parameters c, G = Phi^T Phi; 14-15: B (model scratch), b = Phi^T u;
-    # 16-18: theta and its bounds; 19-20: full normal matrix and gradient (final point)
+    # 16-18: theta and its bounds; 19-20: full normal matrix and gradient (final point);
+    # last: the damping's scaling D^2 over theta
     return (np.empty((NTH, NTH)), np.empty(NTH), np.empty((NTH, NTH)), np.empty(NTH),
             np.empty(NTH), np.empty(NTH),
             np.empty((NTH, NTH)), np.empty((NTH, NQ)), np.empty(NQ), np.empty((NQ, NQ)),
             np.empty((NTH, NTH)), np.empty((NTH, NQ)), np.empty(NQ), np.empty((NQ, NQ)),
             np.empty((NROWS, mp)), np.empty(NQ),
             np.empty(NTH), np.empty(NTH), np.empty(NTH),
-            np.empty((NP, NP)), np.empty(NP))
+            np.empty((NP, NP)), np.empty(NP), np.empty(NTH))
 
 
 # where the workspace holds the full normal matrix and gradient at the final point
 FULL_A, FULL_G = 19, 20
 # _lm_one stops before evaluating when the Gauss-Newton gain is below ftol
 PREDICTED_STOP = True
+# damped with mu I, not Moré's mu D^2: scaled, the paths of the test suite's selected
+# exp2 curves change (local minima, exchanged labels); measured better on the benchmark
+# (bench/batch_units.py) but not yet re-validated, see the lmdamp branch's notes
+MORE_SCALING = False
 
 
 @kernel(_nrt=False, fastmath=False, nogil=True, error_model="numpy", inline="always")

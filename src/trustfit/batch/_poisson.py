@@ -38,9 +38,9 @@ What the batch does not do (yet): a maximum on a bound is not certified (the bat
 certificate, for every noise, asks for a stationary point; the single fit's, with its
 active set, certifies bound-constrained maxima): where a free background would take a zero-count bin's mean to 0 the curve is
 ``STALLED`` (about 5 % of the benchmark's low-count decays), not a false success. The
-batch's steps are damped with ``mu I`` (Madsen-Nielsen-Tingleff, as the Gaussian batch's),
-so a start far from the optimum may take another path in other units; the certificate and
-the standard errors are ratios, free of the units.
+batch's steps are damped with Moré's scaling ``mu D^2`` (as the Gaussian batch's
+``method='lm'``), so the path does not depend on the parameters' units; the certificate
+and the standard errors are ratios, free of the units too.
 """
 
 from __future__ import annotations

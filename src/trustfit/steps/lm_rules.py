@@ -14,6 +14,15 @@ compiled batch kernel and its lanes compile them with numba (``trustfit.batch``'
 modules bind this module's functions beside their own).  Each rule compares quantities of
 the same units (costs with costs, ``mu`` with the diagonal of ``J^T J``), so none depends on
 the scale of the data, of sigma or of the parameters.
+
+Every Levenberg-Marquardt here damps with Moré's scaling (Moré 1978, "The Levenberg-Marquardt
+algorithm: implementation and theory"; MINPACK ``lmder`` with ``mode=1``): the step solves
+``(J^T J + mu D^2) h = -g`` with ``D_j^2`` the running maximum of ``(J^T J)_jj`` over the
+accepted points (:func:`scale_start`, :func:`scale_update`), so ``mu`` is relative to the
+scaled normal matrix ``D^-1 J^T J D^-1`` (unit diagonal at the start) and the iterates do
+not depend on the parameters' units: ``x_j -> c x_j`` scales ``(J^T J)_jj`` and ``D_j^2`` by
+``1/c^2`` together.  The batch's kernels and numpy backend damp this way; the single fit does
+with ``x_scale='jac'`` (its ``D``, :class:`trustfit.core.scaling.Scaling`).
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ __all__ = [
     "gain_accepted",
     "nielsen_accept",
     "nielsen_reject",
+    "scale_start",
+    "scale_update",
 ]
 
 #: the damping's room: ``mu`` up to this times the largest diagonal of ``J^T J``; past it a
@@ -42,6 +53,18 @@ def damping_start(tau, diag_max):
     (a zero Jacobian, or an underflow or overflow of the product)."""
     mu = tau * diag_max
     return mu if mu > 0.0 and math.isfinite(mu) else tau
+
+
+def scale_start(diag):
+    """Moré's scaling at the start, ``D_j^2 = (J^T J)_jj``; 1 for a zero or non-finite
+    column (MINPACK's rule, :class:`trustfit.core.scaling.Scaling`).  Scalar."""
+    return diag if 0.0 < diag < math.inf else 1.0
+
+
+def scale_update(d2, diag):
+    """Moré's scaling at an accepted point: ``D_j^2 = max(D_j^2, (J^T J)_jj)``; a non-finite
+    diagonal leaves it (the single fit's rule).  Scalar."""
+    return diag if d2 < diag < math.inf else d2
 
 
 def gain_accepted(F, Ft, pred):
@@ -75,5 +98,7 @@ def cost_converged(F, Ft, pred, ftol):
 
 def damping_exhausted(mu, diag_max):
     """The damping has run out of room: ``mu`` not below ``MU_ROOM`` times the largest
-    diagonal of ``J^T J`` (1 when that is zero), relative so the same at every scale."""
+    diagonal of the damped normal matrix (1 when that is zero), relative so the same at
+    every scale.  Damped with Moré's scaling that diagonal is the scaled ``D^-1 J^T J
+    D^-1``'s, of size 1: every Levenberg-Marquardt here passes 1."""
     return not (mu < MU_ROOM * (diag_max if diag_max > 0.0 else 1.0))
